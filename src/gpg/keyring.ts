@@ -1,0 +1,153 @@
+import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+
+import { readKeys } from 'openpgp';
+import type { PublicKey, Subkey } from 'openpgp';
+
+import { VerifyError } from '../errors.js';
+import { decodeArmor, looksArmored } from './armor.js';
+
+/** Largest keyring we load: Red Hat's production ConfigMap holds six keys in ~12 KiB. */
+export const MAX_KEYRING_BYTES = 1024 * 1024;
+
+/** One key (primary or subkey) that a signature's issuer ID can select. */
+export interface KeyringEntry {
+  readonly key: PublicKey;
+  /** The key or subkey the ID belongs to. */
+  readonly signer: PublicKey | Subkey;
+  readonly keyId: string;
+  readonly fingerprint: string;
+}
+
+/**
+ * A named set of OpenPGP public keys (`verifier-public-key-<name>` in the root of trust).
+ * Keys are parsed once; lookup by the 16-hex-digit key ID is a map access.
+ */
+export class Keyring {
+  private readonly byKeyId = new Map<string, KeyringEntry[]>();
+  private readonly nodeKeys = new WeakMap<object, KeyObject>();
+
+  readonly name: string;
+  readonly keys: readonly PublicKey[];
+
+  constructor(name: string, keys: readonly PublicKey[]) {
+    this.name = name;
+    this.keys = keys;
+    for (const key of keys) {
+      for (const signer of key.getKeys()) {
+        const keyId = signer.getKeyID().toHex();
+        const entry: KeyringEntry = { key, signer, keyId, fingerprint: signer.getFingerprint() };
+        const list = this.byKeyId.get(keyId) ?? [];
+        list.push(entry);
+        this.byKeyId.set(keyId, list);
+      }
+    }
+  }
+
+  /** Keys (or subkeys) whose key ID is `keyId`; several in the rare case of an ID collision. */
+  lookup(keyId: string): readonly KeyringEntry[] {
+    return this.byKeyId.get(keyId.toLowerCase()) ?? [];
+  }
+
+  /** Primary key fingerprints, for evidence and cache keys. */
+  fingerprints(): string[] {
+    return this.keys.map((k) => k.getFingerprint());
+  }
+
+  /** A node:crypto key for `signer`, converted once. */
+  toNodeKey(signer: PublicKey | Subkey): KeyObject {
+    const cached = this.nodeKeys.get(signer);
+    if (cached) return cached;
+    const converted = toNodeKey(signer);
+    this.nodeKeys.set(signer, converted);
+    return converted;
+  }
+}
+
+/**
+ * Loads a keyring from armored text (one or more blocks; junk after an END line is ignored as
+ * Go's reader does) or binary packets. Private key material is refused: a root of trust holds
+ * public keys only.
+ */
+export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyring> {
+  if (data.length === 0) throw new VerifyError('INVALID_KEY', 'keyring is empty');
+  if (data.length > MAX_KEYRING_BYTES) {
+    throw new VerifyError('INVALID_KEY', `keyring is larger than ${MAX_KEYRING_BYTES} bytes`);
+  }
+  let binary: Uint8Array;
+  if (looksArmored(data)) {
+    const blocks = decodeArmor(Buffer.from(data).toString('utf8'));
+    const other = blocks.find((b) => b.type !== 'PUBLIC KEY BLOCK');
+    if (other) throw new VerifyError('INVALID_KEY', `expected PGP PUBLIC KEY BLOCK, found PGP ${other.type}`);
+    binary = new Uint8Array(Buffer.concat(blocks.map((b) => b.data)));
+  } else {
+    binary = data;
+  }
+  let keys: PublicKey[];
+  try {
+    keys = (await readKeys({ binaryKeys: binary })) as PublicKey[];
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new VerifyError('INVALID_KEY', `not an OpenPGP public keyring: ${message}`, { cause: err });
+  }
+  if (keys.length === 0) throw new VerifyError('INVALID_KEY', 'keyring holds no keys');
+  if (keys.some((k) => k.isPrivate())) throw new VerifyError('INVALID_KEY', 'keyring holds private key material');
+  return new Keyring(name, keys);
+}
+
+interface RsaParams {
+  n: Uint8Array;
+  e: Uint8Array;
+}
+interface EccParams {
+  Q: Uint8Array;
+}
+interface Ed25519Params {
+  A: Uint8Array;
+}
+
+const CURVES: Readonly<Record<string, { crv: string; size: number }>> = {
+  nistP256: { crv: 'P-256', size: 32 },
+  nistP384: { crv: 'P-384', size: 48 },
+  nistP521: { crv: 'P-521', size: 66 },
+};
+
+function b64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+function toNodeKey(signer: PublicKey | Subkey): KeyObject {
+  const info = signer.getAlgorithmInfo();
+  const params = signer.keyPacket.publicParams;
+  switch (info.algorithm) {
+    case 'rsaEncryptSign':
+    case 'rsaSign': {
+      const { n, e } = params as RsaParams;
+      return createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' });
+    }
+    case 'ecdsa': {
+      const curve = CURVES[info.curve ?? ''];
+      const { Q } = params as EccParams;
+      if (curve === undefined || Q[0] !== 0x04 || Q.length !== 1 + 2 * curve.size) {
+        throw new VerifyError('UNSUPPORTED_ALGORITHM', `ECDSA curve ${info.curve ?? 'unknown'} is not supported`);
+      }
+      const x = Q.subarray(1, 1 + curve.size);
+      const y = Q.subarray(1 + curve.size);
+      return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64url(x), y: b64url(y) }, format: 'jwk' });
+    }
+    case 'eddsaLegacy': {
+      const { Q } = params as EccParams;
+      // Legacy EdDSA points carry a 0x40 prefix before the 32-byte Ed25519 public key.
+      if (Q[0] !== 0x40 || Q.length !== 33) {
+        throw new VerifyError('UNSUPPORTED_ALGORITHM', 'EdDSA key is not an Ed25519 point');
+      }
+      return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(Q.subarray(1)) }, format: 'jwk' });
+    }
+    case 'ed25519': {
+      const { A } = params as Ed25519Params;
+      return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(A) }, format: 'jwk' });
+    }
+    default:
+      throw new VerifyError('UNSUPPORTED_ALGORITHM', `public-key algorithm ${info.algorithm} is not supported for signatures`);
+  }
+}
