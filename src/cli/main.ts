@@ -1,0 +1,57 @@
+import { runVerify, VERIFY_HELP } from './verify.js';
+import type { CommandIo } from './verify.js';
+import { ExitCode, UsageError } from './usage-error.js';
+
+const HELP = `Usage: cvo-verifier COMMAND [options]
+
+Decides whether an OpenShift cluster may move to a new release image.
+
+Commands:
+  verify PULLSPEC   verify a release image's signatures (see cvo-verifier verify --help)
+
+Exit codes: 0 success/verified; 1 not verified; 2 usage or configuration error.
+`;
+
+/** Runs one CLI invocation and returns its exit code. All process access arrives through `io`. */
+export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'verify':
+        return await runVerify(rest, io);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.stdout(command === undefined ? HELP : rest[0] === 'verify' ? VERIFY_HELP : HELP);
+        return command === undefined ? ExitCode.Usage : ExitCode.Verified;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`error: ${err.message}\nRun 'cvo-verifier --help' for usage.\n`);
+      return ExitCode.Usage;
+    }
+    throw err;
+  }
+}
+
+// Composition root for the executable: process concerns stay here.
+if (import.meta.url === `file://${process.argv[1] ?? ''}` || process.env.CVO_VERIFIER_MAIN === '1') {
+  const io: CommandIo = {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+  runCli(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 3;
+    },
+  );
+}

@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+
+import { parseDuration } from '../config/duration.js';
+import { isVerifyError } from '../errors.js';
+import { loadRootOfTrust } from '../gpg/root-of-trust.js';
+import { parseReleasePullspec } from '../image/pullspec.js';
+import { createStoreFromUrl } from '../stores/create-store.js';
+import { createHttpDispatcher } from '../stores/http-store.js';
+import type { SignatureStore } from '../stores/store.js';
+import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
+import { verifyRelease } from '../verify/release-verifier.js';
+import { formatVerdictText, toJsonVerdict } from './format-verdict.js';
+import { ExitCode, UsageError } from './usage-error.js';
+
+export const VERIFY_HELP = `Usage: cvo-verifier verify PULLSPEC [options]
+
+Decides whether a release image may be trusted, the way the cluster-version operator does:
+every keyring in the root of trust must be satisfied by a GPG signature found in the
+signature stores for exactly this digest.
+
+Options:
+  --root-of-trust PATH       ConfigMap (YAML/JSON, one or more documents) annotated
+                             release.openshift.io/verification-config-map, or a directory of
+                             release manifests holding one
+  --signature-store URL      extra store (http, https or file), read before the ConfigMap's
+                             store-* entries; repeatable
+  --timeout DURATION         overall time budget (default 30s)
+  --request-timeout DURATION time for one signature request (default 10s)
+  --max-signatures N         signature-N entries read per store (default 9)
+  --max-signature-size BYTES largest signature accepted (default 51200)
+  --ca-bundle PATH           extra PEM CA certificates for HTTPS stores
+  --serial                   read stores one after another instead of in parallel
+  --output text|json         output format (default text)
+  -h, --help                 show this help
+
+Exit codes: 0 verified; 1 not verified (by-tag and invalid digests included);
+2 usage or configuration error.
+Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY select a proxy for HTTP stores.
+`;
+
+export interface CommandIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export async function runVerify(argv: readonly string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'root-of-trust': { type: 'string' },
+        'signature-store': { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'max-signatures': { type: 'string' },
+        'max-signature-size': { type: 'string' },
+        'ca-bundle': { type: 'string' },
+        serial: { type: 'boolean' },
+        output: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout(VERIFY_HELP);
+    return ExitCode.Verified;
+  }
+  const output = values.output ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, not ${JSON.stringify(output)}`);
+  if (positionals.length !== 1) throw new UsageError('verify takes exactly one PULLSPEC');
+  const image = positionals[0] ?? '';
+  const budgetMs = durationFlag('--timeout', values.timeout, 30_000);
+  const requestTimeoutMs = durationFlag('--request-timeout', values['request-timeout'], 10_000);
+  const maxSignatures = intFlag('--max-signatures', values['max-signatures'], 9, 1, 100);
+  const maxSignatureBytes = intFlag('--max-signature-size', values['max-signature-size'], 50 * 1024, 1, 16 * 1024 * 1024);
+
+  const print = (verdict: Parameters<typeof formatVerdictText>[0]): number => {
+    io.stdout(output === 'json' ? `${JSON.stringify(toJsonVerdict(verdict), null, 2)}\n` : formatVerdictText(verdict));
+    return verdict.verified ? ExitCode.Verified : ExitCode.NotVerified;
+  };
+
+  // A by-tag or malformed pullspec can never be verified, whatever the configuration (CVO order).
+  try {
+    parseReleasePullspec(image);
+  } catch (err) {
+    if (isVerifyError(err, 'NOT_BY_DIGEST') || isVerifyError(err, 'INVALID_DIGEST') || isVerifyError(err, 'INVALID_PULLSPEC')) {
+      return print(await verifyRelease(image, {}));
+    }
+    throw err;
+  }
+
+  if (values['root-of-trust'] === undefined) {
+    throw new UsageError('no root of trust: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory)');
+  }
+  let rootOfTrust;
+  let extraCa: string | undefined;
+  let stores: SignatureStore[];
+  try {
+    rootOfTrust = await loadRootOfTrust(values['root-of-trust']);
+    if (values['ca-bundle'] !== undefined) extraCa = await readFile(values['ca-bundle'], 'utf8');
+    const dispatcher = createHttpDispatcher({
+      ...(extraCa !== undefined ? { extraCa } : {}),
+      ...proxyFromEnv(io.env),
+    });
+    const storeOptions = { baseDir: io.cwd, dispatcher, maxSignatures, maxSignatureBytes, requestTimeoutMs };
+    const urls = [...(values['signature-store'] ?? []), ...rootOfTrust.stores.map((s) => s.url)];
+    stores = urls.map((url) => createStoreFromUrl(url, storeOptions));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  for (const warning of rootOfTrust.warnings) io.stderr(`warning: ${warning}\n`);
+  const gpg = new GpgReleaseVerifier({ trust: rootOfTrust, stores, budgetMs, mode: values.serial === true ? 'serial' : 'parallel' });
+  return print(await verifyRelease(image, { gpg }));
+}
+
+function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
+  const pick = (...names: string[]): string | undefined => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
+  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
+  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
+  const noProxy = pick('NO_PROXY', 'no_proxy');
+  return {
+    ...(httpProxy !== undefined ? { httpProxy } : {}),
+    ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+    ...(noProxy !== undefined ? { noProxy } : {}),
+  };
+}
+
+function durationFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+}
+
+function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}

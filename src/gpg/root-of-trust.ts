@@ -1,0 +1,176 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { loadAll } from 'js-yaml';
+
+import { VerifyError } from '../errors.js';
+import { loadKeyring } from './keyring.js';
+import type { Keyring } from './keyring.js';
+
+/** The annotation that marks the root-of-trust ConfigMap in a release payload. */
+export const VERIFICATION_CONFIG_MAP_ANNOTATION = 'release.openshift.io/verification-config-map';
+const KEY_PREFIX = 'verifier-public-key-';
+const STORE_PREFIX = 'store-';
+
+/** Largest manifest file we read; release manifests are a few KiB each. */
+export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+/** Most files we read from a manifests directory (a release has ~800). */
+const MAX_MANIFEST_FILES = 10_000;
+
+/** GPG trust configuration: keyrings that must all be satisfied and where to look. */
+export interface RootOfTrust {
+  /** `the config map <ns>/<name>`: how the CVO names it in messages (parity). */
+  readonly source: string;
+  /** Sorted by name. Every keyring must be satisfied by some signature. */
+  readonly keyrings: readonly Keyring[];
+  /** In ConfigMap key order (sorted), as URLs exactly as written. */
+  readonly stores: readonly { readonly name: string; readonly url: string }[];
+  readonly warnings: readonly string[];
+}
+
+interface ConfigMapLike {
+  readonly namespace: string;
+  readonly name: string;
+  readonly data: Readonly<Record<string, string>>;
+}
+
+/**
+ * Builds the root of trust from a ConfigMap's `data` with library-go's rules and messages: keys
+ * `verifier-public-key-*` are keyrings, `store-*` are http(s) or file URLs, anything else is
+ * warned about; no stores, then no keys, are errors (in that order, parity).
+ */
+export async function rootOfTrustFromData(source: string, data: Readonly<Record<string, string>>): Promise<RootOfTrust> {
+  const keyrings: Keyring[] = [];
+  const stores: { name: string; url: string }[] = [];
+  const warnings: string[] = [];
+  for (const key of Object.keys(data).sort()) {
+    const value = data[key] ?? '';
+    if (key.startsWith(KEY_PREFIX)) {
+      try {
+        keyrings.push(await loadKeyring(key, Buffer.from(value, 'utf8')));
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new VerifyError('INVALID_KEY', `${source} has an invalid key ${JSON.stringify(key)} that must be a GPG public key: ${reason}`, { cause: err });
+      }
+    } else if (key.startsWith(STORE_PREFIX)) {
+      const url = value.trim();
+      if (!isStoreUrl(url)) {
+        throw new VerifyError('INVALID_STORE', `${source} has an invalid key ${JSON.stringify(key)}: must be a valid URL with scheme file://, http://, or https://`);
+      }
+      stores.push({ name: key, url });
+    } else {
+      warnings.push(`An unexpected key was found in ${source} and will be ignored (expected store-* or verifier-public-key-*): ${key}`);
+    }
+  }
+  if (stores.length === 0) {
+    throw new VerifyError('NO_STORES', `${source} did not provide any signature stores to read from and cannot be used`);
+  }
+  if (keyrings.length === 0) {
+    throw new VerifyError('NO_KEYS', `${source} did not provide any GPG public keys to verify signatures from and cannot be used`);
+  }
+  return { source, keyrings, stores, warnings };
+}
+
+function isStoreUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'file:';
+  } catch {
+    return false;
+  }
+}
+
+/** `the config map <ns>/<name>` */
+export function describeConfigMap(cm: { namespace: string; name: string }): string {
+  return `the config map ${cm.namespace}/${cm.name}`;
+}
+
+/** Loads the root of trust from a YAML/JSON file (one or many documents) or a manifests directory. */
+export async function loadRootOfTrust(path: string): Promise<RootOfTrust> {
+  const cm = await findVerificationConfigMap(path);
+  return rootOfTrustFromData(describeConfigMap(cm), cm.data);
+}
+
+/**
+ * Finds the first ConfigMap annotated `release.openshift.io/verification-config-map` in a file,
+ * or in a directory's *.yaml, *.yml and *.json files read in name order, as the CVO reads a
+ * release's manifests. Later annotated ConfigMaps are ignored (parity).
+ */
+export async function findVerificationConfigMap(path: string): Promise<ConfigMapLike> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    throw new VerifyError('ROOT_OF_TRUST_NOT_FOUND', `cannot read root of trust ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const files: string[] = [];
+  if (info.isDirectory()) {
+    const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/i.test(n)).sort();
+    if (names.length > MAX_MANIFEST_FILES) {
+      throw new VerifyError('ROOT_OF_TRUST_INVALID', `${path} holds more than ${MAX_MANIFEST_FILES} manifest files`);
+    }
+    files.push(...names.map((n) => join(path, n)));
+  } else {
+    files.push(path);
+  }
+  for (const file of files) {
+    const found = findInText(await readManifest(file), file);
+    if (found) return found;
+  }
+  throw new VerifyError(
+    'ROOT_OF_TRUST_NOT_FOUND',
+    `no ConfigMap annotated ${VERIFICATION_CONFIG_MAP_ANNOTATION} found in ${path}`,
+  );
+}
+
+async function readManifest(file: string): Promise<string> {
+  const info = await stat(file);
+  if (info.size > MAX_MANIFEST_BYTES) {
+    throw new VerifyError('ROOT_OF_TRUST_INVALID', `${file} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  }
+  return readFile(file, 'utf8');
+}
+
+/** Parses YAML or JSON text (several documents, or a v1 List) and returns the first annotated ConfigMap. */
+export function findInText(text: string, origin: string): ConfigMapLike | undefined {
+  // json: true makes a repeated key override the earlier one, as Go's YAML decoder does: Red
+  // Hat's production ConfigMap repeats `namespace:` and must load. js-yaml also accepts the
+  // loosely indented quoted scalars library-go's test manifests contain.
+  let documents: unknown[];
+  try {
+    documents = loadAll(text, null, { json: true, filename: origin });
+  } catch (err) {
+    throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: invalid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err });
+  }
+  for (const value of documents) {
+    const objects = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? (value.items as unknown[]) : [value];
+    for (const object of objects) {
+      const cm = asAnnotatedConfigMap(object, origin);
+      if (cm) return cm;
+    }
+  }
+  return undefined;
+}
+
+function asAnnotatedConfigMap(object: unknown, origin: string): ConfigMapLike | undefined {
+  if (!isObject(object) || object.kind !== 'ConfigMap' || !isObject(object.metadata)) return undefined;
+  const { metadata } = object;
+  if (!isObject(metadata.annotations) || !(VERIFICATION_CONFIG_MAP_ANNOTATION in metadata.annotations)) return undefined;
+  const name = typeof metadata.name === 'string' ? metadata.name : '';
+  const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : '';
+  const data: Record<string, string> = {};
+  if (object.data !== undefined && object.data !== null) {
+    if (!isObject(object.data)) throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: ConfigMap ${namespace}/${name} data must be a map of strings`);
+    for (const [k, v] of Object.entries(object.data)) {
+      if (typeof v !== 'string') {
+        throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: ConfigMap ${namespace}/${name} data key ${JSON.stringify(k)} must be a string`);
+      }
+      data[k] = v;
+    }
+  }
+  return { namespace, name, data };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

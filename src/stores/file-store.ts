@@ -1,0 +1,77 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { VerifyError } from '../errors.js';
+import { toStoreDigestPath } from '../image/pullspec.js';
+import { DEFAULT_MAX_SIGNATURE_BYTES, DEFAULT_MAX_SIGNATURES } from './store.js';
+import type { SignatureStore, StoreEvent } from './store.js';
+
+export interface FileStoreOptions {
+  readonly maxSignatures?: number;
+  readonly maxSignatureBytes?: number;
+}
+
+/**
+ * A directory laid out like an HTTP store: `<dir>/sha256=<hex>/signature-N`. A missing file ends
+ * the store, as a 404 does.
+ */
+export class FileSignatureStore implements SignatureStore {
+  private readonly directory: string;
+  private readonly maxSignatures: number;
+  private readonly maxSignatureBytes: number;
+
+  constructor(directory: string, options: FileStoreOptions = {}) {
+    this.directory = directory;
+    this.maxSignatures = options.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
+    this.maxSignatureBytes = options.maxSignatureBytes ?? DEFAULT_MAX_SIGNATURE_BYTES;
+  }
+
+  describe(): string {
+    return `file://${this.directory}`;
+  }
+
+  async *signatures(digest: string, signal: AbortSignal): AsyncIterable<StoreEvent> {
+    for (let index = 1; index <= this.maxSignatures; index++) {
+      if (signal.aborted) {
+        yield { kind: 'end', reason: 'aborted', detail: 'stopped' };
+        return;
+      }
+      const location = join(this.directory, toStoreDigestPath(digest), `signature-${index}`);
+      let body: Uint8Array;
+      try {
+        body = await this.read(location);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          yield { kind: 'end', reason: 'not-found', detail: `${location} does not exist` };
+          return;
+        }
+        const error = err instanceof VerifyError ? err : new VerifyError('STORE_ERROR', `unable to read ${location}: ${(err as Error).message}`, { cause: err });
+        yield { kind: 'error', location, index, error };
+        continue;
+      }
+      if (body.length === 0) continue;
+      yield { kind: 'signature', location, index, body };
+    }
+    yield { kind: 'end', reason: 'limit', detail: `read the maximum of ${this.maxSignatures} signatures` };
+  }
+
+  private async read(location: string): Promise<Uint8Array> {
+    const handle = await open(location, 'r');
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new VerifyError('STORE_ERROR', `${location} is not a regular file`);
+      if (info.size > this.maxSignatureBytes) {
+        throw new VerifyError('STORE_OVERSIZE', `${location} is ${info.size} bytes, more than the limit of ${this.maxSignatureBytes}`);
+      }
+      // Read one byte past the limit so a file that grew after stat() is still caught.
+      const buffer = Buffer.alloc(this.maxSignatureBytes + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > this.maxSignatureBytes) {
+        throw new VerifyError('STORE_OVERSIZE', `${location} is larger than the limit of ${this.maxSignatureBytes} bytes`);
+      }
+      return new Uint8Array(buffer.subarray(0, bytesRead));
+    } finally {
+      await handle.close();
+    }
+  }
+}
