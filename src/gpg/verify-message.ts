@@ -189,17 +189,18 @@ function leftPad(value: Uint8Array | undefined, size: number): Buffer {
  * and must not be revoked now (stricter than the CVO, which ignores revocation).
  */
 async function checkKeyValidity(entry: KeyringEntry, keyring: Keyring, signedAt: Date, now: Date): Promise<void> {
+  // Revocation first: a revoked key is reported as revoked, whenever the revocation was made.
+  const primaryRevoked = await entry.key.isRevoked(undefined, undefined, now);
+  const subkeyRevoked = entry.signer !== entry.key && (await (entry.signer as Subkey).isRevoked(undefined as never, undefined as never, now));
+  if (primaryRevoked || subkeyRevoked) {
+    throw new VerifyError('KEY_REVOKED', `${subkeyRevoked ? 'subkey' : 'key'} ${entry.keyId.toUpperCase()} in keyring ${keyring.name} has been revoked`);
+  }
   try {
     const signing = await entry.key.getSigningKey(entry.signer.getKeyID(), signedAt);
     if (signing.getFingerprint() !== entry.fingerprint) throw new Error('the key is not a signing key');
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new VerifyError('KEY_NOT_VALID', `key ${entry.keyId.toUpperCase()} was not a valid signing key when the signature was made (${signedAt.toISOString()}): ${message}`, { cause: err });
-  }
-  const primaryRevoked = await entry.key.isRevoked(undefined, undefined, now);
-  const subkeyRevoked = entry.signer !== entry.key && (await (entry.signer as Subkey).isRevoked(undefined as never, undefined as never, now));
-  if (primaryRevoked || subkeyRevoked) {
-    throw new VerifyError('KEY_REVOKED', `key ${entry.keyId.toUpperCase()} in keyring ${keyring.name} has been revoked`);
   }
 }
 
