@@ -35,11 +35,15 @@ export function formatVerdictText(verdict: ReleaseVerdict): string {
   }
   for (const check of verdict.checks) {
     lines.push('');
-    lines.push(`  ${check.kind} keyring ${check.keyring}: ${check.verified ? 'satisfied' : 'NOT satisfied'}`);
+    lines.push(
+      `  ${check.kind} keyring ${check.keyring}: ${check.verified ? 'satisfied' : 'NOT satisfied'}`,
+    );
     lines.push(`    ${check.reason}`);
     for (const e of check.evidence) {
       const mark = e.outcome === 'verified' ? 'ok ' : 'bad';
-      lines.push(`    [${mark}] ${e.location}: ${e.message}${e.identity !== undefined ? ` (identity ${e.identity})` : ''}`);
+      lines.push(
+        `    [${mark}] ${e.location}: ${e.message}${e.identity !== undefined ? ` (identity ${e.identity})` : ''}`,
+      );
     }
   }
   if (verdict.stores.length > 0) {
@@ -47,7 +51,9 @@ export function formatVerdictText(verdict: ReleaseVerdict): string {
     lines.push('  Signature stores:');
     for (const s of verdict.stores) {
       const end = s.end ? `; ${s.end.reason}: ${s.end.detail}` : '';
-      lines.push(`    ${s.store}: ${s.signaturesRead} signature(s) read, ${s.errors.length} error(s)${end}`);
+      lines.push(
+        `    ${s.store}: ${s.signaturesRead} signature(s) read, ${s.errors.length} error(s)${end}`,
+      );
       for (const e of s.errors) lines.push(`      ${e.code}: ${e.message}`);
     }
   }

@@ -1,3 +1,4 @@
+import { runGpgDemo } from '../demo/gpg-demo.js';
 import { runVerify, VERIFY_HELP } from './verify.js';
 import type { CommandIo } from './verify.js';
 import { ExitCode, UsageError } from './usage-error.js';
@@ -8,6 +9,8 @@ Decides whether an OpenShift cluster may move to a new release image.
 
 Commands:
   verify PULLSPEC   verify a release image's signatures (see cvo-verifier verify --help)
+  demo              show the verifier working on this machine: a GnuPG release key, a local
+                    signature store, and by-tag, signed and unsigned releases
 
 Exit codes: 0 success/verified; 1 not verified; 2 usage or configuration error.
 `;
@@ -19,6 +22,9 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     switch (command) {
       case 'verify':
         return await runVerify(rest, io);
+      case 'demo':
+        if (rest.length > 0) throw new UsageError('demo takes no arguments');
+        return (await runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
       case undefined:
       case '-h':
       case '--help':
@@ -38,7 +44,10 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
 }
 
 // Composition root for the executable: process concerns stay here.
-if (import.meta.url === `file://${process.argv[1] ?? ''}` || process.env.CVO_VERIFIER_MAIN === '1') {
+if (
+  import.meta.url === `file://${process.argv[1] ?? ''}` ||
+  process.env.CVO_VERIFIER_MAIN === '1'
+) {
   const io: CommandIo = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -50,7 +59,9 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}` || process.env.CVO_VER
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 3;
     },
   );

@@ -75,16 +75,27 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     return ExitCode.Verified;
   }
   const output = values.output ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, not ${JSON.stringify(output)}`);
+  if (output !== 'text' && output !== 'json')
+    throw new UsageError(`--output must be text or json, not ${JSON.stringify(output)}`);
   if (positionals.length !== 1) throw new UsageError('verify takes exactly one PULLSPEC');
   const image = positionals[0] ?? '';
   const budgetMs = durationFlag('--timeout', values.timeout, 30_000);
   const requestTimeoutMs = durationFlag('--request-timeout', values['request-timeout'], 10_000);
   const maxSignatures = intFlag('--max-signatures', values['max-signatures'], 9, 1, 100);
-  const maxSignatureBytes = intFlag('--max-signature-size', values['max-signature-size'], 50 * 1024, 1, 16 * 1024 * 1024);
+  const maxSignatureBytes = intFlag(
+    '--max-signature-size',
+    values['max-signature-size'],
+    50 * 1024,
+    1,
+    16 * 1024 * 1024,
+  );
 
   const print = (verdict: Parameters<typeof formatVerdictText>[0]): number => {
-    io.stdout(output === 'json' ? `${JSON.stringify(toJsonVerdict(verdict), null, 2)}\n` : formatVerdictText(verdict));
+    io.stdout(
+      output === 'json'
+        ? `${JSON.stringify(toJsonVerdict(verdict), null, 2)}\n`
+        : formatVerdictText(verdict),
+    );
     return verdict.verified ? ExitCode.Verified : ExitCode.NotVerified;
   };
 
@@ -92,14 +103,20 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
   try {
     parseReleasePullspec(image);
   } catch (err) {
-    if (isVerifyError(err, 'NOT_BY_DIGEST') || isVerifyError(err, 'INVALID_DIGEST') || isVerifyError(err, 'INVALID_PULLSPEC')) {
+    if (
+      isVerifyError(err, 'NOT_BY_DIGEST') ||
+      isVerifyError(err, 'INVALID_DIGEST') ||
+      isVerifyError(err, 'INVALID_PULLSPEC')
+    ) {
       return print(await verifyRelease(image, {}));
     }
     throw err;
   }
 
   if (values['root-of-trust'] === undefined) {
-    throw new UsageError('no root of trust: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory)');
+    throw new UsageError(
+      'no root of trust: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory)',
+    );
   }
   let rootOfTrust;
   let extraCa: string | undefined;
@@ -111,7 +128,13 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
       ...(extraCa !== undefined ? { extraCa } : {}),
       ...proxyFromEnv(io.env),
     });
-    const storeOptions = { baseDir: io.cwd, dispatcher, maxSignatures, maxSignatureBytes, requestTimeoutMs };
+    const storeOptions = {
+      baseDir: io.cwd,
+      dispatcher,
+      maxSignatures,
+      maxSignatureBytes,
+      requestTimeoutMs,
+    };
     const urls = [...(values['signature-store'] ?? []), ...rootOfTrust.stores.map((s) => s.url)];
     stores = urls.map((url) => createStoreFromUrl(url, storeOptions));
   } catch (err) {
@@ -119,12 +142,22 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   for (const warning of rootOfTrust.warnings) io.stderr(`warning: ${warning}\n`);
-  const gpg = new GpgReleaseVerifier({ trust: rootOfTrust, stores, budgetMs, mode: values.serial === true ? 'serial' : 'parallel' });
+  const gpg = new GpgReleaseVerifier({
+    trust: rootOfTrust,
+    stores,
+    budgetMs,
+    mode: values.serial === true ? 'serial' : 'parallel',
+  });
   return print(await verifyRelease(image, { gpg }));
 }
 
-function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
-  const pick = (...names: string[]): string | undefined => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
+function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+} {
+  const pick = (...names: string[]): string | undefined =>
+    names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
   const httpProxy = pick('HTTP_PROXY', 'http_proxy');
   const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
   const noProxy = pick('NO_PROXY', 'no_proxy');
@@ -144,9 +177,16 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   }
 }
 
-function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}`);
   return n;
 }

@@ -9,7 +9,9 @@ export function parseDuration(text: string): number {
     matched = re.lastIndex;
   }
   if (text.length === 0 || matched !== text.length || total <= 0) {
-    throw new RangeError(`invalid duration ${JSON.stringify(text)}: use a positive value like 30s, 2m or 1m30s`);
+    throw new RangeError(
+      `invalid duration ${JSON.stringify(text)}: use a positive value like 30s, 2m or 1m30s`,
+    );
   }
   return total;
 }

@@ -50,7 +50,10 @@ export function decodeArmor(text: string): ArmorBlock[] {
         continue;
       }
       if (!BASE64_LINE_RE.test(line)) {
-        throw new VerifyError('MALFORMED_MESSAGE', `armored ${type}: invalid base64 line ${JSON.stringify(line.slice(0, 40))}`);
+        throw new VerifyError(
+          'MALFORMED_MESSAGE',
+          `armored ${type}: invalid base64 line ${JSON.stringify(line.slice(0, 40))}`,
+        );
       }
       body.push(line);
     }
@@ -58,7 +61,10 @@ export function decodeArmor(text: string): ArmorBlock[] {
     const joined = body.join('');
     const data = Buffer.from(joined, 'base64');
     if (data.toString('base64').replace(/=+$/, '') !== joined.replace(/=+$/, '')) {
-      throw new VerifyError('MALFORMED_MESSAGE', `armored ${type}: base64 body does not decode cleanly`);
+      throw new VerifyError(
+        'MALFORMED_MESSAGE',
+        `armored ${type}: base64 body does not decode cleanly`,
+      );
     }
     if (crc !== undefined) {
       const expected = Buffer.from(crc, 'base64');
@@ -69,7 +75,8 @@ export function decodeArmor(text: string): ArmorBlock[] {
     }
     blocks.push({ type, data: new Uint8Array(data) });
   }
-  if (blocks.length === 0) throw new VerifyError('MALFORMED_MESSAGE', 'no armored OpenPGP block found');
+  if (blocks.length === 0)
+    throw new VerifyError('MALFORMED_MESSAGE', 'no armored OpenPGP block found');
   return blocks;
 }
 

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
 import { readKeys } from 'openpgp';
-import type { PublicKey, Subkey } from 'openpgp';
+import type { Key, Subkey } from 'openpgp';
 
 import { VerifyError } from '../errors.js';
 import { decodeArmor, looksArmored } from './armor.js';
@@ -12,9 +12,9 @@ export const MAX_KEYRING_BYTES = 1024 * 1024;
 
 /** One key (primary or subkey) that a signature's issuer ID can select. */
 export interface KeyringEntry {
-  readonly key: PublicKey;
+  readonly key: Key;
   /** The key or subkey the ID belongs to. */
-  readonly signer: PublicKey | Subkey;
+  readonly signer: Key | Subkey;
   readonly keyId: string;
   readonly fingerprint: string;
 }
@@ -28,9 +28,9 @@ export class Keyring {
   private readonly nodeKeys = new WeakMap<object, KeyObject>();
 
   readonly name: string;
-  readonly keys: readonly PublicKey[];
+  readonly keys: readonly Key[];
 
-  constructor(name: string, keys: readonly PublicKey[]) {
+  constructor(name: string, keys: readonly Key[]) {
     this.name = name;
     this.keys = keys;
     for (const key of keys) {
@@ -55,7 +55,7 @@ export class Keyring {
   }
 
   /** A node:crypto key for `signer`, converted once. */
-  toNodeKey(signer: PublicKey | Subkey): KeyObject {
+  toNodeKey(signer: Key | Subkey): KeyObject {
     const cached = this.nodeKeys.get(signer);
     if (cached) return cached;
     const converted = toNodeKey(signer);
@@ -78,20 +78,27 @@ export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyri
   if (looksArmored(data)) {
     const blocks = decodeArmor(Buffer.from(data).toString('utf8'));
     const other = blocks.find((b) => b.type !== 'PUBLIC KEY BLOCK');
-    if (other) throw new VerifyError('INVALID_KEY', `expected PGP PUBLIC KEY BLOCK, found PGP ${other.type}`);
+    if (other)
+      throw new VerifyError(
+        'INVALID_KEY',
+        `expected PGP PUBLIC KEY BLOCK, found PGP ${other.type}`,
+      );
     binary = new Uint8Array(Buffer.concat(blocks.map((b) => b.data)));
   } else {
     binary = data;
   }
-  let keys: PublicKey[];
+  let keys: Key[];
   try {
-    keys = (await readKeys({ binaryKeys: binary })) as PublicKey[];
+    keys = await readKeys({ binaryKeys: binary });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new VerifyError('INVALID_KEY', `not an OpenPGP public keyring: ${message}`, { cause: err });
+    throw new VerifyError('INVALID_KEY', `not an OpenPGP public keyring: ${message}`, {
+      cause: err,
+    });
   }
   if (keys.length === 0) throw new VerifyError('INVALID_KEY', 'keyring holds no keys');
-  if (keys.some((k) => k.isPrivate())) throw new VerifyError('INVALID_KEY', 'keyring holds private key material');
+  if (keys.some((k) => k.isPrivate()))
+    throw new VerifyError('INVALID_KEY', 'keyring holds private key material');
   return new Keyring(name, keys);
 }
 
@@ -116,7 +123,7 @@ function b64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64url');
 }
 
-function toNodeKey(signer: PublicKey | Subkey): KeyObject {
+function toNodeKey(signer: Key | Subkey): KeyObject {
   const info = signer.getAlgorithmInfo();
   const params = signer.keyPacket.publicParams;
   switch (info.algorithm) {
@@ -129,11 +136,17 @@ function toNodeKey(signer: PublicKey | Subkey): KeyObject {
       const curve = CURVES[info.curve ?? ''];
       const { Q } = params as EccParams;
       if (curve === undefined || Q[0] !== 0x04 || Q.length !== 1 + 2 * curve.size) {
-        throw new VerifyError('UNSUPPORTED_ALGORITHM', `ECDSA curve ${info.curve ?? 'unknown'} is not supported`);
+        throw new VerifyError(
+          'UNSUPPORTED_ALGORITHM',
+          `ECDSA curve ${info.curve ?? 'unknown'} is not supported`,
+        );
       }
       const x = Q.subarray(1, 1 + curve.size);
       const y = Q.subarray(1 + curve.size);
-      return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x: b64url(x), y: b64url(y) }, format: 'jwk' });
+      return createPublicKey({
+        key: { kty: 'EC', crv: curve.crv, x: b64url(x), y: b64url(y) },
+        format: 'jwk',
+      });
     }
     case 'eddsaLegacy': {
       const { Q } = params as EccParams;
@@ -141,13 +154,19 @@ function toNodeKey(signer: PublicKey | Subkey): KeyObject {
       if (Q[0] !== 0x40 || Q.length !== 33) {
         throw new VerifyError('UNSUPPORTED_ALGORITHM', 'EdDSA key is not an Ed25519 point');
       }
-      return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(Q.subarray(1)) }, format: 'jwk' });
+      return createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: b64url(Q.subarray(1)) },
+        format: 'jwk',
+      });
     }
     case 'ed25519': {
       const { A } = params as Ed25519Params;
       return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(A) }, format: 'jwk' });
     }
     default:
-      throw new VerifyError('UNSUPPORTED_ALGORITHM', `public-key algorithm ${info.algorithm} is not supported for signatures`);
+      throw new VerifyError(
+        'UNSUPPORTED_ALGORITHM',
+        `public-key algorithm ${info.algorithm} is not supported for signatures`,
+      );
   }
 }

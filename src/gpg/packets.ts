@@ -26,7 +26,13 @@ export interface Packet {
 export const MAX_PACKETS = 64;
 
 // Partial body lengths are legal only for data-carrying packets (RFC 4880 §4.2.2.4).
-const PARTIAL_ALLOWED = new Set<number>([Tag.Compressed, Tag.SymEncrypted, Tag.Literal, Tag.SymEncryptedIntegrity, Tag.AEADEncrypted]);
+const PARTIAL_ALLOWED = new Set<number>([
+  Tag.Compressed,
+  Tag.SymEncrypted,
+  Tag.Literal,
+  Tag.SymEncryptedIntegrity,
+  Tag.AEADEncrypted,
+]);
 
 /** Splits `data` into packets. Every length is bounds-checked; anything odd is an error. */
 export function readPackets(data: Uint8Array): Packet[] {
@@ -39,7 +45,10 @@ export function readPackets(data: Uint8Array): Packet[] {
     const offset = pos;
     const ctb = data[pos++] ?? 0;
     if ((ctb & 0x80) === 0) {
-      throw new VerifyError('MALFORMED_MESSAGE', `not an OpenPGP packet header (0x${ctb.toString(16)} at offset ${offset})`);
+      throw new VerifyError(
+        'MALFORMED_MESSAGE',
+        `not an OpenPGP packet header (0x${ctb.toString(16)} at offset ${offset})`,
+      );
     }
     let tag: number;
     let body: Uint8Array;
@@ -80,7 +89,10 @@ export function readPackets(data: Uint8Array): Packet[] {
           length = 1 << (first & 0x1f);
           partial = true;
           if (!PARTIAL_ALLOWED.has(tag)) {
-            throw new VerifyError('MALFORMED_MESSAGE', `partial body length on packet tag ${tag} at offset ${offset}`);
+            throw new VerifyError(
+              'MALFORMED_MESSAGE',
+              `partial body length on packet tag ${tag} at offset ${offset}`,
+            );
           }
         }
         need(data, pos, length, offset);
@@ -88,9 +100,13 @@ export function readPackets(data: Uint8Array): Packet[] {
         pos += length;
         if (!partial) break;
       }
-      body = chunks.length === 1 ? (chunks[0] ?? new Uint8Array()) : new Uint8Array(Buffer.concat(chunks));
+      body =
+        chunks.length === 1
+          ? (chunks[0] ?? new Uint8Array())
+          : new Uint8Array(Buffer.concat(chunks));
     }
-    if (tag === 0) throw new VerifyError('MALFORMED_MESSAGE', `reserved packet tag 0 at offset ${offset}`);
+    if (tag === 0)
+      throw new VerifyError('MALFORMED_MESSAGE', `reserved packet tag 0 at offset ${offset}`);
     packets.push({ tag, body, offset });
   }
   return packets;

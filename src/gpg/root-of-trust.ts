@@ -39,7 +39,10 @@ interface ConfigMapLike {
  * `verifier-public-key-*` are keyrings, `store-*` are http(s) or file URLs, anything else is
  * warned about; no stores, then no keys, are errors (in that order, parity).
  */
-export async function rootOfTrustFromData(source: string, data: Readonly<Record<string, string>>): Promise<RootOfTrust> {
+export async function rootOfTrustFromData(
+  source: string,
+  data: Readonly<Record<string, string>>,
+): Promise<RootOfTrust> {
   const keyrings: Keyring[] = [];
   const stores: { name: string; url: string }[] = [];
   const warnings: string[] = [];
@@ -50,23 +53,38 @@ export async function rootOfTrustFromData(source: string, data: Readonly<Record<
         keyrings.push(await loadKeyring(key, Buffer.from(value, 'utf8')));
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        throw new VerifyError('INVALID_KEY', `${source} has an invalid key ${JSON.stringify(key)} that must be a GPG public key: ${reason}`, { cause: err });
+        throw new VerifyError(
+          'INVALID_KEY',
+          `${source} has an invalid key ${JSON.stringify(key)} that must be a GPG public key: ${reason}`,
+          { cause: err },
+        );
       }
     } else if (key.startsWith(STORE_PREFIX)) {
       const url = value.trim();
       if (!isStoreUrl(url)) {
-        throw new VerifyError('INVALID_STORE', `${source} has an invalid key ${JSON.stringify(key)}: must be a valid URL with scheme file://, http://, or https://`);
+        throw new VerifyError(
+          'INVALID_STORE',
+          `${source} has an invalid key ${JSON.stringify(key)}: must be a valid URL with scheme file://, http://, or https://`,
+        );
       }
       stores.push({ name: key, url });
     } else {
-      warnings.push(`An unexpected key was found in ${source} and will be ignored (expected store-* or verifier-public-key-*): ${key}`);
+      warnings.push(
+        `An unexpected key was found in ${source} and will be ignored (expected store-* or verifier-public-key-*): ${key}`,
+      );
     }
   }
   if (stores.length === 0) {
-    throw new VerifyError('NO_STORES', `${source} did not provide any signature stores to read from and cannot be used`);
+    throw new VerifyError(
+      'NO_STORES',
+      `${source} did not provide any signature stores to read from and cannot be used`,
+    );
   }
   if (keyrings.length === 0) {
-    throw new VerifyError('NO_KEYS', `${source} did not provide any GPG public keys to verify signatures from and cannot be used`);
+    throw new VerifyError(
+      'NO_KEYS',
+      `${source} did not provide any GPG public keys to verify signatures from and cannot be used`,
+    );
   }
   return { source, keyrings, stores, warnings };
 }
@@ -101,13 +119,20 @@ export async function findVerificationConfigMap(path: string): Promise<ConfigMap
   try {
     info = await stat(path);
   } catch (err) {
-    throw new VerifyError('ROOT_OF_TRUST_NOT_FOUND', `cannot read root of trust ${path}: ${(err as Error).message}`, { cause: err });
+    throw new VerifyError(
+      'ROOT_OF_TRUST_NOT_FOUND',
+      `cannot read root of trust ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const files: string[] = [];
   if (info.isDirectory()) {
     const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/i.test(n)).sort();
     if (names.length > MAX_MANIFEST_FILES) {
-      throw new VerifyError('ROOT_OF_TRUST_INVALID', `${path} holds more than ${MAX_MANIFEST_FILES} manifest files`);
+      throw new VerifyError(
+        'ROOT_OF_TRUST_INVALID',
+        `${path} holds more than ${MAX_MANIFEST_FILES} manifest files`,
+      );
     }
     files.push(...names.map((n) => join(path, n)));
   } else {
@@ -126,7 +151,10 @@ export async function findVerificationConfigMap(path: string): Promise<ConfigMap
 async function readManifest(file: string): Promise<string> {
   const info = await stat(file);
   if (info.size > MAX_MANIFEST_BYTES) {
-    throw new VerifyError('ROOT_OF_TRUST_INVALID', `${file} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    throw new VerifyError(
+      'ROOT_OF_TRUST_INVALID',
+      `${file} is larger than ${MAX_MANIFEST_BYTES} bytes`,
+    );
   }
   return readFile(file, 'utf8');
 }
@@ -140,10 +168,17 @@ export function findInText(text: string, origin: string): ConfigMapLike | undefi
   try {
     documents = loadAll(text, null, { json: true, filename: origin });
   } catch (err) {
-    throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: invalid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err });
+    throw new VerifyError(
+      'ROOT_OF_TRUST_INVALID',
+      `${origin}: invalid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`,
+      { cause: err },
+    );
   }
   for (const value of documents) {
-    const objects = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? (value.items as unknown[]) : [value];
+    const objects =
+      isObject(value) && value.kind === 'List' && Array.isArray(value.items)
+        ? (value.items as unknown[])
+        : [value];
     for (const object of objects) {
       const cm = asAnnotatedConfigMap(object, origin);
       if (cm) return cm;
@@ -153,17 +188,29 @@ export function findInText(text: string, origin: string): ConfigMapLike | undefi
 }
 
 function asAnnotatedConfigMap(object: unknown, origin: string): ConfigMapLike | undefined {
-  if (!isObject(object) || object.kind !== 'ConfigMap' || !isObject(object.metadata)) return undefined;
+  if (!isObject(object) || object.kind !== 'ConfigMap' || !isObject(object.metadata))
+    return undefined;
   const { metadata } = object;
-  if (!isObject(metadata.annotations) || !(VERIFICATION_CONFIG_MAP_ANNOTATION in metadata.annotations)) return undefined;
+  if (
+    !isObject(metadata.annotations) ||
+    !(VERIFICATION_CONFIG_MAP_ANNOTATION in metadata.annotations)
+  )
+    return undefined;
   const name = typeof metadata.name === 'string' ? metadata.name : '';
   const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : '';
   const data: Record<string, string> = {};
   if (object.data !== undefined && object.data !== null) {
-    if (!isObject(object.data)) throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: ConfigMap ${namespace}/${name} data must be a map of strings`);
+    if (!isObject(object.data))
+      throw new VerifyError(
+        'ROOT_OF_TRUST_INVALID',
+        `${origin}: ConfigMap ${namespace}/${name} data must be a map of strings`,
+      );
     for (const [k, v] of Object.entries(object.data)) {
       if (typeof v !== 'string') {
-        throw new VerifyError('ROOT_OF_TRUST_INVALID', `${origin}: ConfigMap ${namespace}/${name} data key ${JSON.stringify(k)} must be a string`);
+        throw new VerifyError(
+          'ROOT_OF_TRUST_INVALID',
+          `${origin}: ConfigMap ${namespace}/${name} data key ${JSON.stringify(k)} must be a string`,
+        );
       }
       data[k] = v;
     }

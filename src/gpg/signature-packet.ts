@@ -64,13 +64,19 @@ export function parseSignaturePacket(body: Uint8Array): SignaturePacket {
   const version = r.u8();
   if (version === 3) return parseV3(r, body);
   if (version === 4) return parseV4(r, body);
-  throw new VerifyError('UNSUPPORTED_ALGORITHM', `signature packet version ${version} is not supported`);
+  throw new VerifyError(
+    'UNSUPPORTED_ALGORITHM',
+    `signature packet version ${version} is not supported`,
+  );
 }
 
 function parseV3(r: BodyReader, body: Uint8Array): SignaturePacket {
   const hashedLength = r.u8();
   if (hashedLength !== 5) {
-    throw new VerifyError('MALFORMED_MESSAGE', `V3 signature hashed length must be 5, got ${hashedLength}`);
+    throw new VerifyError(
+      'MALFORMED_MESSAGE',
+      `V3 signature hashed length must be 5, got ${hashedLength}`,
+    );
   }
   // V3 hashes exactly these five bytes after the data: signature type and creation time.
   const hashSuffix = body.subarray(r.pos, r.pos + 5);
@@ -112,12 +118,19 @@ function parseV4(r: BodyReader, body: Uint8Array): SignaturePacket {
   let issuerFingerprint: string | undefined;
   for (const sp of readSubpackets(hashed)) {
     if (sp.critical && !UNDERSTOOD_SUBPACKETS.has(sp.type)) {
-      throw new VerifyError('UNSUPPORTED_MESSAGE', `signature has an unknown critical subpacket ${sp.type}`);
+      throw new VerifyError(
+        'UNSUPPORTED_MESSAGE',
+        `signature has an unknown critical subpacket ${sp.type}`,
+      );
     }
-    if (sp.type === SubpacketType.CreationTime && sp.data.length === 4) created = Buffer.from(sp.data).readUInt32BE(0);
-    if (sp.type === SubpacketType.ExpirationTime && sp.data.length === 4) expiresAfter = Buffer.from(sp.data).readUInt32BE(0);
-    if (sp.type === SubpacketType.Issuer && sp.data.length === 8) issuerKeyId = Buffer.from(sp.data).toString('hex');
-    if (sp.type === SubpacketType.IssuerFingerprint) issuerFingerprint = fingerprintFromSubpacket(sp.data);
+    if (sp.type === SubpacketType.CreationTime && sp.data.length === 4)
+      created = Buffer.from(sp.data).readUInt32BE(0);
+    if (sp.type === SubpacketType.ExpirationTime && sp.data.length === 4)
+      expiresAfter = Buffer.from(sp.data).readUInt32BE(0);
+    if (sp.type === SubpacketType.Issuer && sp.data.length === 8)
+      issuerKeyId = Buffer.from(sp.data).toString('hex');
+    if (sp.type === SubpacketType.IssuerFingerprint)
+      issuerFingerprint = fingerprintFromSubpacket(sp.data);
   }
   // Issuer IDs may sit in the unhashed area (they only select a key; the signature then proves
   // it); creation and expiry times there are ignored because nothing protects them.
@@ -181,10 +194,16 @@ function readSignatureValues(r: BodyReader, algorithm: number): Uint8Array[] {
       values = [r.bytes(64)];
       break;
     default:
-      throw new VerifyError('UNSUPPORTED_ALGORITHM', `signature public-key algorithm ${algorithm} is not supported`);
+      throw new VerifyError(
+        'UNSUPPORTED_ALGORITHM',
+        `signature public-key algorithm ${algorithm} is not supported`,
+      );
   }
   if (r.remaining !== 0) {
-    throw new VerifyError('MALFORMED_MESSAGE', `signature packet has ${r.remaining} trailing bytes`);
+    throw new VerifyError(
+      'MALFORMED_MESSAGE',
+      `signature packet has ${r.remaining} trailing bytes`,
+    );
   }
   return values;
 }
@@ -207,7 +226,11 @@ function readSubpackets(area: Uint8Array): Subpacket[] {
     if (length === 0) throw new VerifyError('MALFORMED_MESSAGE', 'empty signature subpacket');
     const content = r.bytes(length);
     const typeByte = content[0] ?? 0;
-    out.push({ type: typeByte & 0x7f, critical: (typeByte & 0x80) !== 0, data: content.subarray(1) });
+    out.push({
+      type: typeByte & 0x7f,
+      critical: (typeByte & 0x80) !== 0,
+      data: content.subarray(1),
+    });
   }
   return out;
 }

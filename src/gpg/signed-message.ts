@@ -31,13 +31,19 @@ const CompressionAlgorithm = { Uncompressed: 0, ZIP: 1, ZLIB: 2, BZip2: 3 } as c
  */
 export function parseSignedMessage(input: Uint8Array): SignedMessage {
   if (input.length > MAX_MESSAGE_BYTES) {
-    throw new VerifyError('MALFORMED_MESSAGE', `signed message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+    throw new VerifyError(
+      'MALFORMED_MESSAGE',
+      `signed message is larger than ${MAX_MESSAGE_BYTES} bytes`,
+    );
   }
   let binary = input;
   if (looksArmored(input)) {
     const text = Buffer.from(input).toString('utf8');
     if (text.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
-      throw new VerifyError('UNSUPPORTED_MESSAGE', 'clear-signed messages are not accepted: expected a signed message as written by gpg --sign');
+      throw new VerifyError(
+        'UNSUPPORTED_MESSAGE',
+        'clear-signed messages are not accepted: expected a signed message as written by gpg --sign',
+      );
     }
     const blocks = decodeArmor(text);
     const block = blocks[0];
@@ -45,7 +51,10 @@ export function parseSignedMessage(input: Uint8Array): SignedMessage {
       throw new VerifyError('MALFORMED_MESSAGE', 'expected exactly one armored block');
     }
     if (block.type === 'SIGNATURE') {
-      throw new VerifyError('UNSUPPORTED_MESSAGE', 'detached signatures are not accepted: expected a signed message as written by gpg --sign');
+      throw new VerifyError(
+        'UNSUPPORTED_MESSAGE',
+        'detached signatures are not accepted: expected a signed message as written by gpg --sign',
+      );
     }
     if (block.type !== 'MESSAGE') {
       throw new VerifyError('UNSUPPORTED_MESSAGE', `armored ${block.type} is not a signed message`);
@@ -66,7 +75,8 @@ function parseMessage(all: Packet[], depth: number): SignedMessage {
     if (packets.length !== 1) {
       throw new VerifyError('MALFORMED_MESSAGE', 'unexpected packets after a compressed packet');
     }
-    if (depth >= MAX_NESTING) throw new VerifyError('MALFORMED_MESSAGE', 'compressed packets nested too deeply');
+    if (depth >= MAX_NESTING)
+      throw new VerifyError('MALFORMED_MESSAGE', 'compressed packets nested too deeply');
     return parseMessage(readPackets(decompress(first.body)), depth + 1);
   }
 
@@ -76,11 +86,17 @@ function parseMessage(all: Packet[], depth: number): SignedMessage {
     while (packets[n]?.tag === Tag.OnePassSignature) n++;
     const literal = packets[n];
     if (literal?.tag !== Tag.Literal) {
-      throw new VerifyError('MALFORMED_MESSAGE', 'one-pass signature is not followed by literal data');
+      throw new VerifyError(
+        'MALFORMED_MESSAGE',
+        'one-pass signature is not followed by literal data',
+      );
     }
     const sigPackets = packets.slice(n + 1);
     if (sigPackets.length !== n || sigPackets.some((p) => p.tag !== Tag.Signature)) {
-      throw new VerifyError('MALFORMED_MESSAGE', `expected ${n} signature packet(s) after the literal data, got ${describeTags(sigPackets)}`);
+      throw new VerifyError(
+        'MALFORMED_MESSAGE',
+        `expected ${n} signature packet(s) after the literal data, got ${describeTags(sigPackets)}`,
+      );
     }
     const signatures = sigPackets.map((p) => parseSignaturePacket(p.body));
     signatures.forEach((sig, i) => {
@@ -91,7 +107,10 @@ function parseMessage(all: Packet[], depth: number): SignedMessage {
         ops.publicKeyAlgorithm !== sig.publicKeyAlgorithm ||
         ops.signatureType !== sig.signatureType
       ) {
-        throw new VerifyError('MALFORMED_MESSAGE', 'one-pass signature packet does not match its signature packet');
+        throw new VerifyError(
+          'MALFORMED_MESSAGE',
+          'one-pass signature packet does not match its signature packet',
+        );
       }
     });
     return { ...parseLiteral(literal.body), signatures };
@@ -103,11 +122,20 @@ function parseMessage(all: Packet[], depth: number): SignedMessage {
     const sigPackets = packets.slice(0, -1);
     if (literal?.tag !== Tag.Literal || sigPackets.some((p) => p.tag !== Tag.Signature)) {
       if (packets.length === 1) {
-        throw new VerifyError('UNSUPPORTED_MESSAGE', 'detached signatures are not accepted: expected a signed message as written by gpg --sign');
+        throw new VerifyError(
+          'UNSUPPORTED_MESSAGE',
+          'detached signatures are not accepted: expected a signed message as written by gpg --sign',
+        );
       }
-      throw new VerifyError('MALFORMED_MESSAGE', `unexpected packet layout: ${describeTags(packets)}`);
+      throw new VerifyError(
+        'MALFORMED_MESSAGE',
+        `unexpected packet layout: ${describeTags(packets)}`,
+      );
     }
-    return { ...parseLiteral(literal.body), signatures: sigPackets.map((p) => parseSignaturePacket(p.body)) };
+    return {
+      ...parseLiteral(literal.body),
+      signatures: sigPackets.map((p) => parseSignaturePacket(p.body)),
+    };
   }
 
   if (first.tag === Tag.Literal) {
@@ -117,7 +145,13 @@ function parseMessage(all: Packet[], depth: number): SignedMessage {
 }
 
 function rejectEncrypted(packets: Packet[]): void {
-  const encrypted = new Set<number>([Tag.PKESK, Tag.SKESK, Tag.SymEncrypted, Tag.SymEncryptedIntegrity, Tag.AEADEncrypted]);
+  const encrypted = new Set<number>([
+    Tag.PKESK,
+    Tag.SKESK,
+    Tag.SymEncrypted,
+    Tag.SymEncryptedIntegrity,
+    Tag.AEADEncrypted,
+  ]);
   if (packets.some((p) => encrypted.has(p.tag))) {
     throw new VerifyError('UNSUPPORTED_MESSAGE', 'encrypted messages are not accepted');
   }
@@ -137,13 +171,18 @@ interface OnePass {
 function parseOnePass(body: Uint8Array): OnePass {
   const r = new BodyReader(body, 'one-pass signature packet');
   const version = r.u8();
-  if (version !== 3) throw new VerifyError('UNSUPPORTED_ALGORITHM', `one-pass signature version ${version} is not supported`);
+  if (version !== 3)
+    throw new VerifyError(
+      'UNSUPPORTED_ALGORITHM',
+      `one-pass signature version ${version} is not supported`,
+    );
   const signatureType = r.u8();
   const hashAlgorithm = r.u8();
   const publicKeyAlgorithm = r.u8();
   const keyId = Buffer.from(r.bytes(8)).toString('hex');
   r.u8(); // "last" flag: nesting is checked by packet counts instead
-  if (r.remaining !== 0) throw new VerifyError('MALFORMED_MESSAGE', 'one-pass signature packet has trailing bytes');
+  if (r.remaining !== 0)
+    throw new VerifyError('MALFORMED_MESSAGE', 'one-pass signature packet has trailing bytes');
   return { signatureType, hashAlgorithm, publicKeyAlgorithm, keyId };
 }
 
@@ -178,6 +217,10 @@ function decompress(body: Uint8Array): Uint8Array {
   } catch (err) {
     if (err instanceof VerifyError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new VerifyError('MALFORMED_MESSAGE', `compressed packet does not decompress: ${message}`, { cause: err });
+    throw new VerifyError(
+      'MALFORMED_MESSAGE',
+      `compressed packet does not decompress: ${message}`,
+      { cause: err },
+    );
   }
 }

@@ -5,7 +5,12 @@ import type { Subkey } from 'openpgp';
 
 import type { Keyring, KeyringEntry } from './keyring.js';
 import { parseSignedMessage } from './signed-message.js';
-import { ACCEPTED_HASHES, describeHash, PublicKeyAlgorithm, SignatureType } from './signature-packet.js';
+import {
+  ACCEPTED_HASHES,
+  describeHash,
+  PublicKeyAlgorithm,
+  SignatureType,
+} from './signature-packet.js';
 import type { SignaturePacket } from './signature-packet.js';
 
 /** A signature whose creation time is this far ahead of our clock is refused. */
@@ -42,7 +47,8 @@ export async function verifySignedMessage(
 ): Promise<VerifiedMessage> {
   const now = options.now ?? new Date();
   const message = parseSignedMessage(input);
-  if (message.signatures.length === 0) throw new VerifyError('UNSIGNED', 'the message has no signature');
+  if (message.signatures.length === 0)
+    throw new VerifyError('UNSIGNED', 'the message has no signature');
   const data = message.signatures.some((s) => s.signatureType === SignatureType.Text)
     ? canonicalizeText(message.data)
     : message.data;
@@ -57,7 +63,11 @@ export async function verifySignedMessage(
     }
   }
   // Prefer a reason about a key we know over "unknown key": it says more about what went wrong.
-  throw errors.find((e) => e.code !== 'UNKNOWN_KEY') ?? errors[0] ?? new VerifyError('UNSIGNED', 'no signature');
+  throw (
+    errors.find((e) => e.code !== 'UNKNOWN_KEY') ??
+    errors[0] ??
+    new VerifyError('UNSIGNED', 'no signature')
+  );
 }
 
 async function verifyOne(
@@ -68,24 +78,39 @@ async function verifyOne(
 ): Promise<Omit<VerifiedMessage, 'data'>> {
   const hashName = ACCEPTED_HASHES.get(sig.hashAlgorithm);
   if (hashName === undefined) {
-    throw new VerifyError('UNSUPPORTED_ALGORITHM', `signature uses ${describeHash(sig.hashAlgorithm)}, which is not accepted for signatures`);
+    throw new VerifyError(
+      'UNSUPPORTED_ALGORITHM',
+      `signature uses ${describeHash(sig.hashAlgorithm)}, which is not accepted for signatures`,
+    );
   }
   if (sig.signatureType !== SignatureType.Binary && sig.signatureType !== SignatureType.Text) {
-    throw new VerifyError('UNSUPPORTED_MESSAGE', `signature type 0x${sig.signatureType.toString(16)} is not a document signature`);
+    throw new VerifyError(
+      'UNSUPPORTED_MESSAGE',
+      `signature type 0x${sig.signatureType.toString(16)} is not a document signature`,
+    );
   }
   const nowSeconds = Math.floor(now.getTime() / 1000);
   if (sig.created > nowSeconds + MAX_CLOCK_SKEW_SECONDS) {
-    throw new VerifyError('SIGNATURE_FROM_FUTURE', `signature was created in the future (${new Date(sig.created * 1000).toISOString()})`);
+    throw new VerifyError(
+      'SIGNATURE_FROM_FUTURE',
+      `signature was created in the future (${new Date(sig.created * 1000).toISOString()})`,
+    );
   }
   if (sig.expiresAfter > 0 && sig.created + sig.expiresAfter <= nowSeconds) {
-    throw new VerifyError('SIGNATURE_EXPIRED', `signature expired at ${new Date((sig.created + sig.expiresAfter) * 1000).toISOString()}`);
+    throw new VerifyError(
+      'SIGNATURE_EXPIRED',
+      `signature expired at ${new Date((sig.created + sig.expiresAfter) * 1000).toISOString()}`,
+    );
   }
   let entries = keyring.lookup(sig.issuerKeyId);
   if (sig.issuerFingerprint !== undefined) {
     entries = entries.filter((e) => e.fingerprint === sig.issuerFingerprint);
   }
   if (entries.length === 0) {
-    throw new VerifyError('UNKNOWN_KEY', `signed by key ${sig.issuerKeyId.toUpperCase()}, which is not in keyring ${keyring.name}`);
+    throw new VerifyError(
+      'UNKNOWN_KEY',
+      `signed by key ${sig.issuerKeyId.toUpperCase()}, which is not in keyring ${keyring.name}`,
+    );
   }
   const digest = createHash(hashName).update(data).update(sig.hashSuffix).digest();
   let lastError: VerifyError | undefined;
@@ -117,7 +142,10 @@ function checkCrypto(
   keyring: Keyring,
   entry: KeyringEntry,
 ): void {
-  const bad = new VerifyError('BAD_SIGNATURE', `signature by key ${entry.keyId.toUpperCase()} does not verify`);
+  const bad = new VerifyError(
+    'BAD_SIGNATURE',
+    `signature by key ${entry.keyId.toUpperCase()} does not verify`,
+  );
   // The two quick-check bytes are not a security check, but a mismatch proves corruption cheaply.
   if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) throw bad;
   const key = keyring.toNodeKey(entry.signer);
@@ -130,7 +158,12 @@ function checkCrypto(
       case PublicKeyAlgorithm.RSASignOnly: {
         if (algorithm !== 'rsaEncryptSign' && algorithm !== 'rsaSign') throw bad;
         const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-        ok = cryptoVerify(hashName, signedData, { key, padding: constants.RSA_PKCS1_PADDING }, leftPad(sig.values[0], modulusBytes));
+        ok = cryptoVerify(
+          hashName,
+          signedData,
+          { key, padding: constants.RSA_PKCS1_PADDING },
+          leftPad(sig.values[0], modulusBytes),
+        );
         break;
       }
       case PublicKeyAlgorithm.ECDSA: {
@@ -143,7 +176,12 @@ function checkCrypto(
       case PublicKeyAlgorithm.EdDSALegacy: {
         if (algorithm !== 'eddsaLegacy') throw bad;
         // OpenPGP EdDSA signs the message digest, not the message.
-        ok = cryptoVerify(null, digest, key, Buffer.concat([leftPad(sig.values[0], 32), leftPad(sig.values[1], 32)]));
+        ok = cryptoVerify(
+          null,
+          digest,
+          key,
+          Buffer.concat([leftPad(sig.values[0], 32), leftPad(sig.values[1], 32)]),
+        );
         break;
       }
       case PublicKeyAlgorithm.Ed25519: {
@@ -152,11 +190,18 @@ function checkCrypto(
         break;
       }
       default:
-        throw new VerifyError('UNSUPPORTED_ALGORITHM', `signature public-key algorithm ${sig.publicKeyAlgorithm} is not supported`);
+        throw new VerifyError(
+          'UNSUPPORTED_ALGORITHM',
+          `signature public-key algorithm ${sig.publicKeyAlgorithm} is not supported`,
+        );
     }
   } catch (err) {
     if (err instanceof VerifyError) throw err;
-    throw new VerifyError('BAD_SIGNATURE', `signature by key ${entry.keyId.toUpperCase()} does not verify`, { cause: err });
+    throw new VerifyError(
+      'BAD_SIGNATURE',
+      `signature by key ${entry.keyId.toUpperCase()} does not verify`,
+      { cause: err },
+    );
   }
   if (!ok) throw bad;
 }
@@ -170,7 +215,10 @@ function ecdsaSize(curve: string | undefined): number {
     case 'secp521r1':
       return 66;
     default:
-      throw new VerifyError('UNSUPPORTED_ALGORITHM', `ECDSA curve ${curve ?? 'unknown'} is not supported`);
+      throw new VerifyError(
+        'UNSUPPORTED_ALGORITHM',
+        `ECDSA curve ${curve ?? 'unknown'} is not supported`,
+      );
   }
 }
 
@@ -188,19 +236,34 @@ function leftPad(value: Uint8Array | undefined, size: number): Buffer {
  * when the signature was made — so a key that expired later still verifies old signatures —
  * and must not be revoked now (stricter than the CVO, which ignores revocation).
  */
-async function checkKeyValidity(entry: KeyringEntry, keyring: Keyring, signedAt: Date, now: Date): Promise<void> {
+async function checkKeyValidity(
+  entry: KeyringEntry,
+  keyring: Keyring,
+  signedAt: Date,
+  now: Date,
+): Promise<void> {
   // Revocation first: a revoked key is reported as revoked, whenever the revocation was made.
   const primaryRevoked = await entry.key.isRevoked(undefined, undefined, now);
-  const subkeyRevoked = entry.signer !== entry.key && (await (entry.signer as Subkey).isRevoked(undefined as never, undefined as never, now));
+  const subkeyRevoked =
+    entry.signer !== entry.key &&
+    (await (entry.signer as Subkey).isRevoked(undefined as never, undefined as never, now));
   if (primaryRevoked || subkeyRevoked) {
-    throw new VerifyError('KEY_REVOKED', `${subkeyRevoked ? 'subkey' : 'key'} ${entry.keyId.toUpperCase()} in keyring ${keyring.name} has been revoked`);
+    throw new VerifyError(
+      'KEY_REVOKED',
+      `${subkeyRevoked ? 'subkey' : 'key'} ${entry.keyId.toUpperCase()} in keyring ${keyring.name} has been revoked`,
+    );
   }
   try {
     const signing = await entry.key.getSigningKey(entry.signer.getKeyID(), signedAt);
-    if (signing.getFingerprint() !== entry.fingerprint) throw new Error('the key is not a signing key');
+    if (signing.getFingerprint() !== entry.fingerprint)
+      throw new Error('the key is not a signing key');
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new VerifyError('KEY_NOT_VALID', `key ${entry.keyId.toUpperCase()} was not a valid signing key when the signature was made (${signedAt.toISOString()}): ${message}`, { cause: err });
+    throw new VerifyError(
+      'KEY_NOT_VALID',
+      `key ${entry.keyId.toUpperCase()} was not a valid signing key when the signature was made (${signedAt.toISOString()}): ${message}`,
+      { cause: err },
+    );
   }
 }
 

@@ -63,7 +63,10 @@ export function parseDigest(digest: string): string {
 /** Parses `host[:port]/path[:tag][@digest]` with Docker Hub defaults. */
 export function parsePullspec(raw: string): Pullspec {
   if (raw.length === 0 || raw.length > MAX_PULLSPEC_LENGTH) {
-    throw new VerifyError('INVALID_PULLSPEC', `invalid pullspec: length must be 1 to ${MAX_PULLSPEC_LENGTH}`);
+    throw new VerifyError(
+      'INVALID_PULLSPEC',
+      `invalid pullspec: length must be 1 to ${MAX_PULLSPEC_LENGTH}`,
+    );
   }
   let rest = raw;
   let digest: string | undefined;
@@ -79,17 +82,26 @@ export function parsePullspec(raw: string): Pullspec {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     if (!TAG_RE.test(tag)) {
-      throw new VerifyError('INVALID_PULLSPEC', `invalid pullspec ${JSON.stringify(raw)}: invalid tag ${JSON.stringify(tag)}`);
+      throw new VerifyError(
+        'INVALID_PULLSPEC',
+        `invalid pullspec ${JSON.stringify(raw)}: invalid tag ${JSON.stringify(tag)}`,
+      );
     }
   }
   const parts = rest.split('/');
   let host = DOCKER_HUB;
   const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))
+  ) {
     host = first;
     parts.shift();
     if (!HOST_RE.test(host)) {
-      throw new VerifyError('INVALID_PULLSPEC', `invalid pullspec ${JSON.stringify(raw)}: invalid registry host ${JSON.stringify(host)}`);
+      throw new VerifyError(
+        'INVALID_PULLSPEC',
+        `invalid pullspec ${JSON.stringify(raw)}: invalid registry host ${JSON.stringify(host)}`,
+      );
     }
   } else if (parts.length === 1) {
     parts.unshift('library');

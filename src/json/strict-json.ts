@@ -3,7 +3,8 @@
  * object keys (two parsers reading different values from one payload is a classic signature
  * bypass) and enforces size and depth limits. Values are returned as plain JS values.
  */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export class StrictJsonError extends Error {
   override readonly name = 'StrictJsonError';
@@ -23,7 +24,8 @@ const DEFAULT_MAX_DEPTH = 32;
 export function parseStrictJson(text: string, options: StrictJsonOptions = {}): JsonValue {
   const maxLength = options.maxLength ?? DEFAULT_MAX_JSON_LENGTH;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
-  if (text.length > maxLength) throw new StrictJsonError(`document is longer than ${maxLength} characters`);
+  if (text.length > maxLength)
+    throw new StrictJsonError(`document is longer than ${maxLength} characters`);
   let pos = 0;
 
   const fail = (what: string): never => {
@@ -113,7 +115,9 @@ export function parseStrictJson(text: string, options: StrictJsonOptions = {}): 
       }
     }
     if (c === '"') return parseString();
-    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(pos, pos + 400));
+    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(
+      text.slice(pos, pos + 400),
+    );
     if (!literal) return fail('unexpected character');
     pos += literal[0].length;
     return JSON.parse(literal[0]) as JsonValue;

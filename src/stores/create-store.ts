@@ -19,7 +19,11 @@ export function createStoreFromUrl(raw: string, options: CreateStoreOptions): Si
   try {
     url = new URL(raw.trim());
   } catch (err) {
-    throw new VerifyError('INVALID_STORE', `signature store ${JSON.stringify(raw)} is not a valid URL`, { cause: err });
+    throw new VerifyError(
+      'INVALID_STORE',
+      `signature store ${JSON.stringify(raw)} is not a valid URL`,
+      { cause: err },
+    );
   }
   switch (url.protocol) {
     case 'http:':
@@ -28,7 +32,10 @@ export function createStoreFromUrl(raw: string, options: CreateStoreOptions): Si
     case 'file:':
       return new FileSignatureStore(toFileStorePath(raw.trim(), url, options.baseDir), options);
     default:
-      throw new VerifyError('INVALID_STORE', `signature store ${JSON.stringify(raw)}: must be a valid URL with scheme file://, http://, or https://`);
+      throw new VerifyError(
+        'INVALID_STORE',
+        `signature store ${JSON.stringify(raw)}: must be a valid URL with scheme file://, http://, or https://`,
+      );
   }
 }
 
@@ -40,7 +47,10 @@ function toFileStorePath(raw: string, url: URL, baseDir: string): string {
   const rest = raw.slice('file://'.length);
   if (rest.startsWith('.')) return resolve(baseDir, decodeURIComponent(rest));
   if (url.host !== '' && url.host !== 'localhost') {
-    throw new VerifyError('INVALID_STORE', `signature store ${JSON.stringify(raw)}: file URLs must name a local path`);
+    throw new VerifyError(
+      'INVALID_STORE',
+      `signature store ${JSON.stringify(raw)}: file URLs must name a local path`,
+    );
   }
   const path = fileURLToPath(url);
   return isAbsolute(path) ? path : resolve(baseDir, path);

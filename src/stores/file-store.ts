@@ -45,14 +45,25 @@ export class FileSignatureStore implements SignatureStore {
           yield { kind: 'end', reason: 'not-found', detail: `${location} does not exist` };
           return;
         }
-        const error = err instanceof VerifyError ? err : new VerifyError('STORE_ERROR', `unable to read ${location}: ${(err as Error).message}`, { cause: err });
+        const error =
+          err instanceof VerifyError
+            ? err
+            : new VerifyError(
+                'STORE_ERROR',
+                `unable to read ${location}: ${(err as Error).message}`,
+                { cause: err },
+              );
         yield { kind: 'error', location, index, error };
         continue;
       }
       if (body.length === 0) continue;
       yield { kind: 'signature', location, index, body };
     }
-    yield { kind: 'end', reason: 'limit', detail: `read the maximum of ${this.maxSignatures} signatures` };
+    yield {
+      kind: 'end',
+      reason: 'limit',
+      detail: `read the maximum of ${this.maxSignatures} signatures`,
+    };
   }
 
   private async read(location: string): Promise<Uint8Array> {
@@ -61,13 +72,19 @@ export class FileSignatureStore implements SignatureStore {
       const info = await handle.stat();
       if (!info.isFile()) throw new VerifyError('STORE_ERROR', `${location} is not a regular file`);
       if (info.size > this.maxSignatureBytes) {
-        throw new VerifyError('STORE_OVERSIZE', `${location} is ${info.size} bytes, more than the limit of ${this.maxSignatureBytes}`);
+        throw new VerifyError(
+          'STORE_OVERSIZE',
+          `${location} is ${info.size} bytes, more than the limit of ${this.maxSignatureBytes}`,
+        );
       }
       // Read one byte past the limit so a file that grew after stat() is still caught.
       const buffer = Buffer.alloc(this.maxSignatureBytes + 1);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       if (bytesRead > this.maxSignatureBytes) {
-        throw new VerifyError('STORE_OVERSIZE', `${location} is larger than the limit of ${this.maxSignatureBytes} bytes`);
+        throw new VerifyError(
+          'STORE_OVERSIZE',
+          `${location} is larger than the limit of ${this.maxSignatureBytes} bytes`,
+        );
       }
       return new Uint8Array(buffer.subarray(0, bytesRead));
     } finally {

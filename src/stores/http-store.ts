@@ -1,3 +1,5 @@
+import { rootCertificates } from 'node:tls';
+
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 
@@ -33,7 +35,8 @@ export interface HttpClientOptions {
  * system roots for origin and proxy TLS alike.
  */
 export function createHttpDispatcher(options: HttpClientOptions = {}): Dispatcher {
-  const tls = options.extraCa !== undefined ? { ca: [...tlsRootCertificates(), options.extraCa] } : {};
+  const tls =
+    options.extraCa !== undefined ? { ca: [...tlsRootCertificates(), options.extraCa] } : {};
   const pool = { keepAliveTimeout: 10_000, connections: 16 };
   if (options.httpProxy === undefined && options.httpsProxy === undefined) {
     return new Agent({ ...pool, connect: tls });
@@ -50,13 +53,11 @@ export function createHttpDispatcher(options: HttpClientOptions = {}): Dispatche
 }
 
 function tlsRootCertificates(): string[] {
-  // Imported lazily so a process that never uses an extra CA never touches node:tls.
-  return [...(globalThis.process.getBuiltinModule('node:tls') as typeof import('node:tls')).rootCertificates];
+  return [...rootCertificates];
 }
 
 type FetchResult =
-  | { readonly kind: 'ok'; readonly body: Uint8Array }
-  | { readonly kind: 'not-found' };
+  { readonly kind: 'ok'; readonly body: Uint8Array } | { readonly kind: 'not-found' };
 
 /**
  * A signature store served over HTTP(S): `<base>/sha256=<hex>/signature-N` for N = 1..max.
@@ -75,7 +76,10 @@ export class HttpSignatureStore implements SignatureStore {
   constructor(base: string | URL, options: HttpStoreOptions = {}) {
     this.base = new URL(base);
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
-      throw new VerifyError('INVALID_STORE', `signature store ${this.base.href} must be an http:// or https:// URL`);
+      throw new VerifyError(
+        'INVALID_STORE',
+        `signature store ${this.base.href} must be an http:// or https:// URL`,
+      );
     }
     this.dispatcher = options.dispatcher;
     this.maxSignatures = options.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
@@ -105,11 +109,19 @@ export class HttpSignatureStore implements SignatureStore {
       try {
         result = await this.fetchSignature(location, signal);
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- it may abort during the await
         if (signal.aborted) {
           yield { kind: 'end', reason: 'aborted', detail: 'stopped' };
           return;
         }
-        const error = err instanceof VerifyError ? err : new VerifyError('STORE_ERROR', `unable to retrieve signature from ${location}: ${describeNetworkError(err)}`, { cause: err });
+        const error =
+          err instanceof VerifyError
+            ? err
+            : new VerifyError(
+                'STORE_ERROR',
+                `unable to retrieve signature from ${location}: ${describeNetworkError(err)}`,
+                { cause: err },
+              );
         yield { kind: 'error', location, index, error };
         continue;
       }
@@ -120,7 +132,11 @@ export class HttpSignatureStore implements SignatureStore {
       if (result.body.length === 0) continue;
       yield { kind: 'signature', location, index, body: result.body };
     }
-    yield { kind: 'end', reason: 'limit', detail: `read the maximum of ${this.maxSignatures} signatures` };
+    yield {
+      kind: 'end',
+      reason: 'limit',
+      detail: `read the maximum of ${this.maxSignatures} signatures`,
+    };
   }
 
   private async fetchSignature(location: string, outer: AbortSignal): Promise<FetchResult> {
@@ -139,11 +155,25 @@ export class HttpSignatureStore implements SignatureStore {
         if ([301, 302, 303, 307, 308].includes(status)) {
           await response.body.dump();
           const target = response.headers.location;
-          if (typeof target !== 'string') throw storeError('STORE_REDIRECT', location, `redirect ${status} without a Location header`);
-          if (redirects >= this.maxRedirects) throw storeError('STORE_REDIRECT', location, `more than ${this.maxRedirects} redirects`);
+          if (typeof target !== 'string')
+            throw storeError(
+              'STORE_REDIRECT',
+              location,
+              `redirect ${status} without a Location header`,
+            );
+          if (redirects >= this.maxRedirects)
+            throw storeError(
+              'STORE_REDIRECT',
+              location,
+              `more than ${this.maxRedirects} redirects`,
+            );
           const next = new URL(target, url);
           if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-            throw storeError('STORE_REDIRECT', location, `redirect to unsupported scheme ${next.protocol}`);
+            throw storeError(
+              'STORE_REDIRECT',
+              location,
+              `redirect to unsupported scheme ${next.protocol}`,
+            );
           }
           url = next;
           continue;
@@ -159,26 +189,42 @@ export class HttpSignatureStore implements SignatureStore {
         const declared = Number(response.headers['content-length'] ?? NaN);
         if (Number.isFinite(declared) && declared > this.maxSignatureBytes) {
           response.body.destroy();
-          throw storeError('STORE_OVERSIZE', location, `signature of ${declared} bytes exceeds the limit of ${this.maxSignatureBytes}`);
+          throw storeError(
+            'STORE_OVERSIZE',
+            location,
+            `signature of ${declared} bytes exceeds the limit of ${this.maxSignatureBytes}`,
+          );
         }
         return { kind: 'ok', body: await this.readLimited(response.body, location) };
       }
     } catch (err) {
       if (timeout.aborted && !outer.aborted) {
-        throw storeError('STORE_TIMEOUT', location, `timed out after ${this.requestTimeoutMs} ms`, err);
+        throw storeError(
+          'STORE_TIMEOUT',
+          location,
+          `timed out after ${this.requestTimeoutMs} ms`,
+          err,
+        );
       }
       throw err;
     }
   }
 
-  private async readLimited(body: Dispatcher.ResponseData['body'], location: string): Promise<Uint8Array> {
+  private async readLimited(
+    body: Dispatcher.ResponseData['body'],
+    location: string,
+  ): Promise<Uint8Array> {
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > this.maxSignatureBytes) {
         body.destroy();
-        throw storeError('STORE_OVERSIZE', location, `signature exceeds the limit of ${this.maxSignatureBytes} bytes`);
+        throw storeError(
+          'STORE_OVERSIZE',
+          location,
+          `signature exceeds the limit of ${this.maxSignatureBytes} bytes`,
+        );
       }
       chunks.push(chunk);
     }
@@ -186,12 +232,23 @@ export class HttpSignatureStore implements SignatureStore {
   }
 }
 
-function storeError(code: 'STORE_ERROR' | 'STORE_OVERSIZE' | 'STORE_TIMEOUT' | 'STORE_REDIRECT', location: string, reason: string, cause?: unknown): VerifyError {
-  return new VerifyError(code, `unable to retrieve signature from ${location}: ${reason}`, cause === undefined ? {} : { cause });
+function storeError(
+  code: 'STORE_ERROR' | 'STORE_OVERSIZE' | 'STORE_TIMEOUT' | 'STORE_REDIRECT',
+  location: string,
+  reason: string,
+  cause?: unknown,
+): VerifyError {
+  return new VerifyError(
+    code,
+    `unable to retrieve signature from ${location}: ${reason}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as NodeJS.ErrnoException).code;
-  return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  return code !== undefined && !err.message.includes(code)
+    ? `${err.message} (${code})`
+    : err.message;
 }

@@ -27,8 +27,17 @@ export class MemorySignatureStore implements SignatureStore {
         yield { kind: 'end', reason: 'aborted', detail: 'stopped' };
         return;
       }
-      yield await Promise.resolve({ kind: 'signature', location: `${this.name}[${index}]`, index, body });
+      yield await Promise.resolve({
+        kind: 'signature',
+        location: `${this.name}[${index}]`,
+        index,
+        body,
+      });
     }
-    yield { kind: 'end', reason: list.length === 0 ? 'not-found' : 'exhausted', detail: `${list.length} signature(s)` };
+    yield {
+      kind: 'end',
+      reason: list.length === 0 ? 'not-found' : 'exhausted',
+      detail: `${list.length} signature(s)`,
+    };
   }
 }

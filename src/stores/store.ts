@@ -5,8 +5,18 @@ import type { VerifyError } from '../errors.js';
  * (the store moves on to the next index), or the end of the store with the reason.
  */
 export type StoreEvent =
-  | { readonly kind: 'signature'; readonly location: string; readonly index: number; readonly body: Uint8Array }
-  | { readonly kind: 'error'; readonly location: string; readonly index: number; readonly error: VerifyError }
+  | {
+      readonly kind: 'signature';
+      readonly location: string;
+      readonly index: number;
+      readonly body: Uint8Array;
+    }
+  | {
+      readonly kind: 'error';
+      readonly location: string;
+      readonly index: number;
+      readonly error: VerifyError;
+    }
   | { readonly kind: 'end'; readonly reason: StoreEndReason; readonly detail: string };
 
 export type StoreEndReason = 'not-found' | 'limit' | 'aborted' | 'exhausted';

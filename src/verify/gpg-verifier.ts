@@ -57,7 +57,10 @@ export class GpgReleaseVerifier {
 
   constructor(options: GpgVerifierOptions) {
     if (options.trust.keyrings.length === 0) {
-      throw new VerifyError('NO_KEYS', `${options.trust.source} did not provide any GPG public keys to verify signatures from and cannot be used`);
+      throw new VerifyError(
+        'NO_KEYS',
+        `${options.trust.source} did not provide any GPG public keys to verify signatures from and cannot be used`,
+      );
     }
     this.trust = options.trust;
     this.stores = options.stores;
@@ -66,7 +69,9 @@ export class GpgReleaseVerifier {
     this.now = options.now ?? (() => new Date());
     this.cache = options.cache ?? new LruCache<GpgResult>();
     // Cached successes are only reused under the same keys.
-    this.trustKey = options.trust.keyrings.map((k) => `${k.name}=${k.fingerprints().join(',')}`).join(';');
+    this.trustKey = options.trust.keyrings
+      .map((k) => `${k.name}=${k.fingerprints().join(',')}`)
+      .join(';');
   }
 
   describe(): string {
@@ -95,7 +100,8 @@ export class GpgReleaseVerifier {
         await run.readStore(store, inner);
       }
     }
-    if (!run.complete && budget.aborted) run.details.push(`verification budget of ${this.budgetMs} ms exhausted`);
+    if (!run.complete && budget.aborted)
+      run.details.push(`verification budget of ${this.budgetMs} ms exhausted`);
     if (!run.complete && signal?.aborted === true) run.details.push('verification was cancelled');
     const result = run.result();
     if (result.verified) this.cache.set(cacheKey, result);
@@ -138,25 +144,45 @@ class Run {
       }
     } catch (err) {
       // A store must report failures as events; anything thrown is a bug in it, not a verdict.
-      const error = err instanceof VerifyError ? err : new VerifyError('STORE_ERROR', `${store.describe()}: ${String(err)}`, { cause: err });
+      const error =
+        err instanceof VerifyError
+          ? err
+          : new VerifyError('STORE_ERROR', `${store.describe()}: ${String(err)}`, { cause: err });
       report.errors.push({ location: store.describe(), code: error.code, message: error.message });
       this.details.push(error.message);
     }
     if (report.end === undefined && (this.complete || signal.aborted)) {
-      report.end = { reason: 'aborted', detail: this.complete ? 'stopped: every keyring was satisfied' : 'stopped' };
+      report.end = {
+        reason: 'aborted',
+        detail: this.complete ? 'stopped: every keyring was satisfied' : 'stopped',
+      };
     }
   }
 
-  private async handle(store: SignatureStore, report: StoreReport, event: StoreEvent): Promise<void> {
+  private async handle(
+    store: SignatureStore,
+    report: StoreReport,
+    event: StoreEvent,
+  ): Promise<void> {
     switch (event.kind) {
       case 'end':
         report.end = { reason: event.reason, detail: event.detail };
-        if (event.reason === 'not-found' && report.signaturesRead === 0 && report.errors.length === 0) {
-          this.details.push(`${store.describe()}: no signatures for ${this.digest} (${event.detail})`);
+        if (
+          event.reason === 'not-found' &&
+          report.signaturesRead === 0 &&
+          report.errors.length === 0
+        ) {
+          this.details.push(
+            `${store.describe()}: no signatures for ${this.digest} (${event.detail})`,
+          );
         }
         return;
       case 'error':
-        report.errors.push({ location: event.location, code: event.error.code, message: event.error.message });
+        report.errors.push({
+          location: event.location,
+          code: event.error.code,
+          message: event.error.message,
+        });
         this.details.push(event.error.message);
         return;
       case 'signature':
@@ -175,7 +201,12 @@ class Run {
     }
   }
 
-  private async check(store: SignatureStore, location: string, index: number, body: Uint8Array): Promise<void> {
+  private async check(
+    store: SignatureStore,
+    location: string,
+    index: number,
+    body: Uint8Array,
+  ): Promise<void> {
     let satisfiedAny = false;
     for (const keyring of this.keyrings) {
       if (!this.remaining.has(keyring.name)) continue;
@@ -198,7 +229,14 @@ class Run {
         satisfiedAny = true;
       } catch (err) {
         if (!(err instanceof VerifyError)) throw err;
-        list.push({ store: store.describe(), location, index, outcome: 'rejected', code: err.code, message: err.message });
+        list.push({
+          store: store.describe(),
+          location,
+          index,
+          outcome: 'rejected',
+          code: err.code,
+          message: err.message,
+        });
         this.details.push(`${location}: ${keyring.name}: ${err.message}`);
       }
     }
@@ -212,19 +250,40 @@ class Run {
       const verified = !this.remaining.has(k.name);
       if (verified) {
         const winner = evidence.find((e) => e.outcome === 'verified');
-        return { kind: 'gpg', keyring: k.name, verified, reason: `${winner?.message ?? 'verified'} (${winner?.location ?? ''})`, evidence };
+        return {
+          kind: 'gpg',
+          keyring: k.name,
+          verified,
+          reason: `${winner?.message ?? 'verified'} (${winner?.location ?? ''})`,
+          evidence,
+        };
       }
       const rejected = evidence.filter((e) => e.outcome === 'rejected');
       const first = rejected[0];
       if (first === undefined) {
         const errors = this.reports.reduce((n, r) => n + r.errors.length, 0);
-        const reason = errors > 0
-          ? `no signature could be read: ${errors} store error(s), e.g. ${this.reports.flatMap((r) => r.errors)[0]?.message ?? ''}`
-          : `no signature found for ${this.digest} in ${this.reports.length} store(s)`;
-        return { kind: 'gpg', keyring: k.name, verified, code: errors > 0 ? 'STORE_ERROR' : 'NOT_SIGNED', reason, evidence };
+        const reason =
+          errors > 0
+            ? `no signature could be read: ${errors} store error(s), e.g. ${this.reports.flatMap((r) => r.errors)[0]?.message ?? ''}`
+            : `no signature found for ${this.digest} in ${this.reports.length} store(s)`;
+        return {
+          kind: 'gpg',
+          keyring: k.name,
+          verified,
+          code: errors > 0 ? 'STORE_ERROR' : 'NOT_SIGNED',
+          reason,
+          evidence,
+        };
       }
       const reason = `${rejected.length} signature(s) checked, none valid for this keyring: ${first.message}`;
-      return { kind: 'gpg', keyring: k.name, verified, ...(first.code !== undefined ? { code: first.code } : {}), reason, evidence };
+      return {
+        kind: 'gpg',
+        keyring: k.name,
+        verified,
+        ...(first.code !== undefined ? { code: first.code } : {}),
+        reason,
+        evidence,
+      };
     });
     const verified = this.remaining.size === 0;
     const unsatisfied = [...this.remaining].sort();
@@ -232,7 +291,9 @@ class Run {
     return {
       verified,
       ...(verified ? {} : { code: failed?.code ?? 'NOT_SIGNED' }),
-      message: verified ? `verified against keyrings: ${this.keyrings.map((k) => k.name).join(', ')}` : `unable to verify ${this.digest} against keyrings: ${unsatisfied.join(', ')}`,
+      message: verified
+        ? `verified against keyrings: ${this.keyrings.map((k) => k.name).join(', ')}`
+        : `unable to verify ${this.digest} against keyrings: ${unsatisfied.join(', ')}`,
       details: this.details,
       checks,
       stores: this.reports,

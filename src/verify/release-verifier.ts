@@ -13,7 +13,11 @@ export interface ReleaseVerifierOptions {
  * refused with the CVO's messages before any check runs; with no check configured the answer
  * is a configuration error, never "verified".
  */
-export async function verifyRelease(image: string, options: ReleaseVerifierOptions, signal?: AbortSignal): Promise<ReleaseVerdict> {
+export async function verifyRelease(
+  image: string,
+  options: ReleaseVerifierOptions,
+  signal?: AbortSignal,
+): Promise<ReleaseVerdict> {
   const clock = options.clock ?? (() => performance.now());
   const started = clock();
   let digest: string;
@@ -21,10 +25,24 @@ export async function verifyRelease(image: string, options: ReleaseVerifierOptio
     digest = parseReleasePullspec(image).digest;
   } catch (err) {
     if (!(err instanceof VerifyError)) throw err;
-    return { image, digest: null, verified: false, code: err.code, message: err.message, details: [], checks: [], stores: [], cached: false, durationMs: clock() - started };
+    return {
+      image,
+      digest: null,
+      verified: false,
+      code: err.code,
+      message: err.message,
+      details: [],
+      checks: [],
+      stores: [],
+      cached: false,
+      durationMs: clock() - started,
+    };
   }
   if (options.gpg === undefined) {
-    throw new VerifyError('USAGE', 'no verification is configured: give a root of trust (--root-of-trust)');
+    throw new VerifyError(
+      'USAGE',
+      'no verification is configured: give a root of trust (--root-of-trust)',
+    );
   }
   const gpg = await options.gpg.verify(digest, signal);
   return {

@@ -12,7 +12,8 @@ export class LruCache<V> {
   misses = 0;
 
   constructor(maxEntries = DEFAULT_VERDICT_CACHE_SIZE) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new RangeError('maxEntries must be a non-negative integer');
+    if (!Number.isInteger(maxEntries) || maxEntries < 0)
+      throw new RangeError('maxEntries must be a non-negative integer');
     this.maxEntries = maxEntries;
   }
 

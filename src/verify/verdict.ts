@@ -19,7 +19,11 @@ export interface SignatureEvidence {
 export interface StoreReport {
   readonly store: string;
   signaturesRead: number;
-  readonly errors: { readonly location: string; readonly code: VerifyErrorCode; readonly message: string }[];
+  readonly errors: {
+    readonly location: string;
+    readonly code: VerifyErrorCode;
+    readonly message: string;
+  }[];
   end?: { readonly reason: StoreEndReason; readonly detail: string };
 }
 

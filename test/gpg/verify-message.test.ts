@@ -39,13 +39,18 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     ecdsa = await gpg.generateKey('EC Release <ec@example.com>', 'nistp256');
     other = await gpg.generateKey('Other <other@example.com>', 'rsa2048');
     rsaRing = await loadKeyring('verifier-public-key-rsa', await gpg.exportPublicKey(rsa));
-    aged = await gpg.generateKey('Aged <aged@example.com>', 'rsa2048', { at: new Date(Date.now() - 10 * DAY) });
+    aged = await gpg.generateKey('Aged <aged@example.com>', 'rsa2048', {
+      at: new Date(Date.now() - 10 * DAY),
+    });
     agedRing = await loadKeyring('aged', await gpg.exportPublicKey(aged));
   });
   after(async () => gpg.cleanup());
 
   describe('when the signature is valid', () => {
-    const variants: [string, Parameters<GnuPG['sign']>[1] extends infer O ? Omit<O & object, 'key'> : never][] = [
+    const variants: [
+      string,
+      Parameters<GnuPG['sign']>[1] extends infer O ? Omit<O & object, 'key'> : never,
+    ][] = [
       ['compressed binary (gpg --sign)', {}],
       ['uncompressed', { compress: false }],
       ['armored', { armor: true }],
@@ -71,28 +76,47 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
 
     it('verifies ECDSA P-256 signatures', async () => {
       const ring = await loadKeyring('ec', await gpg.exportPublicKey(ecdsa));
-      const result = await verifySignedMessage(await gpg.sign(payload, { key: primary(ecdsa) }), ring);
+      const result = await verifySignedMessage(
+        await gpg.sign(payload, { key: primary(ecdsa) }),
+        ring,
+      );
       assert.equal(result.keyId.toUpperCase(), ecdsa.keyId);
     });
 
     it('accepts a signature from any key of a keyring holding several', async () => {
-      const ring = await loadKeyring('both', Buffer.concat([await gpg.exportPublicKey(other), await gpg.exportPublicKey(rsa)]));
+      const ring = await loadKeyring(
+        'both',
+        Buffer.concat([await gpg.exportPublicKey(other), await gpg.exportPublicKey(rsa)]),
+      );
       assert.equal(ring.keys.length, 2);
-      const result = await verifySignedMessage(await gpg.sign(payload, { key: primary(rsa) }), ring);
+      const result = await verifySignedMessage(
+        await gpg.sign(payload, { key: primary(rsa) }),
+        ring,
+      );
       assert.equal(result.fingerprint.toUpperCase(), rsa.fingerprint);
     });
 
     it('loads binary keyrings and tolerates junk after the armor END line', async () => {
       const binary = await loadKeyring('bin', await gpg.exportPublicKey(rsa, false));
-      const junk = await loadKeyring('junk', Buffer.concat([await gpg.exportPublicKey(rsa), Buffer.from('"\ntrailing junk\n')]));
+      const junk = await loadKeyring(
+        'junk',
+        Buffer.concat([await gpg.exportPublicKey(rsa), Buffer.from('"\ntrailing junk\n')]),
+      );
       const signed = await gpg.sign(payload, { key: primary(rsa) });
-      for (const ring of [binary, junk]) assert.equal((await verifySignedMessage(signed, ring)).keyId.toUpperCase(), rsa.keyId);
+      for (const ring of [binary, junk])
+        assert.equal((await verifySignedMessage(signed, ring)).keyId.toUpperCase(), rsa.keyId);
     });
 
     it('rejects an armored keyring whose CRC does not match', async () => {
       const armored = (await gpg.exportPublicKey(rsa)).toString();
-      const broken = armored.replace(/\n=(....)\n/, (_m, crc: string) => `\n=${crc === 'AAAA' ? 'BBBB' : 'AAAA'}\n`);
-      await assert.rejects(loadKeyring('bad', Buffer.from(broken)), rejectsWith('MALFORMED_MESSAGE', /CRC-24/));
+      const broken = armored.replace(
+        /\n=(....)\n/,
+        (_m, crc: string) => `\n=${crc === 'AAAA' ? 'BBBB' : 'AAAA'}\n`,
+      );
+      await assert.rejects(
+        loadKeyring('bad', Buffer.from(broken)),
+        rejectsWith('MALFORMED_MESSAGE', /CRC-24/),
+      );
     });
   });
 
@@ -103,7 +127,10 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
         const key = await g.generateKey('Sub <sub@example.com>', 'rsa2048');
         const sub = await g.addSigningSubkey(key, 'ed25519');
         const ring = await loadKeyring('sub', await g.exportPublicKey(key));
-        const result = await verifySignedMessage(await g.sign(payload, { key: `${sub.keyId}!` }), ring);
+        const result = await verifySignedMessage(
+          await g.sign(payload, { key: `${sub.keyId}!` }),
+          ring,
+        );
         assert.equal(result.keyId.toUpperCase(), sub.keyId);
         assert.equal(result.fingerprint.toUpperCase(), key.fingerprint);
       } finally {
@@ -120,7 +147,10 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
         const byPrimary = await g.sign(payload, { key: `${key.fingerprint}!` });
         await g.revokeSubkey(key, 1);
         const ring = await loadKeyring('revsub', await g.exportPublicKey(key));
-        await assert.rejects(verifySignedMessage(bySub, ring), rejectsWith('KEY_REVOKED', /subkey/));
+        await assert.rejects(
+          verifySignedMessage(bySub, ring),
+          rejectsWith('KEY_REVOKED', /subkey/),
+        );
         assert.equal((await verifySignedMessage(byPrimary, ring)).keyId.toUpperCase(), key.keyId);
       } finally {
         await g.cleanup();
@@ -130,8 +160,13 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     it('rejects signatures by a revoked key, even ones made before the revocation', async () => {
       const g = await GnuPG.create();
       try {
-        const key = await g.generateKey('Rev <rev@example.com>', 'rsa2048', { at: new Date(Date.now() - 10 * DAY) });
-        const old = await g.sign(payload, { key: `${key.fingerprint}!`, at: new Date(Date.now() - 5 * DAY) });
+        const key = await g.generateKey('Rev <rev@example.com>', 'rsa2048', {
+          at: new Date(Date.now() - 10 * DAY),
+        });
+        const old = await g.sign(payload, {
+          key: `${key.fingerprint}!`,
+          at: new Date(Date.now() - 5 * DAY),
+        });
         const intact = await loadKeyring('rev', await g.exportPublicKey(key));
         assert.ok(await verifySignedMessage(old, intact));
         await g.revokeKey(key);
@@ -145,8 +180,14 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     it('verifies a signature made before the key expired (like the openshift-ci key)', async () => {
       const g = await GnuPG.create();
       try {
-        const key = await g.generateKey('Expired <exp@example.com>', 'rsa2048', { at: new Date(Date.now() - 30 * DAY), expire: '10d' });
-        const signed = await g.sign(payload, { key: `${key.fingerprint}!`, at: new Date(Date.now() - 25 * DAY) });
+        const key = await g.generateKey('Expired <exp@example.com>', 'rsa2048', {
+          at: new Date(Date.now() - 30 * DAY),
+          expire: '10d',
+        });
+        const signed = await g.sign(payload, {
+          key: `${key.fingerprint}!`,
+          at: new Date(Date.now() - 25 * DAY),
+        });
         const ring = await loadKeyring('exp', await g.exportPublicKey(key));
         assert.equal((await verifySignedMessage(signed, ring)).keyId.toUpperCase(), key.keyId);
       } finally {
@@ -157,54 +198,95 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     it('rejects a signature made after the key expired', async () => {
       const g = await GnuPG.create();
       try {
-        const key = await g.generateKey('Late <late@example.com>', 'rsa2048', { at: new Date(Date.now() - 30 * DAY) });
-        const early = await g.sign(payload, { key: `${key.fingerprint}!`, at: new Date(Date.now() - 28.5 * DAY) });
-        const late = await g.sign(payload, { key: `${key.fingerprint}!`, at: new Date(Date.now() - 20 * DAY) });
+        const key = await g.generateKey('Late <late@example.com>', 'rsa2048', {
+          at: new Date(Date.now() - 30 * DAY),
+        });
+        const early = await g.sign(payload, {
+          key: `${key.fingerprint}!`,
+          at: new Date(Date.now() - 28.5 * DAY),
+        });
+        const late = await g.sign(payload, {
+          key: `${key.fingerprint}!`,
+          at: new Date(Date.now() - 20 * DAY),
+        });
         // gpg will not sign with an expired key, so give the key a (newer) self-signature that
         // makes it expire 27 days ago: `early` predates that, `late` does not.
-        await g.run(['--quick-set-expire', key.fingerprint, '2d'], undefined, new Date(Date.now() - 29 * DAY));
+        await g.run(
+          ['--quick-set-expire', key.fingerprint, '2d'],
+          undefined,
+          new Date(Date.now() - 29 * DAY),
+        );
         const ring = await loadKeyring('late', await g.exportPublicKey(key));
         assert.equal((await verifySignedMessage(early, ring)).keyId.toUpperCase(), key.keyId);
-        await assert.rejects(verifySignedMessage(late, ring), rejectsWith('KEY_NOT_VALID', /not a valid signing key when the signature was made/));
+        await assert.rejects(
+          verifySignedMessage(late, ring),
+          rejectsWith('KEY_NOT_VALID', /not a valid signing key when the signature was made/),
+        );
       } finally {
         await g.cleanup();
       }
     });
 
     it('rejects an expired signature', async () => {
-      const signed = await gpg.sign(payload, { key: primary(aged), at: new Date(Date.now() - 3 * DAY), expire: '1d' });
+      const signed = await gpg.sign(payload, {
+        key: primary(aged),
+        at: new Date(Date.now() - 3 * DAY),
+        expire: '1d',
+      });
       await assert.rejects(verifySignedMessage(signed, agedRing), rejectsWith('SIGNATURE_EXPIRED'));
-      const current = await gpg.sign(payload, { key: primary(aged), at: new Date(Date.now() - 3 * DAY), expire: '7d' });
+      const current = await gpg.sign(payload, {
+        key: primary(aged),
+        at: new Date(Date.now() - 3 * DAY),
+        expire: '7d',
+      });
       assert.ok(await verifySignedMessage(current, agedRing));
     });
 
     it('rejects a signature dated in the future', async () => {
-      const signed = await gpg.sign(payload, { key: primary(rsa), at: new Date(Date.now() + 2 * DAY) });
-      await assert.rejects(verifySignedMessage(signed, rsaRing), rejectsWith('SIGNATURE_FROM_FUTURE'));
+      const signed = await gpg.sign(payload, {
+        key: primary(rsa),
+        at: new Date(Date.now() + 2 * DAY),
+      });
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        rejectsWith('SIGNATURE_FROM_FUTURE'),
+      );
     });
   });
 
   describe('when the message is not an acceptable signed message', () => {
     it('rejects a signature by a key outside the keyring', async () => {
       const signed = await gpg.sign(payload, { key: primary(other) });
-      await assert.rejects(verifySignedMessage(signed, rsaRing), rejectsWith('UNKNOWN_KEY', new RegExp(other.keyId)));
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        rejectsWith('UNKNOWN_KEY', new RegExp(other.keyId)),
+      );
     });
 
     it('rejects SHA-1 signatures', async () => {
       const signed = await gpg.sign(payload, { key: primary(rsa), digestAlgo: 'SHA1' });
-      await assert.rejects(verifySignedMessage(signed, rsaRing), rejectsWith('UNSUPPORTED_ALGORITHM', /SHA-1/));
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        rejectsWith('UNSUPPORTED_ALGORITHM', /SHA-1/),
+      );
     });
 
     it('rejects detached signatures', async () => {
       for (const armor of [false, true]) {
         const signed = await gpg.sign(payload, { key: primary(rsa), mode: 'detach', armor });
-        await assert.rejects(verifySignedMessage(signed, rsaRing), rejectsWith('UNSUPPORTED_MESSAGE', /detached/));
+        await assert.rejects(
+          verifySignedMessage(signed, rsaRing),
+          rejectsWith('UNSUPPORTED_MESSAGE', /detached/),
+        );
       }
     });
 
     it('rejects clear-signed messages', async () => {
       const signed = await gpg.sign(payload, { key: primary(rsa), mode: 'clearsign' });
-      await assert.rejects(verifySignedMessage(signed, rsaRing), rejectsWith('UNSUPPORTED_MESSAGE', /clear-signed/));
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        rejectsWith('UNSUPPORTED_MESSAGE', /clear-signed/),
+      );
     });
 
     it('rejects unsigned literal data', async () => {
@@ -214,9 +296,18 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
 
     it('rejects encrypted messages', async () => {
       const encrypted = await gpg.run(['--symmetric', '--passphrase', 'x'], payload);
-      await assert.rejects(verifySignedMessage(encrypted, rsaRing), rejectsWith('UNSUPPORTED_MESSAGE', /encrypted/));
-      const signedAndEncrypted = await gpg.run(['--symmetric', '--passphrase', 'x', '--sign', '--local-user', primary(rsa)], payload);
-      await assert.rejects(verifySignedMessage(signedAndEncrypted, rsaRing), rejectsWith('UNSUPPORTED_MESSAGE', /encrypted/));
+      await assert.rejects(
+        verifySignedMessage(encrypted, rsaRing),
+        rejectsWith('UNSUPPORTED_MESSAGE', /encrypted/),
+      );
+      const signedAndEncrypted = await gpg.run(
+        ['--symmetric', '--passphrase', 'x', '--sign', '--local-user', primary(rsa)],
+        payload,
+      );
+      await assert.rejects(
+        verifySignedMessage(signedAndEncrypted, rsaRing),
+        rejectsWith('UNSUPPORTED_MESSAGE', /encrypted/),
+      );
     });
 
     it('rejects a signature whose data was replaced', async () => {
@@ -229,13 +320,24 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     });
 
     it('rejects garbage and empty input with MALFORMED_MESSAGE', async () => {
-      for (const input of [new Uint8Array(), Buffer.from('hello'), Buffer.from([0x80]), Buffer.alloc(64, 0xff)]) {
-        await assert.rejects(verifySignedMessage(input, rsaRing), (err: unknown) => err instanceof VerifyError);
+      for (const input of [
+        new Uint8Array(),
+        Buffer.from('hello'),
+        Buffer.from([0x80]),
+        Buffer.alloc(64, 0xff),
+      ]) {
+        await assert.rejects(
+          verifySignedMessage(input, rsaRing),
+          (err: unknown) => err instanceof VerifyError,
+        );
       }
     });
 
     it('rejects oversized messages before parsing them', async () => {
-      await assert.rejects(verifySignedMessage(new Uint8Array(2 * 1024 * 1024), rsaRing), rejectsWith('MALFORMED_MESSAGE', /larger than/));
+      await assert.rejects(
+        verifySignedMessage(new Uint8Array(2 * 1024 * 1024), rsaRing),
+        rejectsWith('MALFORMED_MESSAGE', /larger than/),
+      );
     });
   });
 });

@@ -14,7 +14,8 @@ export function sharedFixture(relative: string): { path: string } | { skip: stri
   const path = join(sharedFixturesDir, relative);
   if (existsSync(path)) return { path };
   const message = `shared fixture ${path} is absent`;
-  if (process.env.CI === 'true') throw new Error(`${message}: CI needs ../shared/fixtures beside the project`);
+  if (process.env.CI === 'true')
+    throw new Error(`${message}: CI needs ../shared/fixtures beside the project`);
   return { skip: `${message}; skipping (it is required when CI=true)` };
 }
 

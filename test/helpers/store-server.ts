@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -12,13 +12,14 @@ export class StoreServer {
   readonly routes = new Map<string, Uint8Array | Route>();
   readonly requests: string[] = [];
   private readonly server: Server;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<Socket>();
 
   private constructor(server: Server) {
     this.server = server;
   }
 
   static async start(): Promise<StoreServer> {
+    // eslint-disable-next-line prefer-const -- assigned after the server that refers to it
     let self: StoreServer | undefined;
     const server = createServer((req, res) => {
       self?.handle(req, res);
@@ -39,7 +40,9 @@ export class StoreServer {
 
   /** Serves `signatures` for `digest` under `prefix` as signature-1..N. */
   publish(digest: string, signatures: readonly Uint8Array[], prefix = '/sigs'): void {
-    signatures.forEach((body, i) => this.routes.set(`${prefix}/${digest.replace(':', '=')}/signature-${i + 1}`, body));
+    signatures.forEach((body, i) =>
+      this.routes.set(`${prefix}/${digest.replace(':', '=')}/signature-${i + 1}`, body),
+    );
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -49,7 +52,12 @@ export class StoreServer {
     if (route === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     } else if (route instanceof Uint8Array) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length }).end(route);
+      res
+        .writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': route.length,
+        })
+        .end(route);
     } else {
       route(req, res);
     }

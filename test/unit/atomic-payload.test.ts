@@ -6,9 +6,14 @@ import type { VerifyErrorCode } from '../../src/errors.js';
 import { checkAtomicPayload } from '../../src/gpg/atomic-payload.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
-const enc = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+const enc = (v: unknown): Uint8Array =>
+  new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 const good = {
-  critical: { type: 'atomic container signature', image: { 'docker-manifest-digest': DIGEST }, identity: { 'docker-reference': 'quay.io/a/b:1' } },
+  critical: {
+    type: 'atomic container signature',
+    image: { 'docker-manifest-digest': DIGEST },
+    identity: { 'docker-reference': 'quay.io/a/b:1' },
+  },
   optional: { creator: 'tests', timestamp: 1 },
 };
 
@@ -24,22 +29,69 @@ describe('checkAtomicPayload', () => {
   });
 
   const cases: [string, unknown, VerifyErrorCode, string][] = [
-    ['wrong type', { ...good, critical: { ...good.critical, type: 'cosign container image signature' } }, 'PAYLOAD_WRONG_TYPE', 'signature is not the correct type'],
-    ['no identity', { ...good, critical: { ...good.critical, identity: { 'docker-reference': '' } } }, 'PAYLOAD_NO_IDENTITY', 'signature must have an identity'],
-    ['other digest', { ...good, critical: { ...good.critical, image: { 'docker-manifest-digest': `sha256:${'d'.repeat(64)}` } } }, 'PAYLOAD_DIGEST_MISMATCH', 'signature digest does not match'],
+    [
+      'wrong type',
+      { ...good, critical: { ...good.critical, type: 'cosign container image signature' } },
+      'PAYLOAD_WRONG_TYPE',
+      'signature is not the correct type',
+    ],
+    [
+      'no identity',
+      { ...good, critical: { ...good.critical, identity: { 'docker-reference': '' } } },
+      'PAYLOAD_NO_IDENTITY',
+      'signature must have an identity',
+    ],
+    [
+      'other digest',
+      {
+        ...good,
+        critical: {
+          ...good.critical,
+          image: { 'docker-manifest-digest': `sha256:${'d'.repeat(64)}` },
+        },
+      },
+      'PAYLOAD_DIGEST_MISMATCH',
+      'signature digest does not match',
+    ],
     ['not JSON', 'not json', 'PAYLOAD_INVALID_JSON', 'the signature is not valid JSON: '],
-    ['unknown top-level field', { ...good, extra: 1 }, 'PAYLOAD_INVALID_JSON', 'unknown field "extra"'],
-    ['unknown critical field', { ...good, critical: { ...good.critical, x: 1 } }, 'PAYLOAD_INVALID_JSON', 'unknown field "critical.x"'],
-    ['unknown optional field', { ...good, optional: { creator: 'a', foo: 'b' } }, 'PAYLOAD_INVALID_JSON', 'unknown field "optional.foo"'],
-    ['non-string digest', { ...good, critical: { ...good.critical, image: { 'docker-manifest-digest': 5 } } }, 'PAYLOAD_INVALID_JSON', 'must be a string'],
+    [
+      'unknown top-level field',
+      { ...good, extra: 1 },
+      'PAYLOAD_INVALID_JSON',
+      'unknown field "extra"',
+    ],
+    [
+      'unknown critical field',
+      { ...good, critical: { ...good.critical, x: 1 } },
+      'PAYLOAD_INVALID_JSON',
+      'unknown field "critical.x"',
+    ],
+    [
+      'unknown optional field',
+      { ...good, optional: { creator: 'a', foo: 'b' } },
+      'PAYLOAD_INVALID_JSON',
+      'unknown field "optional.foo"',
+    ],
+    [
+      'non-string digest',
+      { ...good, critical: { ...good.critical, image: { 'docker-manifest-digest': 5 } } },
+      'PAYLOAD_INVALID_JSON',
+      'must be a string',
+    ],
     ['array payload', [good], 'PAYLOAD_INVALID_JSON', 'must be an object'],
-    ['non-integer timestamp', { ...good, optional: { timestamp: 1.5 } }, 'PAYLOAD_INVALID_JSON', 'timestamp must be an integer'],
+    [
+      'non-integer timestamp',
+      { ...good, optional: { timestamp: 1.5 } },
+      'PAYLOAD_INVALID_JSON',
+      'timestamp must be an integer',
+    ],
   ];
   for (const [name, payload, code, message] of cases) {
     it(`rejects ${name} with ${code}`, () => {
       assert.throws(
         () => checkAtomicPayload(enc(payload), DIGEST),
-        (err: unknown) => err instanceof VerifyError && err.code === code && err.message.includes(message),
+        (err: unknown) =>
+          err instanceof VerifyError && err.code === code && err.message.includes(message),
       );
     });
   }
@@ -48,7 +100,10 @@ describe('checkAtomicPayload', () => {
     const text = `{"critical":{"type":"atomic container signature","image":{"docker-manifest-digest":"sha256:${'d'.repeat(64)}","docker-manifest-digest":"${DIGEST}"},"identity":{"docker-reference":"a"}}}`;
     assert.throws(
       () => checkAtomicPayload(enc(text), DIGEST),
-      (err: unknown) => err instanceof VerifyError && err.code === 'PAYLOAD_INVALID_JSON' && /duplicate key/.test(err.message),
+      (err: unknown) =>
+        err instanceof VerifyError &&
+        err.code === 'PAYLOAD_INVALID_JSON' &&
+        /duplicate key/.test(err.message),
     );
   });
 

@@ -5,10 +5,18 @@ import { parseDuration } from '../../src/config/duration.js';
 import { LruCache } from '../../src/verify/verdict-cache.js';
 
 describe('parseDuration', () => {
-  const ok: [string, number][] = [['30s', 30_000], ['500ms', 500], ['2m', 120_000], ['1m30s', 90_000], ['1h', 3_600_000], ['1.5s', 1500]];
+  const ok: [string, number][] = [
+    ['30s', 30_000],
+    ['500ms', 500],
+    ['2m', 120_000],
+    ['1m30s', 90_000],
+    ['1h', 3_600_000],
+    ['1.5s', 1500],
+  ];
   for (const [text, ms] of ok) it(`parses ${text}`, () => assert.equal(parseDuration(text), ms));
   for (const text of ['', '30', 's', '0s', '-1s', '1x', '1s ']) {
-    it(`rejects ${JSON.stringify(text)}`, () => assert.throws(() => parseDuration(text), RangeError));
+    it(`rejects ${JSON.stringify(text)}`, () =>
+      assert.throws(() => parseDuration(text), RangeError));
   }
 });
 

@@ -2,15 +2,36 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { VerifyError } from '../../src/errors.js';
-import { parseDigest, parsePullspec, parseReleasePullspec, toStoreDigestPath } from '../../src/image/pullspec.js';
+import {
+  parseDigest,
+  parsePullspec,
+  parseReleasePullspec,
+  toStoreDigestPath,
+} from '../../src/image/pullspec.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
 describe('parsePullspec', () => {
   const cases: { input: string; host: string; path: string; tag?: string; digest?: string }[] = [
-    { input: `quay.io/openshift-release-dev/ocp-release@${D}`, host: 'quay.io', path: 'openshift-release-dev/ocp-release', digest: D },
-    { input: 'quay.io/openshift-release-dev/ocp-release:4.17.0-x86_64', host: 'quay.io', path: 'openshift-release-dev/ocp-release', tag: '4.17.0-x86_64' },
-    { input: `localhost:5000/ocp/release:4.17@${D}`, host: 'localhost:5000', path: 'ocp/release', tag: '4.17', digest: D },
+    {
+      input: `quay.io/openshift-release-dev/ocp-release@${D}`,
+      host: 'quay.io',
+      path: 'openshift-release-dev/ocp-release',
+      digest: D,
+    },
+    {
+      input: 'quay.io/openshift-release-dev/ocp-release:4.17.0-x86_64',
+      host: 'quay.io',
+      path: 'openshift-release-dev/ocp-release',
+      tag: '4.17.0-x86_64',
+    },
+    {
+      input: `localhost:5000/ocp/release:4.17@${D}`,
+      host: 'localhost:5000',
+      path: 'ocp/release',
+      tag: '4.17',
+      digest: D,
+    },
     { input: `127.0.0.1:5000/release@${D}`, host: '127.0.0.1:5000', path: 'release', digest: D },
     { input: 'busybox', host: 'docker.io', path: 'library/busybox' },
     { input: 'busybox:1.36', host: 'docker.io', path: 'library/busybox', tag: '1.36' },
@@ -28,10 +49,21 @@ describe('parsePullspec', () => {
     });
   }
 
-  const invalid = ['', 'Quay.io/Upper/Case', 'quay.io/a//b', 'quay.io/a/b:bad tag', 'quay.io/-a/b', 'quay.io/a/b:', 'x'.repeat(5000)];
+  const invalid = [
+    '',
+    'Quay.io/Upper/Case',
+    'quay.io/a//b',
+    'quay.io/a/b:bad tag',
+    'quay.io/-a/b',
+    'quay.io/a/b:',
+    'x'.repeat(5000),
+  ];
   for (const input of invalid) {
     it(`rejects ${JSON.stringify(input.slice(0, 30))}`, () => {
-      assert.throws(() => parsePullspec(input), (err: unknown) => err instanceof VerifyError && err.code === 'INVALID_PULLSPEC');
+      assert.throws(
+        () => parsePullspec(input),
+        (err: unknown) => err instanceof VerifyError && err.code === 'INVALID_PULLSPEC',
+      );
     });
   }
 });
@@ -55,14 +87,24 @@ describe('parseReleasePullspec', () => {
         (err: unknown) =>
           err instanceof VerifyError &&
           err.code === 'INVALID_DIGEST' &&
-          err.message.startsWith(`the provided release image digest has an invalid format: ${JSON.stringify(digest)}`),
+          err.message.startsWith(
+            `the provided release image digest has an invalid format: ${JSON.stringify(digest)}`,
+          ),
       );
     });
   }
 
   it('is stricter than the CVO on digest length and case', () => {
-    for (const digest of ['sha256:abc', `sha256:${'A'.repeat(64)}`, `md5:${'a'.repeat(32)}`, `sha256:${'a'.repeat(65)}`]) {
-      assert.throws(() => parseDigest(digest), (err: unknown) => err instanceof VerifyError && err.code === 'INVALID_DIGEST');
+    for (const digest of [
+      'sha256:abc',
+      `sha256:${'A'.repeat(64)}`,
+      `md5:${'a'.repeat(32)}`,
+      `sha256:${'a'.repeat(65)}`,
+    ]) {
+      assert.throws(
+        () => parseDigest(digest),
+        (err: unknown) => err instanceof VerifyError && err.code === 'INVALID_DIGEST',
+      );
     }
     assert.equal(parseDigest(`sha512:${'b'.repeat(128)}`), `sha512:${'b'.repeat(128)}`);
   });

@@ -6,7 +6,10 @@ import { parseStrictJson, StrictJsonError } from '../../src/json/strict-json.js'
 describe('parseStrictJson', () => {
   const valid: [string, unknown][] = [
     ['{}', {}],
-    ['{"a":1,"b":[true,false,null],"c":{"d":"e\\u0041"}}', { a: 1, b: [true, false, null], c: { d: 'eA' } }],
+    [
+      '{"a":1,"b":[true,false,null],"c":{"d":"e\\u0041"}}',
+      { a: 1, b: [true, false, null], c: { d: 'eA' } },
+    ],
     ['  [1, -2.5e3, "x"]  ', [1, -2500, 'x']],
     ['"\\"quoted\\""', '"quoted"'],
   ];
@@ -27,16 +30,25 @@ describe('parseStrictJson', () => {
     ['{"a":1,}', /expected a string key/],
     ['"unterminated', /unterminated string/],
     ['{"a":NaN}', /unexpected character/],
-    ['[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]', /nesting too deep/],
+    [
+      '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+      /nesting too deep/,
+    ],
   ];
   for (const [text, message] of invalid) {
     it(`rejects ${text.slice(0, 40)}`, () => {
-      assert.throws(() => parseStrictJson(text), (err: unknown) => err instanceof StrictJsonError && message.test(err.message));
+      assert.throws(
+        () => parseStrictJson(text),
+        (err: unknown) => err instanceof StrictJsonError && message.test(err.message),
+      );
     });
   }
 
   it('rejects documents over the size limit', () => {
-    assert.throws(() => parseStrictJson(`"${'a'.repeat(100)}"`, { maxLength: 50 }), /longer than 50/);
+    assert.throws(
+      () => parseStrictJson(`"${'a'.repeat(100)}"`, { maxLength: 50 }),
+      /longer than 50/,
+    );
   });
 
   it('does not let __proto__ keys reach the prototype', () => {
