@@ -115,7 +115,8 @@ export async function runGpgDemo(io: DemoIo): Promise<boolean> {
   }
 }
 
-function renderRootOfTrust(armoredKey: string, storeUrl: string): string {
+/** A root-of-trust ConfigMap with one keyring and one store, as a release payload carries it. */
+export function renderRootOfTrust(armoredKey: string, storeUrl: string, keyring = 'demo'): string {
   return [
     'apiVersion: v1',
     'kind: ConfigMap',
@@ -125,12 +126,12 @@ function renderRootOfTrust(armoredKey: string, storeUrl: string): string {
     '  annotations:',
     '    release.openshift.io/verification-config-map: ""',
     'data:',
-    '  verifier-public-key-demo: |',
+    `  verifier-public-key-${keyring}: |`,
     ...armoredKey
       .trimEnd()
       .split('\n')
       .map((line) => `    ${line}`),
-    `  store-demo: ${storeUrl}`,
+    `  store-${keyring}: ${storeUrl}`,
     '',
   ].join('\n');
 }

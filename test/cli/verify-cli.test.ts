@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
+import { renderRootOfTrust } from '../../src/demo/gpg-demo.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { atomicPayload, GnuPG, randomDigest } from '../helpers/gnupg.js';
 import { StoreServer } from '../helpers/store-server.js';
@@ -60,26 +61,7 @@ describe('cvo-verifier verify', () => {
     server.publish(signed, [await gpg.sign(atomicPayload(signed), { key: `${key.fingerprint}!` })]);
     rootOfTrust = join(dir, 'root-of-trust.yaml');
     const armored = (await gpg.exportPublicKey(key)).toString();
-    await writeFile(
-      rootOfTrust,
-      [
-        'apiVersion: v1',
-        'kind: ConfigMap',
-        'metadata:',
-        '  name: release-verification',
-        '  namespace: openshift-config-managed',
-        '  annotations:',
-        '    release.openshift.io/verification-config-map: ""',
-        'data:',
-        '  verifier-public-key-test: |',
-        ...armored
-          .trimEnd()
-          .split('\n')
-          .map((l) => `    ${l}`),
-        `  store-local: ${server.url}/sigs`,
-        '',
-      ].join('\n'),
-    );
+    await writeFile(rootOfTrust, renderRootOfTrust(armored, `${server.url}/sigs`, 'test'));
   });
   after(async () => {
     await server.close();
