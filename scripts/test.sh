@@ -9,12 +9,17 @@ need_apt=()
 command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
 command -v gpg-agent >/dev/null 2>&1 || need_apt+=(gpg-agent)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# Go builds the real etcd and kube-apiserver for the controller's end-to-end tests. An older Go
+# fetches the toolchain control-plane/go.mod names (go 1.26) from the Go module proxy by itself.
+command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh

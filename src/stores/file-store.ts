@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -67,7 +68,9 @@ export class FileSignatureStore implements SignatureStore {
   }
 
   private async read(location: string): Promise<Uint8Array> {
-    const handle = await open(location, 'r');
+    // O_NONBLOCK: opening a FIFO put in place of a file would otherwise block a libuv thread
+    // until a writer appears, beyond the reach of the abort signal. No effect on regular files.
+    const handle = await open(location, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new VerifyError('STORE_ERROR', `${location} is not a regular file`);

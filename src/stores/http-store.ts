@@ -188,7 +188,8 @@ export class HttpSignatureStore implements SignatureStore {
         }
         const declared = Number(response.headers['content-length'] ?? NaN);
         if (Number.isFinite(declared) && declared > this.maxSignatureBytes) {
-          response.body.destroy();
+          // Destroying an unread body emits an abort error: without a listener it is uncaught.
+          response.body.on('error', () => undefined).destroy();
           throw storeError(
             'STORE_OVERSIZE',
             location,

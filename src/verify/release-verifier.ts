@@ -36,6 +36,7 @@ export async function verifyRelease(
       stores: [],
       cached: false,
       durationMs: clock() - started,
+      signatures: [],
     };
   }
   if (options.gpg === undefined) {
@@ -56,5 +57,6 @@ export async function verifyRelease(
     stores: gpg.stores,
     cached: gpg.cached,
     durationMs: clock() - started,
+    signatures: gpg.signatures,
   };
 }

@@ -54,4 +54,6 @@ export interface ReleaseVerdict {
   readonly stores: readonly StoreReport[];
   readonly cached: boolean;
   readonly durationMs: number;
+  /** Signature bodies that satisfied a keyring (what a signature cache persists); not printed. */
+  readonly signatures: readonly Uint8Array[];
 }

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+
+import type { Dispatcher } from 'undici';
+
+import { VerifyError } from '../errors.js';
+import type { RootOfTrust } from '../gpg/root-of-trust.js';
+import { describeConfigMap, rootOfTrustFromData } from '../gpg/root-of-trust.js';
+import { parseReleasePullspec } from '../image/pullspec.js';
+import type { KubePort } from '../kube/client.js';
+import type { ClusterVersion } from '../kube/types.js';
+import { ConfigMapSignatureStore, SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
+import { createStoreFromUrl } from '../stores/create-store.js';
+import { createHttpDispatcher } from '../stores/http-store.js';
+import type { HttpClientOptions } from '../stores/http-store.js';
+import type { SignatureStore } from '../stores/store.js';
+import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
+import type { GpgResult } from '../verify/gpg-verifier.js';
+import { verifyRelease } from '../verify/release-verifier.js';
+import { LruCache } from '../verify/verdict-cache.js';
+import type { VerificationOutcome } from './reconcile.js';
+
+export interface ClusterTrustOptions {
+  readonly kube: KubePort;
+  /** The root-of-trust ConfigMap (default openshift-config-managed/release-verification). */
+  readonly rootOfTrust: { readonly namespace: string; readonly name: string };
+  /** Where signature ConfigMaps live (openshift-config-managed). */
+  readonly signatureNamespace: string;
+  /** Namespace of the CA ConfigMaps that spec.signatureStores[].ca names (openshift-config). */
+  readonly caNamespace: string;
+  /** Cluster-wide extra CA bundle (openshift-config-managed/trusted-ca-bundle, key ca-bundle.crt). */
+  readonly trustedCaBundle: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly key: string;
+  };
+  readonly http: Omit<HttpClientOptions, 'extraCa'>;
+  readonly budgetMs: number;
+  readonly requestTimeoutMs?: number;
+  readonly cache?: LruCache<GpgResult>;
+}
+
+/** The outcome plus the signatures that proved it, for the signature cache. */
+export interface ClusterVerification {
+  readonly outcome: VerificationOutcome;
+  readonly signatures: readonly Uint8Array[];
+  readonly digest: string | null;
+}
+
+/**
+ * Builds the CVO's trust from the cluster for every verification, so edits to the root-of-trust
+ * ConfigMap, signature ConfigMaps, spec.signatureStores or CA ConfigMaps apply without a restart.
+ * Store order (CVO): signature ConfigMaps, then spec.signatureStores when set (they replace the
+ * defaults) or else the root of trust's `store-*` URLs.
+ */
+export class ClusterTrust {
+  private readonly options: ClusterTrustOptions;
+  private readonly cache: LruCache<GpgResult>;
+  private parsed: { key: string; trust: RootOfTrust } | undefined;
+  private readonly dispatchers = new Map<string, Dispatcher>();
+
+  constructor(options: ClusterTrustOptions) {
+    this.options = options;
+    this.cache = options.cache ?? new LruCache<GpgResult>();
+  }
+
+  async verify(
+    image: string,
+    cv: ClusterVersion,
+    signal?: AbortSignal,
+  ): Promise<ClusterVerification> {
+    let verifier: GpgReleaseVerifier;
+    const notes: string[] = [];
+    try {
+      verifier = await this.buildVerifier(cv, notes);
+    } catch (err) {
+      const e =
+        err instanceof VerifyError
+          ? err
+          : new VerifyError('ROOT_OF_TRUST_INVALID', String(err), { cause: err });
+      // A by-tag pullspec is refused with the CVO's words even when trust is misconfigured.
+      try {
+        const { digest } = parseReleasePullspec(image);
+        return {
+          outcome: toOutcome(false, e.code, e.message, notes, e.message),
+          signatures: [],
+          digest,
+        };
+      } catch (gate) {
+        if (!(gate instanceof VerifyError)) throw gate;
+        return {
+          outcome: toOutcome(false, gate.code, gate.message, [], gate.message),
+          signatures: [],
+          digest: null,
+        };
+      }
+    }
+    const verdict = await verifyRelease(image, { gpg: verifier }, signal);
+    const summary = verdict.verified
+      ? verdict.checks.map((c) => `${c.keyring}: ${c.reason}`).join('; ')
+      : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
+    return {
+      outcome: toOutcome(
+        verdict.verified,
+        verdict.code,
+        verdict.message,
+        [...notes, ...verdict.details],
+        summary,
+      ),
+      signatures: verdict.verified ? verdict.signatures : [],
+      digest: verdict.digest,
+    };
+  }
+
+  private async buildVerifier(cv: ClusterVersion, notes: string[]): Promise<GpgReleaseVerifier> {
+    const { kube } = this.options;
+    const { namespace, name } = this.options.rootOfTrust;
+    const cm = await kube.getConfigMap(namespace, name);
+    const source = describeConfigMap({ namespace, name });
+    if (cm === undefined)
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        `${source} was not found: no root of trust to verify releases with`,
+      );
+    const key = `${cm.metadata.uid ?? ''}/${cm.metadata.resourceVersion ?? ''}`;
+    if (this.parsed?.key !== key) {
+      this.parsed = { key, trust: await rootOfTrustFromData(source, cm.data ?? {}) };
+    }
+    const trust = this.parsed.trust;
+    const dispatcher = await this.dispatcherFor(await this.clusterCa());
+    const storeOptions = {
+      baseDir: '/',
+      dispatcher,
+      ...(this.options.requestTimeoutMs !== undefined
+        ? { requestTimeoutMs: this.options.requestTimeoutMs }
+        : {}),
+    };
+
+    const stores: SignatureStore[] = [
+      new ConfigMapSignatureStore(
+        () => kube.listConfigMaps(this.options.signatureNamespace, SIGNATURE_CONFIGMAP_LABEL),
+        `signature ConfigMaps in ${this.options.signatureNamespace} labelled ${SIGNATURE_CONFIGMAP_LABEL}`,
+      ),
+    ];
+    const specStores = cv.spec.signatureStores;
+    if (specStores === undefined) {
+      stores.push(...trust.stores.map((s) => createStoreFromUrl(s.url, storeOptions)));
+    } else if (specStores.length === 0) {
+      throw new VerifyError(
+        'NO_STORES',
+        'ClusterVersion spec.signatureStores is an empty array. Unset signatureStores entirely if you want to enable the default signature stores',
+      );
+    } else {
+      for (const store of specStores) {
+        if (store.ca === undefined) {
+          stores.push(createStoreFromUrl(store.url, storeOptions));
+          continue;
+        }
+        const caMap = await kube.getConfigMap(this.options.caNamespace, store.ca.name);
+        const ca = caMap?.data?.['ca.crt'];
+        if (ca === undefined || !ca.includes('-----BEGIN CERTIFICATE-----')) {
+          notes.push(
+            `signature store ${store.url} is not honored: config map ${this.options.caNamespace}/${store.ca.name} has no valid ca.crt`,
+          );
+          continue;
+        }
+        stores.push(
+          createStoreFromUrl(store.url, {
+            ...storeOptions,
+            dispatcher: await this.dispatcherFor(ca),
+          }),
+        );
+      }
+    }
+    return new GpgReleaseVerifier({
+      trust,
+      stores,
+      budgetMs: this.options.budgetMs,
+      cache: this.cache,
+    });
+  }
+
+  private async clusterCa(): Promise<string | undefined> {
+    const { namespace, name, key } = this.options.trustedCaBundle;
+    const cm = await this.options.kube.getConfigMap(namespace, name);
+    const bundle = cm?.data?.[key];
+    return bundle !== undefined && bundle.includes('-----BEGIN CERTIFICATE-----')
+      ? bundle
+      : undefined;
+  }
+
+  private dispatcherFor(ca: string | undefined): Promise<Dispatcher> {
+    const key = ca === undefined ? '' : createHash('sha256').update(ca).digest('hex');
+    let dispatcher = this.dispatchers.get(key);
+    if (dispatcher === undefined) {
+      dispatcher = createHttpDispatcher({
+        ...this.options.http,
+        ...(ca !== undefined ? { extraCa: ca } : {}),
+      });
+      this.dispatchers.set(key, dispatcher);
+    }
+    return Promise.resolve(dispatcher);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.dispatchers.values()].map((d) => d.close()));
+    this.dispatchers.clear();
+  }
+}
+
+function toOutcome(
+  verified: boolean,
+  code: VerificationOutcome['code'],
+  message: string,
+  details: readonly string[],
+  summary: string,
+): VerificationOutcome {
+  return { verified, ...(code !== undefined ? { code } : {}), message, details, summary };
+}

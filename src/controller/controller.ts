@@ -1,0 +1,311 @@
+import { VerifyError } from '../errors.js';
+import { KubeApiError } from '../kube/client.js';
+import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
+import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { ClusterVerification } from './cluster-trust.js';
+import { ConditionType, findCondition } from './conditions.js';
+import { markVerified } from './history.js';
+import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
+import type { EventSpec } from './reconcile.js';
+import { RecheckScheduler } from './recheck-scheduler.js';
+import type { RecheckEntry } from './recheck-scheduler.js';
+import type { SignatureCache } from './signature-cache.js';
+import { WorkQueue } from './work-queue.js';
+
+/** What the controller needs from verification: ClusterTrust in production, fakes in unit tests. */
+export interface ReleaseVerifierPort {
+  verify(image: string, cv: ClusterVersion, signal?: AbortSignal): Promise<ClusterVerification>;
+}
+
+export interface ControllerOptions {
+  readonly kube: KubePort;
+  readonly verifier: ReleaseVerifierPort;
+  readonly logger: Logger;
+  /** The singleton ClusterVersion's name. */
+  readonly name?: string;
+  /** Where Events about the ClusterVersion are written (the CVO uses openshift-cluster-version). */
+  readonly eventNamespace?: string;
+  readonly signatureCache?: SignatureCache;
+  readonly recheckBaseMs?: number;
+  readonly recheckMaxMs?: number;
+  readonly now?: () => Date;
+  /** Attempts at a status write that keeps meeting 409 Conflict. */
+  readonly maxConflictRetries?: number;
+}
+
+const HISTORY_KEY = 'history:';
+const TARGET_KEY = 'target:';
+/** Events longer than this are cut, so full evidence never makes an Event too large to store. */
+const MAX_EVENT_MESSAGE = 16 * 1024;
+
+/**
+ * Watches the ClusterVersion and decides each requested release: verifies it, records the
+ * outcome in status (conditions, history, desired) as the CVO does, writes Events, re-checks
+ * unverified releases in the background and persists the signatures that verified.
+ * It never applies payloads and never marks a history entry Completed.
+ */
+export class ReleaseController {
+  private readonly options: ControllerOptions;
+  private readonly name: string;
+  private readonly queue: WorkQueue;
+  private readonly rechecks: RecheckScheduler;
+  private readonly now: () => Date;
+  private watcher: Watcher | undefined;
+  /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
+  private lastSpec: string | undefined;
+  private readonly outcomes = new Map<string, ClusterVerification>();
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    this.name = options.name ?? 'version';
+    this.now = options.now ?? (() => new Date());
+    this.queue = new WorkQueue(
+      (key) => this.reconcile(key),
+      (key, err) => {
+        options.logger.error('reconcile failed', { key, error: String(err) });
+      },
+    );
+    this.rechecks = new RecheckScheduler({
+      run: (key) => this.recheck(key),
+      onError: (key, err) => {
+        options.logger.warn('re-check failed', { key, error: String(err) });
+      },
+      ...(options.recheckBaseMs !== undefined ? { baseMs: options.recheckBaseMs } : {}),
+      ...(options.recheckMaxMs !== undefined ? { maxMs: options.recheckMaxMs } : {}),
+    });
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  pendingRechecks(): RecheckEntry[] {
+    return this.rechecks.list();
+  }
+
+  async start(): Promise<void> {
+    this.watcher = this.options.kube.watchClusterVersions({
+      onChange: (cv) => {
+        if (cv.metadata.name !== this.name) return;
+        const spec = JSON.stringify([
+          cv.spec.desiredUpdate?.image,
+          cv.spec.desiredUpdate?.version,
+          cv.spec.desiredUpdate?.force,
+          cv.spec.desiredUpdate?.architecture,
+        ]);
+        if (spec === this.lastSpec) return;
+        this.lastSpec = spec;
+        this.queue.add(this.name);
+      },
+      onError: (err, retryInMs) => {
+        this.options.logger.warn('ClusterVersion watch failed; restarting', {
+          error: String(err),
+          retryInMs,
+        });
+      },
+    });
+    await this.watcher.start();
+    // Resume work that status shows as pending (after a restart or a leader change).
+    this.queue.add(this.name);
+  }
+
+  async stop(): Promise<void> {
+    this.rechecks.stop();
+    await this.watcher?.stop();
+    await this.queue.stop();
+    this.lastSpec = undefined;
+  }
+
+  /** Waits until queued reconciles have run (tests and the demo). */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  enqueue(): void {
+    this.queue.add(this.name);
+  }
+
+  private async reconcile(name: string): Promise<void> {
+    const retries = this.options.maxConflictRetries ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      let cv: ClusterVersion;
+      try {
+        cv = await this.options.kube.getClusterVersion(name);
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return;
+        throw err;
+      }
+      const plan = planReconcile(cv);
+      let status: ClusterVersionStatus;
+      let events: EventSpec[] = [];
+      let verification: ClusterVerification | undefined;
+      switch (plan.kind) {
+        case 'nothing':
+          this.syncRechecks(cv);
+          return;
+        case 'invalid':
+          status = applyInvalid(cv, plan.message, this.now().toISOString());
+          break;
+        case 'verify': {
+          // A conflict retry reuses the verdict for the same request instead of verifying again.
+          const key = JSON.stringify([plan.image, plan.force]);
+          verification =
+            this.outcomes.get(key) ?? (await this.options.verifier.verify(plan.image, cv));
+          this.outcomes.clear();
+          this.outcomes.set(key, verification);
+          ({ status, events } = applyVerdict(
+            cv,
+            plan,
+            verification.outcome,
+            this.now().toISOString(),
+          ));
+          break;
+        }
+        default: {
+          const never: never = plan;
+          throw new Error(`unknown plan ${JSON.stringify(never)}`);
+        }
+      }
+      let written: ClusterVersion;
+      try {
+        written = await this.options.kube.replaceClusterVersionStatus({ ...cv, status });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 409 && attempt < retries) {
+          this.options.logger.info('status write conflicted; retrying with a fresh object', {
+            attempt,
+          });
+          continue;
+        }
+        throw err;
+      }
+      this.outcomes.clear();
+      this.options.logger.info('reconciled ClusterVersion', {
+        plan: plan.kind,
+        ...(plan.kind === 'verify'
+          ? { image: plan.image, force: plan.force, verified: verification?.outcome.verified }
+          : {}),
+      });
+      await Promise.all(events.map((e) => this.recordEvent(written, e)));
+      if (verification?.outcome.verified === true && verification.digest !== null) {
+        await this.persistSignatures(verification.digest, verification.signatures);
+      }
+      this.syncRechecks(written);
+      return;
+    }
+  }
+
+  /** Schedules a re-check for every unverified history entry and for a refused target. */
+  private syncRechecks(cv: ClusterVersion): void {
+    const keys = new Set<string>();
+    for (const h of cv.status?.history ?? []) {
+      if (!h.verified && h.image.includes('@')) keys.add(`${HISTORY_KEY}${h.image}`);
+    }
+    const accepted = findCondition(cv.status?.conditions, ConditionType.ReleaseAccepted);
+    const plan = planReconcile(cv);
+    if (plan.kind === 'verify' && accepted?.status === 'False' && plan.image.includes('@'))
+      keys.add(`${TARGET_KEY}${plan.image}`);
+    this.rechecks.sync(keys);
+  }
+
+  private async recheck(key: string): Promise<boolean> {
+    if (key.startsWith(TARGET_KEY)) {
+      this.queue.add(this.name);
+      await this.queue.idle();
+      const cv = await this.options.kube.getClusterVersion(this.name);
+      return planReconcile(cv).kind !== 'verify';
+    }
+    const image = key.slice(HISTORY_KEY.length);
+    let cv = await this.options.kube.getClusterVersion(this.name);
+    if (!(cv.status?.history ?? []).some((h) => h.image === image && !h.verified)) return true;
+    const verification = await this.options.verifier.verify(image, cv);
+    if (!verification.outcome.verified) {
+      this.options.logger.info('release still unverified', {
+        image,
+        reason: verification.outcome.message,
+      });
+      return false;
+    }
+    const retries = this.options.maxConflictRetries ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      const { history, changed } = markVerified(cv.status?.history, image);
+      if (!changed || cv.status === undefined) return true;
+      try {
+        cv = await this.options.kube.replaceClusterVersionStatus({
+          ...cv,
+          status: { ...cv.status, history },
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 409 && attempt < retries)) throw err;
+        cv = await this.options.kube.getClusterVersion(this.name);
+      }
+    }
+    await this.recordEvent(cv, {
+      type: 'Normal',
+      reason: 'ReleaseVerified',
+      message: `Release ${image}, accepted earlier without verification, is now verified: ${verification.outcome.summary}`,
+    });
+    if (verification.digest !== null)
+      await this.persistSignatures(verification.digest, verification.signatures);
+    this.options.logger.info('release verified by background re-check', { image });
+    return true;
+  }
+
+  private async persistSignatures(
+    digest: string,
+    signatures: readonly Uint8Array[],
+  ): Promise<void> {
+    if (this.options.signatureCache === undefined || signatures.length === 0) return;
+    try {
+      const added = await this.options.signatureCache.persist(digest, signatures);
+      if (added > 0)
+        this.options.logger.info('signatures cached', {
+          digest,
+          added,
+          cache: this.options.signatureCache.describe(),
+        });
+    } catch (err) {
+      this.options.logger.warn('could not persist signatures', {
+        digest,
+        error: err instanceof VerifyError || err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private async recordEvent(cv: ClusterVersion, spec: EventSpec): Promise<void> {
+    const namespace = this.options.eventNamespace ?? 'openshift-cluster-version';
+    const now = this.now();
+    const message =
+      spec.message.length > MAX_EVENT_MESSAGE
+        ? `${spec.message.slice(0, MAX_EVENT_MESSAGE - 1)}…`
+        : spec.message;
+    const event: KubeEvent = {
+      metadata: { generateName: `${cv.metadata.name ?? this.name}.`, namespace },
+      // Like the CVO's object reference: the cluster-scoped ClusterVersion "in" the event's namespace,
+      // which the API server requires for kinds it does not know.
+      involvedObject: {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ClusterVersion',
+        name: cv.metadata.name ?? this.name,
+        namespace,
+        ...(cv.metadata.uid !== undefined ? { uid: cv.metadata.uid } : {}),
+      },
+      type: spec.type,
+      reason: spec.reason,
+      message,
+      source: { component: 'cvo-update-verifier' },
+      firstTimestamp: now.toISOString(),
+      lastTimestamp: now.toISOString(),
+      count: 1,
+    };
+    try {
+      await this.options.kube.createEvent(namespace, event);
+    } catch (err) {
+      this.options.logger.warn('could not record event', {
+        reason: spec.reason,
+        error: String(err),
+      });
+    }
+  }
+}

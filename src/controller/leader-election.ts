@@ -1,0 +1,145 @@
+import { KubeApiError } from '../kube/client.js';
+import type { KubePort, Lease } from '../kube/client.js';
+
+export interface LeaderElectionOptions {
+  readonly kube: KubePort;
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  /** A lease not renewed for this long may be taken over. */
+  readonly leaseDurationMs?: number;
+  /** How often the leader renews. */
+  readonly renewIntervalMs?: number;
+  /** How often a follower tries to acquire. */
+  readonly retryIntervalMs?: number;
+  readonly now?: () => Date;
+  readonly onStartedLeading: () => void;
+  readonly onStoppedLeading: () => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+/**
+ * Leader election with a coordination.k8s.io/v1 Lease, as client-go does it: acquire when the
+ * lease is free or expired, renew before it expires, and stop leading as soon as a renewal fails
+ * past the lease duration or another holder is seen. Writes carry resourceVersion, so two
+ * candidates racing for the same lease cannot both win.
+ */
+export class LeaderElector {
+  private readonly options: LeaderElectionOptions;
+  private readonly leaseDurationMs: number;
+  private readonly renewIntervalMs: number;
+  private readonly retryIntervalMs: number;
+  private readonly now: () => Date;
+  private leading = false;
+  private lastRenew = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: LeaderElectionOptions) {
+    this.options = options;
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewIntervalMs = options.renewIntervalMs ?? 5_000;
+    this.retryIntervalMs = options.retryIntervalMs ?? 2_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+  }
+
+  /** Stops campaigning; a leader releases the lease so a standby can take over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.leading) {
+      this.setLeading(false);
+      try {
+        const lease = await this.options.kube.getLease(this.options.namespace, this.options.name);
+        if (lease?.spec?.holderIdentity === this.options.identity) {
+          await this.options.kube.replaceLease(this.options.namespace, {
+            ...lease,
+            spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+          });
+        }
+      } catch (err) {
+        this.options.onError?.(err);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const held = await this.tryAcquireOrRenew();
+      if (held) this.lastRenew = this.now().getTime();
+      this.setLeading(
+        held || (this.leading && this.now().getTime() - this.lastRenew < this.leaseDurationMs),
+      );
+    } catch (err) {
+      this.options.onError?.(err);
+      if (this.leading && this.now().getTime() - this.lastRenew >= this.leaseDurationMs)
+        this.setLeading(false);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits above
+    if (this.stopped) return;
+    this.timer = setTimeout(
+      () => void this.tick(),
+      this.leading ? this.renewIntervalMs : this.retryIntervalMs,
+    );
+  }
+
+  private setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    if (leading) this.options.onStartedLeading();
+    else this.options.onStoppedLeading();
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { kube, namespace, name, identity } = this.options;
+    const now = this.now();
+    const micro = now.toISOString();
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
+      renewTime: micro,
+    };
+    const lease = await kube.getLease(namespace, name);
+    try {
+      if (lease === undefined) {
+        const created: Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace },
+          spec: { ...spec, acquireTime: micro, leaseTransitions: 0 },
+        };
+        await kube.createLease(namespace, created);
+        return true;
+      }
+      const holder = lease.spec?.holderIdentity ?? '';
+      const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+      const duration = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+      const expired = holder === '' || renewed + duration < now.getTime();
+      if (holder !== identity && !expired) return false;
+      const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+      await kube.replaceLease(namespace, {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          ...spec,
+          leaseTransitions: transitions,
+          ...(holder === identity ? {} : { acquireTime: micro }),
+        },
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 409) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,226 @@
+import type { VerifyErrorCode } from '../errors.js';
+import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
+import { ConditionType, findCondition, setCondition } from './conditions.js';
+import { addHistoryEntry } from './history.js';
+import { toConditionReason } from './reasons.js';
+import { resolveTarget } from './target.js';
+
+/** What verification concluded, reduced to what status, events and history need. */
+export interface VerificationOutcome {
+  readonly verified: boolean;
+  readonly code?: VerifyErrorCode;
+  /** Short form, e.g. `unable to verify sha256:… against keyrings: verifier-public-key-redhat`. */
+  readonly message: string;
+  /** Long form lines: every store failure and rejected signature. */
+  readonly details: readonly string[];
+  /** One line for people: who signed it, or the most useful reason it failed. */
+  readonly summary: string;
+}
+
+export interface EventSpec {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** What a reconcile must do next for the current spec. */
+export type Plan =
+  | { readonly kind: 'nothing' }
+  | { readonly kind: 'invalid'; readonly message: string }
+  | {
+      readonly kind: 'verify';
+      readonly image: string;
+      readonly version: string;
+      readonly force: boolean;
+    };
+
+/**
+ * Decides whether spec.desiredUpdate needs verification. A target that status already shows as
+ * accepted (desired, history head and ReleaseAccepted=True for the same image) needs nothing:
+ * status writes and restarts do not re-verify it. A target that was refused is verified again.
+ */
+export function planReconcile(cv: ClusterVersion): Plan {
+  const target = resolveTarget(cv);
+  switch (target.kind) {
+    case 'none':
+      return { kind: 'nothing' };
+    case 'invalid':
+      return { kind: 'invalid', message: target.message };
+    case 'target': {
+      const status = cv.status;
+      const accepted = findCondition(status?.conditions, ConditionType.ReleaseAccepted);
+      const head = status?.history?.[0];
+      if (
+        status?.desired.image === target.image &&
+        head?.image === target.image &&
+        accepted?.status === 'True'
+      ) {
+        return { kind: 'nothing' };
+      }
+      return { kind: 'verify', image: target.image, version: target.version, force: target.force };
+    }
+    default: {
+      const never: never = target;
+      throw new Error(`unknown target ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The CVO's ReleaseAccepted=False message (parity). */
+export function retrievePayloadFailedMessage(
+  version: string,
+  image: string,
+  error: string,
+): string {
+  return `Retrieving payload failed version=${JSON.stringify(version)} image=${JSON.stringify(image)} failure=The update cannot be verified: ${error}`;
+}
+
+/** The CVO's accepted-risk text for a forced, unverified update (parity). */
+export function forcedRiskMessage(version: string, image: string, error: string): string {
+  return `Target release version=${JSON.stringify(version)} image=${JSON.stringify(image)} cannot be verified, but continuing anyway because the update was forced: ${error}`;
+}
+
+/** The long form: the short error and every detail, newlines replaced as the CVO's events do. */
+export function fullError(outcome: VerificationOutcome): string {
+  return [outcome.message, ...outcome.details].join(' // ').replace(/\n/g, ' // ');
+}
+
+export function emptyStatus(cv: ClusterVersion): ClusterVersionStatus {
+  return {
+    desired: {},
+    observedGeneration: cv.metadata.generation ?? 0,
+    versionHash: '',
+    availableUpdates: null,
+  };
+}
+
+/** Status for a spec.desiredUpdate that cannot be resolved (CVO: Invalid, InvalidClusterVersion). */
+export function applyInvalid(
+  cv: ClusterVersion,
+  message: string,
+  now: string,
+): ClusterVersionStatus {
+  const status = cv.status ?? emptyStatus(cv);
+  return {
+    ...status,
+    conditions: setCondition(
+      status.conditions,
+      { type: ConditionType.Invalid, status: 'True', reason: 'InvalidClusterVersion', message },
+      now,
+    ),
+  };
+}
+
+/**
+ * Applies a verification verdict for the planned target: accepted (verified, or forced) adds a
+ * Partial history entry and sets status.desired; refused sets ReleaseAccepted=False in the CVO's
+ * words and leaves history alone. Returns the new status and the events to record.
+ */
+export function applyVerdict(
+  cv: ClusterVersion,
+  plan: Extract<Plan, { kind: 'verify' }>,
+  outcome: VerificationOutcome,
+  now: string,
+): { status: ClusterVersionStatus; events: EventSpec[] } {
+  const status = cv.status ?? emptyStatus(cv);
+  let conditions = setCondition(
+    status.conditions,
+    { type: ConditionType.Invalid, status: 'False', reason: 'AsExpected', message: '' },
+    now,
+  );
+  const { image, version } = plan;
+  const events: EventSpec[] = [];
+  conditions = setCondition(
+    conditions,
+    outcome.verified
+      ? {
+          type: ConditionType.ReleaseVerified,
+          status: 'True',
+          reason: 'Verified',
+          message: `${image}: ${outcome.summary}`,
+        }
+      : {
+          type: ConditionType.ReleaseVerified,
+          status: 'False',
+          reason: toConditionReason(outcome.code),
+          message: `${image}: ${outcome.message}: ${outcome.summary}`,
+        },
+    now,
+  );
+
+  if (!outcome.verified && !plan.force) {
+    conditions = setCondition(
+      conditions,
+      {
+        type: ConditionType.ReleaseAccepted,
+        status: 'False',
+        reason: 'RetrievePayload',
+        message: retrievePayloadFailedMessage(version, image, outcome.message),
+      },
+      now,
+    );
+    events.push({
+      type: 'Warning',
+      reason: 'RetrievePayloadFailed',
+      message: retrievePayloadFailedMessage(version, image, fullError(outcome)),
+    });
+    return {
+      status: {
+        ...status,
+        conditions,
+        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+      },
+      events,
+    };
+  }
+
+  const acceptedRisks = outcome.verified
+    ? undefined
+    : forcedRiskMessage(version, image, outcome.message);
+  if (acceptedRisks !== undefined) {
+    events.push({
+      type: 'Warning',
+      reason: 'RetrievePayload',
+      message: `${acceptedRisks} // ${outcome.details.join(' // ')}`,
+    });
+  } else {
+    events.push({
+      type: 'Normal',
+      reason: 'ReleaseVerified',
+      message: `Release ${image} verified: ${outcome.summary}`,
+    });
+  }
+  conditions = setCondition(
+    conditions,
+    {
+      type: ConditionType.ReleaseAccepted,
+      status: 'True',
+      reason: 'PayloadLoaded',
+      message: `Payload loaded version=${JSON.stringify(version)} image=${JSON.stringify(image)}`,
+    },
+    now,
+  );
+  const history = addHistoryEntry(
+    status.history,
+    {
+      startedTime: now,
+      version,
+      image,
+      verified: outcome.verified,
+      ...(acceptedRisks !== undefined ? { acceptedRisks } : {}),
+    },
+    now,
+  );
+  return {
+    status: {
+      ...status,
+      // The schema requires version; it is empty when only an image was given (the CVO fills it
+      // from the payload's release-metadata, which this service does not read).
+      desired: { version, image },
+      history,
+      conditions,
+      observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+    },
+    events,
+  };
+}

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+
+import pRetry, { AbortError } from 'p-retry';
+
+import { KubeApiError } from '../kube/client.js';
+import type { KubePort } from '../kube/client.js';
+import type { ConfigMap } from '../kube/types.js';
+import { configMapSignaturePrefix, SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
+
+/** ConfigMaps are limited to 1 MiB; keep well below it. */
+export const MAX_SIGNATURE_CACHE_BYTES = 768 * 1024;
+
+/**
+ * Persists signatures that verified into a labelled ConfigMap in openshift-config-managed, the
+ * format the CVO reads as a signature store: a restarted or disconnected service then verifies
+ * without reaching any store. Entries are merged, never removed; a full cache adds nothing more.
+ */
+export class SignatureCache {
+  private readonly kube: KubePort;
+  private readonly namespace: string;
+  private readonly name: string;
+
+  constructor(kube: KubePort, namespace: string, name: string) {
+    this.kube = kube;
+    this.namespace = namespace;
+    this.name = name;
+  }
+
+  describe(): string {
+    return `configmap ${this.namespace}/${this.name}`;
+  }
+
+  /** Adds `signatures` for `digest`; returns how many were new. Conflicts are retried. */
+  async persist(digest: string, signatures: readonly Uint8Array[]): Promise<number> {
+    if (signatures.length === 0) return 0;
+    return pRetry(() => this.persistOnce(digest, signatures), {
+      retries: 5,
+      minTimeout: 50,
+      maxTimeout: 1000,
+      shouldRetry: ({ error }) =>
+        error instanceof KubeApiError && (error.status === 409 || error.status >= 500),
+    });
+  }
+
+  private async persistOnce(digest: string, signatures: readonly Uint8Array[]): Promise<number> {
+    const existing = await this.kube.getConfigMap(this.namespace, this.name);
+    const cm: ConfigMap = existing ?? {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: { [SIGNATURE_CONFIGMAP_LABEL]: '' },
+      },
+    };
+    const binaryData = { ...(cm.binaryData ?? {}) };
+    const prefix = configMapSignaturePrefix(digest);
+    const known = new Set(
+      Object.entries(binaryData)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([, v]) => hash(Buffer.from(v, 'base64'))),
+    );
+    let size = Object.values(binaryData).reduce((n, v) => n + v.length, 0);
+    let index = Object.keys(binaryData).filter((k) => k.startsWith(prefix)).length;
+    let added = 0;
+    for (const signature of signatures) {
+      if (known.has(hash(signature))) continue;
+      const encoded = Buffer.from(signature).toString('base64');
+      if (size + encoded.length > MAX_SIGNATURE_CACHE_BYTES) break;
+      index++;
+      while (`${prefix}${index}` in binaryData) index++;
+      binaryData[`${prefix}${index}`] = encoded;
+      size += encoded.length;
+      added++;
+    }
+    if (added === 0) return 0;
+    const next: ConfigMap = {
+      ...cm,
+      metadata: {
+        ...cm.metadata,
+        labels: { ...(cm.metadata.labels ?? {}), [SIGNATURE_CONFIGMAP_LABEL]: '' },
+      },
+      binaryData,
+    };
+    if (existing === undefined) {
+      try {
+        await this.kube.createConfigMap(this.namespace, next);
+      } catch (err) {
+        // Someone else created it first: merge into theirs on the retry.
+        if (err instanceof KubeApiError && err.status === 409) throw err;
+        throw err instanceof KubeApiError && err.status < 500 ? new AbortError(err) : err;
+      }
+    } else {
+      await this.kube.replaceConfigMap(this.namespace, next);
+    }
+    return added;
+  }
+}
+
+function hash(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,75 @@
+/**
+ * A keyed, coalescing work queue with one worker: adding a key that is already queued does
+ * nothing; adding a key that is being processed runs it once more afterwards. Handlers never run
+ * concurrently, so reconciles of the singleton ClusterVersion never race each other.
+ */
+export class WorkQueue {
+  private readonly queued = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private processing: string | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly handler: (key: string) => Promise<void>;
+  private readonly onError: (key: string, err: unknown) => void;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    handler: (key: string) => Promise<void>,
+    onError: (key: string, err: unknown) => void,
+  ) {
+    this.handler = handler;
+    this.onError = onError;
+  }
+
+  get depth(): number {
+    return this.queued.size + (this.processing !== undefined ? 1 : 0);
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.processing === key) {
+      this.dirty.add(key);
+      return;
+    }
+    this.queued.add(key);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when nothing is queued or being processed. */
+  async idle(): Promise<void> {
+    if (this.running === undefined) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queued.clear();
+    this.dirty.clear();
+    await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const next = this.queued.values().next();
+        if (next.done === true || this.stopped) break;
+        const key = next.value;
+        this.queued.delete(key);
+        this.processing = key;
+        try {
+          await this.handler(key);
+        } catch (err) {
+          this.onError(key, err);
+        }
+        this.processing = undefined;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await
+        if (this.dirty.delete(key) && !this.stopped) this.queued.add(key);
+      }
+    } finally {
+      this.running = undefined;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,274 @@
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  makeInformer,
+} from '@kubernetes/client-node';
+import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
+
+/**
+ * The narrow port through which the service talks to Kubernetes. This file is the only importer
+ * of @kubernetes/client-node; everything else sees these methods and KubeApiError.
+ */
+export interface KubePort {
+  describe(): string;
+  getClusterVersion(name: string): Promise<ClusterVersion>;
+  /** PUT …/status with the object's resourceVersion: a stale object fails with 409. */
+  replaceClusterVersionStatus(cv: ClusterVersion): Promise<ClusterVersion>;
+  watchClusterVersions(handlers: WatchHandlers<ClusterVersion>): Watcher;
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
+  createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+  replaceConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+  createEvent(namespace: string, event: KubeEvent): Promise<void>;
+  getLease(namespace: string, name: string): Promise<Lease | undefined>;
+  createLease(namespace: string, lease: Lease): Promise<Lease>;
+  replaceLease(namespace: string, lease: Lease): Promise<Lease>;
+}
+
+export type { KubeEvent, Lease };
+
+export interface WatchHandlers<T> {
+  readonly onChange: (object: T) => void;
+  readonly onDelete?: (object: T) => void;
+  readonly onError?: (error: unknown, retryInMs: number) => void;
+  readonly onConnect?: () => void;
+}
+
+export interface Watcher {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** An API error with its HTTP status (409 conflict, 404 not found, 403 forbidden, …). */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  readonly status: number;
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+export interface KubeConfigOptions {
+  /** A kubeconfig file; else KUBECONFIG-style default loading, else in-cluster. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** Environment for default loading (KUBECONFIG); read by the caller, not here. */
+  readonly inCluster?: boolean;
+}
+
+/** Informer restarts after an error back off from this delay, doubling, up to the cap. */
+export const WATCH_RESTART_BASE_MS = 500;
+export const WATCH_RESTART_MAX_MS = 30_000;
+
+const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
+
+export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
+  const kc = new KubeConfig();
+  if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
+  else if (options.inCluster === true) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (options.context !== undefined) kc.setCurrentContext(options.context);
+  return kc;
+}
+
+export function createKubePort(kc: KubeConfig): KubePort {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const server = kc.getCurrentCluster()?.server ?? 'unknown';
+
+  return {
+    describe: () => `Kubernetes API at ${server}`,
+    getClusterVersion: (name) =>
+      call(
+        `get clusterversion ${name}`,
+        async () => (await custom.getClusterCustomObject({ ...CV, name })) as ClusterVersion,
+      ),
+    replaceClusterVersionStatus: (cv) =>
+      call(
+        `update clusterversion ${cv.metadata.name ?? ''} status`,
+        async () =>
+          (await custom.replaceClusterCustomObjectStatus({
+            ...CV,
+            name: cv.metadata.name ?? '',
+            body: cv,
+          })) as ClusterVersion,
+      ),
+    watchClusterVersions: (handlers) =>
+      createWatcher<ClusterVersion>(
+        kc,
+        `/apis/${CV.group}/${CV.version}/${CV.plural}`,
+        async () =>
+          (await custom.listClusterCustomObject({ ...CV })) as {
+            metadata?: { resourceVersion?: string };
+            items: ClusterVersion[];
+          },
+        handlers,
+      ),
+    getConfigMap: async (namespace, name) => {
+      try {
+        return (await core.readNamespacedConfigMap({ namespace, name })) as ConfigMap;
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw toKubeError(`get configmap ${namespace}/${name}`, err);
+      }
+    },
+    listConfigMaps: (namespace, labelSelector) =>
+      call(
+        `list configmaps in ${namespace}`,
+        async () =>
+          (
+            await core.listNamespacedConfigMap({
+              namespace,
+              ...(labelSelector !== undefined ? { labelSelector } : {}),
+            })
+          ).items as ConfigMap[],
+      ),
+    createConfigMap: (namespace, cm) =>
+      call(
+        `create configmap ${namespace}/${cm.metadata.name ?? ''}`,
+        async () =>
+          (await core.createNamespacedConfigMap({ namespace, body: cm as never })) as ConfigMap,
+      ),
+    replaceConfigMap: (namespace, cm) =>
+      call(
+        `update configmap ${namespace}/${cm.metadata.name ?? ''}`,
+        async () =>
+          (await core.replaceNamespacedConfigMap({
+            namespace,
+            name: cm.metadata.name ?? '',
+            body: cm as never,
+          })) as ConfigMap,
+      ),
+    createEvent: async (namespace, event) => {
+      await call(`create event in ${namespace}`, () =>
+        core.createNamespacedEvent({ namespace, body: event as never }),
+      );
+    },
+    getLease: async (namespace, name) => {
+      try {
+        return fromLease(await coordination.readNamespacedLease({ namespace, name }));
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw toKubeError(`get lease ${namespace}/${name}`, err);
+      }
+    },
+    createLease: (namespace, lease) =>
+      call(`create lease ${namespace}`, async () =>
+        fromLease(await coordination.createNamespacedLease({ namespace, body: toLease(lease) })),
+      ),
+    replaceLease: (namespace, lease) =>
+      call(`update lease ${namespace}`, async () =>
+        fromLease(
+          await coordination.replaceNamespacedLease({
+            namespace,
+            name: lease.metadata.name ?? '',
+            body: toLease(lease),
+          }),
+        ),
+      ),
+  };
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toKubeError(what, err);
+  }
+}
+
+function toKubeError(what: string, err: unknown): KubeApiError {
+  if (err instanceof ApiException) {
+    const body = err.body as { message?: string } | string | undefined;
+    const message =
+      typeof body === 'object' && typeof body.message === 'string'
+        ? body.message
+        : typeof body === 'string'
+          ? body
+          : err.message;
+    return new KubeApiError(err.code, `${what}: ${String(err.code)} ${message}`, { cause: err });
+  }
+  return new KubeApiError(0, `${what}: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
+}
+
+/**
+ * An informer that relists after 410 Gone (the client does) and restarts with capped exponential
+ * backoff after any other error (the client stops on those).
+ */
+function createWatcher<T extends { metadata?: object }>(
+  kc: KubeConfig,
+  path: string,
+  list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>,
+  handlers: WatchHandlers<T>,
+): Watcher {
+  const informer = makeInformer(kc, path, list as never);
+  let stopped = false;
+  let delay = WATCH_RESTART_BASE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  informer.on('add', (o) => {
+    handlers.onChange(o as unknown as T);
+  });
+  informer.on('update', (o) => {
+    handlers.onChange(o as unknown as T);
+  });
+  informer.on('delete', (o) => handlers.onDelete?.(o as unknown as T));
+  informer.on('connect', () => {
+    handlers.onConnect?.();
+  });
+  informer.on('error', (err: unknown) => {
+    if (stopped) return;
+    const wait = delay;
+    delay = Math.min(delay * 2, WATCH_RESTART_MAX_MS);
+    handlers.onError?.(err, wait);
+    timer = setTimeout(() => {
+      if (stopped) return;
+      informer.start().then(
+        () => {
+          delay = WATCH_RESTART_BASE_MS;
+        },
+        (e: unknown) => handlers.onError?.(e, delay),
+      );
+    }, wait);
+  });
+  return {
+    async start() {
+      stopped = false;
+      await informer.start();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await informer.stop();
+    },
+  };
+}
+
+/** MicroTime: RFC 3339 with exactly six fractional digits, as the API server parses it. */
+function toMicroTime(time: string): string {
+  return new Date(time).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** client-node passes MicroTime values through as given; the port speaks RFC 3339 strings. */
+function toLease(lease: Lease): never {
+  const spec = lease.spec ?? {};
+  return {
+    ...lease,
+    spec: {
+      ...spec,
+      ...(spec.renewTime !== undefined ? { renewTime: toMicroTime(spec.renewTime) } : {}),
+      ...(spec.acquireTime !== undefined ? { acquireTime: toMicroTime(spec.acquireTime) } : {}),
+    },
+  } as never;
+}
+
+/** client-node returns Lease times as Date objects; the port speaks MicroTime strings. */
+function fromLease(lease: unknown): Lease {
+  return JSON.parse(JSON.stringify(lease)) as Lease;
+}

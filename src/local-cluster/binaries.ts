@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Paths of the control-plane programs built from the `control-plane/` Go module. */
+export interface ControlPlaneBinaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubectl: string;
+}
+
+export interface BuildOptions {
+  /** The Go module that requires etcd and k8s.io/kubernetes (the project's `control-plane/`). */
+  readonly moduleDir: string;
+  /** Gitignored folder for builds, one subfolder per hash of the module's inputs. */
+  readonly cacheDir: string;
+  readonly progress: (line: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const TARGETS: readonly {
+  readonly name: keyof ControlPlaneBinaries;
+  readonly file: string;
+  readonly pkg: string;
+}[] = [
+  { name: 'etcd', file: 'etcd', pkg: './cmd/etcd' },
+  { name: 'kubeApiserver', file: 'kube-apiserver', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver' },
+  { name: 'kubectl', file: 'kubectl', pkg: 'k8s.io/kubernetes/cmd/kubectl' },
+];
+
+/** How long a build may run: a cold kube-apiserver build takes minutes on two cores. */
+const BUILD_TIMEOUT_MS = 40 * 60_000;
+/** How long to wait for another process that holds the build lock. */
+const LOCK_WAIT_MS = 45 * 60_000;
+
+/**
+ * Returns the etcd, kube-apiserver and kubectl binaries, building them with the machine's Go when
+ * the cache has no build for the current inputs (go.mod, go.sum, sources, Go version). Builds are
+ * serialised across processes with a lock directory, written to a temporary folder and renamed
+ * into place, so a half-finished build is never used.
+ */
+export async function ensureControlPlaneBinaries(
+  options: BuildOptions,
+): Promise<ControlPlaneBinaries> {
+  const goVersion = (await run('go', ['env', 'GOVERSION'], options.moduleDir, options.env)).trim();
+  const hash = createHash('sha256');
+  for (const file of ['go.mod', 'go.sum', 'cmd/etcd/main.go', 'tools.go']) {
+    hash.update(file).update(await readFile(join(options.moduleDir, file)));
+  }
+  hash.update(goVersion);
+  const key = hash.digest('hex').slice(0, 16);
+  const dir = join(options.cacheDir, key);
+  const binaries = toBinaries(join(dir, 'bin'));
+  if (await exists(join(dir, 'complete'))) return binaries;
+
+  await mkdir(options.cacheDir, { recursive: true });
+  const lock = join(options.cacheDir, `${key}.lock`);
+  await acquireLock(lock, options.progress);
+  try {
+    if (await exists(join(dir, 'complete'))) return binaries;
+    const staging = `${dir}.partial-${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(join(staging, 'bin'), { recursive: true });
+    options.progress(
+      `building the local control plane with ${goVersion} (first run only; a cold kube-apiserver build takes several minutes) ...`,
+    );
+    for (const target of TARGETS) {
+      const started = Date.now();
+      options.progress(`  go build ${target.pkg} ...`);
+      const ticker = setInterval(() => {
+        options.progress(
+          `  ... still building ${target.file} (${Math.round((Date.now() - started) / 1000)} s)`,
+        );
+      }, 30_000);
+      try {
+        await run(
+          'go',
+          ['build', '-trimpath', '-o', join(staging, 'bin', target.file), target.pkg],
+          options.moduleDir,
+          options.env,
+          BUILD_TIMEOUT_MS,
+        );
+      } finally {
+        clearInterval(ticker);
+      }
+      options.progress(`  built ${target.file} in ${Math.round((Date.now() - started) / 1000)} s`);
+    }
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+    await (await import('node:fs/promises')).writeFile(join(dir, 'complete'), `${goVersion}\n`);
+    return binaries;
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+function toBinaries(bin: string): ControlPlaneBinaries {
+  return {
+    etcd: join(bin, 'etcd'),
+    kubeApiserver: join(bin, 'kube-apiserver'),
+    kubectl: join(bin, 'kubectl'),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function acquireLock(lock: string, progress: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let announced = false;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    // A lock older than a whole build is left over from a killed process.
+    const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    if (age > BUILD_TIMEOUT_MS) {
+      await rm(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+    if (!announced) {
+      progress('waiting for another process that is building the control plane ...');
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>,
+  timeoutMs = 60_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...env, GOFLAGS: '-mod=mod' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} could not be started (is Go installed?): ${e.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} failed (exit ${String(code)}):\n${err.slice(-4000)}`,
+          ),
+        );
+    });
+  });
+}

@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Agent, request } from 'undici';
+
+import type { ControlPlaneBinaries } from './binaries.js';
+
+/** A running etcd + kube-apiserver on 127.0.0.1, with an admin and a second, unprivileged identity. */
+export interface LocalCluster {
+  readonly server: string;
+  /** PEM of the apiserver's self-signed serving certificate, the CA clients trust. */
+  readonly caCert: string;
+  readonly adminToken: string;
+  /** A static identity with no RBAC bindings of its own (`cvo-test-user`, group `cvo-testers`). */
+  readonly userToken: string;
+  readonly workDir: string;
+  /** A kubeconfig file for the admin identity. */
+  readonly kubeconfig: string;
+  writeKubeconfig(path: string, token: string, user?: string): Promise<void>;
+  restartApiserver(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  readonly binaries: ControlPlaneBinaries;
+  readonly progress: (line: string) => void;
+  /** Parent of the cluster's work directory (certificates, etcd data, logs). */
+  readonly baseDir?: string;
+  /** Time to wait for /readyz after starting the apiserver. */
+  readonly readyTimeoutMs?: number;
+  /** More kube-apiserver flags, e.g. `--min-request-timeout=5` to make watches expire quickly. */
+  readonly extraApiserverArgs?: readonly string[];
+}
+
+/** Starts etcd and kube-apiserver with RBAC, static tokens and service-account signing keys. */
+export async function startLocalCluster(options: StartClusterOptions): Promise<LocalCluster> {
+  const workDir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'cvo-cluster-'));
+  const processes: ChildProcess[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(processes.map((p) => stopProcess(p)));
+  };
+  try {
+    const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
+    const etcd = startProcess(
+      options.binaries.etcd,
+      [
+        '--name',
+        'default',
+        '--data-dir',
+        join(workDir, 'etcd'),
+        '--listen-client-urls',
+        `http://127.0.0.1:${etcdClient}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${etcdClient}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${etcdPeer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${etcdPeer}`,
+        '--initial-cluster',
+        `default=http://127.0.0.1:${etcdPeer}`,
+        '--log-level',
+        'error',
+      ],
+      join(workDir, 'etcd.log'),
+    );
+    processes.push(etcd);
+
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await writeFile(join(workDir, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
+    await writeFile(join(workDir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const adminToken = randomBytes(24).toString('hex');
+    const userToken = randomBytes(24).toString('hex');
+    await writeFile(
+      join(workDir, 'tokens.csv'),
+      `${adminToken},admin,admin-uid,"system:masters"\n${userToken},cvo-test-user,user-uid,"cvo-testers"\n`,
+    );
+    await mkdir(join(workDir, 'certs'), { recursive: true });
+
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(workDir, 'certs')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(workDir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/24',
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${join(workDir, 'tokens.csv')}`,
+      // The kubernetes Service endpoint cannot point at loopback; nothing here needs it.
+      '--endpoint-reconciler-type=none',
+      ...(options.extraApiserverArgs ?? []),
+      '--v=0',
+    ];
+    const server = `https://127.0.0.1:${apiPort}`;
+    let apiserver = startProcess(
+      options.binaries.kubeApiserver,
+      apiserverArgs,
+      join(workDir, 'kube-apiserver.log'),
+    );
+    processes.push(apiserver);
+    const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+    await waitReady(server, adminToken, readyTimeoutMs, workDir, apiserver);
+    const caCert = await readFile(join(workDir, 'certs', 'apiserver.crt'), 'utf8');
+    const kubeconfig = join(workDir, 'admin.kubeconfig');
+
+    const cluster: LocalCluster = {
+      server,
+      caCert,
+      adminToken,
+      userToken,
+      workDir,
+      kubeconfig,
+      async writeKubeconfig(path, token, user = 'user') {
+        await writeFile(path, renderKubeconfig(server, caCert, token, user), { mode: 0o600 });
+      },
+      async restartApiserver() {
+        await stopProcess(apiserver);
+        apiserver = startProcess(
+          options.binaries.kubeApiserver,
+          apiserverArgs,
+          join(workDir, 'kube-apiserver.log'),
+        );
+        processes.push(apiserver);
+        await waitReady(server, adminToken, readyTimeoutMs, workDir, apiserver);
+      },
+      async stop() {
+        await stopAll();
+        await rm(workDir, { recursive: true, force: true });
+      },
+    };
+    await cluster.writeKubeconfig(kubeconfig, adminToken, 'admin');
+    return cluster;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+export function renderKubeconfig(
+  server: string,
+  caCert: string,
+  token: string,
+  user: string,
+): string {
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'local',
+          cluster: { server, 'certificate-authority-data': Buffer.from(caCert).toString('base64') },
+        },
+      ],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: 'local', context: { cluster: 'local', user } }],
+      'current-context': 'local',
+    },
+    null,
+    2,
+  );
+}
+
+function startProcess(binary: string, args: readonly string[], logFile: string): ChildProcess {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const chunks: Buffer[] = [];
+  const keep = (d: Buffer): void => {
+    chunks.push(d);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.on('exit', () => {
+    void writeFile(logFile, Buffer.concat(chunks)).catch(() => undefined);
+  });
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => {
+            resolve(s);
+          });
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) =>
+          s.close(() => {
+            resolve();
+          }),
+        ),
+    ),
+  );
+  return ports;
+}
+
+async function waitReady(
+  server: string,
+  token: string,
+  timeoutMs: number,
+  workDir: string,
+  child: ChildProcess,
+): Promise<void> {
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const log = await readFile(join(workDir, 'kube-apiserver.log'), 'utf8').catch(() => '');
+        const failure = log
+          .split('\n')
+          .filter((l) => l.startsWith('E'))
+          .slice(-3)
+          .join('\n');
+        throw new Error(
+          `kube-apiserver exited (${String(child.exitCode ?? child.signalCode)}) before it was ready:\n${failure || log.slice(-2000)}`,
+        );
+      }
+      try {
+        const res = await request(`${server}/readyz`, {
+          dispatcher,
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(5000),
+        });
+        last = `${res.statusCode} ${await res.body.text()}`;
+        if (res.statusCode === 200) return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await dispatcher.close();
+  }
+  throw new Error(
+    `kube-apiserver at ${server} was not ready after ${timeoutMs} ms (last: ${last.slice(0, 500)}); logs in ${workDir}`,
+  );
+}

@@ -1,0 +1,171 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { renderRootOfTrust } from '../../src/demo/gpg-demo.js';
+import { LocalStoreServer } from '../../src/demo/local-store-server.js';
+import { toStoreDigestPath } from '../../src/image/pullspec.js';
+import type { KubePort } from '../../src/kube/client.js';
+import type { ClusterVersion, ConfigMap } from '../../src/kube/types.js';
+import { seedClusterVersion } from '../../src/local-cluster/openshift.js';
+import { defaultServiceConfig, startService } from '../../src/main.js';
+import type { Service, ServiceConfig } from '../../src/main.js';
+import { createJsonLogger } from '../../src/observability/logger.js';
+import { atomicPayload, GnuPG } from '../helpers/gnupg.js';
+import type { GpgKey } from '../helpers/gnupg.js';
+import type { TestCluster } from '../helpers/local-cluster.js';
+
+export const REPO = 'quay.io/openshift-release-dev/ocp-release';
+export const CURRENT = { version: '4.16.0', image: `${REPO}@sha256:${'1'.repeat(64)}` };
+
+/** A release key, a signature store on 127.0.0.1 and the root-of-trust ConfigMap in the cluster. */
+export class ReleaseSigner {
+  readonly gpg: GnuPG;
+  readonly key: GpgKey;
+  readonly store: LocalStoreServer;
+  private readonly dir: string;
+
+  private constructor(gpg: GnuPG, key: GpgKey, store: LocalStoreServer, dir: string) {
+    this.gpg = gpg;
+    this.key = key;
+    this.store = store;
+    this.dir = dir;
+  }
+
+  static async create(): Promise<ReleaseSigner> {
+    const gpg = await GnuPG.create();
+    const key = await gpg.generateKey('E2E Release <e2e@example.com>', 'ed25519');
+    const dir = await mkdtemp(join(tmpdir(), 'cvo-e2e-store-'));
+    const store = await LocalStoreServer.start(dir);
+    return new ReleaseSigner(gpg, key, store, dir);
+  }
+
+  async rootOfTrust(): Promise<ConfigMap> {
+    const yaml = renderRootOfTrust(
+      (await this.gpg.exportPublicKey(this.key)).toString(),
+      this.store.url,
+      'e2e',
+    );
+    const { load } = await import('js-yaml');
+    return load(yaml) as ConfigMap;
+  }
+
+  async sign(digest: string, identity = `${REPO}:4.17.0-x86_64`): Promise<Buffer> {
+    return this.gpg.sign(atomicPayload(digest, identity), { key: `${this.key.fingerprint}!` });
+  }
+
+  async publish(digest: string): Promise<void> {
+    const dir = join(this.dir, toStoreDigestPath(digest));
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'signature-1'), await this.sign(digest));
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    await this.gpg.cleanup();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function installRootOfTrust(admin: KubePort, signer: ReleaseSigner): Promise<void> {
+  const cm = await signer.rootOfTrust();
+  const existing = await admin.getConfigMap('openshift-config-managed', 'release-verification');
+  if (existing)
+    await admin.replaceConfigMap('openshift-config-managed', {
+      ...cm,
+      metadata: { ...cm.metadata, resourceVersion: existing.metadata.resourceVersion ?? '' },
+    });
+  else await admin.createConfigMap('openshift-config-managed', cm);
+}
+
+export async function seed(
+  tc: TestCluster,
+  availableUpdates: { version: string; image: string }[] = [],
+): Promise<ClusterVersion> {
+  return seedClusterVersion(tc.cluster, tc.binaries.kubectl, tc.admin, {
+    current: CURRENT,
+    availableUpdates,
+  });
+}
+
+export function serviceConfig(
+  kubeconfig: string,
+  overrides: Partial<ServiceConfig> = {},
+): ServiceConfig {
+  const base = defaultServiceConfig({ kubeconfig });
+  return {
+    ...base,
+    recheckBaseMs: 300,
+    recheckMaxMs: 2000,
+    budgetMs: 10_000,
+    requestTimeoutMs: 2000,
+    ...overrides,
+    leaderElection: { ...base.leaderElection, enabled: false, ...(overrides.leaderElection ?? {}) },
+  };
+}
+
+export async function runService(
+  kubeconfig: string,
+  overrides: Partial<ServiceConfig> = {},
+  logs: string[] = [],
+): Promise<Service> {
+  return startService(
+    serviceConfig(kubeconfig, overrides),
+    createJsonLogger((line) => logs.push(line)),
+  );
+}
+
+/** Edits spec.desiredUpdate as `oc adm upgrade` does: a merge patch. */
+export async function requestUpdate(
+  tc: TestCluster,
+  update: Record<string, unknown> | null,
+): Promise<void> {
+  await tc.kubectl([
+    'patch',
+    'clusterversion',
+    'version',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { desiredUpdate: update } }),
+  ]);
+}
+
+/** Polls until `predicate` holds for the ClusterVersion, or fails with the last status seen. */
+export async function waitFor(
+  admin: KubePort,
+  predicate: (cv: ClusterVersion) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<ClusterVersion> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ClusterVersion | undefined;
+  while (Date.now() < deadline) {
+    last = await admin.getClusterVersion('version');
+    if (predicate(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `timed out waiting for ${what}; last status: ${JSON.stringify(last?.status, null, 2)}`,
+  );
+}
+
+export function condition(
+  cv: ClusterVersion,
+  type: string,
+): { status: string; reason?: string; message?: string } | undefined {
+  return cv.status?.conditions?.find((c) => c.type === type);
+}
+
+export async function events(
+  tc: TestCluster,
+  reason: string,
+): Promise<{ type: string; reason: string; message: string }[]> {
+  const out = JSON.parse(
+    await tc.kubectl(['get', 'events', '-n', 'openshift-cluster-version', '-o', 'json']),
+  ) as { items: { type: string; reason: string; message: string }[] };
+  return out.items.filter((e) => e.reason === reason);
+}
+
+export function digestOf(n: number): string {
+  return `sha256:${n.toString(16).padStart(64, 'a')}`;
+}
