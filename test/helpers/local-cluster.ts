@@ -23,7 +23,9 @@ export interface TestCluster {
  * ../shared/fixtures/openshift-api (the CRDs): absent, the caller's test fails under CI and is
  * skipped elsewhere, like every test that reads shared fixtures.
  */
-export async function startTestCluster(): Promise<TestCluster | { skip: string }> {
+export async function startTestCluster(
+  options: { extraApiserverArgs?: readonly string[] } = {},
+): Promise<TestCluster | { skip: string }> {
   const crds = sharedFixture('openshift-api');
   if ('skip' in crds) return crds;
   const progress = (line: string): void => {
@@ -35,7 +37,13 @@ export async function startTestCluster(): Promise<TestCluster | { skip: string }
     progress,
     env: process.env,
   });
-  const cluster = await startLocalCluster({ binaries, progress });
+  const cluster = await startLocalCluster({
+    binaries,
+    progress,
+    ...(options.extraApiserverArgs !== undefined
+      ? { extraApiserverArgs: options.extraApiserverArgs }
+      : {}),
+  });
   try {
     await bootstrapOpenShiftApi(cluster, binaries.kubectl, crds.path);
   } catch (err) {
