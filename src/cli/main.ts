@@ -1,4 +1,6 @@
 import { runGpgDemo } from '../demo/gpg-demo.js';
+import { runServe, SERVE_HELP } from './serve.js';
+import type { ServeIo } from './serve.js';
 import { runVerify, VERIFY_HELP } from './verify.js';
 import type { CommandIo } from './verify.js';
 import { ExitCode, UsageError } from './usage-error.js';
@@ -8,6 +10,8 @@ const HELP = `Usage: cvo-verifier COMMAND [options]
 Decides whether an OpenShift cluster may move to a new release image.
 
 Commands:
+  serve             run the service against a cluster, or a local walkthrough without one
+                    (see cvo-verifier serve --help)
   verify PULLSPEC   verify a release image's signatures (see cvo-verifier verify --help)
   demo              show the verifier working on this machine: a GnuPG release key, a local
                     signature store, and by-tag, signed and unsigned releases
@@ -16,12 +20,14 @@ Exit codes: 0 success/verified; 1 not verified; 2 usage or configuration error.
 `;
 
 /** Runs one CLI invocation and returns its exit code. All process access arrives through `io`. */
-export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
+export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'verify':
         return await runVerify(rest, io);
+      case 'serve':
+        return await runServe(rest, { shutdown: new Promise<void>(() => undefined), ...io });
       case 'demo':
         if (rest.length > 0) throw new UsageError('demo takes no arguments');
         return (await runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
@@ -29,7 +35,15 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
       case '-h':
       case '--help':
       case 'help':
-        io.stdout(command === undefined ? HELP : rest[0] === 'verify' ? VERIFY_HELP : HELP);
+        io.stdout(
+          command === undefined
+            ? HELP
+            : rest[0] === 'verify'
+              ? VERIFY_HELP
+              : rest[0] === 'serve'
+                ? SERVE_HELP
+                : HELP,
+        );
         return command === undefined ? ExitCode.Usage : ExitCode.Verified;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -48,15 +62,26 @@ if (
   import.meta.url === `file://${process.argv[1] ?? ''}` ||
   process.env.CVO_VERIFIER_MAIN === '1'
 ) {
-  const io: CommandIo = {
+  const shutdown = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve();
+    });
+    process.once('SIGINT', () => {
+      resolve();
+    });
+  });
+  const io: ServeIo = {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    shutdown,
   };
   runCli(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;
+      // Open handles (keep-alive sockets, timers) must not keep a finished command alive.
+      setTimeout(() => process.exit(code), 200).unref();
     },
     (err: unknown) => {
       process.stderr.write(

@@ -4,7 +4,7 @@ import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterVerification } from './cluster-trust.js';
-import { ConditionType, findCondition } from './conditions.js';
+import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
 import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
 import type { EventSpec } from './reconcile.js';
@@ -230,10 +230,24 @@ export class ReleaseController {
     for (let attempt = 1; ; attempt++) {
       const { history, changed } = markVerified(cv.status?.history, image);
       if (!changed || cv.status === undefined) return true;
+      // The current target's ReleaseVerified turns True with the signature that proved it.
+      const conditions =
+        cv.status.desired.image === image
+          ? setCondition(
+              cv.status.conditions,
+              {
+                type: ConditionType.ReleaseVerified,
+                status: 'True',
+                reason: 'Verified',
+                message: `${image}: ${verification.outcome.summary}`,
+              },
+              this.now().toISOString(),
+            )
+          : cv.status.conditions;
       try {
         cv = await this.options.kube.replaceClusterVersionStatus({
           ...cv,
-          status: { ...cv.status, history },
+          status: { ...cv.status, history, ...(conditions !== undefined ? { conditions } : {}) },
         });
         break;
       } catch (err) {

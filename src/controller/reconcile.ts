@@ -143,7 +143,7 @@ export function applyVerdict(
           type: ConditionType.ReleaseVerified,
           status: 'False',
           reason: toConditionReason(outcome.code),
-          message: `${image}: ${outcome.message}: ${outcome.summary}`,
+          message: `${image}: ${outcome.summary === outcome.message ? outcome.message : `${outcome.message}: ${outcome.summary}`}`,
         },
     now,
   );

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { selectCluster } from '../../src/cli/serve.js';
+import { runClusterDemo } from '../../src/demo/cluster-demo.js';
+import { withSharedFixture } from '../helpers/fixtures.js';
+
+describe('the main job (cvo-verifier serve) without a cluster', () => {
+  it('starts a local control plane and walks through by-tag, signed, forced-unsigned and late-signed updates', async (t) => {
+    await withSharedFixture(t, 'openshift-api', async (crdDir) => {
+      let out = '';
+      const ok = await runClusterDemo({
+        stdout: (text) => (out += text),
+        env: process.env,
+        crdDir,
+      });
+      assert.equal(ok, true, out);
+      assert.match(
+        out,
+        /ReleaseAccepted=False \(RetrievePayload\): Retrieving payload failed .*release images that are not accessed via digest cannot be verified/,
+      );
+      assert.match(
+        out,
+        /ReleaseAccepted=True \(PayloadLoaded\): Payload loaded version="4\.17\.0"/,
+      );
+      assert.match(
+        out,
+        /accepted risk: Target release version="" image=".*" cannot be verified, but continuing anyway because the update was forced/,
+      );
+      // The last history table shows the forced release flipped to verified.
+      const lastTable = out.slice(out.lastIndexOf('STATE'));
+      const head = lastTable.split('\n')[1] ?? '';
+      assert.match(
+        head,
+        /^\s*Partial\s+\S+\s+-\s+-\s+true\s+quay\.io\/openshift-release-dev\/ocp-release@sha256:/,
+      );
+      assert.match(out, /ReleaseVerified=True \(Verified\)/);
+      assert.match(out, /Walkthrough finished: every step ended as expected/);
+    });
+  });
+});
+
+describe('selectCluster (kubectl order)', () => {
+  const none = { HOME: '/nonexistent-home' };
+  it('prefers --kubeconfig, then KUBECONFIG, then in-cluster, and returns undefined with none', () => {
+    assert.deepEqual(selectCluster('/k', 'ctx', { ...none, KUBECONFIG: '/env' }), {
+      kubeconfig: '/k',
+      context: 'ctx',
+    });
+    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/env' }), {});
+    assert.deepEqual(
+      selectCluster(undefined, undefined, { ...none, KUBERNETES_SERVICE_HOST: '10.0.0.1' }),
+      { inCluster: true },
+    );
+    assert.equal(selectCluster(undefined, undefined, none), undefined);
+  });
+});

@@ -1,0 +1,304 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { setCondition } from '../../src/controller/conditions.js';
+import { addHistoryEntry, markVerified, MAX_HISTORY } from '../../src/controller/history.js';
+import { CONDITION_REASONS } from '../../src/controller/reasons.js';
+import {
+  applyVerdict,
+  forcedRiskMessage,
+  fullError,
+  planReconcile,
+  retrievePayloadFailedMessage,
+} from '../../src/controller/reconcile.js';
+import type { VerificationOutcome } from '../../src/controller/reconcile.js';
+import { RecheckScheduler } from '../../src/controller/recheck-scheduler.js';
+import { resolveTarget } from '../../src/controller/target.js';
+import { WorkQueue } from '../../src/controller/work-queue.js';
+import type { ClusterVersion, UpdateHistory } from '../../src/kube/types.js';
+
+const IMG = (n: number): string =>
+  `quay.io/ocp/release@sha256:${String(n).repeat(64).slice(0, 64)}`;
+const NOW = '2026-01-01T00:00:00Z';
+
+function cv(
+  desiredUpdate?: ClusterVersion['spec']['desiredUpdate'],
+  status: Partial<ClusterVersion['status']> = {},
+): ClusterVersion {
+  return {
+    apiVersion: 'config.openshift.io/v1',
+    kind: 'ClusterVersion',
+    metadata: { name: 'version', generation: 3 },
+    spec: { clusterID: 'x', ...(desiredUpdate ? { desiredUpdate } : {}) },
+    status: {
+      desired: { version: '4.16.0', image: IMG(1) },
+      observedGeneration: 1,
+      versionHash: 'h',
+      availableUpdates: [{ version: '4.17.0', image: IMG(2) }],
+      history: [],
+      conditions: [],
+      ...status,
+    },
+  };
+}
+
+const refused: VerificationOutcome = {
+  verified: false,
+  code: 'NOT_SIGNED',
+  message: `unable to verify sha256:x against keyrings: k`,
+  details: ['store a: 404', 'store b: 500'],
+  summary: 'no signature found',
+};
+const verified: VerificationOutcome = {
+  verified: true,
+  message: 'verified',
+  details: [],
+  summary: 'k: signed by Release',
+};
+
+describe('resolveTarget', () => {
+  it('takes an image as given, looks versions up in availableUpdates and history, and flags the rest', () => {
+    assert.deepEqual(resolveTarget(cv({ image: IMG(3), force: true })), {
+      kind: 'target',
+      image: IMG(3),
+      version: '',
+      force: true,
+    });
+    assert.deepEqual(resolveTarget(cv({ version: '4.17.0' })), {
+      kind: 'target',
+      image: IMG(2),
+      version: '4.17.0',
+      force: false,
+    });
+    const rollback = cv(
+      { version: '4.15.0' },
+      {
+        history: [
+          {
+            state: 'Completed',
+            startedTime: NOW,
+            completionTime: NOW,
+            version: '4.15.0',
+            image: IMG(5),
+            verified: true,
+          },
+        ],
+      },
+    );
+    assert.equal((resolveTarget(rollback) as { image: string }).image, IMG(5));
+    const invalid = resolveTarget(cv({ version: '9.9.9' }));
+    assert.equal(invalid.kind, 'invalid');
+    assert.match(
+      (invalid as { message: string }).message,
+      /spec\.desiredUpdate\.version: Invalid value: "9\.9\.9": when image is empty/,
+    );
+    assert.equal(resolveTarget(cv()).kind, 'none');
+    assert.equal(resolveTarget(cv({ image: IMG(3), architecture: 'Multi' })).kind, 'invalid');
+  });
+});
+
+describe('planReconcile', () => {
+  it('does nothing for a target status already shows as accepted, and verifies anything else', () => {
+    const accepted = cv(
+      { image: IMG(2) },
+      {
+        desired: { version: '', image: IMG(2) },
+        history: [
+          {
+            state: 'Partial',
+            startedTime: NOW,
+            completionTime: null,
+            image: IMG(2),
+            verified: true,
+          },
+        ],
+        conditions: [{ type: 'ReleaseAccepted', status: 'True', lastTransitionTime: NOW }],
+      },
+    );
+    assert.equal(planReconcile(accepted).kind, 'nothing');
+    const refusedBefore = cv(
+      { image: IMG(2) },
+      { conditions: [{ type: 'ReleaseAccepted', status: 'False', lastTransitionTime: NOW }] },
+    );
+    assert.equal(planReconcile(refusedBefore).kind, 'verify');
+  });
+});
+
+describe('applyVerdict', () => {
+  const plan = { kind: 'verify' as const, image: IMG(2), version: '4.17.0', force: false };
+
+  it('refuses an unverified, unforced target in the CVO words without touching desired or history', () => {
+    const { status, events } = applyVerdict(cv({ image: IMG(2) }), plan, refused, NOW);
+    const accepted = status.conditions?.find((c) => c.type === 'ReleaseAccepted');
+    assert.equal(accepted?.status, 'False');
+    assert.equal(accepted?.reason, 'RetrievePayload');
+    assert.equal(
+      accepted?.message,
+      `Retrieving payload failed version="4.17.0" image="${IMG(2)}" failure=The update cannot be verified: ${refused.message}`,
+    );
+    assert.equal(status.desired.image, IMG(1));
+    assert.deepEqual(status.history, []);
+    assert.deepEqual(events, [
+      {
+        type: 'Warning',
+        reason: 'RetrievePayloadFailed',
+        message: retrievePayloadFailedMessage(
+          '4.17.0',
+          IMG(2),
+          `${refused.message} // store a: 404 // store b: 500`,
+        ),
+      },
+    ]);
+    assert.equal(status.conditions?.find((c) => c.type === 'ReleaseVerified')?.reason, 'NotSigned');
+    assert.equal(status.observedGeneration, 3);
+  });
+
+  it('accepts a forced target with verified: false and the accepted risk', () => {
+    const { status, events } = applyVerdict(
+      cv({ image: IMG(2), force: true }),
+      { ...plan, force: true },
+      refused,
+      NOW,
+    );
+    assert.equal(status.history?.[0]?.verified, false);
+    assert.equal(
+      status.history?.[0]?.acceptedRisks,
+      forcedRiskMessage('4.17.0', IMG(2), refused.message),
+    );
+    assert.equal(status.desired.image, IMG(2));
+    assert.equal(events[0]?.type, 'Warning');
+  });
+
+  it('accepts a verified target: Partial entry, previous closed, ReleaseAccepted=True', () => {
+    const previous: UpdateHistory = {
+      state: 'Partial',
+      startedTime: 'earlier',
+      completionTime: null,
+      image: IMG(1),
+      version: '4.16.0',
+      verified: true,
+    };
+    const { status, events } = applyVerdict(
+      cv({ image: IMG(2) }, { history: [previous] }),
+      plan,
+      verified,
+      NOW,
+    );
+    assert.deepEqual(status.history?.[0], {
+      state: 'Partial',
+      startedTime: NOW,
+      completionTime: null,
+      version: '4.17.0',
+      image: IMG(2),
+      verified: true,
+    });
+    assert.equal(status.history?.[1]?.completionTime, NOW);
+    assert.equal(
+      status.history?.[1]?.state,
+      'Partial',
+      'this service never marks entries Completed',
+    );
+    assert.equal(status.conditions?.find((c) => c.type === 'ReleaseAccepted')?.status, 'True');
+    assert.deepEqual(status.desired, { version: '4.17.0', image: IMG(2) });
+    assert.equal(events[0]?.reason, 'ReleaseVerified');
+  });
+
+  it('joins the long form with " // " and no newlines', () => {
+    assert.equal(fullError({ ...refused, details: ['a\nb'] }), `${refused.message} // a // b`);
+  });
+});
+
+describe('history', () => {
+  it('prunes at 100 entries and flips verified by image', () => {
+    let h: UpdateHistory[] = [];
+    for (let i = 0; i < 130; i++)
+      h = addHistoryEntry(
+        h,
+        { startedTime: String(i), image: IMG(i % 9), verified: i % 2 === 0 },
+        String(i),
+      );
+    assert.equal(h.length, MAX_HISTORY);
+    assert.equal(h[0]?.startedTime, '129');
+    const { history, changed } = markVerified(h, IMG(129 % 9));
+    assert.equal(changed, true);
+    assert.ok(history.filter((e) => e.image === IMG(129 % 9)).every((e) => e.verified));
+    assert.equal(markVerified(history, IMG(129 % 9)).changed, false);
+  });
+});
+
+describe('conditions', () => {
+  it('keeps lastTransitionTime while the status does not change', () => {
+    const a = setCondition([], { type: 'X', status: 'True', reason: 'A' }, 't1');
+    const b = setCondition(a, { type: 'X', status: 'True', reason: 'B' }, 't2');
+    const c = setCondition(b, { type: 'X', status: 'False', reason: 'C' }, 't3');
+    assert.deepEqual(
+      [b[0]?.lastTransitionTime, b[0]?.reason, c[0]?.lastTransitionTime],
+      ['t1', 'B', 't3'],
+    );
+  });
+
+  it('has a CamelCase reason for every error code', () => {
+    for (const reason of Object.values(CONDITION_REASONS)) assert.match(reason, /^[A-Z][A-Za-z]+$/);
+  });
+});
+
+describe('WorkQueue', () => {
+  it('coalesces adds and re-runs a key added while it is processed, never concurrently', async () => {
+    const runs: string[] = [];
+    let active = 0;
+    let maxActive = 0;
+    let release: (() => void) | undefined;
+    const queue = new WorkQueue(
+      async (key) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        runs.push(key);
+        if (runs.length === 1) await new Promise<void>((r) => (release = r));
+        active--;
+      },
+      () => undefined,
+    );
+    queue.add('a');
+    queue.add('a'); // running: marks dirty
+    queue.add('b');
+    queue.add('b'); // queued: coalesced
+    await new Promise((r) => setTimeout(r, 10));
+    release?.();
+    await queue.idle();
+    assert.deepEqual(runs, ['a', 'b', 'a']);
+    assert.equal(maxActive, 1);
+  });
+});
+
+describe('RecheckScheduler', () => {
+  it('backs off exponentially up to the cap and stops when a check reports done', async () => {
+    const calls: number[] = [];
+    const started = Date.now();
+    let doneAfter = 4;
+    const scheduler = new RecheckScheduler({
+      baseMs: 10,
+      maxMs: 40,
+      run: () => {
+        calls.push(Date.now() - started);
+        return Promise.resolve(--doneAfter === 0);
+      },
+    });
+    assert.deepEqual(
+      [0, 1, 2, 3, 10].map((n) => scheduler.delayFor(n)),
+      [10, 20, 40, 40, 40],
+    );
+    scheduler.sync(['k']);
+    assert.equal(scheduler.list()[0]?.key, 'k');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(calls.length, 4);
+    assert.deepEqual(scheduler.list(), []);
+    scheduler.sync(['x', 'y']);
+    scheduler.sync(['y']);
+    assert.deepEqual(
+      scheduler.list().map((e) => e.key),
+      ['y'],
+    );
+    scheduler.stop();
+    assert.deepEqual(scheduler.list(), []);
+  });
+});
