@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -32,6 +32,8 @@ import { GpgReleaseVerifier } from '../../src/verify/gpg-verifier.js';
 import type { GpgResult, GpgVerifierOptions } from '../../src/verify/gpg-verifier.js';
 import { atomicPayload, GnuPG, randomDigest } from '../helpers/gnupg.js';
 import { StoreServer } from '../helpers/store-server.js';
+import { makeTestPki } from '../helpers/tls.js';
+import type { TestPki } from '../helpers/tls.js';
 import type { Route } from '../helpers/store-server.js';
 
 const run = promisify(execFile);
@@ -869,48 +871,19 @@ describe('HttpSignatureStore', () => {
   });
 
   describe('HTTPS with an extra CA bundle', () => {
-    let dir: string;
+    let pki: TestPki;
     let caPem: string;
     let otherCaPem: string;
     let serverKey: string;
     let serverCert: string;
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'cvo-store-tls-'));
-      const file = (name: string): string => join(dir, name);
-      // Arguments are split on spaces; paths are relative to `dir`.
-      const openssl = (args: string): Promise<unknown> =>
-        run('openssl', args.split(' '), { cwd: dir });
-      const ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
-      for (const ca of ['cvo-test-ca', 'cvo-other-ca']) {
-        await openssl(
-          `req -x509 ${ec} -keyout ${ca}.key -out ${ca}.crt -days 2 -subj /CN=${ca} ` +
-            '-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign',
-        );
-      }
-      await openssl(`req ${ec} -keyout server.key -out server.csr -subj /CN=127.0.0.1`);
-      await writeFile(
-        file('server.ext'),
-        [
-          'subjectAltName=IP:127.0.0.1',
-          'basicConstraints=CA:FALSE',
-          'keyUsage=critical,digitalSignature',
-          'extendedKeyUsage=serverAuth',
-          '',
-        ].join('\n'),
-      );
-      await openssl(
-        'x509 -req -in server.csr -CA cvo-test-ca.crt -CAkey cvo-test-ca.key -CAcreateserial ' +
-          '-out server.crt -days 2 -extfile server.ext',
-      );
-      caPem = await readFile(file('cvo-test-ca.crt'), 'utf8');
-      otherCaPem = await readFile(file('cvo-other-ca.crt'), 'utf8');
-      serverKey = await readFile(file('server.key'), 'utf8');
-      serverCert = await readFile(file('server.crt'), 'utf8');
+      pki = await makeTestPki();
+      ({ caPem, otherCaPem, serverKey, serverCert } = pki);
     });
 
     after(async () => {
-      await rm(dir, { recursive: true, force: true });
+      await pki.cleanup();
     });
 
     async function startTls(): Promise<TlsStoreServer> {
