@@ -7,18 +7,8 @@
 #   ./scripts/run.sh verify quay.io/...@sha256:... --root-of-trust cm.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need_apt=()
-command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
-command -v gpg-agent >/dev/null 2>&1 || need_apt+=(gpg-agent)
-command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "run: installing Debian packages: ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-# An older Go fetches the toolchain control-plane/go.mod names from the Go module proxy.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+# shellcheck source=scripts/ensure-packages.sh
+source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent go:golang-go
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,25 +1,14 @@
 #!/usr/bin/env bash
-# Runs every check of the project from a fresh clone: installs what it needs (Debian gnupg and
-# openssl, Node 24 when the system Node is older, npm packages), then lint, format, type checks,
-# build, and the whole test suite with real GnuPG, real HTTP servers and the shared fixtures.
+# Runs every check of the project from a fresh clone: installs what it needs (Debian gnupg,
+# openssl and Go when missing, Node 24 when the system Node is older, npm packages), then lint,
+# format, type checks, build, and the whole test suite with real GnuPG, real HTTP servers, a real
+# etcd + kube-apiserver (built from Go modules on first use) and the shared fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
-command -v gpg-agent >/dev/null 2>&1 || need_apt+=(gpg-agent)
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-# Go builds the real etcd and kube-apiserver for the controller's end-to-end tests. An older Go
-# fetches the toolchain control-plane/go.mod names (go 1.26) from the Go module proxy by itself.
-command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "test: installing Debian packages: ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-
-export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+# Go builds the real etcd and kube-apiserver for the controller's end-to-end tests.
+# shellcheck source=scripts/ensure-packages.sh
+source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent openssl:openssl go:golang-go
 
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh

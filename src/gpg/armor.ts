@@ -80,7 +80,8 @@ export function decodeArmor(text: string): ArmorBlock[] {
   return blocks;
 }
 
-function crc24(data: Uint8Array): number {
+/** The armor checksum (RFC 4880 §6.1). */
+export function crc24(data: Uint8Array): number {
   let crc = 0xb704ce;
   for (const byte of data) {
     crc ^= byte << 16;

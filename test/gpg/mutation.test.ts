@@ -28,6 +28,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { deflateRawSync, deflateSync, inflateRawSync, inflateSync } from 'node:zlib';
 
 import { VerifyError } from '../../src/errors.js';
+import { crc24 } from '../../src/gpg/armor.js';
 import { loadKeyring } from '../../src/gpg/keyring.js';
 import type { Keyring } from '../../src/gpg/keyring.js';
 import { readPackets, Tag } from '../../src/gpg/packets.js';
@@ -430,18 +431,6 @@ function compressedPacket(inner: Uint8Array, algorithm: number): RawPacket {
         ? deflateSync(inner)
         : inner;
   return { tag: Tag.Compressed, body: concat([algorithm], data) };
-}
-
-function crc24(data: Uint8Array): number {
-  let crc = 0xb704ce;
-  for (const byte of data) {
-    crc ^= byte << 16;
-    for (let j = 0; j < 8; j++) {
-      crc <<= 1;
-      if (crc & 0x1000000) crc ^= 0x1864cfb;
-    }
-  }
-  return crc & 0xffffff;
 }
 
 function armor(binary: Uint8Array): Uint8Array {
