@@ -48,8 +48,10 @@ const MAX_EVENT_MESSAGE = 16 * 1024;
 export class ReleaseController {
   private readonly options: ControllerOptions;
   private readonly name: string;
-  private readonly queue: WorkQueue;
-  private readonly rechecks: RecheckScheduler;
+  // Rebuilt by every start(): a stopped queue and scheduler never run again, and a replica that
+  // loses and later regains leadership must start from a clean slate.
+  private queue: WorkQueue;
+  private rechecks: RecheckScheduler;
   private readonly now: () => Date;
   private watcher: Watcher | undefined;
   /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
@@ -60,19 +62,27 @@ export class ReleaseController {
     this.options = options;
     this.name = options.name ?? 'version';
     this.now = options.now ?? (() => new Date());
-    this.queue = new WorkQueue(
+    this.queue = this.createQueue();
+    this.rechecks = this.createRechecks();
+  }
+
+  private createQueue(): WorkQueue {
+    return new WorkQueue(
       (key) => this.reconcile(key),
       (key, err) => {
-        options.logger.error('reconcile failed', { key, error: String(err) });
+        this.options.logger.error('reconcile failed', { key, error: String(err) });
       },
     );
-    this.rechecks = new RecheckScheduler({
+  }
+
+  private createRechecks(): RecheckScheduler {
+    return new RecheckScheduler({
       run: (key) => this.recheck(key),
       onError: (key, err) => {
-        options.logger.warn('re-check failed', { key, error: String(err) });
+        this.options.logger.warn('re-check failed', { key, error: String(err) });
       },
-      ...(options.recheckBaseMs !== undefined ? { baseMs: options.recheckBaseMs } : {}),
-      ...(options.recheckMaxMs !== undefined ? { maxMs: options.recheckMaxMs } : {}),
+      ...(this.options.recheckBaseMs !== undefined ? { baseMs: this.options.recheckBaseMs } : {}),
+      ...(this.options.recheckMaxMs !== undefined ? { maxMs: this.options.recheckMaxMs } : {}),
     });
   }
 
@@ -85,6 +95,9 @@ export class ReleaseController {
   }
 
   async start(): Promise<void> {
+    this.queue = this.createQueue();
+    this.rechecks = this.createRechecks();
+    this.lastSpec = undefined;
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;

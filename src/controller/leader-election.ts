@@ -20,8 +20,9 @@ export interface LeaderElectionOptions {
 
 /**
  * Leader election with a coordination.k8s.io/v1 Lease, as client-go does it: acquire when the
- * lease is free or expired, renew before it expires, and stop leading as soon as a renewal fails
- * past the lease duration or another holder is seen. Writes carry resourceVersion, so two
+ * lease is free or has not changed for its duration, renew before it expires, and stop leading as
+ * soon as another holder is seen or a renewal write loses, or when the API server has been
+ * unreachable for the lease duration. Writes carry resourceVersion, so two
  * candidates racing for the same lease cannot both win.
  */
 export class LeaderElector {
@@ -32,6 +33,9 @@ export class LeaderElector {
   private readonly now: () => Date;
   private leading = false;
   private lastRenew = 0;
+  /** The lease record last seen and when this process first saw it (local clock). */
+  private observedRecord = '';
+  private observedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -75,13 +79,20 @@ export class LeaderElector {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      const held = await this.tryAcquireOrRenew();
-      if (held) this.lastRenew = this.now().getTime();
-      this.setLeading(
-        held || (this.leading && this.now().getTime() - this.lastRenew < this.leaseDurationMs),
-      );
+      const outcome = await this.tryAcquireOrRenew();
+      // stop() may have run during the await: a stopped elector never starts leading again.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
+      if (this.stopped) return;
+      if (outcome === 'held') {
+        this.lastRenew = this.now().getTime();
+        this.setLeading(true);
+      } else {
+        // Another holder, or a lost write race: someone else owns the lease now.
+        this.setLeading(false);
+      }
     } catch (err) {
       this.options.onError?.(err);
+      // The API server is unreachable: keep leading only while our last renewal is still valid.
       if (this.leading && this.now().getTime() - this.lastRenew >= this.leaseDurationMs)
         this.setLeading(false);
     }
@@ -100,7 +111,12 @@ export class LeaderElector {
     else this.options.onStoppedLeading();
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * One attempt to take or keep the lease. Expiry is judged by when this process last saw the
+   * lease record change (as client-go does), not by the holder's renewTime, so clock skew
+   * between replicas cannot make two leaders.
+   */
+  private async tryAcquireOrRenew(): Promise<'held' | 'lost'> {
     const { kube, namespace, name, identity } = this.options;
     const now = this.now();
     const micro = now.toISOString();
@@ -119,13 +135,17 @@ export class LeaderElector {
           spec: { ...spec, acquireTime: micro, leaseTransitions: 0 },
         };
         await kube.createLease(namespace, created);
-        return true;
+        return 'held';
       }
       const holder = lease.spec?.holderIdentity ?? '';
-      const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+      const record = `${holder}|${lease.spec?.renewTime ?? ''}|${lease.metadata.resourceVersion ?? ''}`;
+      if (record !== this.observedRecord) {
+        this.observedRecord = record;
+        this.observedAt = now.getTime();
+      }
       const duration = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
-      const expired = holder === '' || renewed + duration < now.getTime();
-      if (holder !== identity && !expired) return false;
+      const expired = holder === '' || this.observedAt + duration < now.getTime();
+      if (holder !== identity && !expired) return 'lost';
       const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
       await kube.replaceLease(namespace, {
         ...lease,
@@ -136,9 +156,9 @@ export class LeaderElector {
           ...(holder === identity ? {} : { acquireTime: micro }),
         },
       });
-      return true;
+      return 'held';
     } catch (err) {
-      if (err instanceof KubeApiError && err.status === 409) return false;
+      if (err instanceof KubeApiError && err.status === 409) return 'lost';
       throw err;
     }
   }

@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import {
   ApiException,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
-  makeInformer,
+  ListWatch,
+  Watch,
 } from '@kubernetes/client-node';
 import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
 
@@ -63,6 +66,8 @@ export interface KubeConfigOptions {
 /** Informer restarts after an error back off from this delay, doubling, up to the cap. */
 export const WATCH_RESTART_BASE_MS = 500;
 export const WATCH_RESTART_MAX_MS = 30_000;
+/** An error after this long without one starts the backoff over. */
+const WATCH_HEALTHY_RESET_MS = 60_000;
 
 const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
 
@@ -208,33 +213,38 @@ function createWatcher<T extends { metadata?: object }>(
   list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>,
   handlers: WatchHandlers<T>,
 ): Watcher {
-  const informer = makeInformer(kc, path, list as never);
+  // client-node waits 1, 2, 4 … 30 s before re-opening a watch the server closed cleanly when no
+  // event came in between: capped, so a quiet object's next edit is not seen up to 30 s late.
+  const informer = new ListWatch(path, new Watch(kc), list, false, undefined, undefined, {
+    delayFn: (ms) => sleep(Math.min(ms, WATCH_RESTART_BASE_MS)),
+  });
   let stopped = false;
   let delay = WATCH_RESTART_BASE_MS;
+  let lastErrorAt = 0;
   let timer: NodeJS.Timeout | undefined;
   informer.on('add', (o) => {
-    handlers.onChange(o as unknown as T);
+    handlers.onChange(o);
   });
   informer.on('update', (o) => {
-    handlers.onChange(o as unknown as T);
+    handlers.onChange(o);
   });
-  informer.on('delete', (o) => handlers.onDelete?.(o as unknown as T));
+  informer.on('delete', (o) => handlers.onDelete?.(o));
   informer.on('connect', () => {
     handlers.onConnect?.();
   });
   informer.on('error', (err: unknown) => {
     if (stopped) return;
+    // Consecutive failures back off; a watch that stayed healthy for a while starts over. (The
+    // client's start() resolves even when its list fails, so its result cannot tell.)
+    const now = Date.now();
+    if (now - lastErrorAt > WATCH_HEALTHY_RESET_MS) delay = WATCH_RESTART_BASE_MS;
+    lastErrorAt = now;
     const wait = delay;
     delay = Math.min(delay * 2, WATCH_RESTART_MAX_MS);
     handlers.onError?.(err, wait);
     timer = setTimeout(() => {
       if (stopped) return;
-      informer.start().then(
-        () => {
-          delay = WATCH_RESTART_BASE_MS;
-        },
-        (e: unknown) => handlers.onError?.(e, delay),
-      );
+      informer.start().catch((e: unknown) => handlers.onError?.(e, delay));
     }, wait);
   });
   return {

@@ -191,7 +191,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
     }),
   );
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  // Test and demo clusters hold nothing worth a long graceful shutdown.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
   await exited;
   clearTimeout(timer);
 }
