@@ -119,7 +119,6 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
     });
     say('   ClusterVersion "version" seeded: 4.16.0 installed, 4.17.0 available');
 
-    const logs: string[] = [];
     const config = defaultServiceConfig({ kubeconfig: cluster.kubeconfig });
     const service: Service = await startService(
       {
@@ -134,7 +133,6 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
         },
       },
       createJsonLogger((line) => {
-        logs.push(line);
         options.log?.(line);
       }),
     );
@@ -214,10 +212,9 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       () => publish(unsigned.split('@')[1] ?? ''),
       (cv) => cv.status?.history?.[0]?.image === unsigned && cv.status.history[0].verified,
     );
-    const flipped = logs.some((l) => l.includes('release verified by background re-check'));
     say();
     say(
-      result.ok && flipped
+      result.ok
         ? '== Walkthrough finished: every step ended as expected.'
         : '== Walkthrough finished with unexpected results (see !! above).',
     );
@@ -228,7 +225,7 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       say('   Press Ctrl-C to stop.');
       await options.keepRunning;
     }
-    return result.ok && flipped;
+    return result.ok;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
