@@ -4,6 +4,7 @@ import { ClusterTrust } from './controller/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './controller/signature-cache.js';
+import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import type { KubeConfigOptions, KubePort } from './kube/client.js';
 import type { Logger } from './observability/logger.js';
@@ -17,6 +18,8 @@ export interface ServiceConfig {
   readonly caNamespace: string;
   readonly eventNamespace: string;
   readonly signatureCacheName: string;
+  /** Where the leader publishes verdict evidence and re-check times (`cvo-verifier status`). */
+  readonly stateConfigMap: { readonly namespace: string; readonly name: string };
   readonly leaderElection: {
     readonly enabled: boolean;
     readonly namespace: string;
@@ -46,6 +49,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
     caNamespace: 'openshift-config',
     eventNamespace: 'openshift-cluster-version',
     signatureCacheName: 'cvo-update-verifier-signatures',
+    stateConfigMap: { namespace: 'cvo-update-verifier', name: 'cvo-update-verifier-state' },
     leaderElection: {
       enabled: true,
       namespace: 'cvo-update-verifier',
@@ -104,6 +108,12 @@ export async function startService(
     name: config.clusterVersionName,
     eventNamespace: config.eventNamespace,
     signatureCache: new SignatureCache(kube, config.signatureNamespace, config.signatureCacheName),
+    statePublisher: new StatePublisher(
+      kube,
+      config.stateConfigMap.namespace,
+      config.stateConfigMap.name,
+      config.leaderElection.identity,
+    ),
     recheckBaseMs: config.recheckBaseMs,
     recheckMaxMs: config.recheckMaxMs,
   });

@@ -11,6 +11,7 @@ import type { EventSpec } from './reconcile.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
 import type { SignatureCache } from './signature-cache.js';
+import type { StatePublisher } from './state-publisher.js';
 import { WorkQueue } from './work-queue.js';
 
 /** What the controller needs from verification: ClusterTrust in production, fakes in unit tests. */
@@ -27,6 +28,8 @@ export interface ControllerOptions {
   /** Where Events about the ClusterVersion are written (the CVO uses openshift-cluster-version). */
   readonly eventNamespace?: string;
   readonly signatureCache?: SignatureCache;
+  /** Publishes verdict evidence and re-check times for `cvo-verifier status`. */
+  readonly statePublisher?: StatePublisher;
   readonly recheckBaseMs?: number;
   readonly recheckMaxMs?: number;
   readonly now?: () => Date;
@@ -57,6 +60,7 @@ export class ReleaseController {
   /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
   private lastSpec: string | undefined;
   private readonly outcomes = new Map<string, ClusterVerification>();
+  private statePublishing: Promise<void> = Promise.resolve();
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -78,6 +82,9 @@ export class ReleaseController {
   private createRechecks(): RecheckScheduler {
     return new RecheckScheduler({
       run: (key) => this.recheck(key),
+      onChange: () => {
+        this.publishState();
+      },
       onError: (key, err) => {
         this.options.logger.warn('re-check failed', { key, error: String(err) });
       },
@@ -165,6 +172,7 @@ export class ReleaseController {
           const key = JSON.stringify([plan.image, plan.force]);
           verification =
             this.outcomes.get(key) ?? (await this.options.verifier.verify(plan.image, cv));
+          this.recordVerdict(plan.image, verification);
           this.outcomes.clear();
           this.outcomes.set(key, verification);
           ({ status, events } = applyVerdict(
@@ -219,6 +227,37 @@ export class ReleaseController {
     if (plan.kind === 'verify' && accepted?.status === 'False' && plan.image.includes('@'))
       keys.add(`${TARGET_KEY}${plan.image}`);
     this.rechecks.sync(keys);
+    this.publishState();
+  }
+
+  private recordVerdict(image: string, verification: ClusterVerification): void {
+    const { outcome } = verification;
+    this.options.statePublisher?.record({
+      image,
+      verified: outcome.verified,
+      ...(outcome.code !== undefined ? { code: outcome.code } : {}),
+      message: outcome.message,
+      summary: outcome.summary,
+      details: outcome.details,
+      checkedAt: this.now().toISOString(),
+    });
+  }
+
+  /** Best effort: status readers lose detail, never correctness, when this fails. */
+  private publishState(): void {
+    const publisher = this.options.statePublisher;
+    if (publisher === undefined) return;
+    const rechecks = this.rechecks.list().map((r) => ({
+      kind: r.key.startsWith(TARGET_KEY) ? ('target' as const) : ('history' as const),
+      image: r.key.slice(r.key.startsWith(TARGET_KEY) ? TARGET_KEY.length : HISTORY_KEY.length),
+      attempts: r.attempts,
+      nextAt: r.nextAt.toISOString(),
+    }));
+    this.statePublishing = this.statePublishing
+      .then(() => publisher.publish(rechecks, this.now()))
+      .catch((err: unknown) => {
+        this.options.logger.warn('could not publish state', { error: String(err) });
+      });
   }
 
   private async recheck(key: string): Promise<boolean> {
@@ -232,6 +271,7 @@ export class ReleaseController {
     let cv = await this.options.kube.getClusterVersion(this.name);
     if (!(cv.status?.history ?? []).some((h) => h.image === image && !h.verified)) return true;
     const verification = await this.options.verifier.verify(image, cv);
+    this.recordVerdict(image, verification);
     if (!verification.outcome.verified) {
       this.options.logger.info('release still unverified', {
         image,

@@ -15,6 +15,8 @@ export interface RecheckOptions {
   /** Runs one re-check; resolves true when the key needs no more checks. */
   readonly run: (key: string) => Promise<boolean>;
   readonly onError?: (key: string, err: unknown) => void;
+  /** Called after a re-check ran and was rescheduled or finished. */
+  readonly onChange?: () => void;
 }
 
 /**
@@ -92,5 +94,6 @@ export class RecheckScheduler {
     if (current?.attempts !== attempts) return;
     if (done) this.entries.delete(key);
     else this.schedule(key, attempts + 1);
+    this.options.onChange?.();
   }
 }

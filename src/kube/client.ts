@@ -7,6 +7,8 @@ import {
   CustomObjectsApi,
   KubeConfig,
   ListWatch,
+  PatchStrategy,
+  setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
 import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
@@ -20,6 +22,8 @@ export interface KubePort {
   getClusterVersion(name: string): Promise<ClusterVersion>;
   /** PUT …/status with the object's resourceVersion: a stale object fails with 409. */
   replaceClusterVersionStatus(cv: ClusterVersion): Promise<ClusterVersion>;
+  /** A JSON merge patch of the object (spec), as `oc adm upgrade` and `kubectl patch --type=merge` send. */
+  mergePatchClusterVersion(name: string, patch: Record<string, unknown>): Promise<ClusterVersion>;
   watchClusterVersions(handlers: WatchHandlers<ClusterVersion>): Watcher;
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
@@ -92,6 +96,15 @@ export function createKubePort(kc: KubeConfig): KubePort {
       call(
         `get clusterversion ${name}`,
         async () => (await custom.getClusterCustomObject({ ...CV, name })) as ClusterVersion,
+      ),
+    mergePatchClusterVersion: (name, patch) =>
+      call(
+        `patch clusterversion ${name}`,
+        async () =>
+          (await custom.patchClusterCustomObject(
+            { ...CV, name, body: patch },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          )) as ClusterVersion,
       ),
     replaceClusterVersionStatus: (cv) =>
       call(
