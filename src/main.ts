@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
 import { ClusterTrust } from './controller/cluster-trust.js';
@@ -7,7 +9,13 @@ import { SignatureCache } from './controller/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import type { KubeConfigOptions, KubePort } from './kube/client.js';
+import type { WebhookVerifyMode } from './http/admission.js';
+import { createHealthApp, createWebhookApp } from './http/app.js';
+import { startTlsServer } from './http/tls-server.js';
+import type { RunningTlsServer } from './http/tls-server.js';
 import type { Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import type { ServiceMetrics } from './observability/metrics.js';
 
 /** Everything `cvo-verifier serve` can be told; defaults match OpenShift's names. */
 export interface ServiceConfig {
@@ -38,6 +46,23 @@ export interface ServiceConfig {
     readonly httpsProxy?: string;
     readonly noProxy?: string;
   };
+  /** HTTP surface; absent in tests and walkthroughs that do not need it. */
+  readonly http?: HttpConfig;
+}
+
+export interface HttpConfig {
+  readonly bindAddress: string;
+  /** Plain HTTP: /healthz, /readyz, /metrics. 0 picks a free port. */
+  readonly healthPort: number;
+  /** HTTPS: the admission webhook and the verify API; started only with TLS files. */
+  readonly webhookPort: number;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly verifyApi: boolean;
+  readonly webhookVerifyMode: WebhookVerifyMode;
+  /** Verification budget inside the API server's webhook timeout (10 s by default there). */
+  readonly webhookBudgetMs: number;
+  /** How often the TLS files are re-read (default 10 s). */
+  readonly tlsReloadIntervalMs?: number;
 }
 
 export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
@@ -72,7 +97,11 @@ export interface Service {
   readonly controller: ReleaseController;
   readonly elector: LeaderElector | undefined;
   readonly kube: KubePort;
+  readonly metrics: ServiceMetrics;
+  /** Bound ports, when the HTTP surface runs. */
+  readonly ports: { readonly health?: number; readonly webhook?: number };
   isLeader(): boolean;
+  isReady(): { ready: boolean; reason: string };
   stop(): Promise<void>;
 }
 
@@ -87,8 +116,17 @@ export async function startService(
   kubeOverride?: KubePort,
 ): Promise<Service> {
   const kube = kubeOverride ?? createKubePort(loadKubeConfig(config.kube));
+  let leading = false;
+  // Metrics are created before the controller they read from; filled in below.
+  const refs: { controller?: ReleaseController } = {};
+  const metrics = createMetrics({
+    isLeader: () => leading,
+    reconcileQueueDepth: () => refs.controller?.queueDepth ?? 0,
+    rechecks: () => refs.controller?.pendingRechecks() ?? [],
+  });
   const trust = new ClusterTrust({
     kube,
+    metrics,
     rootOfTrust: config.rootOfTrust,
     signatureNamespace: config.signatureNamespace,
     caNamespace: config.caNamespace,
@@ -117,13 +155,13 @@ export async function startService(
     recheckBaseMs: config.recheckBaseMs,
     recheckMaxMs: config.recheckMaxMs,
   });
+  refs.controller = controller;
   logger.info('starting cvo-update-verifier', {
     api: kube.describe(),
     rootOfTrust: `${config.rootOfTrust.namespace}/${config.rootOfTrust.name}`,
     leaderElection: config.leaderElection.enabled,
   });
 
-  let leading = false;
   let transition: Promise<void> = Promise.resolve();
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
@@ -153,12 +191,34 @@ export async function startService(
     leading = true;
     await controller.start();
   }
+  const isReady = (): { ready: boolean; reason: string } => {
+    if (leading) {
+      return controller.isSynced()
+        ? { ready: true, reason: 'leading; ClusterVersion watch synced' }
+        : { ready: false, reason: 'leading; waiting for the ClusterVersion watch to sync' };
+    }
+    if (elector === undefined) return { ready: false, reason: 'starting' };
+    return elector.inContact
+      ? { ready: true, reason: 'standby; in contact with the API server' }
+      : {
+          ready: false,
+          reason: 'standby; the API server has not answered within the lease duration',
+        };
+  };
+  const { servers, ports } =
+    config.http === undefined
+      ? { servers: [], ports: {} }
+      : await startHttp(config, config.http, { logger, metrics, kube, trust, isReady });
   return {
     controller,
     elector,
     kube,
+    metrics,
+    ports,
+    isReady,
     isLeader: () => leading,
     async stop() {
+      await Promise.all(servers.map((server) => server.close()));
       if (elector) await elector.stop();
       await transition;
       await controller.stop();
@@ -166,4 +226,89 @@ export async function startService(
       logger.info('stopped');
     },
   };
+}
+
+interface HttpDeps {
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly kube: KubePort;
+  readonly trust: ClusterTrust;
+  readonly isReady: () => { ready: boolean; reason: string };
+}
+
+/** Starts the probes/metrics server and, with TLS files, the webhook and verify API server. */
+async function startHttp(
+  config: ServiceConfig,
+  http: HttpConfig,
+  deps: HttpDeps,
+): Promise<{
+  servers: { close(): Promise<void> }[];
+  ports: { health?: number; webhook?: number };
+}> {
+  const { logger, metrics, kube, trust } = deps;
+  const servers: { close(): Promise<void> }[] = [];
+  const ports: { health?: number; webhook?: number } = {};
+  const health = createHealthApp({ live: () => true, ready: deps.isReady, metrics });
+  const healthServer = await new Promise<Server>((resolve, reject) => {
+    const server = health.listen(http.healthPort, http.bindAddress, () => {
+      resolve(server);
+    });
+    server.once('error', reject);
+  });
+  ports.health = (healthServer.address() as AddressInfo).port;
+  servers.push({
+    close: () =>
+      new Promise<void>((resolve) => {
+        healthServer.closeAllConnections();
+        healthServer.close(() => {
+          resolve();
+        });
+      }),
+  });
+  if (http.tls !== undefined) {
+    const webhook = createWebhookApp({
+      logger,
+      metrics,
+      admission: {
+        mode: http.webhookVerifyMode,
+        budgetMs: http.webhookBudgetMs,
+        verify: async (image, cv, signal) => {
+          const { outcome } = await trust.verify(image, cv, signal);
+          return { verified: outcome.verified, message: outcome.message };
+        },
+      },
+      ...(http.verifyApi
+        ? {
+            verifyApi: {
+              budgetMs: config.budgetMs,
+              authenticate: (token: string) => kube.reviewToken(token),
+              authorize: (user: { username: string; groups: string[] }) =>
+                kube.canAccess(user, '/v1/verify', 'post'),
+              verify: async (image: string, signal: AbortSignal) => {
+                const cv = await kube.getClusterVersion(config.clusterVersionName);
+                const { outcome, digest } = await trust.verify(image, cv, signal);
+                return { image, digest, ...outcome };
+              },
+            },
+          }
+        : {}),
+    });
+    const tls: RunningTlsServer = await startTlsServer(webhook, {
+      ...http.tls,
+      host: http.bindAddress,
+      port: http.webhookPort,
+      ...(http.tlsReloadIntervalMs !== undefined
+        ? { reloadIntervalMs: http.tlsReloadIntervalMs }
+        : {}),
+      onReload: (ok, err) => {
+        if (ok) logger.info('reloaded the webhook serving certificate');
+        else
+          logger.warn('could not reload the webhook serving certificate', { error: String(err) });
+      },
+    });
+    ports.webhook = tls.port;
+    servers.push(tls);
+  }
+  logger.info('serving HTTP', { bindAddress: http.bindAddress, ...ports });
+  return { servers, ports };
 }

@@ -1,6 +1,9 @@
 import { runGpgDemo } from '../demo/gpg-demo.js';
+import { HISTORY_HELP, runHistory } from './history.js';
 import { runServe, SERVE_HELP } from './serve.js';
 import type { ServeIo } from './serve.js';
+import { runStatus, STATUS_HELP } from './status.js';
+import { runUpgrade, UPGRADE_HELP } from './upgrade.js';
 import { runVerify, VERIFY_HELP } from './verify.js';
 import type { CommandIo } from './verify.js';
 import { ExitCode, UsageError } from './usage-error.js';
@@ -13,11 +16,26 @@ Commands:
   serve             run the service against a cluster, or a local walkthrough without one
                     (see cvo-verifier serve --help)
   verify PULLSPEC   verify a release image's signatures (see cvo-verifier verify --help)
+  upgrade           show or request a cluster update like 'oc adm upgrade': --to VERSION,
+                    --to-image PULLSPEC [--force] [--allow-explicit-upgrade], --clear
+  history           the update history with VERIFIED and accepted risks (-o json|yaml)
+  status            the verifier's verdict for the requested update: conditions, evidence and
+                    pending background re-checks (-o json|yaml)
   demo              show the verifier working on this machine: a GnuPG release key, a local
                     signature store, and by-tag, signed and unsigned releases
 
-Exit codes: 0 success/verified; 1 not verified; 2 usage or configuration error.
+Exit codes: 0 success/verified; 1 not verified, or a request refused (upgrade) or an object not
+found; 2 usage or configuration error (including no cluster configured).
+Every command takes --help.
 `;
+
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  verify: VERIFY_HELP,
+  serve: SERVE_HELP,
+  upgrade: UPGRADE_HELP,
+  history: HISTORY_HELP,
+  status: STATUS_HELP,
+};
 
 /** Runs one CLI invocation and returns its exit code. All process access arrives through `io`. */
 export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): Promise<number> {
@@ -28,6 +46,12 @@ export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): 
         return await runVerify(rest, io);
       case 'serve':
         return await runServe(rest, { shutdown: new Promise<void>(() => undefined), ...io });
+      case 'upgrade':
+        return await runUpgrade(rest, io);
+      case 'history':
+        return await runHistory(rest, io);
+      case 'status':
+        return await runStatus(rest, io);
       case 'demo':
         if (rest.length > 0) throw new UsageError('demo takes no arguments');
         return (await runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
@@ -35,15 +59,7 @@ export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): 
       case '-h':
       case '--help':
       case 'help':
-        io.stdout(
-          command === undefined
-            ? HELP
-            : rest[0] === 'verify'
-              ? VERIFY_HELP
-              : rest[0] === 'serve'
-                ? SERVE_HELP
-                : HELP,
-        );
+        io.stdout(command === undefined ? HELP : (COMMAND_HELP[rest[0] ?? ''] ?? HELP));
         return command === undefined ? ExitCode.Usage : ExitCode.Verified;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -8,7 +8,8 @@ import { runClusterDemo } from '../demo/cluster-demo.js';
 import type { KubeConfigOptions } from '../kube/client.js';
 import { defaultServiceConfig, startService } from '../main.js';
 import type { ServiceConfig } from '../main.js';
-import { createJsonLogger } from '../observability/logger.js';
+import { createPinoLogger } from '../observability/pino-logger.js';
+import type { LogLevel } from '../observability/pino-logger.js';
 import { ExitCode, UsageError } from './usage-error.js';
 import type { CommandIo } from './verify.js';
 
@@ -35,6 +36,16 @@ Options:
   --recheck-base DURATION           first background re-check delay (default 30s)
   --recheck-max DURATION            longest re-check delay (default 1h)
   --keep-running                    local walkthrough only: keep the cluster up until Ctrl-C
+  --bind-address ADDR               address the HTTP servers listen on (default 0.0.0.0)
+  --health-port PORT                plain HTTP /healthz, /readyz, /metrics (default 8081)
+  --webhook-port PORT               HTTPS admission webhook and verify API (default 8443)
+  --tls-cert-file PATH              serving certificate for the HTTPS server (reloaded on change)
+  --tls-key-file PATH               its key; without both files the HTTPS server does not start
+  --webhook-verify-mode off|enforce enforce: deny by-digest targets that fail verification
+                                    unless forced (default off: only by-tag is judged)
+  --webhook-timeout DURATION        verification budget inside the webhook call (default 8s)
+  --verify-api                      enable POST /v1/verify (TokenReview + SubjectAccessReview)
+  --log-level LEVEL                 debug, info, warn or error (default info)
   -h, --help                        show this help
 
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY for signature stores; KUBECONFIG.
@@ -64,6 +75,15 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
         'recheck-base': { type: 'string' },
         'recheck-max': { type: 'string' },
         'keep-running': { type: 'boolean' },
+        'health-port': { type: 'string' },
+        'webhook-port': { type: 'string' },
+        'tls-cert-file': { type: 'string' },
+        'tls-key-file': { type: 'string' },
+        'verify-api': { type: 'boolean' },
+        'webhook-verify-mode': { type: 'string' },
+        'webhook-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+        'bind-address': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -84,7 +104,14 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
     return ok ? ExitCode.Verified : ExitCode.NotVerified;
   }
   const config = toServiceConfig(kube, values, io.env);
-  const logger = createJsonLogger(io.stdout);
+  const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw new UsageError('--log-level must be debug, info, warn or error');
+  const logger = createPinoLogger(level as LogLevel, {
+    write: (line: string) => {
+      io.stdout(line);
+    },
+  });
   const service = await startService(config, logger);
   await io.shutdown;
   logger.info('shutting down');
@@ -149,8 +176,32 @@ function toServiceConfig(
   const httpProxy = pick('HTTP_PROXY', 'http_proxy');
   const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
   const noProxy = pick('NO_PROXY', 'no_proxy');
+  const port = (name: string, fallback: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new UsageError(`--${name} must be a port number`);
+    return n;
+  };
+  const certFile = str('tls-cert-file');
+  const keyFile = str('tls-key-file');
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError('--tls-cert-file and --tls-key-file go together');
+  const mode = str('webhook-verify-mode') ?? 'off';
+  if (mode !== 'off' && mode !== 'enforce')
+    throw new UsageError('--webhook-verify-mode must be off or enforce');
   return {
     ...base,
+    http: {
+      bindAddress: str('bind-address') ?? '0.0.0.0',
+      healthPort: port('health-port', 8081),
+      webhookPort: port('webhook-port', 8443),
+      ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
+      verifyApi: values['verify-api'] === true,
+      webhookVerifyMode: mode,
+      webhookBudgetMs: duration('webhook-timeout', 8000),
+    },
     rootOfTrust,
     eventNamespace: str('event-namespace') ?? base.eventNamespace,
     leaderElection: {

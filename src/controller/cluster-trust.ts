@@ -17,6 +17,8 @@ import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
 import { verifyRelease } from '../verify/release-verifier.js';
 import { LruCache } from '../verify/verdict-cache.js';
+import type { ServiceMetrics } from '../observability/metrics.js';
+import { toConditionReason } from './reasons.js';
 import type { VerificationOutcome } from './reconcile.js';
 
 export interface ClusterTrustOptions {
@@ -37,6 +39,7 @@ export interface ClusterTrustOptions {
   readonly budgetMs: number;
   readonly requestTimeoutMs?: number;
   readonly cache?: LruCache<GpgResult>;
+  readonly metrics?: ServiceMetrics;
 }
 
 /** The outcome plus the signatures that proved it, for the signature cache. */
@@ -95,6 +98,14 @@ export class ClusterTrust {
       }
     }
     const verdict = await verifyRelease(image, { gpg: verifier }, signal);
+    this.options.metrics?.recordVerification(
+      'gpg',
+      verdict.verified ? 'verified' : 'refused',
+      verdict.verified ? 'Verified' : toConditionReason(verdict.code),
+      verdict.durationMs / 1000,
+      verdict.cached,
+    );
+    this.options.metrics?.recordStores(verdict.stores);
     const summary = verdict.verified
       ? verdict.checks.map((c) => `${c.keyring}: ${c.reason}`).join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);

@@ -61,6 +61,7 @@ export class ReleaseController {
   private lastSpec: string | undefined;
   private readonly outcomes = new Map<string, ClusterVerification>();
   private statePublishing: Promise<void> = Promise.resolve();
+  private synced = false;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -126,11 +127,18 @@ export class ReleaseController {
       },
     });
     await this.watcher.start();
+    this.synced = true;
     // Resume work that status shows as pending (after a restart or a leader change).
     this.queue.add(this.name);
   }
 
+  /** Started, with its watch established and the initial list done. */
+  isSynced(): boolean {
+    return this.synced;
+  }
+
   async stop(): Promise<void> {
+    this.synced = false;
     this.rechecks.stop();
     await this.watcher?.stop();
     await this.queue.stop();

@@ -33,6 +33,7 @@ export class LeaderElector {
   private readonly now: () => Date;
   private leading = false;
   private lastRenew = 0;
+  private lastContact = 0;
   /** The lease record last seen and when this process first saw it (local clock). */
   private observedRecord = '';
   private observedAt = 0;
@@ -49,6 +50,11 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Whether the API server answered this elector within the lease duration. */
+  get inContact(): boolean {
+    return this.now().getTime() - this.lastContact < this.leaseDurationMs;
   }
 
   start(): void {
@@ -80,6 +86,7 @@ export class LeaderElector {
     if (this.stopped) return;
     try {
       const outcome = await this.tryAcquireOrRenew();
+      this.lastContact = this.now().getTime();
       // stop() may have run during the await: a stopped elector never starts leading again.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (this.stopped) return;

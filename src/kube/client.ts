@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   ApiException,
+  AuthenticationV1Api,
+  AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -33,6 +35,14 @@ export interface KubePort {
   getLease(namespace: string, name: string): Promise<Lease | undefined>;
   createLease(namespace: string, lease: Lease): Promise<Lease>;
   replaceLease(namespace: string, lease: Lease): Promise<Lease>;
+  /** TokenReview: who a bearer token belongs to, or undefined when it is not valid. */
+  reviewToken(token: string): Promise<{ username: string; groups: string[] } | undefined>;
+  /** SubjectAccessReview for a non-resource URL and verb. */
+  canAccess(
+    user: { username: string; groups: string[] },
+    path: string,
+    verb: string,
+  ): Promise<boolean>;
 }
 
 export type { KubeEvent, Lease };
@@ -88,6 +98,8 @@ export function createKubePort(kc: KubeConfig): KubePort {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const coordination = kc.makeApiClient(CoordinationV1Api);
+  const authn = kc.makeApiClient(AuthenticationV1Api);
+  const authz = kc.makeApiClient(AuthorizationV1Api);
   const server = kc.getCurrentCluster()?.server ?? 'unknown';
 
   return {
@@ -189,6 +201,32 @@ export function createKubePort(kc: KubeConfig): KubePort {
           }),
         ),
       ),
+    reviewToken: (token) =>
+      call('create tokenreview', async () => {
+        // client-node's model classes are plain data to its serializer.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+        const review = await authn.createTokenReview({ body: { spec: { token } } });
+        const user = review.status?.user;
+        return review.status?.authenticated === true && user?.username !== undefined
+          ? { username: user.username, groups: user.groups ?? [] }
+          : undefined;
+      }),
+    canAccess: (user, path, verb) =>
+      call('create subjectaccessreview', async () => {
+        /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's
+           model classes are plain data to its serializer */
+        const review = await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: user.username,
+              groups: user.groups,
+              nonResourceAttributes: { path, verb },
+            },
+          },
+        });
+        /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
+        return review.status?.allowed === true;
+      }),
   };
 }
 

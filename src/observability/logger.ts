@@ -3,6 +3,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines all carry `fields` (request ids); loggers without it log plainly. */
+  child?(fields: Record<string, unknown>): Logger;
 }
 
 export function createJsonLogger(

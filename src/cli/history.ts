@@ -1,0 +1,190 @@
+import { delimiter } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
+
+import { dump } from 'js-yaml';
+
+import { createKubePort, KubeApiError, loadKubeConfig } from '../kube/client.js';
+import type { KubeConfigOptions, KubePort } from '../kube/client.js';
+import type { ClusterVersion } from '../kube/types.js';
+import { formatHistoryTable } from './format-history.js';
+import { selectCluster } from './serve.js';
+import { ExitCode, UsageError } from './usage-error.js';
+import type { CommandIo } from './verify.js';
+
+export const HISTORY_HELP = `Usage: cvo-verifier history [options]
+
+Prints the update history of ClusterVersion "version", newest first, with the VERIFIED column
+'oc adm upgrade' never shows and each entry's accepted risks (the CVO's text for a forced,
+unverified release) below it.
+
+Options:
+  --kubeconfig PATH      kubeconfig file
+  --context NAME         kubeconfig context
+  -o, --output FORMAT    table (default), json or yaml: the status.history array as data
+  -h, --help             show this help
+
+The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster service account, else
+~/.kube/config.
+
+Exit codes: 0 printed; 1 the ClusterVersion is missing or the API call failed;
+2 usage or configuration error (no cluster configured, unreadable kubeconfig).
+`;
+
+/** parseArgs options every cluster command accepts. */
+export const CLUSTER_OPTIONS = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The ClusterVersion every command reads: a cluster has exactly one, named `version`. */
+export const CLUSTER_VERSION_NAME = 'version';
+
+/** A request the cluster or the command refused, or an object that is not there: exit code 1. */
+export class CommandRefusal extends Error {
+  override readonly name = 'CommandRefusal';
+}
+
+const NO_CLUSTER_MESSAGE =
+  'no cluster configured: pass --kubeconfig PATH, set KUBECONFIG, run in a pod with a service account, or create ~/.kube/config';
+
+/** oc's words when the API server has no ClusterVersion `version` (not an OpenShift 4 cluster). */
+const NO_CLUSTER_VERSION_MESSAGE =
+  'No cluster version information available - you must be connected to an OpenShift version 4 server to fetch the current version';
+
+/**
+ * Resolves the cluster as kubectl does (`--kubeconfig`, `KUBECONFIG`, in-cluster,
+ * `~/.kube/config`) and connects to it; a missing or unusable configuration is a UsageError.
+ */
+export function connectCluster(
+  kubeconfig: string | undefined,
+  context: string | undefined,
+  env: CommandIo['env'],
+): KubePort {
+  const selected = selectCluster(kubeconfig, context, env);
+  if (selected === undefined) throw new UsageError(NO_CLUSTER_MESSAGE);
+  const options = withEnvKubeconfig(selected, env);
+  let kc;
+  try {
+    kc = loadKubeConfig(options);
+  } catch (err) {
+    throw new UsageError(`cannot load the cluster configuration: ${errorText(err)}`);
+  }
+  // client-node accepts an unknown context and fails later with an unhelpful error.
+  if (kc.getCurrentCluster() === null) {
+    throw new UsageError(
+      `the kubeconfig has no cluster for context ${JSON.stringify(kc.getCurrentContext())}`,
+    );
+  }
+  return createKubePort(kc);
+}
+
+/**
+ * selectCluster leaves KUBECONFIG to client-node's default loading, which reads the process's
+ * environment rather than the command's `env`; one file is therefore passed explicitly. A list
+ * of files is still merged by the default loading (same environment in the executable).
+ */
+function withEnvKubeconfig(selected: KubeConfigOptions, env: CommandIo['env']): KubeConfigOptions {
+  if (selected.kubeconfig !== undefined || selected.inCluster === true) return selected;
+  const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
+  const [only] = files;
+  return files.length === 1 && only !== undefined ? { ...selected, kubeconfig: only } : selected;
+}
+
+/** Reads ClusterVersion `version`, refusing with oc's words when the cluster has none. */
+export async function readClusterVersion(kube: KubePort): Promise<ClusterVersion> {
+  try {
+    return await kube.getClusterVersion(CLUSTER_VERSION_NAME);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404)
+      throw new CommandRefusal(NO_CLUSTER_VERSION_MESSAGE);
+    throw err;
+  }
+}
+
+/**
+ * Runs a command body, turning refusals and API failures into `error: …` on stderr and exit
+ * code 1. UsageError passes through to the dispatcher (exit code 2).
+ */
+export async function runClusterCommand(
+  io: CommandIo,
+  body: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof CommandRefusal || err instanceof KubeApiError) {
+      io.stderr(`error: ${err.message}\n`);
+      return ExitCode.NotVerified;
+    }
+    throw err;
+  }
+}
+
+export type DataFormat = 'json' | 'yaml';
+
+/** Validates `--output`: `text` (or `table`) for people, else one of the data formats. */
+export function parseOutputFlag(
+  value: string | undefined,
+  textName: 'text' | 'table',
+): DataFormat | 'text' {
+  if (value === undefined || value === textName) return 'text';
+  if (value === 'json' || value === 'yaml') return value;
+  throw new UsageError(`--output must be ${textName}, json or yaml, not ${JSON.stringify(value)}`);
+}
+
+/** One JSON document, or one YAML document, of plain data. */
+export function formatData(format: DataFormat, data: unknown): string {
+  // A JSON round trip drops undefined fields, which js-yaml's dump refuses.
+  const plain: unknown = JSON.parse(JSON.stringify(data ?? null));
+  return format === 'json'
+    ? `${JSON.stringify(plain, null, 2)}\n`
+    : dump(plain, { noRefs: true, lineWidth: -1 });
+}
+
+type CommandValues<T extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: true }>
+>['values'];
+
+/** Parses argv strictly: unknown flags, missing flag values and arguments are usage errors. */
+export function parseCommandArgs<T extends ParseArgsOptionsConfig>(
+  command: string,
+  argv: readonly string[],
+  options: T,
+): CommandValues<T> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(errorText(err));
+  }
+  const [extra] = parsed.positionals;
+  if (extra !== undefined)
+    throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(extra)}`);
+  return parsed.values;
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function runHistory(argv: readonly string[], io: CommandIo): Promise<number> {
+  const values = parseCommandArgs('history', argv, {
+    ...CLUSTER_OPTIONS,
+    output: { type: 'string', short: 'o' },
+  });
+  if (values.help === true) {
+    io.stdout(HISTORY_HELP);
+    return ExitCode.Verified;
+  }
+  const output = parseOutputFlag(values.output, 'table');
+  const kube = connectCluster(values.kubeconfig, values.context, io.env);
+  return runClusterCommand(io, async () => {
+    const cv = await readClusterVersion(kube);
+    io.stdout(
+      output === 'text' ? formatHistoryTable(cv) : formatData(output, cv.status?.history ?? []),
+    );
+    return ExitCode.Verified;
+  });
+}

@@ -1,0 +1,140 @@
+import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../image/oc-messages.js';
+import type { ClusterVersion } from '../kube/types.js';
+import { resolveTarget } from '../controller/target.js';
+
+/** The parts of admission.k8s.io/v1 AdmissionReview this webhook reads and writes. */
+export interface AdmissionReview {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  request?: {
+    uid: string;
+    kind?: { group?: string; version?: string; kind?: string };
+    operation?: string;
+    name?: string;
+    object?: unknown;
+    oldObject?: unknown;
+    userInfo?: { username?: string };
+  };
+  response?: AdmissionResponse;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason?: string; message: string };
+  warnings?: string[];
+}
+
+export type WebhookVerifyMode = 'off' | 'enforce';
+
+/** The decision and a label for metrics and logs. */
+export interface AdmissionDecision {
+  readonly response: AdmissionResponse;
+  readonly reason: string;
+}
+
+export interface AdmissionOptions {
+  readonly mode: WebhookVerifyMode;
+  /** Verifies a by-digest target (enforce mode); must resolve within the webhook's budget. */
+  readonly verify?: (
+    image: string,
+    cv: ClusterVersion,
+    signal: AbortSignal,
+  ) => Promise<{ verified: boolean; message: string }>;
+  /** Time left for verification inside the API server's webhook timeout. */
+  readonly budgetMs: number;
+}
+
+/** The webhook's own limit on a request body: ClusterVersions are a few hundred KiB at most. */
+export const MAX_ADMISSION_BODY_BYTES = 3 * 1024 * 1024;
+
+function allow(uid: string, reason: string, warnings?: string[]): AdmissionDecision {
+  return { response: { uid, allowed: true, ...(warnings ? { warnings } : {}) }, reason };
+}
+
+function deny(uid: string, reason: string, message: string): AdmissionDecision {
+  return {
+    response: { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } },
+    reason,
+  };
+}
+
+function isClusterVersion(value: unknown): value is ClusterVersion {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { kind?: unknown; spec?: unknown };
+  return v.kind === 'ClusterVersion' && typeof v.spec === 'object' && v.spec !== null;
+}
+
+/**
+ * Reviews a ClusterVersion UPDATE. Only a change of spec.desiredUpdate (image, version, force) is
+ * judged, so unrelated edits are never blocked: a by-tag image without force is denied with oc's
+ * refusal; with force it is allowed with oc's warning; in enforce mode a by-digest target that
+ * fails verification within the budget (or whose verification does not finish in time) is
+ * denied unless forced. Anything it cannot parse is denied with a message saying what.
+ */
+export async function reviewClusterVersion(
+  review: AdmissionReview,
+  options: AdmissionOptions,
+): Promise<AdmissionDecision> {
+  const request = review.request;
+  const uid = request?.uid ?? '';
+  if (request === undefined || uid === '')
+    return deny(uid, 'malformed', 'the AdmissionReview has no request uid');
+  if (request.kind?.kind !== 'ClusterVersion' || request.operation !== 'UPDATE')
+    return allow(uid, 'not-applicable');
+  if (!isClusterVersion(request.object))
+    return deny(uid, 'malformed', 'request.object is not a ClusterVersion');
+  const cv = request.object;
+  const old = isClusterVersion(request.oldObject) ? request.oldObject : undefined;
+  const next = cv.spec.desiredUpdate;
+  const before = old?.spec.desiredUpdate;
+  if (next === undefined) return allow(uid, 'no-desired-update');
+  const unchanged =
+    next.image === before?.image &&
+    next.version === before?.version &&
+    next.force === before?.force;
+  if (unchanged) return allow(uid, 'desired-update-unchanged');
+
+  const force = next.force === true;
+  const image = next.image ?? '';
+  if (image !== '' && !image.includes('@')) {
+    return force
+      ? allow(uid, 'by-tag-forced', [BY_TAG_FORCED_WARNING])
+      : deny(uid, 'by-tag', BY_TAG_REFUSED);
+  }
+  if (options.mode === 'off' || force || options.verify === undefined) return allow(uid, 'allowed');
+
+  // Enforce: verify the resolved target (a version is looked up in the old object's status).
+  const target = resolveTarget(old?.status !== undefined ? { ...cv, status: old.status } : cv);
+  if (target.kind !== 'target') return allow(uid, 'unresolvable');
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort();
+  }, options.budgetMs);
+  try {
+    const result = await Promise.race([
+      options.verify(target.image, cv, controller.signal),
+      new Promise<'timeout'>((resolve) => {
+        controller.signal.addEventListener(
+          'abort',
+          () => {
+            resolve('timeout');
+          },
+          { once: true },
+        );
+      }),
+    ]);
+    if (result === 'timeout') {
+      return deny(
+        uid,
+        'verification-timeout',
+        `The update cannot be verified: verification of ${target.image} did not finish within ${options.budgetMs} ms; retry, or set force to accept the risk`,
+      );
+    }
+    if (result.verified) return allow(uid, 'verified');
+    return deny(uid, 'unverified', `The update cannot be verified: ${result.message}`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}

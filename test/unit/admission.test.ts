@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { reviewClusterVersion } from '../../src/http/admission.js';
+import type { AdmissionOptions, AdmissionReview } from '../../src/http/admission.js';
+import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
+import type { ClusterVersion } from '../../src/kube/types.js';
+
+const DIGEST = `quay.io/ocp/release@sha256:${'a'.repeat(64)}`;
+const TAG = 'quay.io/ocp/release:4.17.0';
+
+function cv(desiredUpdate?: ClusterVersion['spec']['desiredUpdate']): ClusterVersion {
+  return {
+    apiVersion: 'config.openshift.io/v1',
+    kind: 'ClusterVersion',
+    metadata: { name: 'version' },
+    spec: { clusterID: 'x', ...(desiredUpdate ? { desiredUpdate } : {}) },
+    status: {
+      desired: { version: '4.16.0', image: 'x' },
+      observedGeneration: 1,
+      versionHash: 'h',
+      availableUpdates: [{ version: '4.17.0', image: DIGEST }],
+    },
+  };
+}
+
+function review(object: unknown, oldObject: unknown = cv(), operation = 'UPDATE'): AdmissionReview {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u1',
+      kind: { group: 'config.openshift.io', version: 'v1', kind: 'ClusterVersion' },
+      operation,
+      object,
+      oldObject,
+    },
+  };
+}
+
+const off: AdmissionOptions = { mode: 'off', budgetMs: 1000 };
+const enforce = (verified: boolean, delayMs = 0): AdmissionOptions => ({
+  mode: 'enforce',
+  budgetMs: 100,
+  verify: async () => {
+    await new Promise((r) => setTimeout(r, delayMs));
+    return { verified, message: 'unable to verify sha256:… against keyrings: k' };
+  },
+});
+
+describe('reviewClusterVersion', () => {
+  const cases: [string, AdmissionReview, AdmissionOptions, boolean, string, RegExp?][] = [
+    [
+      'by-tag without force',
+      review(cv({ image: TAG })),
+      off,
+      false,
+      'by-tag',
+      new RegExp(BY_TAG_REFUSED.slice(0, 60).replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')),
+    ],
+    ['by-tag with force', review(cv({ image: TAG, force: true })), off, true, 'by-tag-forced'],
+    ['by-digest, mode off', review(cv({ image: DIGEST })), off, true, 'allowed'],
+    [
+      'unchanged desiredUpdate (a by-tag left from before)',
+      review(cv({ image: TAG }), cv({ image: TAG })),
+      off,
+      true,
+      'desired-update-unchanged',
+    ],
+    ['no desiredUpdate', review(cv()), off, true, 'no-desired-update'],
+    [
+      'CREATE is not judged',
+      review(cv({ image: TAG }), undefined, 'CREATE'),
+      off,
+      true,
+      'not-applicable',
+    ],
+    ['enforce: verified', review(cv({ image: DIGEST })), enforce(true), true, 'verified'],
+    [
+      'enforce: unverified',
+      review(cv({ image: DIGEST })),
+      enforce(false),
+      false,
+      'unverified',
+      /^The update cannot be verified: unable to verify/,
+    ],
+    [
+      'enforce: unverified but forced',
+      review(cv({ image: DIGEST, force: true })),
+      enforce(false),
+      true,
+      'allowed',
+    ],
+    [
+      'enforce: version resolved from availableUpdates',
+      review(cv({ version: '4.17.0' })),
+      enforce(false),
+      false,
+      'unverified',
+    ],
+    [
+      'enforce: verification past the budget',
+      review(cv({ image: DIGEST })),
+      enforce(true, 300),
+      false,
+      'verification-timeout',
+      /did not finish within 100 ms/,
+    ],
+    ['not a ClusterVersion object', review({ kind: 'Pod' }), off, false, 'malformed'],
+  ];
+  for (const [name, input, options, allowed, reason, message] of cases) {
+    it(`${allowed ? 'allows' : 'denies'}: ${name}`, async () => {
+      const decision = await reviewClusterVersion(input, options);
+      assert.equal(decision.response.allowed, allowed);
+      assert.equal(decision.reason, reason);
+      assert.equal(decision.response.uid, 'u1');
+      if (message) assert.match(decision.response.status?.message ?? '', message);
+    });
+  }
+
+  it('warns with oc’s text when a by-tag target is forced', async () => {
+    const decision = await reviewClusterVersion(review(cv({ image: TAG, force: true })), off);
+    assert.deepEqual(decision.response.warnings, [BY_TAG_FORCED_WARNING]);
+  });
+
+  it('denies with oc’s full refusal text', async () => {
+    const decision = await reviewClusterVersion(review(cv({ image: TAG })), off);
+    assert.equal(decision.response.status?.message, BY_TAG_REFUSED);
+    assert.equal(decision.response.status?.code, 403);
+  });
+
+  it('denies a review without a uid', async () => {
+    const decision = await reviewClusterVersion(
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
+      off,
+    );
+    assert.equal(decision.response.allowed, false);
+  });
+});
