@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
+import { dump } from 'js-yaml';
+
 import { parseDuration } from '../config/duration.js';
 import { isVerifyError } from '../errors.js';
 import { loadRootOfTrust } from '../gpg/root-of-trust.js';
@@ -31,7 +33,7 @@ Options:
   --max-signature-size BYTES largest signature accepted (default 51200)
   --ca-bundle PATH           extra PEM CA certificates for HTTPS stores
   --serial                   read stores one after another instead of in parallel
-  --output text|json         output format (default text)
+  --output text|json|yaml    output format (default text)
   -h, --help                 show this help
 
 Exit codes: 0 verified; 1 not verified (by-tag and invalid digests included);
@@ -75,8 +77,8 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     return ExitCode.Verified;
   }
   const output = values.output ?? 'text';
-  if (output !== 'text' && output !== 'json')
-    throw new UsageError(`--output must be text or json, not ${JSON.stringify(output)}`);
+  if (output !== 'text' && output !== 'json' && output !== 'yaml')
+    throw new UsageError(`--output must be text, json or yaml, not ${JSON.stringify(output)}`);
   if (positionals.length !== 1) throw new UsageError('verify takes exactly one PULLSPEC');
   const image = positionals[0] ?? '';
   const budgetMs = durationFlag('--timeout', values.timeout, 30_000);
@@ -94,7 +96,9 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     io.stdout(
       output === 'json'
         ? `${JSON.stringify(toJsonVerdict(verdict), null, 2)}\n`
-        : formatVerdictText(verdict),
+        : output === 'yaml'
+          ? dump(toJsonVerdict(verdict), { noRefs: true, lineWidth: -1 })
+          : formatVerdictText(verdict),
     );
     return verdict.verified ? ExitCode.Verified : ExitCode.NotVerified;
   };

@@ -77,6 +77,23 @@ describe('cvo-verifier verify', () => {
     assert.match(r.stdout, /signature-1: signed by Release <release@example.com>/);
   });
 
+  it('prints the same data as YAML', async () => {
+    const r = await cli([
+      'verify',
+      image(signed),
+      '--root-of-trust',
+      rootOfTrust,
+      '--output',
+      'yaml',
+    ]);
+    assert.equal(r.code, 0);
+    const { load } = await import('js-yaml');
+    const out = load(r.stdout) as { verified: boolean; digest: string; checks: { kind: string }[] };
+    assert.equal(out.verified, true);
+    assert.equal(out.digest, signed);
+    assert.equal(out.checks[0]?.kind, 'gpg');
+  });
+
   it('prints the JSON contract', async () => {
     const r = await cli([
       'verify',
@@ -163,7 +180,7 @@ describe('cvo-verifier verify', () => {
       ['--root-of-trust', 'x', '--timeout', 'soon'],
       /--timeout: invalid duration/,
     ],
-    ['a bad --output', ['--output', 'xml'], /--output must be text or json/],
+    ['a bad --output', ['--output', 'xml'], /--output must be text, json or yaml/],
     ['an unknown command', [], /unknown command/],
   ];
   for (const [name, extra, message] of usage) {
