@@ -1,10 +1,4 @@
-import { runGpgDemo } from '../demo/gpg-demo.js';
-import { HISTORY_HELP, runHistory } from './history.js';
-import { runServe, SERVE_HELP } from './serve.js';
 import type { ServeIo } from './serve.js';
-import { runStatus, STATUS_HELP } from './status.js';
-import { runUpgrade, UPGRADE_HELP } from './upgrade.js';
-import { runVerify, VERIFY_HELP } from './verify.js';
 import type { CommandIo } from './verify.js';
 import { ExitCode, UsageError } from './usage-error.js';
 
@@ -29,41 +23,61 @@ found; 2 usage or configuration error (including no cluster configured).
 Every command takes --help.
 `;
 
-const COMMAND_HELP: Readonly<Record<string, string>> = {
-  verify: VERIFY_HELP,
-  serve: SERVE_HELP,
-  upgrade: UPGRADE_HELP,
-  history: HISTORY_HELP,
-  status: STATUS_HELP,
+interface Command {
+  readonly run: (argv: readonly string[], io: CommandIo | ServeIo) => Promise<number>;
+  readonly help: string;
+}
+
+// Commands are loaded on demand: `verify` must not pay for the Kubernetes client, express and
+// prom-client that `serve` needs (hundreds of milliseconds of start-up).
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  verify: async () => {
+    const m = await import('./verify.js');
+    return { run: m.runVerify, help: m.VERIFY_HELP };
+  },
+  serve: async () => {
+    const m = await import('./serve.js');
+    return {
+      run: (argv, io) => m.runServe(argv, { shutdown: new Promise<void>(() => undefined), ...io }),
+      help: m.SERVE_HELP,
+    };
+  },
+  upgrade: async () => {
+    const m = await import('./upgrade.js');
+    return { run: m.runUpgrade, help: m.UPGRADE_HELP };
+  },
+  history: async () => {
+    const m = await import('./history.js');
+    return { run: m.runHistory, help: m.HISTORY_HELP };
+  },
+  status: async () => {
+    const m = await import('./status.js');
+    return { run: m.runStatus, help: m.STATUS_HELP };
+  },
+  demo: async () => {
+    const m = await import('../demo/gpg-demo.js');
+    return {
+      run: async (argv, io) => {
+        if (argv.length > 0) throw new UsageError('demo takes no arguments');
+        return (await m.runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
+      },
+      help: 'Usage: cvo-verifier demo\n\nA GPG-only walkthrough on this machine: a GnuPG release key, a local signature store,\nand by-tag, signed and unsigned releases.\n',
+    };
+  },
 };
 
 /** Runs one CLI invocation and returns its exit code. All process access arrives through `io`. */
 export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'verify':
-        return await runVerify(rest, io);
-      case 'serve':
-        return await runServe(rest, { shutdown: new Promise<void>(() => undefined), ...io });
-      case 'upgrade':
-        return await runUpgrade(rest, io);
-      case 'history':
-        return await runHistory(rest, io);
-      case 'status':
-        return await runStatus(rest, io);
-      case 'demo':
-        if (rest.length > 0) throw new UsageError('demo takes no arguments');
-        return (await runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        io.stdout(command === undefined ? HELP : (COMMAND_HELP[rest[0] ?? ''] ?? HELP));
-        return command === undefined ? ExitCode.Usage : ExitCode.Verified;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      const load = COMMANDS[rest[0] ?? ''];
+      io.stdout(command !== undefined && load !== undefined ? (await load()).help : HELP);
+      return command === undefined ? ExitCode.Usage : ExitCode.Verified;
     }
+    const load = COMMANDS[command];
+    if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    return await (await load()).run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`error: ${err.message}\nRun 'cvo-verifier --help' for usage.\n`);

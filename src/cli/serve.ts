@@ -127,7 +127,12 @@ export function selectCluster(
 ): KubeConfigOptions | undefined {
   const ctx = context !== undefined ? { context } : {};
   if (kubeconfig !== undefined) return { kubeconfig, ...ctx };
-  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') return { ...ctx };
+  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') {
+    // One file is passed explicitly, so an in-process caller's env is honoured; a list is merged
+    // by the client from the process environment, as kubectl does.
+    const files = env.KUBECONFIG.split(':').filter((f) => f !== '');
+    return files.length === 1 ? { kubeconfig: files[0] ?? '', ...ctx } : { ...ctx };
+  }
   if (env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '')
     return { inCluster: true, ...ctx };
   const home = env.HOME ?? homedir();

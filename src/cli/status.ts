@@ -31,14 +31,15 @@ const CONDITION_TYPES = ['ReleaseAccepted', 'ReleaseVerified', 'Invalid'] as con
 export const STATUS_HELP = `Usage: cvo-verifier status [options]
 
 Shows what the verifier decided about the requested update: the ReleaseAccepted,
-ReleaseVerified and Invalid conditions of ClusterVersion "version", the requested target, and
-from the state the service publishes (ConfigMap ${DEFAULT_STATE_CONFIGMAP.namespace}/${DEFAULT_STATE_CONFIGMAP.name}) the latest
-verdict for the target with its evidence, and the pending background re-checks with their next
-attempt time. Without that ConfigMap the service is not running, or no replica is leading.
+ReleaseVerified and Invalid conditions of ClusterVersion "version", the requested target, and,
+from the state the service publishes in ConfigMap cvo-update-verifier/cvo-update-verifier-state,
+the latest verdict for the target with its evidence and the pending background re-checks with
+their next attempt time. Without that ConfigMap the service is not running, or no replica is
+leading.
 
 Options:
   --state-configmap NS/NAME  the service's state ConfigMap
-                             (default ${DEFAULT_STATE_CONFIGMAP.namespace}/${DEFAULT_STATE_CONFIGMAP.name})
+                             (default cvo-update-verifier/cvo-update-verifier-state)
   --kubeconfig PATH          kubeconfig file
   --context NAME             kubeconfig context
   -o, --output FORMAT        text (default), json or yaml: one object

@@ -47,7 +47,10 @@ describe('selectCluster (kubectl order)', () => {
       kubeconfig: '/k',
       context: 'ctx',
     });
-    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/env' }), {});
+    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/env' }), {
+      kubeconfig: '/env',
+    });
+    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/a:/b' }), {});
     assert.deepEqual(
       selectCluster(undefined, undefined, { ...none, KUBERNETES_SERVICE_HOST: '10.0.0.1' }),
       { inCluster: true },

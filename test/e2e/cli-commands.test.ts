@@ -1,0 +1,573 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { load } from 'js-yaml';
+
+import { runCli } from '../../src/cli/main.js';
+import { parsePublishedState } from '../../src/controller/state-publisher.js';
+import type { PublishedState } from '../../src/controller/state-publisher.js';
+import { BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
+import type { ClusterVersion } from '../../src/kube/types.js';
+import type { Service } from '../../src/main.js';
+import { repoRoot } from '../helpers/fixtures.js';
+import { startTestCluster } from '../helpers/local-cluster.js';
+import type { TestCluster } from '../helpers/local-cluster.js';
+import {
+  CURRENT,
+  digestOf,
+  installRootOfTrust,
+  REPO,
+  ReleaseSigner,
+  runService,
+  seed,
+  waitFor,
+} from './harness.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const STATE = { namespace: 'cvo-update-verifier', name: 'cvo-update-verifier-state' };
+
+async function cli(args: string[], env: Record<string, string>): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env,
+    cwd: repoRoot,
+  });
+  return { code, stdout, stderr };
+}
+
+/** The built executable as a user runs it (the test command builds dist/ first). */
+async function binary(args: string[], env: Record<string, string>): Promise<Run> {
+  if (!existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/ is missing: the test command runs `npm run build` before the tests');
+  }
+  return new Promise((resolve) => {
+    execFile(
+      join(repoRoot, 'bin', 'cvo-verifier'),
+      args,
+      { encoding: 'utf8', env },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('cvo-verifier upgrade, history and status on a real control plane', () => {
+  let tc: TestCluster | undefined;
+  let skip: string | undefined;
+  let signer: ReleaseSigner;
+  let service: Service | undefined;
+  let home: string;
+  let env: Record<string, string>;
+  const logs: string[] = [];
+  const v4170 = `${REPO}@${digestOf(1)}`;
+  const v4171 = `${REPO}@${digestOf(3)}`;
+  const unsigned = `${REPO}@${digestOf(2)}`;
+  const unlisted = `${REPO}@${digestOf(4)}`;
+  const byTag = `${REPO}:4.17.9-x86_64`;
+
+  before(async () => {
+    // An empty HOME: no ~/.kube/config can stand in for the cluster under test.
+    home = await mkdtemp(join(tmpdir(), 'cvo-cli-home-'));
+    const started = await startTestCluster();
+    if ('skip' in started) {
+      skip = started.skip;
+      return;
+    }
+    tc = started;
+    env = { KUBECONFIG: tc.cluster.kubeconfig, HOME: home };
+    signer = await ReleaseSigner.create();
+    await installRootOfTrust(tc.admin, signer);
+    await signer.publish(digestOf(1));
+    await signer.publish(digestOf(3));
+    await signer.publish(digestOf(4));
+    await seed(tc, [
+      { version: '4.17.0', image: v4170 },
+      { version: '4.17.1', image: v4171 },
+    ]);
+    // A long first re-check delay, so the scheduled re-check is still pending when status reads it.
+    service = await runService(
+      tc.cluster.kubeconfig,
+      { recheckBaseMs: 60_000, recheckMaxMs: 120_000 },
+      logs,
+    );
+  });
+
+  after(async () => {
+    if (process.env.E2E_LOGS === '1') process.stderr.write(logs.join(''));
+    await service?.stop();
+    await signer?.close();
+    await tc?.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  const cluster = (t: { skip: (m: string) => void }): TestCluster | undefined => {
+    if (tc === undefined) t.skip(skip ?? 'no cluster');
+    return tc;
+  };
+
+  /** Polls the published state until `predicate` holds. */
+  async function waitForState(
+    c: TestCluster,
+    predicate: (s: PublishedState) => boolean,
+    what: string,
+  ): Promise<PublishedState> {
+    const deadline = Date.now() + 20_000;
+    let last: PublishedState | undefined;
+    while (Date.now() < deadline) {
+      last = parsePublishedState(await c.admin.getConfigMap(STATE.namespace, STATE.name));
+      if (last !== undefined && predicate(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify(last, null, 2)}`);
+  }
+
+  it('prints --help for every command with the exit codes', async () => {
+    for (const command of ['upgrade', 'history', 'status']) {
+      const r = await cli([command, '--help'], {});
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Usage: cvo-verifier ${command} `));
+      assert.match(r.stdout, /Exit codes: 0 /);
+      assert.match(r.stdout, /--kubeconfig PATH/);
+      const viaHelp = await cli(['help', command], {});
+      assert.equal(viaHelp.stdout, r.stdout);
+    }
+    const top = await cli(['--help'], {});
+    assert.match(top.stdout, /upgrade {11}show or request a cluster update/);
+  });
+
+  it('exits 2 with a clear message when no cluster is configured', async () => {
+    for (const args of [['upgrade'], ['history'], ['status', '-o', 'json']]) {
+      const r = await cli(args, { HOME: home });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^error: no cluster configured: pass --kubeconfig PATH, set KUBECONFIG/,
+      );
+      assert.equal(r.stdout, '');
+    }
+    const badContext = await cli(['history', '--context', 'nope'], {
+      KUBECONFIG: join(home, 'missing.kubeconfig'),
+      HOME: home,
+    });
+    assert.equal(badContext.code, 2);
+    assert.match(badContext.stderr, /^error: cannot load the cluster configuration: /);
+  });
+
+  it('summarises the cluster like oc adm upgrade', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(['upgrade'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        `Cluster version is ${CURRENT.version}`,
+        '',
+        'Upstream is unset, so the cluster will use an appropriate default.',
+        'Channel: stable-4.17',
+        '',
+        'Recommended updates:',
+        '',
+        '  VERSION     IMAGE',
+        `  4.17.1      ${v4171}`,
+        `  4.17.0      ${v4170}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a by-tag --to-image without --force: oc text, exit 1, nothing patched', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const before = await c.admin.getClusterVersion('version');
+    const r = await cli(['upgrade', '--to-image', byTag], env);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: ${BY_TAG_REFUSED}\n`);
+    assert.match(
+      r.stderr,
+      /^error: --to-image must be a by-digest pull spec, unless --force is also set, because release images that are not accessed via digest cannot be verified by the cluster/,
+    );
+    assert.equal(r.stdout, '');
+    const after = await c.admin.getClusterVersion('version');
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion);
+    assert.equal(after.spec.desiredUpdate, undefined);
+  });
+
+  it('refuses a target that is not a recommended update without --allow-explicit-upgrade', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const before = await c.admin.getClusterVersion('version');
+    const r = await cli(['upgrade', '--to-image', unlisted], env);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'error: the update is not one of the possible targets: 4.17.1, 4.17.0. specify --allow-explicit-upgrade to continue with the update.\n',
+    );
+    const unknown = await cli(['upgrade', '--to', '9.9.9'], env);
+    assert.equal(unknown.code, 1);
+    assert.equal(
+      unknown.stderr,
+      'error: the update is not one of the possible targets: 4.17.1, 4.17.0. specify --to-image to continue with the update.\n',
+    );
+    const after = await c.admin.getClusterVersion('version');
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion);
+  });
+
+  it('--to VERSION patches the looked-up target and the service accepts it as verified', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(['upgrade', '--to', '4.17.0'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `Requested update to 4.17.0\ninfo: spec.desiredUpdate is now version="4.17.0" image="${v4170}" force=false\n`,
+    );
+    assert.equal(r.stderr, '');
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === v4170, 'desired 4.17.0');
+    assert.deepEqual(cv.spec.desiredUpdate, { version: '4.17.0', image: v4170, force: false });
+    const history = await cli(['history', '-o', 'json'], env);
+    assert.equal(history.code, 0, history.stderr);
+    const [head] = JSON.parse(history.stdout) as { image: string; verified: boolean }[];
+    assert.equal(head?.image, v4170);
+    assert.equal(head?.verified, true);
+    const again = await cli(['upgrade', '--to', '4.17.0'], env);
+    assert.equal(again.code, 0);
+    assert.equal(again.stdout, 'info: Cluster is already at version 4.17.0\n');
+  });
+
+  it('accepts an unlisted target with --allow-explicit-upgrade, warning as oc does', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(['upgrade', '--to-image', unlisted, '--allow-explicit-upgrade'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      'warning: The requested upgrade image is not one of the available updates. You have used --allow-explicit-upgrade for the update to proceed anyway\n',
+    );
+    assert.match(
+      r.stdout,
+      new RegExp(`^Requested update to release image ${escapeRe(unlisted)}\n`),
+    );
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === unlisted, 'unlisted');
+    assert.deepEqual(cv.spec.desiredUpdate, { version: '', image: unlisted, force: false });
+    assert.equal(cv.status?.history?.[0]?.verified, true);
+  });
+
+  it('with --force a by-tag target warns, is patched, and the service records the forced acceptance', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(
+      ['upgrade', '--to-image', byTag, '--force', '--allow-explicit-upgrade'],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const warnings = r.stderr.trimEnd().split('\n');
+    assert.equal(
+      warnings[0],
+      'warning: Using by-tag pull specs is dangerous, and while we still allow it in combination with --force for backward compatibility, it would be much safer to pass a by-digest pull spec instead',
+    );
+    assert.ok(
+      warnings.every((w) => w.startsWith('warning: ')),
+      r.stderr,
+    );
+    assert.ok(
+      warnings.some((w) => w.startsWith('warning: --force overrides cluster verification')),
+    );
+    assert.match(r.stdout, new RegExp(`^Requested update to release image ${escapeRe(byTag)}\n`));
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === byTag, 'forced by-tag');
+    assert.deepEqual(cv.spec.desiredUpdate, { version: '', image: byTag, force: true });
+    const head = cv.status?.history?.[0];
+    assert.equal(head?.verified, false);
+    assert.equal(
+      head?.acceptedRisks,
+      `Target release version="" image="${byTag}" cannot be verified, but continuing anyway because the update was forced: release images that are not accessed via digest cannot be verified`,
+    );
+  });
+
+  it('status shows the evidence and the next re-check of a forced unsigned release', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(
+      ['upgrade', '--to-image', unsigned, '--force', '--allow-explicit-upgrade'],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === unsigned, 'forced');
+    assert.equal(cv.status?.history?.[0]?.verified, false);
+    const state = await waitForState(
+      c,
+      (s) =>
+        s.verdicts.some((v) => v.image === unsigned) &&
+        s.rechecks.some((x) => x.kind === 'history' && x.image === unsigned),
+      'published verdict and re-check',
+    );
+
+    const text = await cli(['status'], env);
+    assert.equal(text.code, 0, text.stderr);
+    const out = text.stdout;
+    assert.match(
+      out,
+      new RegExp(`^Requested update: version="" image="${escapeRe(unsigned)}" force=true\n`),
+    );
+    assert.match(out, /\nReleaseAccepted=True \(PayloadLoaded\): Payload loaded/);
+    assert.match(out, /\nReleaseVerified=False \(NotSigned\): /);
+    assert.match(
+      out,
+      new RegExp(
+        `\nVerdict for ${escapeRe(unsigned)}: not verified \\(NOT_SIGNED\\), checked .+ \\(\\d{4}-\\d\\d-\\d\\dT[^)]+Z\\)\n  unable to verify ${digestOf(2)} against keyrings: verifier-public-key-e2e\n`,
+      ),
+    );
+    assert.match(out, /\n {2}Evidence:\n/);
+    assert.match(out, /\n {4}.*signature-1: 404 Not Found/);
+    const recheck = state.rechecks.find((x) => x.image === unsigned);
+    assert.ok(recheck);
+    assert.match(
+      out,
+      new RegExp(
+        `\n  history entry ${escapeRe(unsigned)}: next attempt in (\\d+m)?(\\d+s)? \\(${escapeRe(recheck.nextAt)}\\), 0 attempts so far\n`,
+      ),
+    );
+    // The by-tag entry cannot be verified at all, so it is never re-checked.
+    assert.doesNotMatch(out, new RegExp(`history entry ${escapeRe(byTag)}`));
+
+    const json = await cli(['status', '-o', 'json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as {
+      conditions: unknown[];
+      desiredUpdate: unknown;
+      target: unknown;
+      verdict: { image: string; verified: boolean; code: string; details: string[] } | null;
+      rechecks: unknown[] | null;
+      state: { found: boolean; readable: boolean };
+    };
+    const now = await c.admin.getClusterVersion('version');
+    assert.deepEqual(
+      report.conditions,
+      ['ReleaseAccepted', 'ReleaseVerified', 'Invalid'].map((type) =>
+        now.status?.conditions?.find((x) => x.type === type),
+      ),
+    );
+    assert.deepEqual(report.desiredUpdate, now.spec.desiredUpdate);
+    assert.deepEqual(report.target, { image: unsigned, version: '', force: true });
+    assert.equal(report.verdict?.image, unsigned);
+    assert.equal(report.verdict.verified, false);
+    assert.equal(report.verdict.code, 'NOT_SIGNED');
+    assert.ok(report.verdict.details.some((d) => d.includes('404')));
+    assert.deepEqual(report.rechecks, state.rechecks);
+    assert.equal(report.state.found, true);
+    assert.equal(report.state.readable, true);
+
+    const yaml = await cli(['status', '--output', 'yaml'], env);
+    assert.equal(yaml.code, 0, yaml.stderr);
+    assert.deepEqual(load(yaml.stdout), report);
+  });
+
+  it('history prints the table with VERIFIED and accepted risks, and the same data as JSON and YAML', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const cv: ClusterVersion = await c.admin.getClusterVersion('version');
+    const history = cv.status?.history ?? [];
+    assert.equal(history.length, 5);
+
+    const table = await cli(['history'], env);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^STATE +STARTED +COMPLETED +VERSION +VERIFIED +IMAGE$/);
+    const rows = lines.filter((l) => /^(Partial|Completed) /.test(l));
+    assert.deepEqual(
+      rows.map((l) => l.split(/ +/).filter((x) => x !== '')),
+      history.map((h) => [
+        h.state,
+        h.startedTime,
+        h.completionTime ?? '-',
+        h.version === undefined || h.version === '' ? '-' : h.version,
+        String(h.verified),
+        h.image,
+      ]),
+    );
+    assert.equal(
+      lines.filter((l) => l.startsWith('    accepted risk: Target release version=""')).length,
+      2,
+    );
+
+    const json = await cli(['history', '--output', 'json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), history);
+    const yaml = await cli(['history', '-o', 'yaml'], env);
+    assert.equal(yaml.code, 0, yaml.stderr);
+    assert.deepEqual(load(yaml.stdout), history);
+
+    // status and history agree on the verdict for the current target.
+    const status = JSON.parse((await cli(['status', '-o', 'json'], env)).stdout) as {
+      verdict: { image: string; verified: boolean };
+    };
+    assert.equal(status.verdict.image, history[0]?.image);
+    assert.equal(status.verdict.verified, history[0]?.verified);
+  });
+
+  it('status says so when the state ConfigMap is missing', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const text = await cli(['status', '--state-configmap', 'cvo-update-verifier/absent'], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /\nNo verifier state: ConfigMap cvo-update-verifier\/absent not found \(the service is not running, or no replica is leading\)\.\n$/,
+    );
+    const json = await cli(
+      ['status', '--state-configmap', 'cvo-update-verifier/absent', '-o', 'json'],
+      env,
+    );
+    const report = JSON.parse(json.stdout) as {
+      verdict: unknown;
+      rechecks: unknown;
+      state: unknown;
+    };
+    assert.equal(report.verdict, null);
+    assert.equal(report.rechecks, null);
+    assert.deepEqual(report.state, {
+      configMap: 'cvo-update-verifier/absent',
+      found: false,
+      readable: false,
+    });
+  });
+
+  it('--clear removes desiredUpdate and says what was cleared; a second --clear is refused', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const r = await cli(['upgrade', '--clear'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `Cleared the update field, still at ${unsigned}\ninfo: removed spec.desiredUpdate version="" image="${unsigned}" force=true\n`,
+    );
+    const cv = await c.admin.getClusterVersion('version');
+    assert.equal(cv.spec.desiredUpdate, undefined);
+    assert.equal(cv.status?.desired.image, unsigned, 'clearing never moves status.desired');
+
+    const again = await cli(['upgrade', '--clear'], env);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, 'error: No update in progress: spec.desiredUpdate is not set\n');
+    const status = await cli(['status'], env);
+    assert.match(status.stdout, /^No update requested \(spec\.desiredUpdate is not set\)\.\n/);
+  });
+
+  it('the built executable exits 1 for a refusal, 0 for data and 2 without a cluster', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
+    const refused = await binary(['upgrade', '--to-image', byTag], {
+      ...base,
+      KUBECONFIG: c.cluster.kubeconfig,
+    });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal(refused.stderr, `error: ${BY_TAG_REFUSED}\n`);
+    const history = await binary(['history', '-o', 'json'], {
+      ...base,
+      KUBECONFIG: c.cluster.kubeconfig,
+    });
+    assert.equal(history.code, 0, history.stderr);
+    assert.equal((JSON.parse(history.stdout) as unknown[]).length, 5);
+    const noCluster = await binary(['status'], base);
+    assert.equal(noCluster.code, 2);
+    assert.match(noCluster.stderr, /^error: no cluster configured/);
+    const usage = await binary(['upgrade', '--bogus'], base);
+    assert.equal(usage.code, 2);
+  });
+
+  it('a conditional update that is not recommended needs --allow-not-recommended', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const risky = `${REPO}@${digestOf(5)}`;
+    await signer.publish(digestOf(5));
+    const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const conditionalUpdates = [
+      {
+        release: { version: '4.17.2', image: risky },
+        risks: [
+          {
+            name: 'KnownIssue',
+            message: 'Nodes may not drain.',
+            url: 'https://example.com/known-issue',
+            matchingRules: [{ type: 'Always' }],
+          },
+        ],
+        conditions: [
+          {
+            type: 'Recommended',
+            status: 'False',
+            reason: 'KnownIssue',
+            message: 'Nodes may not drain.',
+            lastTransitionTime: at,
+          },
+        ],
+      },
+    ];
+    // The service writes status too; retry on a conflict with a fresh object.
+    for (let attempt = 1; ; attempt++) {
+      const cv = await c.admin.getClusterVersion('version');
+      if (cv.status === undefined) throw new Error('seeded status missing');
+      try {
+        await c.admin.replaceClusterVersionStatus({
+          ...cv,
+          status: { ...cv.status, conditionalUpdates },
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
+
+    const summary = await cli(['upgrade'], env);
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.match(
+      summary.stdout,
+      /\nAdditional updates which are not recommended for your cluster configuration are available, to view those re-run the command with --include-not-recommended\.\n$/,
+    );
+    const detailed = await cli(['upgrade', '--include-not-recommended'], env);
+    assert.match(
+      detailed.stdout,
+      new RegExp(
+        `\nUpdates with known issues:\n\n  Version: 4\\.17\\.2\n  Image: ${escapeRe(risky)}\n  Reason: KnownIssue\n  Message: Nodes may not drain\\.\n$`,
+      ),
+    );
+
+    const refused = await cli(['upgrade', '--to', '4.17.2'], env);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      'error: the update 4.17.2 is not one of the recommended updates, but is available as a conditional update. To accept the Recommended=False risk and to proceed with update use --allow-not-recommended.\n  Reason: KnownIssue\n  Message: Nodes may not drain.\n\n',
+    );
+    assert.equal((await c.admin.getClusterVersion('version')).spec.desiredUpdate, undefined);
+
+    const allowed = await cli(['upgrade', '--to', '4.17.2', '--allow-not-recommended'], env);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(
+      allowed.stderr,
+      'warning: with --allow-not-recommended you have accepted the risks with 4.17.2 and bypassed Recommended=False KnownIssue: Nodes may not drain.\n',
+    );
+    assert.match(allowed.stdout, /^Requested update to 4\.17\.2\n/);
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === risky, 'conditional');
+    assert.deepEqual(cv.spec.desiredUpdate, { version: '4.17.2', image: risky, force: false });
+    assert.equal(cv.status?.history?.[0]?.verified, true);
+  });
+});
+
+function escapeRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
