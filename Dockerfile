@@ -1,6 +1,6 @@
 # Multi-stage build: compile with the full toolchain, ship only dist/, bin/ and production
 # dependencies on Node 24, as a non-root user. GnuPG is not needed at run time: signatures are
-# verified in-process.
+# verified in-process. test/e2e/runtime-image.test.ts replays the runtime stage without Docker.
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -12,10 +12,15 @@ RUN npm run build
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production CVO_VERIFIER_NODE=/usr/local/bin/node
 WORKDIR /app
+# Production dependencies only, exactly as locked. No install scripts: none of them needs one.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+# Files stay owned by root and read-only to the service, which suits readOnlyRootFilesystem. A
+# numeric UID lets Kubernetes check runAsNonRoot; OpenShift substitutes its own UID.
 USER 65532:65532
+# 8081: /healthz, /readyz, /metrics (plain HTTP); 8443: the admission webhook (HTTPS).
+EXPOSE 8081 8443
 ENTRYPOINT ["/app/bin/cvo-verifier"]
 CMD ["--help"]
