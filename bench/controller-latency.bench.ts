@@ -62,6 +62,8 @@ import {
 } from '../test/e2e/harness.js';
 import { startTestCluster } from '../test/helpers/local-cluster.js';
 import type { TestCluster } from '../test/helpers/local-cluster.js';
+import { summarize } from './stats.js';
+import type { Summary } from './stats.js';
 
 const WARMUP_EDITS = 3;
 const SIGNED_EDITS = 60;
@@ -71,29 +73,6 @@ const BACK_TO_BACK_EDITS = 40;
 const PAUSE_MS = 250;
 /** One decision taking longer than this fails the bench (it would not be a latency figure). */
 const DECISION_TIMEOUT_MS = 15_000;
-
-interface Summary {
-  readonly n: number;
-  readonly median: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-/** Nearest-rank percentiles over samples in milliseconds. */
-function summarize(samples: readonly number[]): Summary {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = (p: number): number => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-  return {
-    n: sorted.length,
-    median: rank(0.5),
-    p90: rank(0.9),
-    p99: rank(0.99),
-    min: sorted[0] ?? NaN,
-    max: sorted[sorted.length - 1] ?? NaN,
-  };
-}
 
 /** A plain-text table of millisecond summaries, one row per quantity. */
 function printTable(title: string, rows: readonly { label: string; s: Summary }[]): void {

@@ -29,6 +29,8 @@ import type { GpgResult } from '../src/verify/gpg-verifier.js';
 import { LruCache } from '../src/verify/verdict-cache.js';
 import { atomicPayload, GnuPG, randomDigest } from '../test/helpers/gnupg.js';
 import { StoreServer } from '../test/helpers/store-server.js';
+import { summarize } from './stats.js';
+import type { Summary } from './stats.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,27 +41,6 @@ const E2E_WARMUP = 5;
 const E2E_COLD_RUNS = 50;
 const E2E_WARM_RUNS = 200;
 const CLI_RUNS = 5;
-
-interface Summary {
-  readonly n: number;
-  readonly median: number;
-  readonly p99: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-/** Nearest-rank percentiles over samples in microseconds. */
-function summarize(samples: readonly number[]): Summary {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = (p: number): number => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-  return {
-    n: sorted.length,
-    median: rank(0.5),
-    p99: rank(0.99),
-    min: sorted[0] ?? NaN,
-    max: sorted[sorted.length - 1] ?? NaN,
-  };
-}
 
 function micros(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
