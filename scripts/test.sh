@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Go builds the real etcd and kube-apiserver for the controller's end-to-end tests.
+# Go builds the real etcd and kube-apiserver for the controller's end-to-end tests; Debian's
+# docker-registry is the real OCI registry the registry client is tested against.
 # shellcheck source=scripts/ensure-packages.sh
-source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent openssl:openssl go:golang-go
+source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent openssl:openssl go:golang-go docker-registry:docker-registry
 
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh
