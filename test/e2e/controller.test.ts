@@ -16,6 +16,7 @@ import {
   runService,
   seed,
   waitFor,
+  eventually,
 } from './harness.js';
 
 describe('the ClusterVersion controller on a real control plane', () => {
@@ -73,9 +74,13 @@ describe('the ClusterVersion controller on a real control plane', () => {
     assert.equal(cv.status?.desired.image, CURRENT.image, 'desired must not move');
     assert.equal(cv.status?.history?.length, 1);
     assert.ok(
-      (await events(c, 'RetrievePayloadFailed')).some(
-        (e) => e.type === 'Warning' && e.message.includes('not accessed via digest'),
-      ),
+      (
+        await events(
+          c,
+          'RetrievePayloadFailed',
+          (e) => e.type === 'Warning' && e.message.includes('not accessed via digest'),
+        )
+      ).some((e) => e.type === 'Warning' && e.message.includes('not accessed via digest')),
     );
   });
 
@@ -104,7 +109,15 @@ describe('the ClusterVersion controller on a real control plane', () => {
     );
     assert.equal(previous?.image, CURRENT.image);
     assert.notEqual(previous?.completionTime, null);
-    // The signature that verified is cached in a labelled ConfigMap for restarts and disconnection.
+    // The signature that verified is cached in a labelled ConfigMap for restarts and disconnection
+    // (written just after the status, so wait for it).
+    const key = `sha256-${digestOf(1).slice(7)}-1`;
+    await eventually(
+      async () =>
+        (await c.admin.getConfigMap('openshift-config-managed', 'cvo-update-verifier-signatures'))
+          ?.binaryData?.[key] !== undefined,
+      'the signature cache entry',
+    );
     const cache = await c.admin.getConfigMap(
       'openshift-config-managed',
       'cvo-update-verifier-signatures',
@@ -130,9 +143,9 @@ describe('the ClusterVersion controller on a real control plane', () => {
     );
     assert.equal(condition(cv, 'ReleaseVerified')?.reason, 'NotSigned');
     assert.equal(cv.status?.desired.image, signed);
-    const failed = (await events(c, 'RetrievePayloadFailed')).find((e) =>
-      e.message.includes(digestOf(2)),
-    );
+    const failed = (
+      await events(c, 'RetrievePayloadFailed', (e) => e.message.includes(digestOf(2)))
+    ).find((e) => e.message.includes(digestOf(2)));
     assert.ok(failed, 'RetrievePayloadFailed event');
     assert.match(failed.message, / \/\/ .*signature-1: 404 Not Found/);
   });
@@ -154,9 +167,13 @@ describe('the ClusterVersion controller on a real control plane', () => {
     );
     assert.equal(condition(cv, 'ReleaseAccepted')?.status, 'True');
     assert.ok(
-      (await events(c, 'RetrievePayload')).some(
-        (e) => e.type === 'Warning' && e.message.includes('because the update was forced'),
-      ),
+      (
+        await events(
+          c,
+          'RetrievePayload',
+          (e) => e.type === 'Warning' && e.message.includes('because the update was forced'),
+        )
+      ).some((e) => e.type === 'Warning' && e.message.includes('because the update was forced')),
     );
   });
 
@@ -176,7 +193,9 @@ describe('the ClusterVersion controller on a real control plane', () => {
     );
     assert.equal(cv.status?.history?.[0]?.image, unsigned);
     assert.ok(
-      (await events(c, 'ReleaseVerified')).some((e) => e.message.includes('is now verified')),
+      (await events(c, 'ReleaseVerified', (e) => e.message.includes('is now verified'))).some((e) =>
+        e.message.includes('is now verified'),
+      ),
     );
   });
 

@@ -156,14 +156,44 @@ export function condition(
   return cv.status?.conditions?.find((c) => c.type === type);
 }
 
+export interface EventRecord {
+  type: string;
+  reason: string;
+  message: string;
+}
+
+/**
+ * Events with `reason`, waiting up to 10 s until one matches `match` (or any exists): the service
+ * records Events just after its status write, so a test that has seen the status must wait.
+ */
 export async function events(
   tc: TestCluster,
   reason: string,
-): Promise<{ type: string; reason: string; message: string }[]> {
-  const out = JSON.parse(
-    await tc.kubectl(['get', 'events', '-n', 'openshift-cluster-version', '-o', 'json']),
-  ) as { items: { type: string; reason: string; message: string }[] };
-  return out.items.filter((e) => e.reason === reason);
+  match: (e: EventRecord) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<EventRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = JSON.parse(
+      await tc.kubectl(['get', 'events', '-n', 'openshift-cluster-version', '-o', 'json']),
+    ) as { items: EventRecord[] };
+    const found = out.items.filter((e) => e.reason === reason);
+    if (found.some(match) || Date.now() > deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Polls `check` until it holds (log lines are written just after the status they describe). */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export function digestOf(n: number): string {

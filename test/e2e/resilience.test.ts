@@ -26,6 +26,7 @@ import {
   runService,
   seed,
   waitFor,
+  eventually,
 } from './harness.js';
 
 const CACHE = { namespace: 'openshift-config-managed', name: 'cvo-update-verifier-signatures' };
@@ -270,18 +271,24 @@ describe('the service survives restarts, outages, conflicts and replicas', () =>
         'the same entry flipped; nothing re-accepted',
       );
       assert.equal(cv.status?.desired.image, target.image);
-      assert.ok(
-        lines(second.logs, 'release verified by background re-check').some(
-          (l) => l.image === target.image,
-        ),
+      await eventually(
+        () =>
+          lines(second.logs, 'release verified by background re-check').some(
+            (l) => l.image === target.image,
+          ),
+        'the re-check log line of the second service',
       );
       assert.equal(lines(first.logs, 'release verified by background re-check').length, 0);
       // The accepted target is not verified or written again by the restarted service.
       assert.equal(lines(second.logs, 'reconciled ClusterVersion').length, 0);
       assert.ok(
-        (await events(c, 'ReleaseVerified')).some(
-          (e) => e.message.includes(target.image) && e.message.includes('is now verified'),
-        ),
+        (
+          await events(
+            c,
+            'ReleaseVerified',
+            (e) => e.message.includes(target.image) && e.message.includes('is now verified'),
+          )
+        ).some((e) => e.message.includes(target.image) && e.message.includes('is now verified')),
         'ReleaseVerified event',
       );
     });
@@ -616,8 +623,9 @@ describe('the service survives restarts, outages, conflicts and replicas', () =>
 
       await requestUpdate(c, { image: first.image, version: '4.17.40', force: false });
       await waitFor(c.admin, (x) => x.status?.desired.image === first.image, 'the first edit');
-      assert.ok(
-        lines(leader.logs, 'reconciled ClusterVersion').some((l) => l.image === first.image),
+      await eventually(
+        () => lines(leader.logs, 'reconciled ClusterVersion').some((l) => l.image === first.image),
+        'the leader reconciling the first edit',
       );
       assert.equal(
         lines(standby.logs, 'reconciled ClusterVersion').length,
@@ -642,8 +650,10 @@ describe('the service survives restarts, outages, conflicts and replicas', () =>
         'the second edit',
       );
       assert.equal(cv.status?.history?.[0]?.verified, true);
-      assert.ok(
-        lines(standby.logs, 'reconciled ClusterVersion').some((l) => l.image === second.image),
+      await eventually(
+        () =>
+          lines(standby.logs, 'reconciled ClusterVersion').some((l) => l.image === second.image),
+        'the new leader reconciling the second edit',
       );
       assert.equal(
         lines(leader.logs, 'reconciled ClusterVersion').filter((l) => l.image === second.image)
@@ -797,9 +807,9 @@ describe('the service survives restarts, outages, conflicts and replicas', () =>
       assert.equal(condition(cv, 'ReleaseAccepted')?.status, 'False');
       await until(
         async () =>
-          (await events(c, 'RetrievePayloadFailed')).some((e) =>
-            e.message.includes(unsigned.digest),
-          ),
+          (
+            await events(c, 'RetrievePayloadFailed', (e) => e.message.includes(unsigned.digest))
+          ).some((e) => e.message.includes(unsigned.digest)),
         'the refusal Event written by the service account',
       );
       const problems = parsed(logs).filter(

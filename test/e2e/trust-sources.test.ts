@@ -95,9 +95,9 @@ describe('trust sources read from the cluster', () => {
       (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(digestOf(10)),
       'refusal without the CA',
     );
-    const refusal = (await events(c, 'RetrievePayloadFailed')).find((e) =>
-      e.message.includes(digestOf(10)),
-    );
+    const refusal = (
+      await events(c, 'RetrievePayloadFailed', (e) => e.message.includes(digestOf(10)))
+    ).find((e) => e.message.includes(digestOf(10)));
     assert.match(
       refusal?.message ?? '',
       /signature store https:\/\/127\.0\.0\.1:\d+\/sigs is not honored: config map openshift-config\/signature-store-ca has no valid ca\.crt/,
@@ -143,9 +143,9 @@ describe('trust sources read from the cluster', () => {
       (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(digestOf(11)),
       'refusal with the wrong CA',
     );
-    const refusal = (await events(c, 'RetrievePayloadFailed')).find((e) =>
-      e.message.includes(digestOf(11)),
-    );
+    const refusal = (
+      await events(c, 'RetrievePayloadFailed', (e) => e.message.includes(digestOf(11)))
+    ).find((e) => e.message.includes(digestOf(11)));
     assert.match(refusal?.message ?? '', /certificate/i);
   });
 
