@@ -15,6 +15,8 @@ Commands:
   history           the update history with VERIFIED and accepted risks (-o json|yaml)
   status            the verifier's verdict for the requested update: conditions, evidence and
                     pending background re-checks (-o json|yaml)
+  policy render     print the containers policy.json and registries.d YAML the Machine Config
+                    Operator would write for ClusterImagePolicy/ImagePolicy files
   demo              show the verifier working on this machine: a GnuPG release key, a local
                     signature store, and by-tag, signed and unsigned releases
 
@@ -53,6 +55,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   status: async () => {
     const m = await import('./status.js');
     return { run: m.runStatus, help: m.STATUS_HELP };
+  },
+  policy: async () => {
+    const m = await import('../policy/render-command.js');
+    return { run: m.runPolicyRender, help: m.POLICY_RENDER_HELP };
   },
   demo: async () => {
     const m = await import('../demo/gpg-demo.js');

@@ -1,0 +1,103 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import type { CommandIo } from '../cli/verify.js';
+import { ExitCode, UsageError } from '../cli/usage-error.js';
+import { MAX_POLICY_FILE_CHARS } from './parse.js';
+import { formatIssue } from './policy-error.js';
+import { renderPolicies } from './render.js';
+import type { PolicyFile } from './render.js';
+
+/** Most files one invocation reads. */
+const MAX_POLICY_FILES = 1000;
+
+export const POLICY_RENDER_HELP = `Usage: cvo-verifier policy render [--namespace NS] [--registries-d] FILE...
+
+Validates ClusterImagePolicy and ImagePolicy objects (config.openshift.io/v1; YAML or JSON,
+one or more documents, or v1 Lists) as the API server would, and prints what the Machine
+Config Operator writes for them: the containers policy.json (default) or the registries.d
+YAML. ImagePolicy scopes equal to or nested in a ClusterImagePolicy scope are dropped and
+reported on stderr with reason ConflictScopes.
+
+Options:
+  --namespace NS    also render the ImagePolicies of namespace NS (the MCO's per-namespace
+                    CRI-O policy); ImagePolicies without metadata.namespace count as in NS
+  --registries-d    print the registries.d YAML instead of policy.json
+  -h, --help        show this help
+
+Exit codes: 0 rendered; 2 usage error or invalid input (each error names the file and field).
+`;
+
+/**
+ * Runs `cvo-verifier policy render …`. `argv` is what follows `policy` (so it starts with
+ * `render`). Throws UsageError for bad flags or unreadable files; prints every validation
+ * error to stderr and returns 2 for invalid policies.
+ */
+export async function runPolicyRender(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === '-h' || sub === '--help') {
+    io.stdout(POLICY_RENDER_HELP);
+    return ExitCode.Verified;
+  }
+  if (sub !== 'render')
+    throw new UsageError(
+      sub === undefined
+        ? 'policy needs a subcommand: render'
+        : `unknown policy subcommand ${JSON.stringify(sub)}`,
+    );
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        namespace: { type: 'string' },
+        'registries-d': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout(POLICY_RENDER_HELP);
+    return ExitCode.Verified;
+  }
+  if (positionals.length === 0) throw new UsageError('policy render needs at least one FILE');
+  if (positionals.length > MAX_POLICY_FILES)
+    throw new UsageError(`policy render reads at most ${MAX_POLICY_FILES} files`);
+  const namespace = values.namespace;
+  if (namespace?.length === 0) throw new UsageError('--namespace must not be empty');
+
+  const files: PolicyFile[] = [];
+  for (const name of positionals) {
+    const path = resolve(io.cwd, name);
+    try {
+      // Checked before reading so a huge file is never loaded (UTF-8 bytes ≥ characters).
+      const info = await stat(path);
+      if (!info.isFile()) throw new Error('not a regular file');
+      if (info.size > MAX_POLICY_FILE_CHARS * 4)
+        throw new Error(`larger than ${MAX_POLICY_FILE_CHARS * 4} bytes`);
+      files.push({ name, text: await readFile(path, 'utf8') });
+    } catch (err) {
+      throw new UsageError(`${name}: ${(err as Error).message}`);
+    }
+  }
+
+  const result = renderPolicies(files, namespace);
+  for (const conflict of result.conflicts) {
+    io.stderr(
+      `warning: ImagePolicy ${conflict.namespace ?? ''}/${conflict.name}: ${conflict.reason}: ${conflict.message}\n`,
+    );
+  }
+  if (result.errors.length > 0) {
+    for (const err of result.errors)
+      for (const issue of err.issues) io.stderr(`error: ${err.source}: ${formatIssue(issue)}\n`);
+    return ExitCode.Usage;
+  }
+  io.stdout(values['registries-d'] === true ? result.registriesD : result.policyJson);
+  return ExitCode.Verified;
+}

@@ -1,0 +1,304 @@
+import { VerifyError } from '../errors.js';
+import type { RegistryClient, RegistryRepository } from '../registry/client.js';
+import { isRegistryError } from '../registry/errors.js';
+import { DOCKER_MANIFEST, OCI_MANIFEST } from '../registry/manifest.js';
+import type { Descriptor } from '../registry/manifest.js';
+import { isSigstoreError, SigstoreError } from './errors.js';
+import type { SigstoreErrorCode } from './errors.js';
+import { MAX_PAYLOAD_BYTES, parseCosignPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
+import { parsePublicKey, SIGNATURE_ANNOTATION, verifyPayloadSignature } from './public-key.js';
+import type { VerificationKey } from './public-key.js';
+import { BUNDLE_ANNOTATION, verifyRekorBundle } from './rekor-set.js';
+import type { RekorEvidence } from './rekor-set.js';
+import {
+  formatDockerReference,
+  matchesSignedIdentity,
+  parseDockerReference,
+  validateSignedIdentity,
+} from './signed-identity.js';
+import type { DockerReference, SignedIdentity } from './signed-identity.js';
+
+/**
+ * Layers of one signature manifest we look at. cosign appends one layer per signature; a
+ * handful is normal. Beyond this the manifest is refused unread (each layer costs a blob fetch).
+ */
+export const MAX_SIGNATURE_LAYERS = 32;
+
+/** The image to verify, by digest. */
+export interface ImageToVerify {
+  readonly host: string;
+  readonly path: string;
+  readonly digest: string;
+  /**
+   * The tag the image was asked for, if any. The identity is then checked as containers/image
+   * checks an image pulled by tag (MatchRepoDigestOrExact: exactly `name:tag`); the content is
+   * still bound by the digest. containers/image never sees both, so they are not combined.
+   */
+  readonly tag?: string;
+}
+
+export interface VerifyImageSignaturesOptions {
+  /** PEM `PUBLIC KEY` the signatures must verify with. */
+  readonly publicKeyPem: string;
+  /** PEM Rekor public key; when set, every accepted signature needs a valid Rekor SET. */
+  readonly rekorKeyPem?: string;
+  readonly signedIdentity: SignedIdentity;
+  readonly signal: AbortSignal;
+  readonly maxLayers?: number;
+  readonly maxPayloadBytes?: number;
+}
+
+/** What happened to one layer of the signature manifest. */
+export type LayerOutcome =
+  | {
+      readonly index: number;
+      readonly digest: string;
+      readonly status: 'verified';
+      readonly dockerReference: string;
+      readonly rekor?: RekorEvidence;
+    }
+  | {
+      readonly index: number;
+      readonly digest: string;
+      readonly status: 'rejected';
+      readonly code: SigstoreErrorCode;
+      readonly message: string;
+    }
+  | {
+      readonly index: number;
+      readonly digest: string;
+      readonly status: 'skipped';
+      readonly mediaType: string;
+    };
+
+export interface SignatureManifestRef {
+  readonly tag: string;
+  readonly digest: string;
+}
+
+/** The result of verifying an image's legacy cosign signatures, with the evidence. */
+export type ImageSignatureVerdict =
+  | {
+      readonly status: 'verified';
+      readonly image: string;
+      readonly signatureManifest: SignatureManifestRef;
+      readonly layers: readonly LayerOutcome[];
+    }
+  | {
+      /** No `sha256-<hex>.sig` tag: nothing to verify (a policy decides if that is allowed). */
+      readonly status: 'unsigned';
+      readonly image: string;
+      readonly signatureTag: string;
+      readonly detail: string;
+    }
+  | {
+      readonly status: 'rejected';
+      readonly image: string;
+      /** The first rejected layer's code, or why the manifest itself was refused. */
+      readonly code: SigstoreErrorCode;
+      readonly message: string;
+      readonly signatureManifest?: SignatureManifestRef;
+      readonly layers: readonly LayerOutcome[];
+    };
+
+interface LayerContext {
+  readonly client: RegistryClient;
+  readonly repository: RegistryRepository;
+  /** The digest every payload must sign. */
+  readonly digest: string;
+  /** The reference signed identities are matched against. */
+  readonly identityReference: DockerReference;
+  readonly key: VerificationKey;
+  readonly rekorKey: VerificationKey | undefined;
+  readonly signedIdentity: SignedIdentity;
+  readonly maxPayloadBytes: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Verifies the legacy cosign signatures of an image by digest with a public key. Fetches the
+ * `sha256-<hex>.sig` manifest (absent → `unsigned`); for each simplesigning layer, fetches the
+ * payload blob (digest checked), verifies the signature over its raw bytes, then the Rekor SET
+ * when a Rekor key is configured, then parses the payload strictly (type, digest equal to the
+ * image's) and checks the claimed identity against `signedIdentity`. At least one layer must
+ * pass. Configuration errors and registry failures (network, auth, timeouts) throw; anything
+ * wrong with the signatures themselves is a `rejected` verdict.
+ */
+export async function verifyImageSignatures(
+  client: RegistryClient,
+  image: ImageToVerify,
+  options: VerifyImageSignaturesOptions,
+): Promise<ImageSignatureVerdict> {
+  const key = parsePublicKey(options.publicKeyPem);
+  const rekorKey =
+    options.rekorKeyPem !== undefined ? parsePublicKey(options.rekorKeyPem) : undefined;
+  validateSignedIdentity(options.signedIdentity);
+  const raw = `${image.host}/${image.path}${image.tag !== undefined ? `:${image.tag}` : ''}@${image.digest}`;
+  const reference = parseDockerReference(raw);
+  if (reference?.digest === undefined) {
+    throw new VerifyError('INVALID_PULLSPEC', `invalid image reference ${JSON.stringify(raw)}`);
+  }
+  const digest = reference.digest;
+  const shown = formatDockerReference(reference);
+  const identityReference: DockerReference =
+    reference.tag !== undefined
+      ? { name: reference.name, tag: reference.tag }
+      : { name: reference.name, digest };
+  const repository = { host: image.host, path: image.path };
+  const tag = `${image.digest.replace(':', '-')}.sig`;
+  const maxLayers = options.maxLayers ?? MAX_SIGNATURE_LAYERS;
+
+  let found;
+  try {
+    found = await client.getManifest(repository, tag, {
+      signal: options.signal,
+      accept: [OCI_MANIFEST, DOCKER_MANIFEST],
+      maxLayers,
+    });
+  } catch (err) {
+    if (isRegistryError(err, 'TOO_MANY_LAYERS')) {
+      return {
+        status: 'rejected',
+        image: shown,
+        code: 'TOO_MANY_SIGNATURES',
+        message: `the signature manifest ${tag} has more than ${maxLayers} layers`,
+        layers: [],
+      };
+    }
+    throw err;
+  }
+  if (found.status === 'not-found') {
+    return { status: 'unsigned', image: shown, signatureTag: tag, detail: found.detail };
+  }
+  const signatureManifest = { tag, digest: found.digest };
+  if (found.manifest.kind !== 'image') {
+    return {
+      status: 'rejected',
+      image: shown,
+      code: 'INVALID_SIGNATURE_MANIFEST',
+      message: `${tag} holds an index, not a signature manifest`,
+      signatureManifest,
+      layers: [],
+    };
+  }
+
+  const context: LayerContext = {
+    client,
+    repository,
+    digest,
+    identityReference,
+    key,
+    rekorKey,
+    signedIdentity: options.signedIdentity,
+    maxPayloadBytes: options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
+    signal: options.signal,
+  };
+  const layers: LayerOutcome[] = [];
+  for (const [index, layer] of found.manifest.layers.entries()) {
+    if (options.signal.aborted) {
+      throw new VerifyError('ABORTED', 'signature verification was aborted', {
+        cause: options.signal.reason,
+      });
+    }
+    layers.push(await verifyLayer(context, index, layer));
+  }
+  if (layers.some((layer) => layer.status === 'verified')) {
+    return { status: 'verified', image: shown, signatureManifest, layers };
+  }
+  const firstRejected = layers.find((layer) => layer.status === 'rejected');
+  return {
+    status: 'rejected',
+    image: shown,
+    code: firstRejected?.code ?? 'SIGNATURE_MISSING',
+    message: firstRejected?.message ?? `${tag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
+    signatureManifest,
+    layers,
+  };
+}
+
+async function verifyLayer(
+  context: LayerContext,
+  index: number,
+  layer: Descriptor,
+): Promise<LayerOutcome> {
+  const { digest } = layer;
+  if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
+    return { index, digest, status: 'skipped', mediaType: layer.mediaType };
+  }
+  try {
+    const signatureBase64 = layer.annotations?.[SIGNATURE_ANNOTATION];
+    if (signatureBase64 === undefined) {
+      throw new SigstoreError('SIGNATURE_MISSING', `no ${SIGNATURE_ANNOTATION} annotation`);
+    }
+    const payload = await fetchPayload(context, layer);
+    // Order matters: nothing in the payload is looked at before its signature verifies.
+    const signature = verifyPayloadSignature(context.key, payload, signatureBase64);
+    let rekor: RekorEvidence | undefined;
+    if (context.rekorKey !== undefined) {
+      const bundle = layer.annotations?.[BUNDLE_ANNOTATION];
+      if (bundle === undefined) {
+        throw new SigstoreError(
+          'REKOR_BUNDLE_MISSING',
+          `a Rekor key is configured but the layer has no ${BUNDLE_ANNOTATION} annotation`,
+        );
+      }
+      rekor = verifyRekorBundle({
+        bundle,
+        rekorKey: context.rekorKey,
+        signingKey: context.key,
+        signature,
+        payload,
+      });
+    }
+    const claims = parseCosignPayload(payload, context.maxPayloadBytes);
+    if (claims.dockerManifestDigest !== context.digest) {
+      throw new SigstoreError(
+        'PAYLOAD_DIGEST_MISMATCH',
+        `the payload signs ${claims.dockerManifestDigest}, not ${context.digest}`,
+      );
+    }
+    if (
+      !matchesSignedIdentity(
+        context.signedIdentity,
+        context.identityReference,
+        claims.dockerReference,
+      )
+    ) {
+      throw new SigstoreError(
+        'IDENTITY_MISMATCH',
+        `the signed identity ${JSON.stringify(claims.dockerReference.slice(0, 300))} does not match ` +
+          `${formatDockerReference(context.identityReference)} under ${context.signedIdentity.type}`,
+      );
+    }
+    return {
+      index,
+      digest,
+      status: 'verified',
+      dockerReference: claims.dockerReference,
+      ...(rekor !== undefined ? { rekor } : {}),
+    };
+  } catch (err) {
+    if (isSigstoreError(err)) {
+      return { index, digest, status: 'rejected', code: err.sigstoreCode, message: err.message };
+    }
+    throw err;
+  }
+}
+
+/** The payload blob; content problems become layer rejections, transport problems throw. */
+async function fetchPayload(context: LayerContext, layer: Descriptor): Promise<Uint8Array> {
+  try {
+    return await context.client.getBlob(context.repository, layer, {
+      signal: context.signal,
+      maxBytes: context.maxPayloadBytes,
+    });
+  } catch (err) {
+    if (isRegistryError(err, 'OVERSIZE')) {
+      throw new SigstoreError('PAYLOAD_OVERSIZE', err.message, { cause: err });
+    }
+    if (isRegistryError(err, 'DIGEST_MISMATCH') || isRegistryError(err, 'BLOB_NOT_FOUND')) {
+      throw new SigstoreError('PAYLOAD_UNAVAILABLE', err.message, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { dump } from 'js-yaml';
+
+import { renderPolicies } from '../../src/policy/render.js';
+import { runPolicyRender } from '../../src/policy/render-command.js';
+import { withSharedFixture } from '../helpers/fixtures.js';
+import { b64, publicKeyPem, publicKeyPolicy, setPath } from './policy-fixtures.js';
+
+const OPENSHIFT_CIP = 'cluster-update-keys/0000_90_openshift-cluster-image-policy.yaml';
+
+describe('renderPolicies', () => {
+  it('renders the default openshift ClusterImagePolicy as the MCO does', async (t) => {
+    await withSharedFixture(t, OPENSHIFT_CIP, async (path) => {
+      const text = await readFile(path, 'utf8');
+      const result = renderPolicies([{ name: 'openshift.yaml', text }]);
+      assert.deepEqual(result.errors, []);
+      assert.equal(result.policies[0]?.name, 'openshift');
+      const policy = JSON.parse(result.policyJson) as {
+        default: unknown;
+        transports: { docker: Record<string, Record<string, unknown>[]>; 'docker-daemon': unknown };
+      };
+      assert.deepEqual(policy.default, [{ type: 'insecureAcceptAnything' }]);
+      assert.deepEqual(policy.transports['docker-daemon'], {
+        '': [{ type: 'insecureAcceptAnything' }],
+      });
+      const scopes = Object.keys(policy.transports.docker);
+      assert.deepEqual(scopes, [
+        'quay.io/openshift-release-dev/ocp-release',
+        'quay.io/openshift-release-dev/ocp-v4.0-art-dev',
+        'quay.io/openshift-release-dev/ocp-v5.0-art-dev',
+      ]);
+      const req = policy.transports.docker['quay.io/openshift-release-dev/ocp-release']?.[0];
+      assert.equal(req?.type, 'sigstoreSigned');
+      assert.deepEqual(req?.signedIdentity, { type: 'matchRepoDigestOrExact' });
+      assert.match(String(req?.keyData), /^LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0K/);
+      assert.match(
+        Buffer.from(String(req?.keyData), 'base64').toString(),
+        /-----END PUBLIC KEY-----$/,
+      );
+      assert.equal(
+        result.registriesD,
+        'docker:\n' + scopes.map((s) => `  ${s}:\n    use-sigstore-attachments: true\n`).join(''),
+      );
+    });
+  });
+
+  it('maps every root of trust and signedIdentity, sorted and stable', () => {
+    const key = publicKeyPem();
+    const rekor = publicKeyPem();
+    const a = publicKeyPolicy(key, { name: 'b', scopes: ['z.example.com/r', 'a.example.com'] });
+    setPath(a, 'spec.policy.rootOfTrust.publicKey.rekorKeyData', b64(rekor));
+    setPath(a, 'spec.policy.signedIdentity', {
+      matchPolicy: 'RemapIdentity',
+      remapIdentity: { prefix: 'z.example.com', signedPrefix: 'quay.io/ns' },
+    });
+    const b = publicKeyPolicy(key, { name: 'a', scopes: ['a.example.com'] });
+    setPath(b, 'spec.policy.signedIdentity', {
+      matchPolicy: 'ExactRepository',
+      exactRepository: { repository: 'quay.io/ns/repo' },
+    });
+    const text = dump({ apiVersion: 'v1', kind: 'List', items: [a, b] });
+    const first = renderPolicies([{ name: 'list.yaml', text }]);
+    assert.deepEqual(first.errors, []);
+    const policy = JSON.parse(first.policyJson) as {
+      transports: { docker: Record<string, unknown[]> };
+    };
+    assert.deepEqual(Object.keys(policy.transports.docker), ['a.example.com', 'z.example.com/r']);
+    // Same scope: both ClusterImagePolicies are required, ordered by name.
+    assert.deepEqual(policy.transports.docker['a.example.com'], [
+      {
+        type: 'sigstoreSigned',
+        keyData: b64(key),
+        signedIdentity: { type: 'exactRepository', dockerRepository: 'quay.io/ns/repo' },
+      },
+      {
+        type: 'sigstoreSigned',
+        keyData: b64(key),
+        rekorPublicKeyData: b64(rekor),
+        signedIdentity: {
+          type: 'remapIdentity',
+          prefix: 'z.example.com',
+          signedPrefix: 'quay.io/ns',
+        },
+      },
+    ]);
+    // Input order does not change the output.
+    const reversed = dump({ apiVersion: 'v1', kind: 'List', items: [b, a] });
+    assert.equal(renderPolicies([{ name: 'r.yaml', text: reversed }]).policyJson, first.policyJson);
+  });
+
+  it('reads multi-document YAML and JSON, and renders nothing when any object is invalid', () => {
+    const key = publicKeyPem();
+    const good = publicKeyPolicy(key, { name: 'good' });
+    const bad = publicKeyPolicy(key, { name: 'bad', scopes: ['busybox'] });
+    const result = renderPolicies([
+      { name: 'multi.yaml', text: `---\n${dump(good)}---\n---\n${dump(bad)}` },
+      { name: 'one.json', text: JSON.stringify(publicKeyPolicy(key, { name: 'json' })) },
+    ]);
+    assert.equal(result.policyJson, '');
+    assert.deepEqual(
+      result.policies.map((p) => p.name),
+      ['good', 'json'],
+    );
+    assert.equal(result.errors[0]?.source, 'multi.yaml#3');
+    assert.equal(result.errors[0]?.issues[0]?.path, 'spec.scopes[0]');
+  });
+
+  it('rejects duplicate JSON keys, duplicate objects and unsupported kinds', () => {
+    const key = publicKeyPolicy(publicKeyPem());
+    const codes = (text: string): string[] =>
+      renderPolicies([{ name: 'f', text }]).errors.map((e) => e.code);
+    assert.deepEqual(codes('{"kind":"ClusterImagePolicy","kind":"x"}'), ['INVALID_DOCUMENT']);
+    assert.deepEqual(codes(`${dump(key)}---\n${dump(key)}`), ['DUPLICATE_OBJECT']);
+    assert.deepEqual(codes('apiVersion: v1\nkind: ConfigMap\n'), ['UNSUPPORTED_KIND']);
+    assert.deepEqual(codes('a: [\n'), ['INVALID_DOCUMENT']);
+    assert.deepEqual(codes('apiVersion: v1\nkind: List\n'), ['INVALID_DOCUMENT']);
+  });
+});
+
+describe('runPolicyRender', () => {
+  async function run(args: string[], files: Record<string, string>) {
+    const dir = await mkdtemp(join(tmpdir(), 'cvo-policy-'));
+    try {
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+      let stdout = '';
+      let stderr = '';
+      const code = await runPolicyRender(args, {
+        stdout: (s) => (stdout += s),
+        stderr: (s) => (stderr += s),
+        env: {},
+        cwd: dir,
+      });
+      return { code, stdout, stderr };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('exits 0 and prints policy.json or registries.d', async () => {
+    const text = dump(publicKeyPolicy(publicKeyPem()));
+    const json = await run(['render', 'p.yaml'], { 'p.yaml': text });
+    assert.equal(json.code, 0);
+    assert.ok(
+      'example.com/ns/repo' in
+        (JSON.parse(json.stdout) as { transports: { docker: object } }).transports.docker,
+    );
+    const yaml = await run(['render', '--registries-d', 'p.yaml'], { 'p.yaml': text });
+    assert.equal(
+      yaml.stdout,
+      'docker:\n  example.com/ns/repo:\n    use-sigstore-attachments: true\n',
+    );
+  });
+
+  it('exits 2 naming the file and field of invalid input', async () => {
+    const bad = publicKeyPolicy(publicKeyPem());
+    setPath(bad, 'spec.policy.rootOfTrust.publicKey.keyData', b64('nope'));
+    const r = await run(['render', 'bad.yaml'], { 'bad.yaml': dump(bad) });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: bad\.yaml: spec\.policy\.rootOfTrust\.publicKey\.keyData: /m);
+    assert.equal(r.stdout, '');
+  });
+
+  it('warns about ConflictScopes with --namespace', async () => {
+    const key = publicKeyPem();
+    const files = {
+      'c.yaml': dump(publicKeyPolicy(key, { scopes: ['quay.io/ns'] })),
+      'i.yaml': dump(
+        publicKeyPolicy(key, {
+          kind: 'ImagePolicy',
+          name: 'i',
+          namespace: 't',
+          scopes: ['quay.io/ns/r', 'quay.io/t'],
+        }),
+      ),
+    };
+    const r = await run(['render', '--namespace', 't', 'c.yaml', 'i.yaml'], files);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /warning: ImagePolicy t\/i: ConflictScopes: .*"quay\.io\/ns\/r"/);
+    assert.deepEqual(
+      Object.keys((JSON.parse(r.stdout) as { transports: { docker: object } }).transports.docker),
+      ['quay.io/ns', 'quay.io/t'],
+    );
+  });
+
+  it('throws UsageError for usage mistakes', async () => {
+    await assert.rejects(run(['render'], {}), { name: 'UsageError' });
+    await assert.rejects(run(['render', 'missing.yaml'], {}), {
+      name: 'UsageError',
+      message: /missing\.yaml/,
+    });
+    await assert.rejects(run(['render', '--bogus', 'x'], {}), { name: 'UsageError' });
+    await assert.rejects(run(['other'], {}), { name: 'UsageError' });
+  });
+});

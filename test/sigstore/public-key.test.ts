@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { describe, it } from 'node:test';
+
+import { isSigstoreError } from '../../src/sigstore/errors.js';
+import {
+  decodeCanonicalBase64,
+  parsePublicKey,
+  verifyPayloadSignature,
+} from '../../src/sigstore/public-key.js';
+import { createTestKey, makeCosignPayload, signPayload } from '../helpers/cosign.js';
+import type { TestKeyKind } from '../helpers/cosign.js';
+
+const PAYLOAD = makeCosignPayload('quay.io/a/b', `sha256:${'a'.repeat(64)}`);
+
+describe('verifyPayloadSignature', () => {
+  for (const kind of ['p256', 'p384', 'rsa', 'ed25519'] as TestKeyKind[]) {
+    describe(`with a ${kind} key`, () => {
+      const key = createTestKey(kind);
+      const verifier = parsePublicKey(key.publicKeyPem);
+      const signature = signPayload(key, PAYLOAD).toString('base64');
+
+      it('accepts a signature over the raw payload bytes', () => {
+        assert.ok(verifyPayloadSignature(verifier, PAYLOAD, signature).length > 0);
+      });
+
+      it('rejects a signature over other bytes', () => {
+        const other = Buffer.concat([PAYLOAD, Buffer.from(' ')]);
+        assert.throws(
+          () => verifyPayloadSignature(verifier, other, signature),
+          (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+        );
+      });
+
+      it('rejects a signature by another key', () => {
+        const stranger = parsePublicKey(createTestKey(kind).publicKeyPem);
+        assert.throws(
+          () => verifyPayloadSignature(stranger, PAYLOAD, signature),
+          (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+        );
+      });
+    });
+  }
+
+  it('rejects an ECDSA signature in IEEE P1363 form (cosign writes ASN.1 DER)', () => {
+    const key = createTestKey('p256');
+    const p1363 = sign('sha256', PAYLOAD, {
+      key: key.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    }).toString('base64');
+    assert.throws(
+      () => verifyPayloadSignature(parsePublicKey(key.publicKeyPem), PAYLOAD, p1363),
+      (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+    );
+  });
+
+  it('accepts a P-384 signature made with SHA-256, as cosign and containers/image use', () => {
+    const key = createTestKey('p384');
+    const der = sign('sha256', PAYLOAD, { key: key.privateKey, dsaEncoding: 'der' });
+    assert.ok(
+      verifyPayloadSignature(parsePublicKey(key.publicKeyPem), PAYLOAD, der.toString('base64')),
+    );
+  });
+
+  it('rejects a DER signature re-encoded in BER or with trailing bytes', () => {
+    const key = createTestKey('p256');
+    const verifier = parsePublicKey(key.publicKeyPem);
+    const der = signPayload(key, PAYLOAD);
+    const body = der.subarray(2);
+    const longForm = Buffer.concat([Buffer.from([0x30, 0x81, body.length]), body]);
+    const trailing = Buffer.concat([der, Buffer.from([0])]);
+    for (const bad of [longForm, trailing]) {
+      assert.throws(
+        () => verifyPayloadSignature(verifier, PAYLOAD, bad.toString('base64')),
+        (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+      );
+    }
+  });
+
+  it('rejects non-canonical base64 of a valid signature', () => {
+    const key = createTestKey('p256');
+    const verifier = parsePublicKey(key.publicKeyPem);
+    const good = signPayload(key, PAYLOAD).toString('base64');
+    for (const bad of [
+      `${good}\n`,
+      ` ${good}`,
+      good.replace(/=+$/, ''),
+      good.replace(/\+/g, '-'),
+    ]) {
+      if (bad === good) continue;
+      assert.throws(
+        () => verifyPayloadSignature(verifier, PAYLOAD, bad),
+        (err) => isSigstoreError(err, 'SIGNATURE_ENCODING'),
+        JSON.stringify(bad),
+      );
+    }
+  });
+});
+
+describe('decodeCanonicalBase64', () => {
+  const cases: [string, boolean][] = [
+    ['', true],
+    ['AA==', true],
+    ['AB==', false], // non-zero trailing bits
+    ['AA=', false],
+    ['AA', false],
+    ['A===', false],
+    ['AAAA', true],
+    ['AA AA', false],
+    ['_w==', false],
+    ['/w==', true],
+  ];
+  for (const [text, ok] of cases) {
+    it(`${JSON.stringify(text)} → ${ok ? 'accepted' : 'rejected'}`, () => {
+      if (ok) decodeCanonicalBase64(text, 100, 'x');
+      else
+        assert.throws(
+          () => decodeCanonicalBase64(text, 100, 'x'),
+          (err) => isSigstoreError(err, 'SIGNATURE_ENCODING'),
+        );
+    });
+  }
+});
+
+describe('parsePublicKey', () => {
+  it('refuses a private key, two blocks, small RSA and other curves', () => {
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const privatePem = p256.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const publicPem = p256.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const cases: [string, 'INVALID_PUBLIC_KEY' | 'UNSUPPORTED_KEY'][] = [
+      [privatePem, 'INVALID_PUBLIC_KEY'],
+      [publicPem + publicPem, 'INVALID_PUBLIC_KEY'],
+      ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', 'INVALID_PUBLIC_KEY'],
+      [
+        generateKeyPairSync('rsa', { modulusLength: 1024 })
+          .publicKey.export({ format: 'pem', type: 'spki' })
+          .toString(),
+        'UNSUPPORTED_KEY',
+      ],
+      [
+        generateKeyPairSync('ec', { namedCurve: 'secp256k1' })
+          .publicKey.export({ format: 'pem', type: 'spki' })
+          .toString(),
+        'UNSUPPORTED_KEY',
+      ],
+    ];
+    for (const [pem, code] of cases) {
+      assert.throws(
+        () => parsePublicKey(pem),
+        (err) => isSigstoreError(err, code),
+      );
+    }
+    assert.equal(parsePublicKey(publicPem).algorithm, 'ecdsa-p256-sha256');
+  });
+});
