@@ -10,7 +10,7 @@ export function toJsonVerdict(verdict: ReleaseVerdict): Record<string, unknown> 
     message: verdict.message,
     checks: verdict.checks.map((c) => ({
       kind: c.kind,
-      keyring: c.keyring,
+      ...(c.kind === 'gpg' ? { keyring: c.keyring } : { policy: c.policy, scope: c.scope }),
       verified: c.verified,
       ...(c.code !== undefined ? { code: c.code } : {}),
       reason: c.reason,
@@ -35,9 +35,13 @@ export function formatVerdictText(verdict: ReleaseVerdict): string {
   }
   for (const check of verdict.checks) {
     lines.push('');
-    lines.push(
-      `  ${check.kind} keyring ${check.keyring}: ${check.verified ? 'satisfied' : 'NOT satisfied'}`,
-    );
+    const state = check.verified ? 'satisfied' : 'NOT satisfied';
+    if (check.kind === 'sigstore') {
+      lines.push(`  sigstore policy ${check.policy} (scope ${check.scope}): ${state}`);
+      lines.push(`    ${check.reason}`);
+      continue;
+    }
+    lines.push(`  ${check.kind} keyring ${check.keyring}: ${state}`);
     lines.push(`    ${check.reason}`);
     for (const e of check.evidence) {
       const mark = e.outcome === 'verified' ? 'ok ' : 'bad';

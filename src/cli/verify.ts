@@ -10,16 +10,22 @@ import { parseReleasePullspec } from '../image/pullspec.js';
 import { createStoreFromUrl } from '../stores/create-store.js';
 import { createHttpDispatcher } from '../stores/http-store.js';
 import type { SignatureStore } from '../stores/store.js';
+import { parsePolicyText } from '../policy/parse.js';
+import type { PolicyObject } from '../policy/types.js';
+import { RegistryClient } from '../registry/client.js';
+import { loadDockerConfig } from '../registry/credentials.js';
 import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
+import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { verifyRelease } from '../verify/release-verifier.js';
 import { formatVerdictText, toJsonVerdict } from './format-verdict.js';
 import { ExitCode, UsageError } from './usage-error.js';
 
 export const VERIFY_HELP = `Usage: cvo-verifier verify PULLSPEC [options]
 
-Decides whether a release image may be trusted, the way the cluster-version operator does:
-every keyring in the root of trust must be satisfied by a GPG signature found in the
-signature stores for exactly this digest.
+Decides whether a release image may be trusted: with a root of trust, the way the
+cluster-version operator does (every keyring satisfied by a GPG signature for exactly this
+digest); with --policy, as CRI-O does (the ClusterImagePolicies of the most specific scope
+covering the image). Every check that applies must pass, and at least one must apply.
 
 Options:
   --root-of-trust PATH       ConfigMap (YAML/JSON, one or more documents) annotated
@@ -31,7 +37,12 @@ Options:
   --request-timeout DURATION time for one signature request (default 10s)
   --max-signatures N         signature-N entries read per store (default 9)
   --max-signature-size BYTES largest signature accepted (default 51200)
-  --ca-bundle PATH           extra PEM CA certificates for HTTPS stores
+  --ca-bundle PATH           extra PEM CA certificates for HTTPS stores and registries
+  --policy PATH              ClusterImagePolicy YAML/JSON (repeatable): the policies whose
+                             scope covers the image must all pass (cosign signatures with a
+                             PublicKey root of trust; keyless/PKI roots fail closed for now)
+  --insecure-registry HOST   allow plain HTTP to HOST[:port] (loopback always may)
+  --authfile PATH            registry credentials (docker config.json or a pull secret)
   --serial                   read stores one after another instead of in parallel
   --output text|json|yaml    output format (default text)
   -h, --help                 show this help
@@ -63,6 +74,9 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
         'max-signatures': { type: 'string' },
         'max-signature-size': { type: 'string' },
         'ca-bundle': { type: 'string' },
+        policy: { type: 'string', multiple: true },
+        'insecure-registry': { type: 'string', multiple: true },
+        authfile: { type: 'string' },
         serial: { type: 'boolean' },
         output: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -117,42 +131,83 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     throw err;
   }
 
-  if (values['root-of-trust'] === undefined) {
+  const policyFiles = values.policy ?? [];
+  if (values['root-of-trust'] === undefined && policyFiles.length === 0) {
     throw new UsageError(
-      'no root of trust: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory)',
+      'no root of trust and no image policy: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory) and/or --policy PATH (ClusterImagePolicy YAML/JSON)',
     );
   }
-  let rootOfTrust;
-  let extraCa: string | undefined;
-  let stores: SignatureStore[];
+  let gpg: GpgReleaseVerifier | undefined;
+  let sigstore: SigstoreConfig | undefined;
+  let client: RegistryClient | undefined;
   try {
-    rootOfTrust = await loadRootOfTrust(values['root-of-trust']);
-    if (values['ca-bundle'] !== undefined) extraCa = await readFile(values['ca-bundle'], 'utf8');
-    const dispatcher = createHttpDispatcher({
-      ...(extraCa !== undefined ? { extraCa } : {}),
-      ...proxyFromEnv(io.env),
-    });
-    const storeOptions = {
-      baseDir: io.cwd,
-      dispatcher,
-      maxSignatures,
-      maxSignatureBytes,
-      requestTimeoutMs,
-    };
-    const urls = [...(values['signature-store'] ?? []), ...rootOfTrust.stores.map((s) => s.url)];
-    stores = urls.map((url) => createStoreFromUrl(url, storeOptions));
+    const extraCa =
+      values['ca-bundle'] !== undefined ? await readFile(values['ca-bundle'], 'utf8') : undefined;
+    if (values['root-of-trust'] !== undefined) {
+      const rootOfTrust = await loadRootOfTrust(values['root-of-trust']);
+      const dispatcher = createHttpDispatcher({
+        ...(extraCa !== undefined ? { extraCa } : {}),
+        ...proxyFromEnv(io.env),
+      });
+      const storeOptions = {
+        baseDir: io.cwd,
+        dispatcher,
+        maxSignatures,
+        maxSignatureBytes,
+        requestTimeoutMs,
+      };
+      const urls = [...(values['signature-store'] ?? []), ...rootOfTrust.stores.map((s) => s.url)];
+      const stores: SignatureStore[] = urls.map((url) => createStoreFromUrl(url, storeOptions));
+      for (const warning of rootOfTrust.warnings) io.stderr(`warning: ${warning}\n`);
+      gpg = new GpgReleaseVerifier({
+        trust: rootOfTrust,
+        stores,
+        budgetMs,
+        mode: values.serial === true ? 'serial' : 'parallel',
+      });
+    }
+    if (policyFiles.length > 0) {
+      const policies = await loadPolicies(policyFiles);
+      const credentials =
+        values.authfile !== undefined
+          ? await loadDockerConfig(values.authfile, AbortSignal.timeout(requestTimeoutMs))
+          : undefined;
+      client = new RegistryClient({
+        ...(credentials !== undefined ? { credentials } : {}),
+        insecureRegistries: values['insecure-registry'] ?? [],
+        ...(extraCa !== undefined ? { extraCa } : {}),
+        requestTimeoutMs,
+      });
+      sigstore = { policies, client };
+    }
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  for (const warning of rootOfTrust.warnings) io.stderr(`warning: ${warning}\n`);
-  const gpg = new GpgReleaseVerifier({
-    trust: rootOfTrust,
-    stores,
-    budgetMs,
-    mode: values.serial === true ? 'serial' : 'parallel',
-  });
-  return print(await verifyRelease(image, { gpg }));
+  try {
+    return print(
+      await verifyRelease(
+        image,
+        { ...(gpg !== undefined ? { gpg } : {}), ...(sigstore !== undefined ? { sigstore } : {}) },
+        AbortSignal.timeout(budgetMs),
+      ),
+    );
+  } finally {
+    await client?.close();
+  }
+}
+
+/** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a usage error naming it. */
+async function loadPolicies(files: readonly string[]): Promise<PolicyObject[]> {
+  const objects: PolicyObject[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const parsed = parsePolicyText(await readFile(file, 'utf8'), file);
+    objects.push(...parsed.objects);
+    problems.push(...parsed.errors.map((e) => e.message));
+  }
+  if (problems.length > 0) throw new UsageError(`invalid image policy: ${problems.join('; ')}`);
+  return objects;
 }
 
 function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): {

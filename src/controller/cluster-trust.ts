@@ -107,7 +107,9 @@ export class ClusterTrust {
     );
     this.options.metrics?.recordStores(verdict.stores);
     const summary = verdict.verified
-      ? verdict.checks.map((c) => `${c.keyring}: ${c.reason}`).join('; ')
+      ? verdict.checks
+          .map((c) => `${c.kind === 'gpg' ? c.keyring : `policy ${c.policy}`}: ${c.reason}`)
+          .join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
     return {
       outcome: toOutcome(

@@ -37,7 +37,18 @@ export interface GpgCheck {
   readonly evidence: readonly SignatureEvidence[];
 }
 
-export type Check = GpgCheck;
+/** One ClusterImagePolicy that covers the image, and whether its signatures passed. */
+export interface SigstoreCheck {
+  readonly kind: 'sigstore';
+  readonly policy: string;
+  readonly scope: string;
+  readonly verified: boolean;
+  readonly code?: VerifyErrorCode;
+  readonly reason: string;
+  readonly evidence: readonly unknown[];
+}
+
+export type Check = GpgCheck | SigstoreCheck;
 
 /** The answer to "may this cluster trust this release?" with everything that led to it. */
 export interface ReleaseVerdict {
