@@ -1,5 +1,11 @@
+/** A failed key is retried after this delay, doubling per consecutive failure, up to the cap. */
+export const RETRY_BASE_MS = 250;
+export const RETRY_MAX_MS = 30_000;
+
 /**
- * A keyed, coalescing work queue with one worker: adding a key that is already queued does
+ * A keyed, coalescing work queue with one worker. A handler that throws is retried with capped
+ * exponential backoff (as client-go's rate-limited queue does), so a transient API error — a 429
+ * while the API server initialises storage, a restart — never leaves a request unprocessed: adding a key that is already queued does
  * nothing; adding a key that is being processed runs it once more afterwards. Handlers never run
  * concurrently, so reconciles of the singleton ClusterVersion never race each other.
  */
@@ -12,6 +18,8 @@ export class WorkQueue {
   private readonly handler: (key: string) => Promise<void>;
   private readonly onError: (key: string, err: unknown) => void;
   private idleWaiters: (() => void)[] = [];
+  private readonly failures = new Map<string, number>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     handler: (key: string) => Promise<void>,
@@ -43,9 +51,24 @@ export class WorkQueue {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.retryTimers.values()) clearTimeout(timer);
+    this.retryTimers.clear();
     this.queued.clear();
     this.dirty.clear();
     await this.running;
+  }
+
+  private retryLater(key: string): void {
+    const failures = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, failures);
+    if (this.retryTimers.has(key) || this.stopped) return;
+    const delay = Math.min(RETRY_BASE_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(key);
+      this.add(key);
+    }, delay);
+    timer.unref();
+    this.retryTimers.set(key, timer);
   }
 
   private async drain(): Promise<void> {
@@ -58,8 +81,10 @@ export class WorkQueue {
         this.processing = key;
         try {
           await this.handler(key);
+          this.failures.delete(key);
         } catch (err) {
           this.onError(key, err);
+          this.retryLater(key);
         }
         this.processing = undefined;
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the await

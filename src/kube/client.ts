@@ -27,6 +27,8 @@ export interface KubePort {
   /** A JSON merge patch of the object (spec), as `oc adm upgrade` and `kubectl patch --type=merge` send. */
   mergePatchClusterVersion(name: string, patch: Record<string, unknown>): Promise<ClusterVersion>;
   watchClusterVersions(handlers: WatchHandlers<ClusterVersion>): Watcher;
+  /** ClusterImagePolicies (config.openshift.io/v1) as the API server returns them. */
+  listClusterImagePolicies(): Promise<unknown[]>;
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
   createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
@@ -118,6 +120,15 @@ export function createKubePort(kc: KubeConfig): KubePort {
             setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
           )) as ClusterVersion,
       ),
+    listClusterImagePolicies: () =>
+      call('list clusterimagepolicies', async () => {
+        const list = (await custom.listClusterCustomObject({
+          group: 'config.openshift.io',
+          version: 'v1',
+          plural: 'clusterimagepolicies',
+        })) as { items?: unknown[] };
+        return list.items ?? [];
+      }),
     replaceClusterVersionStatus: (cv) =>
       call(
         `update clusterversion ${cv.metadata.name ?? ''} status`,
@@ -230,12 +241,34 @@ export function createKubePort(kc: KubeConfig): KubePort {
   };
 }
 
+/** 429 Too Many Requests is retried this often, honouring Retry-After (as client-go does). */
+const MAX_429_RETRIES = 5;
+const MAX_RETRY_AFTER_MS = 5_000;
+
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toKubeError(what, err);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 429 && attempt < MAX_429_RETRIES) {
+        await sleep(retryAfterMs(err));
+        continue;
+      }
+      throw toKubeError(what, err);
+    }
   }
+}
+
+/** Retry-After from the header or the Status body's details, capped; 1 s when absent. */
+function retryAfterMs(err: ApiException<unknown>): number {
+  const header = Number(err.headers['retry-after']);
+  const body = err.body as { details?: { retryAfterSeconds?: unknown } } | string | undefined;
+  const detail =
+    typeof body === 'object' && typeof body.details?.retryAfterSeconds === 'number'
+      ? body.details.retryAfterSeconds
+      : NaN;
+  const seconds = Number.isFinite(header) ? header : Number.isFinite(detail) ? detail : 1;
+  return Math.min(Math.max(seconds, 0) * 1000, MAX_RETRY_AFTER_MS);
 }
 
 function toKubeError(what: string, err: unknown): KubeApiError {

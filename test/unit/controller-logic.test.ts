@@ -302,3 +302,25 @@ describe('RecheckScheduler', () => {
     assert.deepEqual(scheduler.list(), []);
   });
 });
+
+describe('WorkQueue retries', () => {
+  it('retries a key whose handler threw, with backoff, until it succeeds', async () => {
+    let calls = 0;
+    const errors: unknown[] = [];
+    const queue = new WorkQueue(
+      () => {
+        calls++;
+        return calls < 3 ? Promise.reject(new Error(`transient ${calls}`)) : Promise.resolve();
+      },
+      (_key, err) => errors.push(err),
+    );
+    queue.add('version');
+    const deadline = Date.now() + 5000;
+    while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls, 3, 'the failed key was not retried');
+    assert.equal(errors.length, 2);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(calls, 3, 'a key that succeeded must not run again');
+    await queue.stop();
+  });
+});
