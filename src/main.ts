@@ -8,6 +8,7 @@ import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './controller/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
+import { RegistryClient } from './registry/client.js';
 import type { KubeConfigOptions, KubePort } from './kube/client.js';
 import type { WebhookVerifyMode } from './http/admission.js';
 import { createHealthApp, createWebhookApp } from './http/app.js';
@@ -46,6 +47,8 @@ export interface ServiceConfig {
     readonly httpsProxy?: string;
     readonly noProxy?: string;
   };
+  /** Registries that may be reached over plain HTTP for Sigstore checks (loopback always may). */
+  readonly insecureRegistries: readonly string[];
   /** HTTP surface; absent in tests and walkthroughs that do not need it. */
   readonly http?: HttpConfig;
 }
@@ -89,6 +92,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
     recheckBaseMs: 30_000,
     recheckMaxMs: 60 * 60_000,
     proxy: {},
+    insecureRegistries: [],
   };
 }
 
@@ -124,9 +128,12 @@ export async function startService(
     reconcileQueueDepth: () => refs.controller?.queueDepth ?? 0,
     rechecks: () => refs.controller?.pendingRechecks() ?? [],
   });
+  // One registry client (keep-alive pool) for every Sigstore check the service makes.
+  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
   const trust = new ClusterTrust({
     kube,
     metrics,
+    registry,
     rootOfTrust: config.rootOfTrust,
     signatureNamespace: config.signatureNamespace,
     caNamespace: config.caNamespace,
@@ -223,6 +230,7 @@ export async function startService(
       await transition;
       await controller.stop();
       await trust.close();
+      await registry.close();
       logger.info('stopped');
     },
   };

@@ -46,6 +46,7 @@ Options:
   --webhook-timeout DURATION        verification budget inside the webhook call (default 8s)
   --verify-api                      enable POST /v1/verify (TokenReview + SubjectAccessReview)
   --log-level LEVEL                 debug, info, warn or error (default info)
+  --insecure-registry HOST          allow plain HTTP to HOST[:port] for Sigstore checks (repeatable)
   -h, --help                        show this help
 
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY for signature stores; KUBECONFIG.
@@ -84,6 +85,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
         'webhook-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         'bind-address': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -143,7 +145,7 @@ export function selectCluster(
 
 function toServiceConfig(
   kube: KubeConfigOptions,
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   env: Readonly<Record<string, string | undefined>>,
 ): ServiceConfig {
   const base = defaultServiceConfig(kube);
@@ -196,8 +198,10 @@ function toServiceConfig(
   const mode = str('webhook-verify-mode') ?? 'off';
   if (mode !== 'off' && mode !== 'enforce')
     throw new UsageError('--webhook-verify-mode must be off or enforce');
+  const insecure = values['insecure-registry'];
   return {
     ...base,
+    insecureRegistries: Array.isArray(insecure) ? insecure : [],
     http: {
       bindAddress: str('bind-address') ?? '0.0.0.0',
       healthPort: port('health-port', 8081),

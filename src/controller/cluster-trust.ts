@@ -15,7 +15,11 @@ import type { HttpClientOptions } from '../stores/http-store.js';
 import type { SignatureStore } from '../stores/store.js';
 import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
+import { validatePolicyObject } from '../policy/validate.js';
+import type { PolicyObject } from '../policy/types.js';
+import type { RegistryClient } from '../registry/client.js';
 import { verifyRelease } from '../verify/release-verifier.js';
+import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { LruCache } from '../verify/verdict-cache.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
 import { toConditionReason } from './reasons.js';
@@ -40,6 +44,8 @@ export interface ClusterTrustOptions {
   readonly requestTimeoutMs?: number;
   readonly cache?: LruCache<GpgResult>;
   readonly metrics?: ServiceMetrics;
+  /** Registry client for Sigstore checks; without it ClusterImagePolicies are not consulted. */
+  readonly registry?: RegistryClient;
 }
 
 /** The outcome plus the signatures that proved it, for the signature cache. */
@@ -97,7 +103,12 @@ export class ClusterTrust {
         };
       }
     }
-    const verdict = await verifyRelease(image, { gpg: verifier }, signal);
+    const sigstore = await this.sigstoreConfig(notes);
+    const verdict = await verifyRelease(
+      image,
+      { gpg: verifier, ...(sigstore !== undefined ? { sigstore } : {}) },
+      signal,
+    );
     this.options.metrics?.recordVerification(
       'gpg',
       verdict.verified ? 'verified' : 'refused',
@@ -212,6 +223,45 @@ export class ClusterTrust {
       this.dispatchers.set(key, dispatcher);
     }
     return Promise.resolve(dispatcher);
+  }
+
+  /**
+   * The cluster's ClusterImagePolicies, read fresh like the rest of the trust. An invalid object
+   * (which the API server's validation should never let in) is skipped with a note; the checks
+   * of valid policies covering the release still apply.
+   */
+  private async sigstoreConfig(notes: string[]): Promise<SigstoreConfig | undefined> {
+    const client = this.options.registry;
+    if (client === undefined) return undefined;
+    const policies: PolicyObject[] = [];
+    for (const item of await this.options.kube.listClusterImagePolicies()) {
+      const object = item as {
+        apiVersion?: unknown;
+        kind?: unknown;
+        metadata?: { name?: unknown };
+        spec?: unknown;
+      };
+      const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+      try {
+        // Server-set metadata (uid, managedFields, …) and status are not part of the policy.
+        policies.push(
+          validatePolicyObject(
+            {
+              apiVersion: object.apiVersion,
+              kind: object.kind ?? 'ClusterImagePolicy',
+              metadata: { name },
+              spec: object.spec,
+            },
+            `clusterimagepolicy/${name}`,
+          ),
+        );
+      } catch (err) {
+        notes.push(
+          `ClusterImagePolicy ${name} is ignored: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    return { policies, client };
   }
 
   async close(): Promise<void> {
