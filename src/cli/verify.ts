@@ -39,8 +39,8 @@ Options:
   --max-signature-size BYTES largest signature accepted (default 51200)
   --ca-bundle PATH           extra PEM CA certificates for HTTPS stores and registries
   --policy PATH              ClusterImagePolicy YAML/JSON (repeatable): the policies whose
-                             scope covers the image must all pass (cosign signatures with a
-                             PublicKey root of trust; keyless/PKI roots fail closed for now)
+                             scope covers the image must all pass (legacy cosign signatures;
+                             PublicKey, FulcioCAWithRekor and PKI roots of trust)
   --insecure-registry HOST   allow plain HTTP to HOST[:port] (loopback always may)
   --authfile PATH            registry credentials (docker config.json or a pull secret)
   --serial                   read stores one after another instead of in parallel

@@ -6,6 +6,9 @@ import type { PolicyObject, SignedIdentity as PolicySignedIdentity } from '../po
 import type { RegistryClient } from '../registry/client.js';
 import type { SignedIdentity } from '../sigstore/signed-identity.js';
 import { verifyImageSignatures } from '../sigstore/verify-image.js';
+import type { ImageSignatureVerdict } from '../sigstore/verify-image.js';
+import { verifyImageKeylessSignatures } from '../sigstore/verify-image-keyless.js';
+import type { KeylessSignatureVerdict } from '../sigstore/verify-image-keyless.js';
 import type { SigstoreCheck } from './verdict.js';
 
 export interface SigstoreConfig {
@@ -17,8 +20,9 @@ export interface SigstoreConfig {
 /**
  * The Sigstore checks that apply to a release, as CRI-O would apply them: the policies of the
  * most specific matching scope, all required. Returns no check when no scope covers the image.
- * Roots of trust not implemented yet (keyless Fulcio, PKI) fail the check: never verified by
- * omission.
+ * PublicKey roots verify with the key; FulcioCAWithRekor and PKI roots verify the signing
+ * certificate against the policy's CAs only. A check that cannot be completed fails: never
+ * verified by omission.
  */
 export async function checkSigstore(
   ref: DigestPullspec,
@@ -44,47 +48,77 @@ async function checkOne(
 ): Promise<SigstoreCheck> {
   const base = { kind: 'sigstore' as const, policy: policy.name, scope };
   const root = policy.spec.policy.rootOfTrust;
-  if (root.policyType !== 'PublicKey') {
-    return {
-      ...base,
-      verified: false,
-      code: 'UNSUPPORTED_ALGORITHM',
-      reason: `root of trust ${root.policyType} is not supported yet; the check fails closed`,
-      evidence: [],
-    };
-  }
-  const publicKeyPem = Buffer.from(root.publicKey.keyData, 'base64').toString('utf8');
-  const rekorKeyPem =
-    root.publicKey.rekorKeyData !== undefined
-      ? Buffer.from(root.publicKey.rekorKeyData, 'base64').toString('utf8')
-      : undefined;
+  const image = {
+    host: ref.host,
+    path: ref.path,
+    digest: ref.digest,
+    ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
+  };
+  const signedIdentity = toSignedIdentity(policy.spec.policy.signedIdentity);
+  const pem = (base64: string): string => Buffer.from(base64, 'base64').toString('utf8');
   try {
-    const verdict = await verifyImageSignatures(
-      client,
-      {
-        host: ref.host,
-        path: ref.path,
-        digest: ref.digest,
-        ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-      },
-      {
-        publicKeyPem,
-        ...(rekorKeyPem !== undefined ? { rekorKeyPem } : {}),
-        signedIdentity: toSignedIdentity(policy.spec.policy.signedIdentity),
-        signal,
-      },
-    );
+    let verdict: ImageSignatureVerdict | KeylessSignatureVerdict;
+    let how: string;
+    switch (root.policyType) {
+      case 'PublicKey': {
+        const rekorKeyData = root.publicKey.rekorKeyData;
+        verdict = await verifyImageSignatures(client, image, {
+          publicKeyPem: pem(root.publicKey.keyData),
+          ...(rekorKeyData !== undefined ? { rekorKeyPem: pem(rekorKeyData) } : {}),
+          signedIdentity,
+          signal,
+        });
+        how = "verified with the policy's key";
+        break;
+      }
+      case 'FulcioCAWithRekor': {
+        const f = root.fulcioCAWithRekor;
+        verdict = await verifyImageKeylessSignatures(client, image, {
+          trust: {
+            type: 'fulcio',
+            fulcioCaPem: pem(f.fulcioCAData),
+            rekorKeyPem: pem(f.rekorKeyData),
+            oidcIssuer: f.fulcioSubject.oidcIssuer,
+            signedEmail: f.fulcioSubject.signedEmail,
+          },
+          signedIdentity,
+          signal,
+        });
+        how = `verified keyless for ${f.fulcioSubject.signedEmail} (${f.fulcioSubject.oidcIssuer})`;
+        break;
+      }
+      case 'PKI': {
+        const p = root.pki;
+        const subject = p.pkiCertificateSubject;
+        verdict = await verifyImageKeylessSignatures(client, image, {
+          trust: {
+            type: 'pki',
+            caRootsPem: pem(p.caRootsData),
+            ...(p.caIntermediatesData !== undefined
+              ? { caIntermediatesPem: pem(p.caIntermediatesData) }
+              : {}),
+            ...(subject.email !== undefined ? { email: subject.email } : {}),
+            ...(subject.hostname !== undefined ? { hostname: subject.hostname } : {}),
+          },
+          signedIdentity,
+          signal,
+        });
+        how = "verified with a certificate from the policy's PKI";
+        break;
+      }
+      default: {
+        const never: never = root;
+        throw new Error(`unknown root of trust ${JSON.stringify(never)}`);
+      }
+    }
     switch (verdict.status) {
-      case 'verified': {
-        const layer = verdict.layers.find((l) => l.status === 'verified');
-        const identity = layer?.status === 'verified' ? layer.dockerReference : '';
+      case 'verified':
         return {
           ...base,
           verified: true,
-          reason: `cosign signature in ${verdict.signatureManifest.tag} verified with the policy's key (identity ${identity})`,
+          reason: `cosign signature in ${verdict.signatureManifest.tag} ${how}`,
           evidence: verdict.layers,
         };
-      }
       case 'unsigned':
         return {
           ...base,

@@ -5,12 +5,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
+import { CERTIFICATE_ANNOTATION } from '../../src/sigstore/certificate.js';
 import {
+  BUNDLE_ANNOTATION,
   createTestKey,
   makeCosignPayload,
+  makeRekorBundle,
   makeSignatureLayer,
   pushCosignSignatures,
+  SIGNATURE_ANNOTATION,
+  signPayload,
 } from '../helpers/cosign.js';
+import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { findRegistryBinary, pushImage, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
@@ -195,7 +201,7 @@ describe(
       );
     });
 
-    it('fails closed for roots of trust not supported yet, and rejects invalid policies with exit 2', async () => {
+    it('never verifies under an unusable root of trust, and rejects invalid policies with exit 2', async () => {
       const fulcio = join(dir, 'fulcio.json');
       const pem = Buffer.from(key.publicKeyPem).toString('base64');
       await writeFile(
@@ -227,6 +233,81 @@ describe(
       const bad = await cli(['verify', signedImage, '--policy', invalid]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /invalid image policy: .*spec\.scopes/);
+    });
+    it('verifies a keyless signature under a FulcioCAWithRekor policy, and refuses another signer', async () => {
+      const pki = await FulcioTestPki.create();
+      try {
+        const rekor = createTestKey('p256');
+        const root = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
+        const intermediate = await pki.makeCa({
+          subject: '/O=sigstore.dev/CN=sigstore-intermediate',
+          issuer: root,
+          codeSigningEku: true,
+        });
+        const issuer = 'https://accounts.example.com';
+        const sign = async (repo: string, email: string): Promise<string> => {
+          const image = await pushImage(target, repo, 'v1');
+          const leaf = await pki.issueLeaf({
+            issuer: intermediate,
+            emails: [email],
+            issuerV1: issuer,
+            issuerV2: issuer,
+          });
+          const payload = makeCosignPayload(
+            `${registry.host}/${repo}:4.17.0`,
+            image.manifest.digest,
+          );
+          const signature = signPayload(leaf.key, payload);
+          const annotations = {
+            [SIGNATURE_ANNOTATION]: signature.toString('base64'),
+            [CERTIFICATE_ANNOTATION]: leaf.certPem,
+            [BUNDLE_ANNOTATION]: makeRekorBundle({
+              rekorKey: rekor,
+              signerPem: leaf.certPem,
+              signature,
+              payload,
+              integratedTime: LEAF_INTEGRATED_TIME,
+            }),
+          };
+          await pushCosignSignatures(target, repo, image.manifest, [{ payload, annotations }]);
+          return `${registry.host}/${repo}@${image.manifest.digest}`;
+        };
+        const b64 = (text: string): string => Buffer.from(text).toString('base64');
+        const keylessPolicy = join(dir, 'keyless.json');
+        await writeFile(
+          keylessPolicy,
+          clusterImagePolicy('keyless', [`${registry.host}/keyless`], {
+            policyType: 'FulcioCAWithRekor',
+            fulcioCAWithRekor: {
+              fulcioCAData: b64(root.certPem + intermediate.certPem),
+              rekorKeyData: b64(rekor.publicKeyPem),
+              fulcioSubject: { oidcIssuer: issuer, signedEmail: 'release@example.com' },
+            },
+          }),
+        );
+        const good = await cli([
+          'verify',
+          await sign('keyless/release', 'release@example.com'),
+          '--policy',
+          keylessPolicy,
+          '--output',
+          'json',
+        ]);
+        assert.equal(good.code, 0, good.stdout + good.stderr);
+        assert.match(
+          (JSON.parse(good.stdout) as { checks: { reason: string }[] }).checks[0]?.reason ?? '',
+          /verified keyless for release@example.com/,
+        );
+        const other = await cli([
+          'verify',
+          await sign('keyless/release', 'mallory@example.com'),
+          '--policy',
+          keylessPolicy,
+        ]);
+        assert.equal(other.code, 1, other.stdout);
+      } finally {
+        await pki.cleanup();
+      }
     });
   },
 );
