@@ -1,0 +1,703 @@
+import { createHash, X509Certificate } from 'node:crypto';
+
+import { VerifyError } from '../errors.js';
+import type { VerifyErrorCode } from '../errors.js';
+import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
+import type { JsonValue } from '../json/strict-json.js';
+import type { RegistryClient, RegistryRepository } from '../registry/client.js';
+import { isRegistryError } from '../registry/errors.js';
+import { OCI_MANIFEST } from '../registry/manifest.js';
+import type { Descriptor } from '../registry/manifest.js';
+import {
+  isCertificateError,
+  parseFulcioRoots,
+  parsePkiRoots,
+  verifyFulcioCertificate,
+  verifyPkiCertificate,
+} from './certificate.js';
+import type { CertificateErrorCode, CertificateRoots } from './certificate.js';
+import { isSigstoreError, SigstoreError } from './errors.js';
+import type { SigstoreErrorCode } from './errors.js';
+import { decodeCanonicalBase64, parsePublicKey, verifyWithKey } from './public-key.js';
+import type { VerificationKey } from './public-key.js';
+import { toRekorLogId } from './rekor-set.js';
+import {
+  formatDockerReference,
+  matchesSignedIdentity,
+  parseDockerReference,
+  validateSignedIdentity,
+} from './signed-identity.js';
+import type { DockerReference, SignedIdentity } from './signed-identity.js';
+import type { CertificateTrust } from './verify-image-keyless.js';
+import type { ImageToVerify } from './verify-image.js';
+
+/** The artifactType (and layer media type) of a cosign v3 Sigstore bundle referrer. */
+export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+/** The only DSSE payload type accepted: an in-toto statement. */
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** A bundle is a few KiB (certificate, one log entry, a small statement). */
+export const MAX_BUNDLE_BYTES = 256 * 1024;
+/** Bundle referrers examined for one image; more are refused unread. */
+export const MAX_BUNDLE_REFERRERS = 16;
+/** Log entries, DSSE signatures and statement subjects examined in one bundle. */
+const MAX_BUNDLE_ITEMS = 8;
+const MAX_BASE64_LENGTH = MAX_BUNDLE_BYTES;
+const INTEGER_STRING_RE = /^(0|[1-9][0-9]{0,15})$/;
+const HEX_SHA256_RE = /^[0-9a-f]{64}$/;
+
+/** A public-key root of trust (PEM texts, already base64-decoded from the policy). */
+export interface PublicKeyTrust {
+  readonly type: 'publicKey';
+  readonly keyPem: string;
+  /** When set, the bundle must carry a log entry with a valid SET from this Rekor key. */
+  readonly rekorKeyPem?: string;
+}
+
+/** Why a bundle referrer was not accepted, beyond the shared sigstore and certificate codes. */
+export type BundleErrorCode =
+  /** A bundle that is not strict JSON of the v0.3 shape, or a referrer manifest not of its shape. */
+  | 'BUNDLE_INVALID'
+  /** A bundle form we do not verify (messageSignature, another payload type or log entry kind). */
+  | 'BUNDLE_UNSUPPORTED'
+  /** The referrer's subject, or the statement's subject, is another digest. */
+  | 'BUNDLE_SUBJECT_MISMATCH'
+  /** A bundle blob over its size limit. */
+  | 'BUNDLE_OVERSIZE'
+  /** A bundle blob the registry cannot serve intact. */
+  | 'BUNDLE_UNAVAILABLE'
+  /** More bundle referrers than the limit. */
+  | 'TOO_MANY_BUNDLES';
+
+const VERIFY_CODE: Readonly<Record<BundleErrorCode, VerifyErrorCode>> = {
+  BUNDLE_INVALID: 'MALFORMED_MESSAGE',
+  BUNDLE_UNSUPPORTED: 'UNSUPPORTED_MESSAGE',
+  BUNDLE_SUBJECT_MISMATCH: 'PAYLOAD_DIGEST_MISMATCH',
+  BUNDLE_OVERSIZE: 'STORE_OVERSIZE',
+  BUNDLE_UNAVAILABLE: 'STORE_ERROR',
+  TOO_MANY_BUNDLES: 'STORE_OVERSIZE',
+};
+
+/** A bundle verification failure, carrying the project-wide code and the detail. */
+export class BundleError extends VerifyError {
+  readonly bundleCode: BundleErrorCode;
+
+  constructor(code: BundleErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(VERIFY_CODE[code], message, 'cause' in options ? { cause: options.cause } : {});
+    this.bundleCode = code;
+  }
+}
+
+/** Every reason a bundle referrer can be rejected. */
+export type BundleRejectionCode = BundleErrorCode | SigstoreErrorCode | CertificateErrorCode;
+
+export interface VerifyImageBundlesOptions {
+  readonly trust: PublicKeyTrust | CertificateTrust;
+  readonly signedIdentity: SignedIdentity;
+  readonly signal: AbortSignal;
+}
+
+/** What happened to one bundle referrer. */
+export type BundleOutcome =
+  | {
+      readonly referrer: string;
+      readonly status: 'verified';
+      readonly dockerReference: string;
+      readonly emails: readonly string[];
+      readonly dnsNames: readonly string[];
+      readonly integratedTime?: number;
+      readonly logIndex?: number;
+    }
+  | {
+      readonly referrer: string;
+      readonly status: 'rejected';
+      readonly code: BundleRejectionCode;
+      readonly message: string;
+    };
+
+/** The result of verifying an image's cosign v3 bundles. */
+export type BundleVerdict =
+  | {
+      readonly status: 'verified';
+      readonly image: string;
+      readonly bundles: readonly BundleOutcome[];
+    }
+  | { readonly status: 'unsigned'; readonly image: string; readonly source: 'api' | 'tag' }
+  | {
+      readonly status: 'rejected';
+      readonly image: string;
+      readonly code: BundleRejectionCode;
+      readonly message: string;
+      readonly bundles: readonly BundleOutcome[];
+    };
+
+interface Context {
+  readonly client: RegistryClient;
+  readonly repository: RegistryRepository;
+  readonly digest: string;
+  readonly identityReference: DockerReference;
+  readonly trust: PublicKeyTrust | CertificateTrust;
+  readonly roots: CertificateRoots | undefined;
+  readonly publicKey: VerificationKey | undefined;
+  readonly rekorKey: VerificationKey | undefined;
+  readonly signedIdentity: SignedIdentity;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Verifies the cosign v3 Sigstore bundles (v0.3, OCI 1.1 referrers) of an image by digest.
+ *
+ * Supported: bundles holding a DSSE envelope with an in-toto Statement v1 whose subject carries
+ * the image's sha256 digest and a name satisfying `signedIdentity`. messageSignature bundles are
+ * rejected as unsupported (their payload is not in the bundle).
+ *
+ * Verified with the project's own pieces, not @sigstore/verify: the signing certificate is the
+ * bundle's leaf only and must chain to the configured CAs (any chain in the bundle is ignored);
+ * the email/hostname must equal the configured one exactly; SCTs are neither required nor read;
+ * a Rekor SET (required for Fulcio, and whenever a Rekor key is configured) must verify with the
+ * configured key and bind the same payload, signature and key. At least one bundle must pass.
+ * Configuration errors and registry failures throw.
+ */
+export async function verifyImageBundles(
+  client: RegistryClient,
+  image: ImageToVerify,
+  options: VerifyImageBundlesOptions,
+): Promise<BundleVerdict> {
+  const { trust } = options;
+  const roots =
+    trust.type === 'fulcio'
+      ? parseFulcioRoots(trust.fulcioCaPem)
+      : trust.type === 'pki'
+        ? parsePkiRoots(trust.caRootsPem, trust.caIntermediatesPem)
+        : undefined;
+  const publicKey = trust.type === 'publicKey' ? parsePublicKey(trust.keyPem) : undefined;
+  const rekorKey = trust.rekorKeyPem !== undefined ? parsePublicKey(trust.rekorKeyPem) : undefined;
+  validateSignedIdentity(options.signedIdentity);
+  const raw = `${image.host}/${image.path}${image.tag !== undefined ? `:${image.tag}` : ''}@${image.digest}`;
+  const reference = parseDockerReference(raw);
+  if (reference?.digest === undefined) {
+    throw new VerifyError('INVALID_PULLSPEC', `invalid image reference ${JSON.stringify(raw)}`);
+  }
+  const digest = reference.digest;
+  const shown = formatDockerReference(reference);
+  const repository = { host: image.host, path: image.path };
+  const found = await client.getReferrers(repository, digest, {
+    signal: options.signal,
+    artifactType: BUNDLE_ARTIFACT_TYPE,
+  });
+  if (found.referrers.length === 0) {
+    return { status: 'unsigned', image: shown, source: found.source };
+  }
+  if (found.referrers.length > MAX_BUNDLE_REFERRERS) {
+    return {
+      status: 'rejected',
+      image: shown,
+      code: 'TOO_MANY_BUNDLES',
+      message: `${found.referrers.length} bundle referrers, over the limit of ${MAX_BUNDLE_REFERRERS}`,
+      bundles: [],
+    };
+  }
+  const context: Context = {
+    client,
+    repository,
+    digest,
+    identityReference:
+      reference.tag !== undefined
+        ? { name: reference.name, tag: reference.tag }
+        : { name: reference.name, digest },
+    trust,
+    roots,
+    publicKey,
+    rekorKey,
+    signedIdentity: options.signedIdentity,
+    signal: options.signal,
+  };
+  const bundles: BundleOutcome[] = [];
+  for (const referrer of found.referrers) {
+    if (options.signal.aborted) {
+      throw new VerifyError('ABORTED', 'bundle verification was aborted', {
+        cause: options.signal.reason,
+      });
+    }
+    bundles.push(await verifyReferrer(context, referrer));
+  }
+  if (bundles.some((bundle) => bundle.status === 'verified')) {
+    return { status: 'verified', image: shown, bundles };
+  }
+  const first = bundles.find((bundle) => bundle.status === 'rejected');
+  return {
+    status: 'rejected',
+    image: shown,
+    code: first?.code ?? 'BUNDLE_INVALID',
+    message: first?.message ?? 'no bundle verified',
+    bundles,
+  };
+}
+
+async function verifyReferrer(context: Context, referrer: Descriptor): Promise<BundleOutcome> {
+  const name = referrer.digest;
+  try {
+    const bytes = await fetchBundle(context, referrer);
+    const result = verifyBundleBytes(context, bytes);
+    return { referrer: name, status: 'verified', ...result };
+  } catch (err) {
+    if (err instanceof BundleError) {
+      return { referrer: name, status: 'rejected', code: err.bundleCode, message: err.message };
+    }
+    if (isSigstoreError(err) && err.sigstoreCode !== 'INVALID_POLICY') {
+      return { referrer: name, status: 'rejected', code: err.sigstoreCode, message: err.message };
+    }
+    if (isCertificateError(err) && err.certificateCode !== 'CERTIFICATE_ROOTS_INVALID') {
+      return {
+        referrer: name,
+        status: 'rejected',
+        code: err.certificateCode,
+        message: err.message,
+      };
+    }
+    throw err;
+  }
+}
+
+async function fetchBundle(context: Context, referrer: Descriptor): Promise<Uint8Array> {
+  const { client, repository, signal } = context;
+  try {
+    const found = await client.getManifest(repository, referrer.digest, {
+      signal,
+      accept: [OCI_MANIFEST],
+      maxLayers: 1,
+    });
+    if (found.status === 'not-found') {
+      throw new BundleError('BUNDLE_UNAVAILABLE', `referrer ${referrer.digest}: ${found.detail}`);
+    }
+    const manifest = found.manifest;
+    if (manifest.kind !== 'image') {
+      throw new BundleError('BUNDLE_INVALID', `referrer ${referrer.digest} is an index`);
+    }
+    if (manifest.subject?.digest !== context.digest) {
+      throw new BundleError(
+        'BUNDLE_SUBJECT_MISMATCH',
+        `referrer ${referrer.digest} refers to ${manifest.subject?.digest ?? 'nothing'}, not ${context.digest}`,
+      );
+    }
+    const [layer] = manifest.layers;
+    if (
+      manifest.layers.length !== 1 ||
+      layer === undefined ||
+      layer.mediaType !== BUNDLE_ARTIFACT_TYPE
+    ) {
+      throw new BundleError(
+        'BUNDLE_INVALID',
+        `referrer ${referrer.digest} needs exactly one ${BUNDLE_ARTIFACT_TYPE} layer`,
+      );
+    }
+    return await client.getBlob(repository, layer, { signal, maxBytes: MAX_BUNDLE_BYTES });
+  } catch (err) {
+    if (isRegistryError(err, 'OVERSIZE')) {
+      throw new BundleError('BUNDLE_OVERSIZE', err.message, { cause: err });
+    }
+    if (isRegistryError(err, 'TOO_MANY_LAYERS')) {
+      throw new BundleError('BUNDLE_INVALID', err.message, { cause: err });
+    }
+    if (isRegistryError(err, 'DIGEST_MISMATCH') || isRegistryError(err, 'BLOB_NOT_FOUND')) {
+      throw new BundleError('BUNDLE_UNAVAILABLE', err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+// ---- Strict shape readers -------------------------------------------------------------------
+
+type JsonObject = { readonly [key: string]: JsonValue };
+
+function invalid(message: string): BundleError {
+  return new BundleError('BUNDLE_INVALID', message);
+}
+
+function object(
+  value: JsonValue | undefined,
+  allowed: readonly string[],
+  what: string,
+): JsonObject {
+  if (!isJsonObject(value)) throw invalid(`${what} is not an object`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw invalid(`unknown field ${JSON.stringify(key)} in ${what}`);
+  }
+  return value;
+}
+
+function string(value: JsonValue | undefined, what: string): string {
+  if (typeof value !== 'string') throw invalid(`${what} is not a string`);
+  return value;
+}
+
+function array(value: JsonValue | undefined, what: string): readonly JsonValue[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BUNDLE_ITEMS) {
+    throw invalid(`${what} is not an array of 1 to ${MAX_BUNDLE_ITEMS} items`);
+  }
+  return value;
+}
+
+function base64(value: JsonValue | undefined, what: string): Buffer {
+  const text = string(value, what);
+  try {
+    return decodeCanonicalBase64(text, MAX_BASE64_LENGTH, what);
+  } catch (err) {
+    throw new BundleError('BUNDLE_INVALID', `${what} is not canonical base64`, { cause: err });
+  }
+}
+
+/** protobuf JSON writes int64 as a decimal string. */
+function int64(value: JsonValue | undefined, what: string): number {
+  const text = string(value, what);
+  if (!INTEGER_STRING_RE.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw invalid(`${what} is not a non-negative integer string`);
+  }
+  return Number(text);
+}
+
+/** DSSE pre-authentication encoding (PAE). */
+function pae(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `, 'utf8'),
+    type,
+    Buffer.from(` ${payload.length} `, 'utf8'),
+    payload,
+  ]);
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+// ---- The bundle -----------------------------------------------------------------------------
+
+interface BundleResult {
+  readonly dockerReference: string;
+  readonly emails: readonly string[];
+  readonly dnsNames: readonly string[];
+  readonly integratedTime?: number;
+  readonly logIndex?: number;
+}
+
+interface TlogEvidence {
+  readonly integratedTime: number;
+  readonly logIndex: number;
+}
+
+function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
+  let text: string;
+  let document: JsonValue;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    document = parseStrictJson(text, { maxLength: MAX_BUNDLE_BYTES });
+  } catch (err) {
+    throw new BundleError('BUNDLE_INVALID', 'the bundle is not strict UTF-8 JSON', { cause: err });
+  }
+  const bundle = object(
+    document,
+    ['mediaType', 'verificationMaterial', 'dsseEnvelope', 'messageSignature'],
+    'the bundle',
+  );
+  if (bundle.mediaType !== BUNDLE_ARTIFACT_TYPE) {
+    throw new BundleError(
+      'BUNDLE_UNSUPPORTED',
+      `bundle mediaType ${JSON.stringify(bundle.mediaType ?? null).slice(0, 80)} is not ${BUNDLE_ARTIFACT_TYPE}`,
+    );
+  }
+  if (bundle.messageSignature !== undefined || bundle.dsseEnvelope === undefined) {
+    throw new BundleError('BUNDLE_UNSUPPORTED', 'only DSSE bundles are verified');
+  }
+  const material = object(
+    bundle.verificationMaterial,
+    [
+      'certificate',
+      'x509CertificateChain',
+      'publicKey',
+      'tlogEntries',
+      'timestampVerificationData',
+    ],
+    'verificationMaterial',
+  );
+
+  // The signer: the leaf certificate only, or the configured public key.
+  const leafDer = readLeafCertificate(material);
+  let signingKey: VerificationKey;
+  let leafPem: string | undefined;
+  if (context.trust.type === 'publicKey') {
+    if (context.publicKey === undefined) throw new Error('unreachable: no public key');
+    signingKey = context.publicKey;
+  } else {
+    if (leafDer === undefined) {
+      throw new BundleError('BUNDLE_INVALID', 'the bundle has no signing certificate');
+    }
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(leafDer);
+    } catch (err) {
+      throw new BundleError('BUNDLE_INVALID', 'the signing certificate cannot be read', {
+        cause: err,
+      });
+    }
+    leafPem = certificate.toString();
+    signingKey = parsePublicKeyFromCertificate(certificate);
+  }
+
+  // Signature first, over the PAE of the exact payload bytes.
+  const envelope = object(
+    bundle.dsseEnvelope,
+    ['payload', 'payloadType', 'signatures'],
+    'dsseEnvelope',
+  );
+  const payloadType = string(envelope.payloadType, 'dsseEnvelope.payloadType');
+  const payload = base64(envelope.payload, 'dsseEnvelope.payload');
+  const signatures = array(envelope.signatures, 'dsseEnvelope.signatures');
+  if (signatures.length !== 1) {
+    throw new BundleError(
+      'BUNDLE_UNSUPPORTED',
+      'a bundle envelope must have exactly one signature',
+    );
+  }
+  const signatureEntry = object(signatures[0], ['sig', 'keyid'], 'dsseEnvelope.signatures[0]');
+  const signature = base64(signatureEntry.sig, 'dsseEnvelope.signatures[0].sig');
+  if (!verifyWithKey(signingKey, pae(payloadType, payload), signature)) {
+    throw new SigstoreError(
+      'BAD_SIGNATURE',
+      `the DSSE signature does not verify with the ${signingKey.algorithm} key`,
+    );
+  }
+
+  // The log entry: required for Fulcio and whenever a Rekor key is configured.
+  let tlog: TlogEvidence | undefined;
+  if (context.rekorKey !== undefined) {
+    tlog = verifyTlogEntries(context.rekorKey, material.tlogEntries, {
+      payload,
+      signature,
+      signingKey,
+    });
+  }
+
+  // The certificate, against the configured CAs only, at the log's time.
+  let emails: readonly string[] = [];
+  let dnsNames: readonly string[] = [];
+  const { trust, roots } = context;
+  if (trust.type !== 'publicKey' && leafPem !== undefined && roots !== undefined) {
+    const verified =
+      trust.type === 'fulcio'
+        ? verifyFulcioCertificate({
+            certificatePem: leafPem,
+            roots,
+            oidcIssuer: trust.oidcIssuer,
+            signedEmail: trust.signedEmail,
+            integratedTime: requireTlog(tlog).integratedTime,
+          })
+        : verifyPkiCertificate({
+            certificatePem: leafPem,
+            roots,
+            ...(trust.email !== undefined ? { email: trust.email } : {}),
+            ...(trust.hostname !== undefined ? { hostname: trust.hostname } : {}),
+            ...(tlog !== undefined ? { at: tlog.integratedTime } : {}),
+          });
+    emails = verified.emails;
+    dnsNames = verified.dnsNames;
+  }
+
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    throw new BundleError(
+      'BUNDLE_UNSUPPORTED',
+      `payloadType ${JSON.stringify(payloadType.slice(0, 80))} is not ${IN_TOTO_PAYLOAD_TYPE}`,
+    );
+  }
+  const dockerReference = checkStatement(context, payload);
+  return {
+    dockerReference,
+    emails,
+    dnsNames,
+    ...(tlog !== undefined ? { integratedTime: tlog.integratedTime, logIndex: tlog.logIndex } : {}),
+  };
+}
+
+function requireTlog(tlog: TlogEvidence | undefined): TlogEvidence {
+  if (tlog === undefined) {
+    throw new SigstoreError('REKOR_BUNDLE_MISSING', 'a Fulcio certificate needs a Rekor SET');
+  }
+  return tlog;
+}
+
+function parsePublicKeyFromCertificate(certificate: X509Certificate): VerificationKey {
+  const pem = certificate.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  return parsePublicKey(pem);
+}
+
+/** `certificate.rawBytes` (v0.3), or the first of `x509CertificateChain`; the rest is ignored. */
+function readLeafCertificate(material: JsonObject): Buffer | undefined {
+  if (material.certificate !== undefined && material.x509CertificateChain !== undefined) {
+    throw invalid('verificationMaterial has both certificate and x509CertificateChain');
+  }
+  if (material.certificate !== undefined) {
+    return base64(object(material.certificate, ['rawBytes'], 'certificate').rawBytes, 'rawBytes');
+  }
+  if (material.x509CertificateChain !== undefined) {
+    const chain = object(material.x509CertificateChain, ['certificates'], 'x509CertificateChain');
+    const [leaf] = array(chain.certificates, 'x509CertificateChain.certificates');
+    // Deliberately never read the others: intermediates come from the configured roots only.
+    return base64(object(leaf, ['rawBytes'], 'certificates[0]').rawBytes, 'rawBytes');
+  }
+  return undefined;
+}
+
+interface TlogBinding {
+  readonly payload: Buffer;
+  readonly signature: Buffer;
+  readonly signingKey: VerificationKey;
+}
+
+/** The first entry must carry a SET from the configured Rekor key binding this signature. */
+function verifyTlogEntries(
+  rekorKey: VerificationKey,
+  value: JsonValue | undefined,
+  binding: TlogBinding,
+): TlogEvidence {
+  if (value === undefined) {
+    throw new SigstoreError(
+      'REKOR_BUNDLE_MISSING',
+      'a Rekor key is configured but the bundle has no tlogEntries',
+    );
+  }
+  const [first] = array(value, 'tlogEntries');
+  const entry = object(
+    first,
+    [
+      'logIndex',
+      'logId',
+      'kindVersion',
+      'integratedTime',
+      'inclusionPromise',
+      'inclusionProof',
+      'canonicalizedBody',
+    ],
+    'tlogEntries[0]',
+  );
+  const logIndex = int64(entry.logIndex, 'logIndex');
+  const integratedTime = int64(entry.integratedTime, 'integratedTime');
+  const logId = base64(object(entry.logId, ['keyId'], 'logId').keyId, 'logId.keyId').toString(
+    'hex',
+  );
+  const body = string(entry.canonicalizedBody, 'canonicalizedBody');
+  if (entry.inclusionPromise === undefined) {
+    throw new SigstoreError('REKOR_BUNDLE_MISSING', 'the log entry has no inclusionPromise (SET)');
+  }
+  const set = base64(
+    object(entry.inclusionPromise, ['signedEntryTimestamp'], 'inclusionPromise')
+      .signedEntryTimestamp,
+    'signedEntryTimestamp',
+  );
+  if (logId !== toRekorLogId(rekorKey)) {
+    throw new SigstoreError('REKOR_LOG_ID_MISMATCH', 'the log entry is from another log');
+  }
+  const canonical = `{"body":${JSON.stringify(body)},"integratedTime":${integratedTime},"logID":${JSON.stringify(logId)},"logIndex":${logIndex}}`;
+  const hash = rekorKey.algorithm === 'ed25519' ? null : 'sha256';
+  if (!verifyWithKey(rekorKey, Buffer.from(canonical, 'utf8'), set, hash)) {
+    throw new SigstoreError(
+      'REKOR_SET_INVALID',
+      'the SignedEntryTimestamp does not verify with the Rekor key',
+    );
+  }
+  checkDsseEntry(base64(body, 'canonicalizedBody'), binding);
+  return { integratedTime, logIndex };
+}
+
+/** A dsse 0.0.1 entry: same payload hash, same signature, same key. */
+function checkDsseEntry(bodyBytes: Buffer, binding: TlogBinding): void {
+  let document: JsonValue;
+  try {
+    document = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(bodyBytes), {
+      maxLength: MAX_BUNDLE_BYTES,
+    });
+  } catch (err) {
+    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the entry body is not strict JSON', {
+      cause: err,
+    });
+  }
+  const body = object(document, ['apiVersion', 'kind', 'spec'], 'the entry body');
+  if (body.kind !== 'dsse' || body.apiVersion !== '0.0.1') {
+    throw new SigstoreError('REKOR_UNSUPPORTED_ENTRY', 'only dsse 0.0.1 log entries are verified');
+  }
+  const spec = object(body.spec, ['envelopeHash', 'payloadHash', 'signatures'], 'spec');
+  const payloadHash = object(spec.payloadHash, ['algorithm', 'value'], 'spec.payloadHash');
+  const value = string(payloadHash.value, 'spec.payloadHash.value');
+  if (
+    payloadHash.algorithm !== 'sha256' ||
+    !HEX_SHA256_RE.test(value) ||
+    value !== sha256Hex(binding.payload)
+  ) {
+    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another payload');
+  }
+  const signatures = array(spec.signatures, 'spec.signatures');
+  if (signatures.length !== 1) {
+    throw new SigstoreError(
+      'REKOR_ENTRY_MISMATCH',
+      'the log entry must have exactly one signature',
+    );
+  }
+  const entrySignature = object(signatures[0], ['signature', 'verifier'], 'spec.signatures[0]');
+  if (!base64(entrySignature.signature, 'signature').equals(binding.signature)) {
+    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another signature');
+  }
+  const verifierPem = base64(entrySignature.verifier, 'verifier').toString('utf8');
+  let spki: Buffer;
+  try {
+    const key = verifierPem.includes('-----BEGIN CERTIFICATE-----')
+      ? new X509Certificate(verifierPem).publicKey
+      : parsePublicKey(verifierPem).key;
+    spki = key.export({ format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the log entry verifier cannot be read', {
+      cause: err,
+    });
+  }
+  if (!spki.equals(binding.signingKey.spki)) {
+    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another key');
+  }
+}
+
+/** The in-toto statement: a subject with this digest, whose name satisfies the policy. */
+function checkStatement(context: Context, payload: Buffer): string {
+  let document: JsonValue;
+  try {
+    document = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(payload), {
+      maxLength: MAX_BUNDLE_BYTES,
+    });
+  } catch (err) {
+    throw new SigstoreError('PAYLOAD_INVALID', 'the statement is not strict JSON', { cause: err });
+  }
+  if (!isJsonObject(document) || document._type !== IN_TOTO_STATEMENT_V1) {
+    throw new SigstoreError('PAYLOAD_WRONG_TYPE', `the payload is not an ${IN_TOTO_STATEMENT_V1}`);
+  }
+  const subjects = document.subject;
+  if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_BUNDLE_ITEMS) {
+    throw new SigstoreError('PAYLOAD_INVALID', 'the statement has no usable subject list');
+  }
+  const hex = context.digest.slice('sha256:'.length);
+  const matching = subjects.filter((subject) => {
+    const digest = isJsonObject(subject) ? subject.digest : undefined;
+    return isJsonObject(digest) && digest.sha256 === hex;
+  });
+  if (matching.length === 0) {
+    throw new BundleError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${context.digest}`);
+  }
+  for (const subject of matching) {
+    const name = isJsonObject(subject) ? subject.name : undefined;
+    if (
+      typeof name === 'string' &&
+      matchesSignedIdentity(context.signedIdentity, context.identityReference, name)
+    ) {
+      return name;
+    }
+  }
+  throw new SigstoreError(
+    'IDENTITY_MISMATCH',
+    `no statement subject name matches ${formatDockerReference(context.identityReference)} under ${context.signedIdentity.type}`,
+  );
+}

@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { RegistryClient } from '../../src/registry/client.js';
+import { verifyImageBundles } from '../../src/sigstore/bundle-verify.js';
+import type {
+  BundleRejectionCode,
+  BundleVerdict,
+  PublicKeyTrust,
+} from '../../src/sigstore/bundle-verify.js';
+import type { CertificateTrust } from '../../src/sigstore/verify-image-keyless.js';
+import type { ImageToVerify } from '../../src/sigstore/verify-image.js';
+import { BUNDLE_MEDIA_TYPE, makeStatement, makeTestBundle } from '../helpers/bundle.js';
+import type { TestBundleOptions } from '../helpers/bundle.js';
+import { createTestKey } from '../helpers/cosign.js';
+import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
+import type { TestCa, TestLeaf } from '../helpers/fulcio.js';
+import {
+  findRegistryBinary,
+  pushImage,
+  pushManifest,
+  pushReferrer,
+  TestRegistry,
+} from '../helpers/registry.js';
+import type { PushedDescriptor, PushTarget } from '../helpers/registry.js';
+
+const binary = await findRegistryBinary();
+const rekor = createTestKey('p256');
+const ISSUER = 'https://accounts.example.com';
+const EMAIL = 'release@example.com';
+
+describe(
+  'verifyImageBundles against a real docker-registry',
+  { skip: 'skip' in binary ? binary.skip : false },
+  () => {
+    let registry: TestRegistry;
+    let target: PushTarget;
+    let client: RegistryClient;
+    let pki: FulcioTestPki;
+    let root: TestCa;
+    let intermediate: TestCa;
+    let fulcio: CertificateTrust;
+    let repoCounter = 0;
+
+    before(async () => {
+      assert.ok('path' in binary);
+      registry = await TestRegistry.start(binary.path);
+      target = { url: registry.url };
+      client = new RegistryClient({ retries: 0 });
+      pki = await FulcioTestPki.create();
+      root = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
+      intermediate = await pki.makeCa({
+        subject: '/O=sigstore.dev/CN=sigstore-intermediate',
+        issuer: root,
+        codeSigningEku: true,
+      });
+      fulcio = {
+        type: 'fulcio',
+        fulcioCaPem: root.certPem + intermediate.certPem,
+        rekorKeyPem: rekor.publicKeyPem,
+        oidcIssuer: ISSUER,
+        signedEmail: EMAIL,
+      };
+    });
+
+    after(async () => {
+      await client.close();
+      await registry.stop();
+      await pki.cleanup();
+    });
+
+    async function freshImage(): Promise<
+      ImageToVerify & { name: string; descriptor: PushedDescriptor }
+    > {
+      const path = `cvo-test/bundle${++repoCounter}`;
+      const image = await pushImage(target, path, 'v1');
+      return {
+        host: registry.host,
+        path,
+        digest: image.manifest.digest,
+        name: `${registry.host}/${path}`,
+        descriptor: image.manifest,
+      };
+    }
+
+    function leaf(options: { emails?: readonly string[]; issuer?: TestCa } = {}) {
+      return pki.issueLeaf({
+        issuer: options.issuer ?? intermediate,
+        emails: options.emails ?? [EMAIL],
+        issuerV1: ISSUER,
+        issuerV2: ISSUER,
+      });
+    }
+
+    function keylessBundle(
+      signer: TestLeaf,
+      statement: Buffer,
+      extra: Partial<TestBundleOptions> = {},
+    ): Buffer {
+      return makeTestBundle({
+        signer: signer.key,
+        certPem: signer.certPem,
+        statement,
+        rekorKey: rekor,
+        integratedTime: LEAF_INTEGRATED_TIME,
+        ...extra,
+      });
+    }
+
+    function verify(
+      image: ImageToVerify,
+      trust: CertificateTrust | PublicKeyTrust = fulcio,
+    ): Promise<BundleVerdict> {
+      return verifyImageBundles(client, image, {
+        trust,
+        signedIdentity: { type: 'matchRepoDigestOrExact' },
+        signal: AbortSignal.timeout(20_000),
+      });
+    }
+
+    function assertRejected(verdict: BundleVerdict, code: BundleRejectionCode): void {
+      assert.equal(verdict.status, 'rejected', JSON.stringify(verdict));
+      assert.equal(verdict.code, code, JSON.stringify(verdict));
+    }
+
+    it('verifies a DSSE bundle referrer from a Fulcio certificate (tag fallback)', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      const verdict = await verify(image);
+      assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
+      assert.equal(verdict.bundles.length, 1);
+      const [outcome] = verdict.bundles;
+      assert.equal(outcome?.status, 'verified');
+      assert.deepEqual(outcome.emails, [EMAIL]);
+      assert.equal(outcome.integratedTime, LEAF_INTEGRATED_TIME);
+      assert.equal(outcome.dockerReference, `${image.name}@${image.digest}`);
+    });
+
+    it('reports an image without bundle referrers as unsigned', async () => {
+      const image = await freshImage();
+      const verdict = await verify(image);
+      assert.deepEqual(verdict, {
+        status: 'unsigned',
+        image: `${image.name}@${image.digest}`,
+        source: 'tag',
+      });
+    });
+
+    it('rejects a bundle whose statement signs another digest', async () => {
+      const image = await freshImage();
+      const other = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, other.digest),
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'BUNDLE_SUBJECT_MISMATCH');
+    });
+
+    it('rejects a referrer whose manifest subject is another digest', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+      );
+      // The referrer manifest refers to an other image, but is listed under this image's tag.
+      const other = await pushImage(target, image.path, 'other');
+      const pushed = await pushReferrer(
+        target,
+        image.path,
+        other.manifest,
+        BUNDLE_MEDIA_TYPE,
+        bundle,
+      );
+      await pushManifest(
+        target,
+        image.path,
+        image.digest.replace(':', '-'),
+        {
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: pushed.digest,
+              size: pushed.size,
+              artifactType: BUNDLE_MEDIA_TYPE,
+            },
+          ],
+        },
+        'application/vnd.oci.image.index.v1+json',
+      );
+      assertRejected(await verify(image), 'BUNDLE_SUBJECT_MISMATCH');
+    });
+
+    it('ignores a forged intermediate placed in the bundle chain', async () => {
+      const image = await freshImage();
+      const forgedRoot = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
+      const forged = await pki.makeCa({
+        subject: '/O=sigstore.dev/CN=sigstore-intermediate',
+        issuer: forgedRoot,
+        codeSigningEku: true,
+      });
+      const signer = await leaf({ issuer: forged });
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+        {
+          chainPems: [signer.certPem, forged.certPem, forgedRoot.certPem],
+        },
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'CERTIFICATE_UNTRUSTED');
+    });
+
+    it('accepts a genuine chain in x509CertificateChain (only the leaf is read)', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+        {
+          chainPems: [signer.certPem, intermediate.certPem],
+        },
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assert.equal((await verify(image)).status, 'verified');
+    });
+
+    for (const email of ['other@example.com', `x${EMAIL}`, `${EMAIL}.evil.com`]) {
+      it(`rejects a certificate for ${email}`, async () => {
+        const image = await freshImage();
+        const signer = await leaf({ emails: [email] });
+        const bundle = keylessBundle(
+          signer,
+          makeStatement(`${image.name}@${image.digest}`, image.digest),
+        );
+        await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+        assertRejected(await verify(image), 'CERTIFICATE_SUBJECT_MISMATCH');
+      });
+    }
+
+    it('rejects a tampered DSSE signature', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+        {
+          tamperSignature: true,
+        },
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'BAD_SIGNATURE');
+    });
+
+    it('rejects a Fulcio bundle without a log entry', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = makeTestBundle({
+        signer: signer.key,
+        certPem: signer.certPem,
+        statement: makeStatement(`${image.name}@${image.digest}`, image.digest),
+      });
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'REKOR_BUNDLE_MISSING');
+    });
+
+    it('rejects a log entry signed by another Rekor key', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${image.name}@${image.digest}`, image.digest),
+        {
+          rekorKey: createTestKey('p256'),
+        },
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'REKOR_LOG_ID_MISMATCH');
+    });
+
+    it('verifies a public-key bundle and rejects one from another key', async () => {
+      const key = createTestKey('p256');
+      const trust: PublicKeyTrust = { type: 'publicKey', keyPem: key.publicKeyPem };
+      const image = await freshImage();
+      const statement = makeStatement(`${image.name}@${image.digest}`, image.digest);
+      await pushReferrer(
+        target,
+        image.path,
+        image.descriptor,
+        BUNDLE_MEDIA_TYPE,
+        makeTestBundle({ signer: key, statement }),
+      );
+      assert.equal((await verify(image, trust)).status, 'verified');
+
+      const other = await freshImage();
+      await pushReferrer(
+        target,
+        other.path,
+        other.descriptor,
+        BUNDLE_MEDIA_TYPE,
+        makeTestBundle({
+          signer: createTestKey('p256'),
+          statement: makeStatement(`${other.name}@${other.digest}`, other.digest),
+        }),
+      );
+      assertRejected(await verify(other, trust), 'BAD_SIGNATURE');
+    });
+
+    it('rejects a name-only statement subject (as for legacy identities)', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(signer, makeStatement(image.name, image.digest));
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'IDENTITY_MISMATCH');
+    });
+
+    it('rejects a statement naming another repository', async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(
+        signer,
+        makeStatement(`${registry.host}/elsewhere/repo@${image.digest}`, image.digest),
+      );
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      assertRejected(await verify(image), 'IDENTITY_MISMATCH');
+    });
+  },
+);
