@@ -8,7 +8,12 @@ import type { SignedIdentity } from '../sigstore/signed-identity.js';
 import { verifyImageSignatures } from '../sigstore/verify-image.js';
 import type { ImageSignatureVerdict } from '../sigstore/verify-image.js';
 import { verifyImageKeylessSignatures } from '../sigstore/verify-image-keyless.js';
-import type { KeylessSignatureVerdict } from '../sigstore/verify-image-keyless.js';
+import type {
+  CertificateTrust,
+  KeylessSignatureVerdict,
+} from '../sigstore/verify-image-keyless.js';
+import { verifyImageBundles } from '../sigstore/bundle-verify.js';
+import type { PublicKeyTrust } from '../sigstore/bundle-verify.js';
 import type { SigstoreCheck } from './verdict.js';
 
 export interface SigstoreConfig {
@@ -58,10 +63,16 @@ async function checkOne(
   const pem = (base64: string): string => Buffer.from(base64, 'base64').toString('utf8');
   try {
     let verdict: ImageSignatureVerdict | KeylessSignatureVerdict;
+    let bundleTrust: PublicKeyTrust | CertificateTrust;
     let how: string;
     switch (root.policyType) {
       case 'PublicKey': {
         const rekorKeyData = root.publicKey.rekorKeyData;
+        bundleTrust = {
+          type: 'publicKey',
+          keyPem: pem(root.publicKey.keyData),
+          ...(rekorKeyData !== undefined ? { rekorKeyPem: pem(rekorKeyData) } : {}),
+        };
         verdict = await verifyImageSignatures(client, image, {
           publicKeyPem: pem(root.publicKey.keyData),
           ...(rekorKeyData !== undefined ? { rekorKeyPem: pem(rekorKeyData) } : {}),
@@ -73,14 +84,15 @@ async function checkOne(
       }
       case 'FulcioCAWithRekor': {
         const f = root.fulcioCAWithRekor;
+        bundleTrust = {
+          type: 'fulcio',
+          fulcioCaPem: pem(f.fulcioCAData),
+          rekorKeyPem: pem(f.rekorKeyData),
+          oidcIssuer: f.fulcioSubject.oidcIssuer,
+          signedEmail: f.fulcioSubject.signedEmail,
+        };
         verdict = await verifyImageKeylessSignatures(client, image, {
-          trust: {
-            type: 'fulcio',
-            fulcioCaPem: pem(f.fulcioCAData),
-            rekorKeyPem: pem(f.rekorKeyData),
-            oidcIssuer: f.fulcioSubject.oidcIssuer,
-            signedEmail: f.fulcioSubject.signedEmail,
-          },
+          trust: bundleTrust,
           signedIdentity,
           signal,
         });
@@ -90,16 +102,17 @@ async function checkOne(
       case 'PKI': {
         const p = root.pki;
         const subject = p.pkiCertificateSubject;
+        bundleTrust = {
+          type: 'pki',
+          caRootsPem: pem(p.caRootsData),
+          ...(p.caIntermediatesData !== undefined
+            ? { caIntermediatesPem: pem(p.caIntermediatesData) }
+            : {}),
+          ...(subject.email !== undefined ? { email: subject.email } : {}),
+          ...(subject.hostname !== undefined ? { hostname: subject.hostname } : {}),
+        };
         verdict = await verifyImageKeylessSignatures(client, image, {
-          trust: {
-            type: 'pki',
-            caRootsPem: pem(p.caRootsData),
-            ...(p.caIntermediatesData !== undefined
-              ? { caIntermediatesPem: pem(p.caIntermediatesData) }
-              : {}),
-            ...(subject.email !== undefined ? { email: subject.email } : {}),
-            ...(subject.hostname !== undefined ? { hostname: subject.hostname } : {}),
-          },
+          trust: bundleTrust,
           signedIdentity,
           signal,
         });
@@ -111,35 +124,53 @@ async function checkOne(
         throw new Error(`unknown root of trust ${JSON.stringify(never)}`);
       }
     }
-    switch (verdict.status) {
-      case 'verified':
-        return {
-          ...base,
-          verified: true,
-          reason: `cosign signature in ${verdict.signatureManifest.tag} ${how}`,
-          evidence: verdict.layers,
-        };
-      case 'unsigned':
-        return {
-          ...base,
-          verified: false,
-          code: 'NOT_SIGNED',
-          reason: `no cosign signature: ${verdict.detail}`,
-          evidence: [],
-        };
-      case 'rejected':
-        return {
-          ...base,
-          verified: false,
-          code: 'BAD_SIGNATURE',
-          reason: `${verdict.code}: ${verdict.message}`,
-          evidence: verdict.layers,
-        };
-      default: {
-        const never: never = verdict;
-        throw new Error(`unknown verdict ${JSON.stringify(never)}`);
-      }
+    if (verdict.status === 'verified') {
+      return {
+        ...base,
+        verified: true,
+        reason: `cosign signature in ${verdict.signatureManifest.tag} ${how}`,
+        evidence: verdict.layers,
+      };
     }
+    // No acceptable legacy signature: cosign v3 stores Sigstore bundles as OCI 1.1 referrers.
+    const bundles = await verifyImageBundles(client, image, {
+      trust: bundleTrust,
+      signedIdentity,
+      signal,
+    });
+    if (bundles.status === 'verified') {
+      return {
+        ...base,
+        verified: true,
+        reason: `cosign v3 Sigstore bundle (OCI referrer) ${how}`,
+        evidence: bundles.bundles,
+      };
+    }
+    if (verdict.status === 'rejected') {
+      return {
+        ...base,
+        verified: false,
+        code: 'BAD_SIGNATURE',
+        reason: `${verdict.code}: ${verdict.message}`,
+        evidence: verdict.layers,
+      };
+    }
+    if (bundles.status === 'rejected') {
+      return {
+        ...base,
+        verified: false,
+        code: 'BAD_SIGNATURE',
+        reason: `${bundles.code}: ${bundles.message}`,
+        evidence: bundles.bundles,
+      };
+    }
+    return {
+      ...base,
+      verified: false,
+      code: 'NOT_SIGNED',
+      reason: `no cosign signature: ${verdict.detail}, and no Sigstore bundle referrers`,
+      evidence: [],
+    };
   } catch (err) {
     if (!isVerifyError(err)) throw err;
     const code: VerifyErrorCode = err.code;

@@ -18,7 +18,8 @@ import {
 } from '../helpers/cosign.js';
 import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
 import { repoRoot } from '../helpers/fixtures.js';
-import { findRegistryBinary, pushImage, TestRegistry } from '../helpers/registry.js';
+import { BUNDLE_MEDIA_TYPE, makeStatement, makeTestBundle } from '../helpers/bundle.js';
+import { findRegistryBinary, pushImage, pushReferrer, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
 
 const binary = await findRegistryBinary();
@@ -308,6 +309,50 @@ describe(
       } finally {
         await pki.cleanup();
       }
+    });
+
+    it('verifies a release signed only with a cosign v3 bundle stored as an OCI referrer', async () => {
+      const repo = 'ocp/release';
+      const image = await pushImage(target, repo, 'v3');
+      const name = `${registry.host}/${repo}`;
+      const statement = makeStatement(`${name}@${image.manifest.digest}`, image.manifest.digest);
+      await pushReferrer(
+        target,
+        repo,
+        image.manifest,
+        BUNDLE_MEDIA_TYPE,
+        makeTestBundle({ signer: key, statement }),
+      );
+      const r = await cli([
+        'verify',
+        `${name}@${image.manifest.digest}`,
+        '--policy',
+        policyFile,
+        '--output',
+        'json',
+      ]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(
+        (JSON.parse(r.stdout) as { checks: { reason: string }[] }).checks[0]?.reason ?? '',
+        /cosign v3 Sigstore bundle \(OCI referrer\)/,
+      );
+      // The same bundle made with another key is refused.
+      const other = await pushImage(target, repo, 'v3b');
+      const otherStatement = makeStatement(
+        `${name}@${other.manifest.digest}`,
+        other.manifest.digest,
+      );
+      await pushReferrer(
+        target,
+        repo,
+        other.manifest,
+        BUNDLE_MEDIA_TYPE,
+        makeTestBundle({ signer: otherKey, statement: otherStatement }),
+      );
+      assert.equal(
+        (await cli(['verify', `${name}@${other.manifest.digest}`, '--policy', policyFile])).code,
+        1,
+      );
     });
   },
 );
