@@ -5,7 +5,6 @@ import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
 import { isRegistryError } from '../registry/errors.js';
-import { DOCKER_MANIFEST, OCI_MANIFEST } from '../registry/manifest.js';
 import type { Descriptor } from '../registry/manifest.js';
 import {
   CERTIFICATE_ANNOTATION,
@@ -28,10 +27,10 @@ import type { RekorEvidence } from './rekor-set.js';
 import {
   formatDockerReference,
   matchesSignedIdentity,
-  parseDockerReference,
   validateSignedIdentity,
 } from './signed-identity.js';
 import type { DockerReference, SignedIdentity } from './signed-identity.js';
+import { fetchSignatureManifest, resolveImage } from './signature-manifest.js';
 import { MAX_SIGNATURE_LAYERS } from './verify-image.js';
 import type { ImageToVerify, SignatureManifestRef } from './verify-image.js';
 
@@ -150,54 +149,34 @@ export async function verifyImageKeylessSignatures(
       : parsePkiRoots(trust.caRootsPem, trust.caIntermediatesPem);
   const rekorKey = trust.rekorKeyPem !== undefined ? parsePublicKey(trust.rekorKeyPem) : undefined;
   validateSignedIdentity(options.signedIdentity);
-  const raw = `${image.host}/${image.path}${image.tag !== undefined ? `:${image.tag}` : ''}@${image.digest}`;
-  const reference = parseDockerReference(raw);
-  if (reference?.digest === undefined) {
-    throw new VerifyError('INVALID_PULLSPEC', `invalid image reference ${JSON.stringify(raw)}`);
-  }
-  const digest = reference.digest;
-  const shown = formatDockerReference(reference);
-  const identityReference: DockerReference =
-    reference.tag !== undefined
-      ? { name: reference.name, tag: reference.tag }
-      : { name: reference.name, digest };
-  const repository = { host: image.host, path: image.path };
-  const tag = `${image.digest.replace(':', '-')}.sig`;
+  const resolved = resolveImage(image);
+  const { digest, shown, identityReference, repository } = resolved;
   const maxLayers = options.maxLayers ?? MAX_SIGNATURE_LAYERS;
-
-  let found;
-  try {
-    found = await client.getManifest(repository, tag, {
-      signal: options.signal,
-      accept: [OCI_MANIFEST, DOCKER_MANIFEST],
-      maxLayers,
-    });
-  } catch (err) {
-    if (isRegistryError(err, 'TOO_MANY_LAYERS')) {
-      return {
-        status: 'rejected',
-        image: shown,
-        code: 'TOO_MANY_SIGNATURES',
-        message: `the signature manifest ${tag} has more than ${maxLayers} layers`,
-        layers: [],
-      };
-    }
-    throw err;
+  const lookup = await fetchSignatureManifest(client, resolved, {
+    signal: options.signal,
+    maxLayers,
+  });
+  if (lookup.kind === 'unsigned') {
+    return {
+      status: 'unsigned',
+      image: shown,
+      signatureTag: resolved.signatureTag,
+      detail: lookup.detail,
+    };
   }
-  if (found.status === 'not-found') {
-    return { status: 'unsigned', image: shown, signatureTag: tag, detail: found.detail };
-  }
-  const signatureManifest = { tag, digest: found.digest };
-  if (found.manifest.kind !== 'image') {
+  if (lookup.kind === 'rejected') {
     return {
       status: 'rejected',
       image: shown,
-      code: 'INVALID_SIGNATURE_MANIFEST',
-      message: `${tag} holds an index, not a signature manifest`,
-      signatureManifest,
+      code: lookup.code,
+      message: lookup.message,
+      ...(lookup.signatureManifest !== undefined
+        ? { signatureManifest: lookup.signatureManifest }
+        : {}),
       layers: [],
     };
   }
+  const { signatureManifest } = lookup;
   const context: Context = {
     client,
     repository,
@@ -211,7 +190,7 @@ export async function verifyImageKeylessSignatures(
     signal: options.signal,
   };
   const layers: KeylessLayerOutcome[] = [];
-  for (const [index, layer] of found.manifest.layers.entries()) {
+  for (const [index, layer] of lookup.layers.entries()) {
     if (options.signal.aborted) {
       throw new VerifyError('ABORTED', 'signature verification was aborted', {
         cause: options.signal.reason,
@@ -227,7 +206,9 @@ export async function verifyImageKeylessSignatures(
     status: 'rejected',
     image: shown,
     code: firstRejected?.code ?? 'SIGNATURE_MISSING',
-    message: firstRejected?.message ?? `${tag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
+    message:
+      firstRejected?.message ??
+      `${resolved.signatureTag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
     signatureManifest,
     layers,
   };
