@@ -1,10 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 
-import { VerifyError } from '../errors.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
 import type { Descriptor } from '../registry/manifest.js';
 import {
   CERTIFICATE_ANNOTATION,
@@ -30,7 +28,14 @@ import {
   validateSignedIdentity,
 } from './signed-identity.js';
 import type { DockerReference, SignedIdentity } from './signed-identity.js';
-import { fetchSignatureManifest, resolveImage } from './signature-manifest.js';
+import {
+  checkLayers,
+  fetchSignatureManifest,
+  fetchSignaturePayload,
+  rejectionOf,
+  resolveImage,
+  verdictWithoutLayers,
+} from './signature-manifest.js';
 import { MAX_SIGNATURE_LAYERS } from './verify-image.js';
 import type { ImageToVerify, SignatureManifestRef } from './verify-image.js';
 
@@ -156,26 +161,7 @@ export async function verifyImageKeylessSignatures(
     signal: options.signal,
     maxLayers,
   });
-  if (lookup.kind === 'unsigned') {
-    return {
-      status: 'unsigned',
-      image: shown,
-      signatureTag: resolved.signatureTag,
-      detail: lookup.detail,
-    };
-  }
-  if (lookup.kind === 'rejected') {
-    return {
-      status: 'rejected',
-      image: shown,
-      code: lookup.code,
-      message: lookup.message,
-      ...(lookup.signatureManifest !== undefined
-        ? { signatureManifest: lookup.signatureManifest }
-        : {}),
-      layers: [],
-    };
-  }
+  if (lookup.kind !== 'found') return verdictWithoutLayers(lookup, resolved);
   const { signatureManifest } = lookup;
   const context: Context = {
     client,
@@ -189,26 +175,18 @@ export async function verifyImageKeylessSignatures(
     maxPayloadBytes: options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
     signal: options.signal,
   };
-  const layers: KeylessLayerOutcome[] = [];
-  for (const [index, layer] of lookup.layers.entries()) {
-    if (options.signal.aborted) {
-      throw new VerifyError('ABORTED', 'signature verification was aborted', {
-        cause: options.signal.reason,
-      });
-    }
-    layers.push(await verifyLayer(context, index, layer));
-  }
+  const layers = await checkLayers(
+    lookup.layers,
+    (index, layer) => verifyLayer(context, index, layer),
+    options.signal,
+  );
   if (layers.some((layer) => layer.status === 'verified')) {
     return { status: 'verified', image: shown, signatureManifest, layers };
   }
-  const firstRejected = layers.find((layer) => layer.status === 'rejected');
   return {
     status: 'rejected',
     image: shown,
-    code: firstRejected?.code ?? 'SIGNATURE_MISSING',
-    message:
-      firstRejected?.message ??
-      `${resolved.signatureTag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
+    ...rejectionOf(layers, resolved.signatureTag, SIMPLE_SIGNING_MEDIA_TYPE),
     signatureManifest,
     layers,
   };
@@ -240,7 +218,7 @@ async function verifyLayer(
         `a Fulcio root of trust needs a Rekor SET, and the layer has no ${BUNDLE_ANNOTATION} annotation`,
       );
     }
-    const payload = await fetchPayload(context, layer);
+    const payload = await fetchSignaturePayload(context, layer);
     // Untrusted until the chain is checked, but needed to bind the Rekor entry, which gives
     // the time the chain is checked at.
     const untrusted = readCertificateKey(certificatePem);
@@ -362,22 +340,5 @@ function checkEntryCertificate(bundle: string, leafDer: Buffer): void {
   }
   if (!entryDer.equals(leafDer)) {
     throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another certificate');
-  }
-}
-
-async function fetchPayload(context: Context, layer: Descriptor): Promise<Uint8Array> {
-  try {
-    return await context.client.getBlob(context.repository, layer, {
-      signal: context.signal,
-      maxBytes: context.maxPayloadBytes,
-    });
-  } catch (err) {
-    if (isRegistryError(err, 'OVERSIZE')) {
-      throw new SigstoreError('PAYLOAD_OVERSIZE', err.message, { cause: err });
-    }
-    if (isRegistryError(err, 'DIGEST_MISMATCH') || isRegistryError(err, 'BLOB_NOT_FOUND')) {
-      throw new SigstoreError('PAYLOAD_UNAVAILABLE', err.message, { cause: err });
-    }
-    throw err;
   }
 }

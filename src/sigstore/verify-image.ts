@@ -1,6 +1,4 @@
-import { VerifyError } from '../errors.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
 import type { Descriptor } from '../registry/manifest.js';
 import { isSigstoreError, SigstoreError } from './errors.js';
 import type { SigstoreErrorCode } from './errors.js';
@@ -15,7 +13,14 @@ import {
   validateSignedIdentity,
 } from './signed-identity.js';
 import type { DockerReference, SignedIdentity } from './signed-identity.js';
-import { fetchSignatureManifest, resolveImage } from './signature-manifest.js';
+import {
+  checkLayers,
+  fetchSignatureManifest,
+  fetchSignaturePayload,
+  rejectionOf,
+  resolveImage,
+  verdictWithoutLayers,
+} from './signature-manifest.js';
 
 /**
  * Layers of one signature manifest we look at. cosign appends one layer per signature; a
@@ -139,26 +144,7 @@ export async function verifyImageSignatures(
     signal: options.signal,
     maxLayers,
   });
-  if (lookup.kind === 'unsigned') {
-    return {
-      status: 'unsigned',
-      image: shown,
-      signatureTag: resolved.signatureTag,
-      detail: lookup.detail,
-    };
-  }
-  if (lookup.kind === 'rejected') {
-    return {
-      status: 'rejected',
-      image: shown,
-      code: lookup.code,
-      message: lookup.message,
-      ...(lookup.signatureManifest !== undefined
-        ? { signatureManifest: lookup.signatureManifest }
-        : {}),
-      layers: [],
-    };
-  }
+  if (lookup.kind !== 'found') return verdictWithoutLayers(lookup, resolved);
   const { signatureManifest } = lookup;
 
   const context: LayerContext = {
@@ -172,26 +158,18 @@ export async function verifyImageSignatures(
     maxPayloadBytes: options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
     signal: options.signal,
   };
-  const layers: LayerOutcome[] = [];
-  for (const [index, layer] of lookup.layers.entries()) {
-    if (options.signal.aborted) {
-      throw new VerifyError('ABORTED', 'signature verification was aborted', {
-        cause: options.signal.reason,
-      });
-    }
-    layers.push(await verifyLayer(context, index, layer));
-  }
+  const layers = await checkLayers(
+    lookup.layers,
+    (index, layer) => verifyLayer(context, index, layer),
+    options.signal,
+  );
   if (layers.some((layer) => layer.status === 'verified')) {
     return { status: 'verified', image: shown, signatureManifest, layers };
   }
-  const firstRejected = layers.find((layer) => layer.status === 'rejected');
   return {
     status: 'rejected',
     image: shown,
-    code: firstRejected?.code ?? 'SIGNATURE_MISSING',
-    message:
-      firstRejected?.message ??
-      `${resolved.signatureTag} has no ${SIMPLE_SIGNING_MEDIA_TYPE} layer`,
+    ...rejectionOf(layers, resolved.signatureTag, SIMPLE_SIGNING_MEDIA_TYPE),
     signatureManifest,
     layers,
   };
@@ -211,7 +189,7 @@ async function verifyLayer(
     if (signatureBase64 === undefined) {
       throw new SigstoreError('SIGNATURE_MISSING', `no ${SIGNATURE_ANNOTATION} annotation`);
     }
-    const payload = await fetchPayload(context, layer);
+    const payload = await fetchSignaturePayload(context, layer);
     // Order matters: nothing in the payload is looked at before its signature verifies.
     const signature = verifyPayloadSignature(context.key, payload, signatureBase64);
     let rekor: RekorEvidence | undefined;
@@ -267,19 +245,3 @@ async function verifyLayer(
 }
 
 /** The payload blob; content problems become layer rejections, transport problems throw. */
-async function fetchPayload(context: LayerContext, layer: Descriptor): Promise<Uint8Array> {
-  try {
-    return await context.client.getBlob(context.repository, layer, {
-      signal: context.signal,
-      maxBytes: context.maxPayloadBytes,
-    });
-  } catch (err) {
-    if (isRegistryError(err, 'OVERSIZE')) {
-      throw new SigstoreError('PAYLOAD_OVERSIZE', err.message, { cause: err });
-    }
-    if (isRegistryError(err, 'DIGEST_MISMATCH') || isRegistryError(err, 'BLOB_NOT_FOUND')) {
-      throw new SigstoreError('PAYLOAD_UNAVAILABLE', err.message, { cause: err });
-    }
-    throw err;
-  }
-}
