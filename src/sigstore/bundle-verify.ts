@@ -18,6 +18,7 @@ import {
 import type { CertificateErrorCode, CertificateRoots } from './certificate.js';
 import { isSigstoreError, SigstoreError } from './errors.js';
 import type { SigstoreErrorCode } from './errors.js';
+import { verifyWithSigstoreJs } from './sigstore-js.js';
 import { decodeCanonicalBase64, parsePublicKey, verifyWithKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
 import { toRekorLogId } from './rekor-set.js';
@@ -151,11 +152,13 @@ interface Context {
  * the image's sha256 digest and a name satisfying `signedIdentity`. messageSignature bundles are
  * rejected as unsupported (their payload is not in the bundle).
  *
- * Verified with the project's own pieces, not @sigstore/verify: the signing certificate is the
- * bundle's leaf only and must chain to the configured CAs (any chain in the bundle is ignored);
- * the email/hostname must equal the configured one exactly; SCTs are neither required nor read;
- * a Rekor SET (required for Fulcio, and whenever a Rekor key is configured) must verify with the
- * configured key and bind the same payload, signature and key. At least one bundle must pass.
+ * Verified twice, and both must pass. First by the project's own strict reading: the signing
+ * certificate is the bundle's leaf only (a chain is refused) and must chain to the configured
+ * CAs; the email/hostname must equal the configured one exactly; SCTs are neither required nor
+ * read; a Rekor SET (required for Fulcio, and whenever a Rekor key is configured) must verify
+ * with the configured key and bind the same payload, signature and key. Then by @sigstore/verify
+ * (see sigstore-js.ts): the v0.3 schema, the DSSE signature, the log body, the SET and the
+ * inclusion proof against a checkpoint signed by the Rekor key. At least one bundle must pass.
  * Configuration errors and registry failures throw.
  */
 export async function verifyImageBundles(
@@ -425,6 +428,7 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
   const leafDer = readLeafCertificate(material);
   let signingKey: VerificationKey;
   let leafPem: string | undefined;
+  let validity: { notBefore: Date; notAfter: Date } | undefined;
   if (context.trust.type === 'publicKey') {
     if (context.publicKey === undefined) throw new Error('unreachable: no public key');
     signingKey = context.publicKey;
@@ -441,6 +445,7 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
       });
     }
     leafPem = certificate.toString();
+    validity = { notBefore: certificate.validFromDate, notAfter: certificate.validToDate };
     signingKey = parsePublicKeyFromCertificate(certificate);
   }
 
@@ -510,6 +515,13 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
     );
   }
   const dockerReference = checkStatement(context, payload);
+  // Everything above held by our own reading; the same bundle must also satisfy @sigstore/verify
+  // (schema, DSSE, log body, SET, inclusion proof), with the gaps listed in sigstore-js.ts closed.
+  verifyWithSigstoreJs(document, {
+    signingKey: signingKey.key,
+    ...(validity !== undefined ? { validity } : {}),
+    ...(context.rekorKey !== undefined ? { rekorKey: context.rekorKey.key } : {}),
+  });
   return {
     dockerReference,
     emails,
@@ -530,19 +542,19 @@ function parsePublicKeyFromCertificate(certificate: X509Certificate): Verificati
   return parsePublicKey(pem);
 }
 
-/** `certificate.rawBytes` (v0.3), or the first of `x509CertificateChain`; the rest is ignored. */
+/**
+ * `certificate.rawBytes`. The v0.3 bundle format carries the leaf alone; a chain
+ * (`x509CertificateChain`, v0.1/v0.2) is refused rather than read, so intermediates can only
+ * ever come from the policy.
+ */
 function readLeafCertificate(material: JsonObject): Buffer | undefined {
-  if (material.certificate !== undefined && material.x509CertificateChain !== undefined) {
-    throw invalid('verificationMaterial has both certificate and x509CertificateChain');
+  if (material.x509CertificateChain !== undefined) {
+    throw invalid(
+      'a v0.3 bundle carries its signing certificate in certificate, not x509CertificateChain',
+    );
   }
   if (material.certificate !== undefined) {
     return base64(object(material.certificate, ['rawBytes'], 'certificate').rawBytes, 'rawBytes');
-  }
-  if (material.x509CertificateChain !== undefined) {
-    const chain = object(material.x509CertificateChain, ['certificates'], 'x509CertificateChain');
-    const [leaf] = array(chain.certificates, 'x509CertificateChain.certificates');
-    // Deliberately never read the others: intermediates come from the configured roots only.
-    return base64(object(leaf, ['rawBytes'], 'certificates[0]').rawBytes, 'rawBytes');
   }
   return undefined;
 }

@@ -40,6 +40,49 @@ export interface TestBundleOptions {
   readonly integratedTime?: number;
   /** Flips a bit of the DSSE signature after the log entry is made. */
   readonly tamperSignature?: boolean;
+  /**
+   * The log entry's inclusion proof (v0.3 requires one): `valid` (default) is a one-leaf tree
+   * whose checkpoint the Rekor key signs; `wrong-root` and `foreign-key` spoil the root hash or
+   * sign the checkpoint with another key; `none` leaves the proof out.
+   */
+  readonly inclusionProof?: 'valid' | 'wrong-root' | 'foreign-key' | 'none';
+  /** Another key, for `inclusionProof: 'foreign-key'`. */
+  readonly foreignKey?: TestKey;
+}
+
+/**
+ * An inclusion proof for a log of one entry (the root is the leaf hash, no sibling hashes) and a
+ * checkpoint in the signed-note format Rekor uses, signed by `key`.
+ */
+function makeInclusionProof(
+  body: Buffer,
+  logKey: TestKey,
+  signingKey: TestKey,
+  spoilRoot: boolean,
+): Record<string, unknown> {
+  const root = createHash('sha256')
+    .update(Buffer.concat([Buffer.from([0]), body]))
+    .digest();
+  if (spoilRoot) root[0] = (root[0] ?? 0) ^ 1;
+  const origin = 'rekor.test - 1193050959916656506';
+  const note = `${origin}\n1\n${root.toString('base64')}\n`;
+  const hint = Buffer.from(rekorLogId(logKey), 'hex').subarray(0, 4);
+  const signature = sign(hashFor(signingKey), Buffer.from(note), {
+    key: signingKey.privateKey,
+    dsaEncoding: 'der',
+  });
+  const line = `\u2014 rekor.test ${Buffer.concat([hint, signature]).toString('base64')}\n`;
+  return {
+    logIndex: '0',
+    rootHash: root.toString('base64'),
+    treeSize: '1',
+    hashes: [],
+    checkpoint: { envelope: `${note}\n${line}` },
+  };
+}
+
+function hashFor(key: TestKey): string | null {
+  return key.kind === 'ed25519' ? null : 'sha256';
 }
 
 /**
@@ -83,6 +126,7 @@ export function makeTestBundle(options: TestBundleOptions): Buffer {
     const integratedTime = options.integratedTime ?? 1_760_000_000;
     const logIndex = 4242;
     const logID = rekorLogId(options.rekorKey);
+    const proof = options.inclusionProof ?? 'valid';
     const canonical = `{"body":${JSON.stringify(body)},"integratedTime":${integratedTime},"logID":"${logID}","logIndex":${logIndex}}`;
     const set = sign('sha256', Buffer.from(canonical), {
       key: options.rekorKey.privateKey,
@@ -95,6 +139,16 @@ export function makeTestBundle(options: TestBundleOptions): Buffer {
         kindVersion: { kind: 'dsse', version: '0.0.1' },
         integratedTime: String(integratedTime),
         inclusionPromise: { signedEntryTimestamp: set.toString('base64') },
+        ...(proof !== 'none'
+          ? {
+              inclusionProof: makeInclusionProof(
+                Buffer.from(body, 'base64'),
+                options.rekorKey,
+                proof === 'foreign-key' ? (options.foreignKey ?? options.signer) : options.rekorKey,
+                proof === 'wrong-root',
+              ),
+            }
+          : {}),
         canonicalizedBody: body,
       },
     ];
