@@ -699,14 +699,22 @@ function checkStatement(context: Context, payload: Buffer): string {
   if (matching.length === 0) {
     throw new BundleError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${context.digest}`);
   }
+  let named = false;
   for (const subject of matching) {
     const name = isJsonObject(subject) ? subject.name : undefined;
-    if (
-      typeof name === 'string' &&
-      matchesSignedIdentity(context.signedIdentity, context.identityReference, name)
-    ) {
+    if (typeof name !== 'string') continue;
+    named = true;
+    if (matchesSignedIdentity(context.signedIdentity, context.identityReference, name)) {
       return name;
     }
+  }
+  if (!named) {
+    // cosign v3's `sign` writes exactly this: a subject with a digest and no name, so the
+    // signature says nothing about which repository it was made for.
+    throw new SigstoreError(
+      'IDENTITY_MISMATCH',
+      `the statement's subject for ${context.digest} names no image, so ${context.signedIdentity.type} cannot be satisfied (cosign v3 writes digest-only subjects; sign with a legacy .sig signature or a statement naming the image)`,
+    );
   }
   throw new SigstoreError(
     'IDENTITY_MISMATCH',

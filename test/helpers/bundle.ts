@@ -6,12 +6,27 @@ import type { TestKey } from './cosign.js';
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const IN_TOTO = 'application/vnd.in-toto+json';
 
-/** An in-toto Statement v1 naming `name` with the sha256 of `digest`, as cosign v3 signs. */
+/**
+ * An in-toto Statement v1 naming `name` with the sha256 of `digest`. (cosign v3's own `sign`
+ * writes the subject without a name: see {@link makeCosignV3Statement}.)
+ */
 export function makeStatement(name: string, digest: string): Buffer {
   return Buffer.from(
     JSON.stringify({
       _type: 'https://in-toto.io/Statement/v1',
       subject: [{ name, digest: { sha256: digest.replace(/^sha256:/, '') } }],
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      predicate: {},
+    }),
+  );
+}
+
+/** The statement cosign v3's `sign` writes: a digest-only subject, an empty predicate. */
+export function makeCosignV3Statement(digest: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ digest: { sha256: digest.replace(/^sha256:/, '') }, annotations: {} }],
       predicateType: 'https://sigstore.dev/cosign/sign/v1',
       predicate: {},
     }),

@@ -10,7 +10,12 @@ import type {
 } from '../../src/sigstore/bundle-verify.js';
 import type { CertificateTrust } from '../../src/sigstore/verify-image-keyless.js';
 import type { ImageToVerify } from '../../src/sigstore/verify-image.js';
-import { BUNDLE_MEDIA_TYPE, makeStatement, makeTestBundle } from '../helpers/bundle.js';
+import {
+  BUNDLE_MEDIA_TYPE,
+  makeCosignV3Statement,
+  makeStatement,
+  makeTestBundle,
+} from '../helpers/bundle.js';
 import type { TestBundleOptions } from '../helpers/bundle.js';
 import { createTestKey } from '../helpers/cosign.js';
 import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
@@ -399,6 +404,16 @@ describe(
       const bundle = keylessBundle(signer, makeStatement(image.name, image.digest));
       await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
       assertRejected(await verify(image), 'IDENTITY_MISMATCH');
+    });
+
+    it("rejects cosign v3's digest-only statement, saying why (no identity to match)", async () => {
+      const image = await freshImage();
+      const signer = await leaf();
+      const bundle = keylessBundle(signer, makeCosignV3Statement(image.digest));
+      await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
+      const verdict = await verify(image);
+      assertRejected(verdict, 'IDENTITY_MISMATCH');
+      assert.match(verdict.status === 'rejected' ? verdict.message : '', /names no image/);
     });
 
     it('rejects a statement naming another repository', async () => {
