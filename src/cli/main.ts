@@ -10,6 +10,9 @@ Commands:
   serve             run the service against a cluster, or a local walkthrough without one
                     (see cvo-verifier serve --help)
   verify PULLSPEC   verify a release image's signatures (see cvo-verifier verify --help)
+  verify-payload PULLSPEC
+                    verify every component image of a release against ClusterImagePolicies
+                    before updating (see cvo-verifier verify-payload --help)
   upgrade           show or request a cluster update like 'oc adm upgrade': --to VERSION,
                     --to-image PULLSPEC [--force] [--allow-explicit-upgrade], --clear
   history           the update history with VERIFIED and accepted risks (-o json|yaml)
@@ -36,6 +39,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   verify: async () => {
     const m = await import('./verify.js');
     return { run: m.runVerify, help: m.VERIFY_HELP };
+  },
+  'verify-payload': async () => {
+    const m = await import('./verify-payload.js');
+    return { run: m.runVerifyPayload, help: m.VERIFY_PAYLOAD_HELP };
   },
   serve: async () => {
     const m = await import('./serve.js');
@@ -111,6 +118,7 @@ if (
     stderr: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY,
     shutdown,
   };
   runCli(process.argv.slice(2), io).then(

@@ -57,6 +57,8 @@ export interface CommandIo {
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Whether stderr is a terminal (progress bars are drawn only then). */
+  readonly stderrIsTTY?: boolean;
 }
 
 export async function runVerify(argv: readonly string[], io: CommandIo): Promise<number> {
@@ -198,7 +200,7 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
 }
 
 /** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a usage error naming it. */
-async function loadPolicies(files: readonly string[]): Promise<PolicyObject[]> {
+export async function loadPolicies(files: readonly string[]): Promise<PolicyObject[]> {
   const objects: PolicyObject[] = [];
   const problems: string[] = [];
   for (const file of files) {
@@ -227,7 +229,7 @@ function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): {
   };
 }
 
-function durationFlag(name: string, value: string | undefined, fallback: number): number {
+export function durationFlag(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   try {
     return parseDuration(value);
@@ -236,7 +238,7 @@ function durationFlag(name: string, value: string | undefined, fallback: number)
   }
 }
 
-function intFlag(
+export function intFlag(
   name: string,
   value: string | undefined,
   fallback: number,

@@ -183,7 +183,7 @@ export async function verifyImageBundles(
   }
   const digest = reference.digest;
   const shown = formatDockerReference(reference);
-  const repository = { host: image.host, path: image.path };
+  const repository = image.source ?? { host: image.host, path: image.path };
   const found = await client.getReferrers(repository, digest, {
     signal: options.signal,
     artifactType: BUNDLE_ARTIFACT_TYPE,

@@ -26,6 +26,7 @@ export function resolveImage(image: {
   path: string;
   digest: string;
   tag?: string;
+  source?: RegistryRepository;
 }): ResolvedImage {
   const raw = `${image.host}/${image.path}${image.tag !== undefined ? `:${image.tag}` : ''}@${image.digest}`;
   const reference = parseDockerReference(raw);
@@ -40,7 +41,7 @@ export function resolveImage(image: {
       reference.tag !== undefined
         ? { name: reference.name, tag: reference.tag }
         : { name: reference.name, digest },
-    repository: { host: image.host, path: image.path },
+    repository: image.source ?? { host: image.host, path: image.path },
     signatureTag: `${image.digest.replace(':', '-')}.sig`,
   };
 }

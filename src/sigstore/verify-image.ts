@@ -39,6 +39,12 @@ export interface ImageToVerify {
    * still bound by the digest. containers/image never sees both, so they are not combined.
    */
   readonly tag?: string;
+  /**
+   * Where to fetch the image's signatures from when not its own repository: a mirror
+   * (ImageDigestMirrorSet), as CRI-O reads signatures beside the copy it pulls. The identity is
+   * still checked against `host/path`, the logical name.
+   */
+  readonly source?: RegistryRepository;
 }
 
 export interface VerifyImageSignaturesOptions {

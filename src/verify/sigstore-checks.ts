@@ -3,7 +3,7 @@ import type { VerifyErrorCode } from '../errors.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import { effectivePolicies, resolvePolicies } from '../policy/scope.js';
 import type { PolicyObject, SignedIdentity as PolicySignedIdentity } from '../policy/types.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient, RegistryRepository } from '../registry/client.js';
 import type { SignedIdentity } from '../sigstore/signed-identity.js';
 import { verifyImageSignatures } from '../sigstore/verify-image.js';
 import type { ImageSignatureVerdict } from '../sigstore/verify-image.js';
@@ -27,12 +27,14 @@ export interface SigstoreConfig {
  * most specific matching scope, all required. Returns no check when no scope covers the image.
  * PublicKey roots verify with the key; FulcioCAWithRekor and PKI roots verify the signing
  * certificate against the policy's CAs only. A check that cannot be completed fails: never
- * verified by omission.
+ * verified by omission. With `source`, signatures are read from that repository (a mirror)
+ * while identities are still matched against `ref`, the logical name.
  */
 export async function checkSigstore(
   ref: DigestPullspec,
   config: SigstoreConfig,
   signal: AbortSignal,
+  source?: RegistryRepository,
 ): Promise<SigstoreCheck[]> {
   const match = resolvePolicies(
     ref,
@@ -40,7 +42,9 @@ export async function checkSigstore(
   );
   if (match === undefined) return [];
   return Promise.all(
-    match.policies.map((policy) => checkOne(ref, policy, match.scope, config.client, signal)),
+    match.policies.map((policy) =>
+      checkOne(ref, policy, match.scope, config.client, signal, source),
+    ),
   );
 }
 
@@ -50,6 +54,7 @@ async function checkOne(
   scope: string,
   client: RegistryClient,
   signal: AbortSignal,
+  source: RegistryRepository | undefined,
 ): Promise<SigstoreCheck> {
   const base = { kind: 'sigstore' as const, policy: policy.name, scope };
   const root = policy.spec.policy.rootOfTrust;
@@ -58,6 +63,7 @@ async function checkOne(
     path: ref.path,
     digest: ref.digest,
     ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
+    ...(source !== undefined ? { source } : {}),
   };
   const signedIdentity = toSignedIdentity(policy.spec.policy.signedIdentity);
   const pem = (base64: string): string => Buffer.from(base64, 'base64').toString('utf8');
