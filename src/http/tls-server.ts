@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
@@ -19,6 +19,13 @@ export interface RunningTlsServer {
   readonly server: Server;
   readonly port: number;
   close(): Promise<void>;
+}
+
+/** Throws unless `cert` is a readable certificate whose public key belongs to `key`. */
+function checkPair(cert: string, key: string): void {
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    throw new Error('the certificate does not match the private key');
+  }
 }
 
 /** An HTTPS server whose certificate and key are reloaded when their files change. */
@@ -46,7 +53,15 @@ export async function startTlsServer(
     read().then(
       (next) => {
         if (next.hash === current.hash) return;
-        server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+        // Files caught mid-update (a key without its certificate, a half-written PEM) are not
+        // served: the current pair stays until the next read finds a matching one.
+        try {
+          checkPair(next.cert, next.key);
+          server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+        } catch (err) {
+          options.onReload?.(false, err);
+          return;
+        }
         current = next;
         options.onReload?.(true);
       },
