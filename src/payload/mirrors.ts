@@ -1,7 +1,5 @@
-import { loadAll } from 'js-yaml';
-
 import type { DigestPullspec } from '../image/pullspec.js';
-import { parseStrictJson, StrictJsonError } from '../json/strict-json.js';
+import { decodeManifestDocuments, ManifestTextError } from '../json/manifest-text.js';
 import { PayloadError } from './errors.js';
 
 /** Largest mirror configuration file accepted (several documents), as for policy files. */
@@ -139,31 +137,22 @@ function longestDocumentChars(text: string): number {
   return Math.max(longest, text.length - start);
 }
 
-/** As src/policy/parse.ts reads policy files: strict JSON, or YAML in JSON-compatible mode. */
 function decodeDocuments(text: string, origin: string): unknown[] {
-  if (text.length > MAX_MIRROR_FILE_CHARS) {
-    throw invalid(origin, `file is longer than ${MAX_MIRROR_FILE_CHARS} characters`);
-  }
-  if (longestDocumentChars(text) > MAX_MIRROR_DOCUMENT_CHARS) {
+  if (
+    text.length <= MAX_MIRROR_FILE_CHARS &&
+    longestDocumentChars(text) > MAX_MIRROR_DOCUMENT_CHARS
+  ) {
     throw invalid(origin, `a document is longer than ${MAX_MIRROR_DOCUMENT_CHARS} characters`);
   }
-  // JSON goes through the strict parser (duplicate keys rejected, as kubectl's strict decoding
-  // does); YAML uses json: true so a repeated key overrides, like Go's YAML decoder.
-  if (/^\s*[{[]/.test(text)) {
-    try {
-      return [
-        parseStrictJson(text, { maxLength: MAX_MIRROR_DOCUMENT_CHARS, maxDepth: MAX_JSON_DEPTH }),
-      ];
-    } catch (err) {
-      if (!(err instanceof StrictJsonError)) throw err;
-      throw invalid(origin, `invalid JSON: ${err.message}`, err);
-    }
-  }
   try {
-    return loadAll(text, null, { json: true, filename: origin });
+    return decodeManifestDocuments(text, origin, {
+      maxChars: MAX_MIRROR_FILE_CHARS,
+      maxJsonChars: MAX_MIRROR_DOCUMENT_CHARS,
+      maxJsonDepth: MAX_JSON_DEPTH,
+    });
   } catch (err) {
-    const firstLine = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
-    throw invalid(origin, `invalid YAML: ${firstLine}`, err);
+    if (!(err instanceof ManifestTextError)) throw err;
+    throw invalid(origin, err.message, err.cause);
   }
 }
 

@@ -1,6 +1,4 @@
-import { loadAll } from 'js-yaml';
-
-import { parseStrictJson, StrictJsonError } from '../json/strict-json.js';
+import { decodeManifestDocuments, ManifestTextError } from '../json/manifest-text.js';
 import { PolicyError } from './policy-error.js';
 import type { PolicyObject } from './types.js';
 import { validatePolicyObject } from './validate.js';
@@ -24,37 +22,16 @@ export interface ParsedPolicyFile {
 }
 
 function decodeDocuments(text: string, origin: string): unknown[] {
-  if (text.length > MAX_POLICY_FILE_CHARS) {
-    throw new PolicyError('INVALID_DOCUMENT', origin, [
-      { path: '', message: `file is longer than ${MAX_POLICY_FILE_CHARS} characters` },
-    ]);
-  }
-  // JSON goes through the strict parser (duplicate keys rejected, as kubectl's strict decoding
-  // does); YAML uses json: true so a repeated key overrides, like Go's YAML decoder.
-  if (/^\s*[{[]/.test(text)) {
-    try {
-      return [
-        parseStrictJson(text, { maxLength: MAX_POLICY_FILE_CHARS, maxDepth: MAX_JSON_DEPTH }),
-      ];
-    } catch (err) {
-      if (!(err instanceof StrictJsonError)) throw err;
-      throw new PolicyError(
-        'INVALID_DOCUMENT',
-        origin,
-        [{ path: '', message: `invalid JSON: ${err.message}` }],
-        { cause: err },
-      );
-    }
-  }
   try {
-    return loadAll(text, null, { json: true, filename: origin });
+    return decodeManifestDocuments(text, origin, {
+      maxChars: MAX_POLICY_FILE_CHARS,
+      maxJsonDepth: MAX_JSON_DEPTH,
+    });
   } catch (err) {
-    throw new PolicyError(
-      'INVALID_DOCUMENT',
-      origin,
-      [{ path: '', message: `invalid YAML: ${(err as Error).message.split('\n')[0] ?? ''}` }],
-      { cause: err },
-    );
+    if (!(err instanceof ManifestTextError)) throw err;
+    throw new PolicyError('INVALID_DOCUMENT', origin, [{ path: '', message: err.message }], {
+      cause: err.cause,
+    });
   }
 }
 
