@@ -11,10 +11,9 @@ import type { ComponentResult, PayloadSummary } from '../payload/payload-verifie
 import { readReleasePayload } from '../payload/release-image.js';
 import type { ReleasePayload } from '../payload/release-image.js';
 import { dedupeComponents } from '../payload/release-content.js';
-import { RegistryClient } from '../registry/client.js';
-import { loadDockerConfig } from '../registry/credentials.js';
+import type { RegistryClient } from '../registry/client.js';
 import { ExitCode, UsageError } from './usage-error.js';
-import { durationFlag, intFlag, loadPolicies } from './verify.js';
+import { durationFlag, intFlag, loadPolicies, registryClientFromFlags } from './verify.js';
 import type { CommandIo } from './verify.js';
 
 export const VERIFY_PAYLOAD_HELP = `Usage: cvo-verifier verify-payload PULLSPEC --policy PATH... [options]
@@ -120,17 +119,10 @@ export async function runVerifyPayload(argv: readonly string[], io: CommandIo): 
     }
     const extraCa =
       values['ca-bundle'] !== undefined ? await readFile(values['ca-bundle'], 'utf8') : undefined;
-    const credentials =
-      values.authfile !== undefined
-        ? await loadDockerConfig(values.authfile, AbortSignal.timeout(requestTimeoutMs))
-        : undefined;
-    client = new RegistryClient({
-      ...(credentials !== undefined ? { credentials } : {}),
-      insecureRegistries: values['insecure-registry'] ?? [],
-      ...(extraCa !== undefined ? { extraCa } : {}),
-      requestTimeoutMs,
-      maxConcurrentRequests: concurrency,
-    });
+    client = await registryClientFromFlags(
+      { authfile: values.authfile, insecureRegistries: values['insecure-registry'], extraCa },
+      { requestTimeoutMs, maxConcurrentRequests: concurrency },
+    );
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(err instanceof Error ? err.message : String(err));

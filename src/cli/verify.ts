@@ -170,16 +170,14 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     }
     if (policyFiles.length > 0) {
       const policies = await loadPolicies(policyFiles);
-      const credentials =
-        values.authfile !== undefined
-          ? await loadDockerConfig(values.authfile, AbortSignal.timeout(requestTimeoutMs))
-          : undefined;
-      client = new RegistryClient({
-        ...(credentials !== undefined ? { credentials } : {}),
-        insecureRegistries: values['insecure-registry'] ?? [],
-        ...(extraCa !== undefined ? { extraCa } : {}),
-        requestTimeoutMs,
-      });
+      client = await registryClientFromFlags(
+        {
+          authfile: values.authfile,
+          insecureRegistries: values['insecure-registry'],
+          extraCa,
+        },
+        { requestTimeoutMs },
+      );
       sigstore = { policies, client };
     }
   } catch (err) {
@@ -197,6 +195,27 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
   } finally {
     await client?.close();
   }
+}
+
+/** A registry client from the shared flags: --authfile, --insecure-registry, --ca-bundle. */
+export async function registryClientFromFlags(
+  flags: {
+    readonly authfile: string | undefined;
+    readonly insecureRegistries: readonly string[] | undefined;
+    readonly extraCa: string | undefined;
+  },
+  options: { readonly requestTimeoutMs: number; readonly maxConcurrentRequests?: number },
+): Promise<RegistryClient> {
+  const credentials =
+    flags.authfile !== undefined
+      ? await loadDockerConfig(flags.authfile, AbortSignal.timeout(options.requestTimeoutMs))
+      : undefined;
+  return new RegistryClient({
+    ...(credentials !== undefined ? { credentials } : {}),
+    insecureRegistries: flags.insecureRegistries ?? [],
+    ...(flags.extraCa !== undefined ? { extraCa: flags.extraCa } : {}),
+    ...options,
+  });
 }
 
 /** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a usage error naming it. */
