@@ -49,6 +49,8 @@ export interface ServiceConfig {
   };
   /** Registries that may be reached over plain HTTP for Sigstore checks (loopback always may). */
   readonly insecureRegistries: readonly string[];
+  /** Whole-payload verification before an update is accepted (default warn). */
+  readonly payloadVerification: 'off' | 'warn' | 'enforce';
   /** HTTP surface; absent in tests and walkthroughs that do not need it. */
   readonly http?: HttpConfig;
 }
@@ -93,6 +95,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
     recheckMaxMs: 60 * 60_000,
     proxy: {},
     insecureRegistries: [],
+    payloadVerification: 'warn',
   };
 }
 
@@ -134,6 +137,9 @@ export async function startService(
     kube,
     metrics,
     registry,
+    ...(config.payloadVerification !== 'off'
+      ? { payload: { mode: config.payloadVerification } }
+      : {}),
     rootOfTrust: config.rootOfTrust,
     signatureNamespace: config.signatureNamespace,
     caNamespace: config.caNamespace,

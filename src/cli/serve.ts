@@ -47,6 +47,11 @@ Options:
   --verify-api                      enable POST /v1/verify (TokenReview + SubjectAccessReview)
   --log-level LEVEL                 debug, info, warn or error (default info)
   --insecure-registry HOST          allow plain HTTP to HOST[:port] for Sigstore checks (repeatable)
+  --payload-verification off|warn|enforce
+                                    verify every component image of a requested release against
+                                    the ClusterImagePolicies before accepting it: enforce refuses
+                                    an unforced update that would fail (PayloadVerificationFailed),
+                                    warn accepts it with a Warning Event (default warn)
   -h, --help                        show this help
 
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY for signature stores; KUBECONFIG.
@@ -86,6 +91,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
         'log-level': { type: 'string' },
         'bind-address': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
+        'payload-verification': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -199,8 +205,16 @@ function toServiceConfig(
   if (mode !== 'off' && mode !== 'enforce')
     throw new UsageError('--webhook-verify-mode must be off or enforce');
   const insecure = values['insecure-registry'];
+  const payloadVerification = str('payload-verification') ?? base.payloadVerification;
+  if (
+    payloadVerification !== 'off' &&
+    payloadVerification !== 'warn' &&
+    payloadVerification !== 'enforce'
+  )
+    throw new UsageError('--payload-verification must be off, warn or enforce');
   return {
     ...base,
+    payloadVerification,
     insecureRegistries: Array.isArray(insecure) ? insecure : [],
     http: {
       bindAddress: str('bind-address') ?? '0.0.0.0',

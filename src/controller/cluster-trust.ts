@@ -22,6 +22,11 @@ import { verifyRelease } from '../verify/release-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { LruCache } from '../verify/verdict-cache.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import { parseMirrorConfig } from '../payload/mirrors.js';
+import type { MirrorRule } from '../payload/mirrors.js';
+import { checkReleasePayload } from '../payload/payload-check.js';
+import type { PayloadOutcome } from '../payload/payload-check.js';
+import { createComponentCache } from '../payload/payload-verifier.js';
 import { toConditionReason } from './reasons.js';
 import type { VerificationOutcome } from './reconcile.js';
 
@@ -46,6 +51,18 @@ export interface ClusterTrustOptions {
   readonly metrics?: ServiceMetrics;
   /** Registry client for Sigstore checks; without it ClusterImagePolicies are not consulted. */
   readonly registry?: RegistryClient;
+  /**
+   * Whole-payload verification before an update is accepted (needs `registry`): `enforce`
+   * refuses an unforced update whose components would fail, `warn` accepts it with a warning.
+   */
+  readonly payload?: { readonly mode: PayloadMode; readonly concurrency?: number };
+}
+
+export type PayloadMode = 'warn' | 'enforce';
+
+/** A payload verdict and the mode it is to be applied in. */
+export interface PayloadVerification extends PayloadOutcome {
+  readonly mode: PayloadMode;
 }
 
 /** The outcome plus the signatures that proved it, for the signature cache. */
@@ -53,6 +70,16 @@ export interface ClusterVerification {
   readonly outcome: VerificationOutcome;
   readonly signatures: readonly Uint8Array[];
   readonly digest: string | null;
+  /**
+   * The payload's verdict, when asked for and it applies: payload verification configured, the
+   * cluster has ClusterImagePolicies, and the release verified or its update is forced.
+   */
+  readonly payload?: PayloadVerification;
+}
+
+export interface VerifyCallOptions {
+  /** Also verify the release's payload (the reconcile of a requested update; not re-checks). */
+  readonly payload?: boolean;
 }
 
 /**
@@ -66,6 +93,7 @@ export class ClusterTrust {
   private readonly cache: LruCache<GpgResult>;
   private parsed: { key: string; trust: RootOfTrust } | undefined;
   private readonly dispatchers = new Map<string, Dispatcher>();
+  private readonly componentCache = createComponentCache();
 
   constructor(options: ClusterTrustOptions) {
     this.options = options;
@@ -76,6 +104,7 @@ export class ClusterTrust {
     image: string,
     cv: ClusterVersion,
     signal?: AbortSignal,
+    call: VerifyCallOptions = {},
   ): Promise<ClusterVerification> {
     let verifier: GpgReleaseVerifier;
     const notes: string[] = [];
@@ -122,6 +151,11 @@ export class ClusterTrust {
           .map((c) => `${c.kind === 'gpg' ? c.keyring : `policy ${c.policy}`}: ${c.reason}`)
           .join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
+    const force = cv.spec.desiredUpdate?.force === true;
+    const payload =
+      call.payload === true && (verdict.verified || force) && verdict.digest !== null
+        ? await this.checkPayload(image, sigstore, signal)
+        : undefined;
     return {
       outcome: toOutcome(
         verdict.verified,
@@ -132,7 +166,52 @@ export class ClusterTrust {
       ),
       signatures: verdict.verified ? verdict.signatures : [],
       digest: verdict.digest,
+      ...(payload !== undefined ? { payload } : {}),
     };
+  }
+
+  /** The payload's verdict; none without payload verification or ClusterImagePolicies. */
+  private async checkPayload(
+    image: string,
+    sigstore: SigstoreConfig | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PayloadVerification | undefined> {
+    const config = this.options.payload;
+    if (config === undefined || sigstore === undefined || sigstore.policies.length === 0) {
+      return undefined;
+    }
+    const mirrors: MirrorRule[] = [];
+    for (const item of await this.options.kube.listMirrorSets()) {
+      const object = item as {
+        apiVersion?: unknown;
+        kind?: unknown;
+        metadata?: { name?: unknown };
+        spec?: unknown;
+      };
+      const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+      // The API server validated them; only what mirror resolution reads is passed on.
+      mirrors.push(
+        ...parseMirrorConfig(
+          JSON.stringify({
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            metadata: { name },
+            spec: object.spec,
+          }),
+          `${String(object.kind)}/${name}`,
+        ),
+      );
+    }
+    const outcome = await checkReleasePayload(parseReleasePullspec(image), {
+      client: sigstore.client,
+      policies: sigstore.policies,
+      mirrors,
+      cache: this.componentCache,
+      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+      signal: signal ?? AbortSignal.timeout(this.options.budgetMs * 10),
+    });
+    this.options.metrics?.recordPayload(outcome);
+    return { ...outcome, mode: config.mode };
   }
 
   private async buildVerifier(cv: ClusterVersion, notes: string[]): Promise<GpgReleaseVerifier> {

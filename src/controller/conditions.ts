@@ -5,6 +5,8 @@ export const ConditionType = {
   Invalid: 'Invalid',
   /** This service's own condition: the verification verdict for the requested release. */
   ReleaseVerified: 'ReleaseVerified',
+  /** This service's own condition: whether the release's component images are all signed. */
+  PayloadVerified: 'PayloadVerified',
 } as const;
 
 /**

@@ -3,7 +3,7 @@ import { KubeApiError } from '../kube/client.js';
 import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { ClusterVerification } from './cluster-trust.js';
+import type { ClusterVerification, VerifyCallOptions } from './cluster-trust.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
 import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
@@ -16,7 +16,12 @@ import { WorkQueue } from './work-queue.js';
 
 /** What the controller needs from verification: ClusterTrust in production, fakes in unit tests. */
 export interface ReleaseVerifierPort {
-  verify(image: string, cv: ClusterVersion, signal?: AbortSignal): Promise<ClusterVerification>;
+  verify(
+    image: string,
+    cv: ClusterVersion,
+    signal?: AbortSignal,
+    options?: VerifyCallOptions,
+  ): Promise<ClusterVerification>;
 }
 
 export interface ControllerOptions {
@@ -179,7 +184,8 @@ export class ReleaseController {
           // A conflict retry reuses the verdict for the same request instead of verifying again.
           const key = JSON.stringify([plan.image, plan.force]);
           verification =
-            this.outcomes.get(key) ?? (await this.options.verifier.verify(plan.image, cv));
+            this.outcomes.get(key) ??
+            (await this.options.verifier.verify(plan.image, cv, undefined, { payload: true }));
           this.recordVerdict(plan.image, verification);
           this.outcomes.clear();
           this.outcomes.set(key, verification);
@@ -188,6 +194,7 @@ export class ReleaseController {
             plan,
             verification.outcome,
             this.now().toISOString(),
+            verification.payload,
           ));
           break;
         }

@@ -37,3 +37,6 @@ export const CONDITION_REASONS: Readonly<Record<VerifyErrorCode, string>> = {
 export function toConditionReason(code: VerifyErrorCode | undefined): string {
   return code === undefined ? 'VerificationFailed' : CONDITION_REASONS[code];
 }
+
+/** ReleaseAccepted / PayloadVerified reason and Event reason when component images would fail. */
+export const PAYLOAD_FAILED_REASON = 'PayloadVerificationFailed';

@@ -2,7 +2,7 @@ import type { VerifyErrorCode } from '../errors.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { addHistoryEntry } from './history.js';
-import { toConditionReason } from './reasons.js';
+import { PAYLOAD_FAILED_REASON, toConditionReason } from './reasons.js';
 import { resolveTarget } from './target.js';
 
 /** What verification concluded, reduced to what status, events and history need. */
@@ -80,6 +80,19 @@ export function forcedRiskMessage(version: string, image: string, error: string)
   return `Target release version=${JSON.stringify(version)} image=${JSON.stringify(image)} cannot be verified, but continuing anyway because the update was forced: ${error}`;
 }
 
+/** ReleaseAccepted=False message when the payload's component images would fail (enforce). */
+export function payloadRefusedMessage(version: string, image: string, payload: string): string {
+  return `Payload verification failed version=${JSON.stringify(version)} image=${JSON.stringify(image)}: ${payload}`;
+}
+
+/** What the payload check concluded, reduced to what status and events need. */
+export interface PayloadResult {
+  readonly mode: 'warn' | 'enforce';
+  readonly verified: boolean;
+  /** One line naming the failing components (abbreviated), or the count that verified. */
+  readonly message: string;
+}
+
 /** The long form: the short error and every detail, newlines replaced as the CVO's events do. */
 export function fullError(outcome: VerificationOutcome): string {
   return [outcome.message, ...outcome.details].join(' // ').replace(/\n/g, ' // ');
@@ -121,6 +134,7 @@ export function applyVerdict(
   plan: Extract<Plan, { kind: 'verify' }>,
   outcome: VerificationOutcome,
   now: string,
+  payload?: PayloadResult,
 ): { status: ClusterVersionStatus; events: EventSpec[] } {
   const status = cv.status ?? emptyStatus(cv);
   let conditions = setCondition(
@@ -148,6 +162,50 @@ export function applyVerdict(
     now,
   );
 
+  if (payload !== undefined) {
+    conditions = setCondition(
+      conditions,
+      payload.verified
+        ? {
+            type: ConditionType.PayloadVerified,
+            status: 'True',
+            reason: 'PayloadVerified',
+            message: `${image}: ${payload.message}`,
+          }
+        : {
+            type: ConditionType.PayloadVerified,
+            status: 'False',
+            reason: PAYLOAD_FAILED_REASON,
+            message: `${image}: ${payload.message}${payload.mode === 'warn' ? ' (warn mode: the update is not blocked)' : ''}`,
+          },
+      now,
+    );
+  }
+  const payloadFailed = payload !== undefined && !payload.verified;
+
+  if (outcome.verified && payloadFailed && payload.mode === 'enforce' && !plan.force) {
+    const message = payloadRefusedMessage(version, image, payload.message);
+    conditions = setCondition(
+      conditions,
+      {
+        type: ConditionType.ReleaseAccepted,
+        status: 'False',
+        reason: PAYLOAD_FAILED_REASON,
+        message,
+      },
+      now,
+    );
+    events.push({ type: 'Warning', reason: PAYLOAD_FAILED_REASON, message });
+    return {
+      status: {
+        ...status,
+        conditions,
+        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+      },
+      events,
+    };
+  }
+
   if (!outcome.verified && !plan.force) {
     conditions = setCondition(
       conditions,
@@ -174,14 +232,26 @@ export function applyVerdict(
     };
   }
 
-  const acceptedRisks = outcome.verified
-    ? undefined
-    : forcedRiskMessage(version, image, outcome.message);
-  if (acceptedRisks !== undefined) {
+  const risks: string[] = [];
+  if (!outcome.verified) risks.push(forcedRiskMessage(version, image, outcome.message));
+  if (payloadFailed && payload.mode === 'enforce') {
+    risks.push(
+      `Payload verification failed for version=${JSON.stringify(version)} image=${JSON.stringify(image)}, but continuing anyway because the update was forced: ${payload.message}`,
+    );
+  }
+  if (payloadFailed) {
+    events.push({
+      type: 'Warning',
+      reason: PAYLOAD_FAILED_REASON,
+      message: `${payloadRefusedMessage(version, image, payload.message)}${payload.mode === 'warn' ? ' (warn mode: the update is not blocked)' : ' (accepted: the update was forced)'}`,
+    });
+  }
+  const acceptedRisks = risks.length > 0 ? risks.join('\n') : undefined;
+  if (!outcome.verified) {
     events.push({
       type: 'Warning',
       reason: 'RetrievePayload',
-      message: `${acceptedRisks} // ${outcome.details.join(' // ')}`,
+      message: `${forcedRiskMessage(version, image, outcome.message)} // ${outcome.details.join(' // ')}`,
     });
   } else {
     events.push({

@@ -29,6 +29,11 @@ export interface KubePort {
   watchClusterVersions(handlers: WatchHandlers<ClusterVersion>): Watcher;
   /** ClusterImagePolicies (config.openshift.io/v1) as the API server returns them. */
   listClusterImagePolicies(): Promise<unknown[]>;
+  /**
+   * ImageDigestMirrorSets (config.openshift.io/v1) and ImageContentSourcePolicies
+   * (operator.openshift.io/v1alpha1); a kind the cluster does not serve (404) lists as empty.
+   */
+  listMirrorSets(): Promise<unknown[]>;
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
   createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
@@ -120,6 +125,32 @@ export function createKubePort(kc: KubeConfig): KubePort {
             setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
           )) as ClusterVersion,
       ),
+    listMirrorSets: async () => {
+      const list = async (group: string, version: string, plural: string): Promise<unknown[]> => {
+        try {
+          return await call(`list ${plural}`, async () => {
+            const result = (await custom.listClusterCustomObject({ group, version, plural })) as {
+              items?: unknown[];
+            };
+            return (result.items ?? []).map((item) => ({
+              kind:
+                plural === 'imagedigestmirrorsets'
+                  ? 'ImageDigestMirrorSet'
+                  : 'ImageContentSourcePolicy',
+              apiVersion: `${group}/${version}`,
+              ...(item as object),
+            }));
+          });
+        } catch (err) {
+          if (err instanceof KubeApiError && err.status === 404) return [];
+          throw err;
+        }
+      };
+      return [
+        ...(await list('config.openshift.io', 'v1', 'imagedigestmirrorsets')),
+        ...(await list('operator.openshift.io', 'v1alpha1', 'imagecontentsourcepolicies')),
+      ];
+    },
     listClusterImagePolicies: () =>
       call('list clusterimagepolicies', async () => {
         const list = (await custom.listClusterCustomObject({

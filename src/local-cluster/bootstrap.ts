@@ -22,6 +22,8 @@ export const CRD_FILES = [
   '0000_00_cluster-version-operator_01_clusterversions-TechPreviewNoUpgrade.crd.yaml',
   '0000_10_config-operator_01_clusterimagepolicies.crd.yaml',
   '0000_10_config-operator_01_imagepolicies.crd.yaml',
+  '0000_10_config-operator_01_imagedigestmirrorsets.crd.yaml',
+  '0000_10_config-operator_01_imagecontentsourcepolicies.crd.yaml',
 ] as const;
 
 export function kubectl(
@@ -70,6 +72,8 @@ export async function bootstrapOpenShiftApi(
     'crd/clusterversions.config.openshift.io',
     'crd/clusterimagepolicies.config.openshift.io',
     'crd/imagepolicies.config.openshift.io',
+    'crd/imagedigestmirrorsets.config.openshift.io',
+    'crd/imagecontentsourcepolicies.operator.openshift.io',
   ]);
   const namespaces = OPENSHIFT_NAMESPACES.map((name) =>
     JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }),

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import type { PayloadOutcome } from '../payload/payload-check.js';
 import type { StoreReport } from '../verify/verdict.js';
 
 /** Everything the service reports to Prometheus, on a private registry (no global state). */
@@ -14,6 +15,8 @@ export interface ServiceMetrics {
   ): void;
   recordStores(stores: readonly StoreReport[]): void;
   recordAdmission(decision: 'allowed' | 'denied', reason: string, seconds: number): void;
+  /** A whole-payload verification: its result, time, and the last payload's components by status. */
+  recordPayload(outcome: PayloadOutcome): void;
 }
 
 export interface MetricsSources {
@@ -59,6 +62,24 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
     name: 'cvo_verifier_admission_review_duration_seconds',
     help: 'Time to answer an admission review.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 10],
+    registers: [registry],
+  });
+  const payloads = new Counter({
+    name: 'cvo_verifier_payload_verifications_total',
+    help: 'Whole-payload verifications by result (verified, failed, unreadable).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const payloadDuration = new Histogram({
+    name: 'cvo_verifier_payload_verification_duration_seconds',
+    help: 'Time to read a release payload and verify its component images.',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  const payloadComponents = new Gauge({
+    name: 'cvo_verifier_payload_components',
+    help: 'Component images of the last payload verified, by status.',
+    labelNames: ['status'],
     registers: [registry],
   });
   new Gauge({
@@ -114,6 +135,20 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
     recordAdmission(decision, reason, seconds) {
       admission.inc({ decision, reason });
       admissionDuration.observe(seconds);
+    },
+    recordPayload(outcome) {
+      const { summary } = outcome;
+      payloads.inc({
+        result: outcome.verified ? 'verified' : summary === undefined ? 'unreadable' : 'failed',
+      });
+      payloadDuration.observe(outcome.durationMs / 1000);
+      if (summary !== undefined) {
+        payloadComponents.set({ status: 'verified' }, summary.verified);
+        payloadComponents.set({ status: 'unsigned' }, summary.unsigned);
+        payloadComponents.set({ status: 'invalid' }, summary.invalid);
+        payloadComponents.set({ status: 'error' }, summary.errors);
+        payloadComponents.set({ status: 'not_covered' }, summary.notCovered);
+      }
     },
   };
 }

@@ -101,6 +101,7 @@ export async function pushSyntheticRelease(
     return layer;
   };
 
+  const nonce = randomBytes(8).toString('hex');
   const components: SyntheticComponent[] = [];
   const tags = componentTags(options.components ?? 190);
   // Pushed a few at a time: the registry is local, the machine small.
@@ -115,7 +116,8 @@ export async function pushSyntheticRelease(
         JSON.stringify({
           architecture: 'amd64',
           os: 'linux',
-          config: { Labels: { 'io.openshift.release.operator': tag } },
+          // A nonce keeps each release's components distinct even in a shared repository.
+          config: { Labels: { 'io.openshift.release.operator': tag, nonce } },
           rootfs: { type: 'layers', diff_ids: [layer.digest] },
         }),
       ),

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type { Service, ServiceConfig } from '../../src/main.js';
+import {
+  createTestKey,
+  makeCosignPayload,
+  makeSignatureLayer,
+  pushCosignSignatures,
+} from '../helpers/cosign.js';
+import { startTestCluster } from '../helpers/local-cluster.js';
+import type { TestCluster } from '../helpers/local-cluster.js';
+import { findRegistryBinary, TestRegistry } from '../helpers/registry.js';
+import type { PushTarget } from '../helpers/registry.js';
+import { pushSyntheticRelease } from '../helpers/release.js';
+import type { ComponentKind, SyntheticRelease } from '../helpers/release.js';
+import {
+  condition,
+  events,
+  installRootOfTrust,
+  ReleaseSigner,
+  requestUpdate,
+  runService,
+  seed,
+  waitFor,
+} from './harness.js';
+
+const binary = await findRegistryBinary();
+const COMPONENT_REPO = 'ocp/art-dev';
+
+describe(
+  'the service verifies the whole release payload before accepting an update',
+  { skip: 'skip' in binary ? binary.skip : false },
+  () => {
+    let tc: TestCluster | undefined;
+    let skip: string | undefined;
+    let signer: ReleaseSigner;
+    let registry: TestRegistry;
+    let target: PushTarget;
+    let service: Service | undefined;
+    const cosignKey = createTestKey('p256');
+    let releases = 0;
+
+    /** A GPG-signed release of 40 components; the release repository is outside every scope. */
+    const release = async (
+      kinds: Readonly<Record<string, ComponentKind>> = {},
+    ): Promise<SyntheticRelease> => {
+      releases++;
+      const r = await pushSyntheticRelease({
+        target,
+        host: registry.host,
+        key: cosignKey,
+        components: 40,
+        kinds,
+        componentRepo: COMPONENT_REPO,
+        releaseRepo: `rel/release${releases}`,
+        version: `4.17.${releases}`,
+      });
+      await signer.publish(r.digest);
+      return r;
+    };
+
+    const restart = async (overrides: Partial<ServiceConfig>): Promise<Service> => {
+      await service?.stop();
+      if (tc === undefined) throw new Error('no cluster');
+      service = await runService(tc.cluster.kubeconfig, overrides);
+      return service;
+    };
+
+    before(async () => {
+      assert.ok('path' in binary);
+      const started = await startTestCluster();
+      if ('skip' in started) {
+        skip = started.skip;
+        return;
+      }
+      tc = started;
+      signer = await ReleaseSigner.create();
+      registry = await TestRegistry.start(binary.path);
+      target = { url: registry.url };
+      await installRootOfTrust(tc.admin, signer);
+      await seed(tc);
+      // Like the default `openshift` policy over ocp-v4.0-art-dev: the components' repository.
+      const policy = {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ClusterImagePolicy',
+        metadata: { name: 'openshift' },
+        spec: {
+          scopes: [`${registry.host}/${COMPONENT_REPO}`],
+          policy: {
+            rootOfTrust: {
+              policyType: 'PublicKey',
+              publicKey: { keyData: Buffer.from(cosignKey.publicKeyPem).toString('base64') },
+            },
+          },
+        },
+      };
+      await tc.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(policy));
+    });
+
+    after(async () => {
+      await service?.stop();
+      await registry.stop();
+      await signer.close();
+      await tc?.stop();
+    });
+
+    it('enforce: refuses an update whose etcd image is unsigned, naming it, until forced', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      const s = await restart({ payloadVerification: 'enforce' });
+      const r = await release({ etcd: 'unsigned' });
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      const refused = await waitFor(
+        tc.admin,
+        (x) => condition(x, 'ReleaseAccepted')?.reason === 'PayloadVerificationFailed',
+        'a payload refusal',
+      );
+      const accepted = condition(refused, 'ReleaseAccepted');
+      assert.equal(accepted?.status, 'False');
+      assert.match(
+        accepted?.message ?? '',
+        /Payload verification failed .*: 1 of 40 component images of 4\.17\.\d+ would fail signature verification when nodes pull them: etcd \(unsigned\)/,
+      );
+      assert.equal(condition(refused, 'ReleaseVerified')?.status, 'True');
+      assert.equal(condition(refused, 'PayloadVerified')?.status, 'False');
+      assert.notEqual(refused.status?.desired.image, r.pullspec);
+      const warnings = await events(tc, 'PayloadVerificationFailed', (e) =>
+        e.message.includes(r.pullspec),
+      );
+      assert.ok(
+        warnings.some((e) => e.type === 'Warning' && e.message.includes('etcd (unsigned)')),
+      );
+      const metrics = await s.metrics.registry.metrics();
+      assert.match(metrics, /cvo_verifier_payload_components\{status="unsigned"\} 1/);
+      assert.match(metrics, /cvo_verifier_payload_verifications_total\{result="failed"\} [1-9]/);
+
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: true });
+      const forced = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'the forced update',
+      );
+      const head = forced.status?.history?.[0];
+      assert.equal(head?.image, r.pullspec);
+      assert.equal(head.verified, true, 'the release itself is signed');
+      assert.match(head.acceptedRisks ?? '', /Payload verification failed .*etcd \(unsigned\)/);
+    });
+
+    it('enforce: accepts a refused update once the missing signature appears (background re-check)', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({ payloadVerification: 'enforce' });
+      const r = await release({ etcd: 'unsigned' });
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      await waitFor(
+        tc.admin,
+        (x) =>
+          condition(x, 'ReleaseAccepted')?.reason === 'PayloadVerificationFailed' &&
+          (condition(x, 'ReleaseAccepted')?.message ?? '').includes(r.pullspec),
+        'a payload refusal',
+      );
+      const etcd = r.components.find((c) => c.tag === 'etcd');
+      assert.ok(etcd !== undefined);
+      await pushCosignSignatures(target, COMPONENT_REPO, etcd, [
+        makeSignatureLayer(cosignKey, makeCosignPayload(etcd.pullspec, etcd.digest)),
+      ]);
+      const cv = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'acceptance after the signature appeared',
+      );
+      assert.equal(condition(cv, 'PayloadVerified')?.status, 'True');
+      assert.equal(cv.status?.history?.[0]?.acceptedRisks, undefined);
+    });
+
+    it('warn (the default): accepts the update with a Warning Event and the condition text', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({});
+      const r = await release({ cli: 'wrong-key' });
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      const cv = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'acceptance in warn mode',
+      );
+      const payload = condition(cv, 'PayloadVerified');
+      assert.equal(payload?.status, 'False');
+      assert.equal(payload.reason, 'PayloadVerificationFailed');
+      assert.match(payload.message ?? '', /cli \(invalid\).*warn mode/);
+      assert.equal(cv.status?.history?.[0]?.acceptedRisks, undefined);
+      const warnings = await events(tc, 'PayloadVerificationFailed', (e) =>
+        e.message.includes(r.pullspec),
+      );
+      assert.ok(warnings.some((e) => e.message.includes('warn mode')));
+    });
+
+    it('a fully signed payload verifies and is reported as such', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({ payloadVerification: 'enforce' });
+      const r = await release();
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      const cv = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'acceptance of a signed payload',
+      );
+      assert.match(
+        condition(cv, 'PayloadVerified')?.message ?? '',
+        /all 40 component images of 4\.17\.\d+ covered by ClusterImagePolicies have valid signatures/,
+      );
+    });
+  },
+);
