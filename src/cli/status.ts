@@ -26,7 +26,12 @@ const DEFAULT_STATE_CONFIGMAP = {
   name: 'cvo-update-verifier-state',
 } as const;
 
-const CONDITION_TYPES = ['ReleaseAccepted', 'ReleaseVerified', 'Invalid'] as const;
+const CONDITION_TYPES = [
+  'ReleaseAccepted',
+  'ReleaseVerified',
+  'PayloadVerified',
+  'Invalid',
+] as const;
 
 export const STATUS_HELP = `Usage: cvo-verifier status [options]
 
@@ -222,6 +227,16 @@ export function formatStatusText(report: StatusReport, now: Date): string {
         lines.push('  Evidence:');
         for (const detail of verdict.details)
           lines.push(...detail.split('\n').map((l) => `    ${l}`));
+      }
+      const payload = verdict.payload;
+      if (payload !== undefined) {
+        lines.push(
+          `  Payload (${payload.mode}): ${payload.verified ? 'verified' : 'NOT verified'}: ${payload.message}`,
+        );
+        for (const c of payload.failing) {
+          lines.push(`    ${c.status.toUpperCase()}  ${c.tags.join(',')}  ${c.pullspec}`);
+          lines.push(`      ${c.reason}`);
+        }
       }
     }
   }

@@ -11,6 +11,7 @@ import type { EventSpec } from './reconcile.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
 import type { SignatureCache } from './signature-cache.js';
+import { MAX_PUBLISHED_FAILURES } from './state-publisher.js';
 import type { StatePublisher } from './state-publisher.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -246,7 +247,7 @@ export class ReleaseController {
   }
 
   private recordVerdict(image: string, verification: ClusterVerification): void {
-    const { outcome } = verification;
+    const { outcome, payload } = verification;
     this.options.statePublisher?.record({
       image,
       verified: outcome.verified,
@@ -255,6 +256,22 @@ export class ReleaseController {
       summary: outcome.summary,
       details: outcome.details,
       checkedAt: this.now().toISOString(),
+      ...(payload !== undefined
+        ? {
+            payload: {
+              mode: payload.mode,
+              verified: payload.verified,
+              message: payload.message,
+              ...(payload.summary !== undefined ? { summary: payload.summary } : {}),
+              failing: payload.failing.slice(0, MAX_PUBLISHED_FAILURES).map((c) => ({
+                tags: c.tags,
+                pullspec: c.pullspec,
+                status: c.status,
+                reason: c.reason,
+              })),
+            },
+          }
+        : {}),
     });
   }
 

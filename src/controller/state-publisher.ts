@@ -7,6 +7,8 @@ export const STATE_KEY = 'state.json';
 /** Verdicts kept, newest first, and evidence lines kept per verdict. */
 const MAX_VERDICTS = 10;
 const MAX_DETAILS = 20;
+/** Failing payload components kept per verdict (the count stays in the summary). */
+export const MAX_PUBLISHED_FAILURES = 20;
 
 export interface PublishedVerdict {
   readonly image: string;
@@ -16,6 +18,28 @@ export interface PublishedVerdict {
   readonly summary: string;
   readonly details: readonly string[];
   readonly checkedAt: string;
+  /** The whole-payload verdict, when one was made (failing components capped). */
+  readonly payload?: PublishedPayload;
+}
+
+export interface PublishedPayload {
+  readonly mode: 'warn' | 'enforce';
+  readonly verified: boolean;
+  readonly message: string;
+  readonly summary?: {
+    readonly total: number;
+    readonly verified: number;
+    readonly unsigned: number;
+    readonly invalid: number;
+    readonly notCovered: number;
+    readonly errors: number;
+  };
+  readonly failing: readonly {
+    readonly tags: readonly string[];
+    readonly pullspec: string;
+    readonly status: string;
+    readonly reason: string;
+  }[];
 }
 
 export interface PublishedRecheck {

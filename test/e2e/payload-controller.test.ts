@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import { runCli } from '../../src/cli/main.js';
 import type { Service, ServiceConfig } from '../../src/main.js';
 import {
   createTestKey,
@@ -16,6 +17,7 @@ import { pushSyntheticRelease } from '../helpers/release.js';
 import type { ComponentKind, SyntheticRelease } from '../helpers/release.js';
 import {
   condition,
+  eventually,
   events,
   installRootOfTrust,
   ReleaseSigner,
@@ -130,6 +132,21 @@ describe(
       assert.ok(
         warnings.some((e) => e.type === 'Warning' && e.message.includes('etcd (unsigned)')),
       );
+      // `cvo-verifier status` shows the payload verdict and the failing component.
+      let status = '';
+      await eventually(async () => {
+        let out = '';
+        await runCli(['status', '--kubeconfig', tc?.cluster.kubeconfig ?? ''], {
+          stdout: (text) => (out += text),
+          stderr: () => undefined,
+          env: {},
+          cwd: process.cwd(),
+        });
+        status = out;
+        return out.includes('Payload (enforce): NOT verified');
+      }, 'the payload verdict in cvo-verifier status');
+      assert.match(status, /PayloadVerified=False \(PayloadVerificationFailed\)/);
+      assert.match(status, /UNSIGNED {2}etcd {2}\S+\/ocp\/art-dev@sha256:[0-9a-f]{64}/);
       const metrics = await s.metrics.registry.metrics();
       assert.match(metrics, /cvo_verifier_payload_components\{status="unsigned"\} 1/);
       assert.match(metrics, /cvo_verifier_payload_verifications_total\{result="failed"\} [1-9]/);
