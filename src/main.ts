@@ -51,6 +51,8 @@ export interface ServiceConfig {
   readonly insecureRegistries: readonly string[];
   /** Whole-payload verification before an update is accepted (default warn). */
   readonly payloadVerification: 'off' | 'warn' | 'enforce';
+  /** Take the GPG root of trust from the running release's payload instead of `rootOfTrust`. */
+  readonly rootOfTrustFromPayload: boolean;
   /** HTTP surface; absent in tests and walkthroughs that do not need it. */
   readonly http?: HttpConfig;
 }
@@ -96,6 +98,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
     proxy: {},
     insecureRegistries: [],
     payloadVerification: 'warn',
+    rootOfTrustFromPayload: false,
   };
 }
 
@@ -141,6 +144,7 @@ export async function startService(
       ? { payload: { mode: config.payloadVerification } }
       : {}),
     rootOfTrust: config.rootOfTrust,
+    rootOfTrustFromPayload: config.rootOfTrustFromPayload,
     signatureNamespace: config.signatureNamespace,
     caNamespace: config.caNamespace,
     trustedCaBundle: {

@@ -28,6 +28,8 @@ Options:
   --kubeconfig PATH                 kubeconfig file
   --context NAME                    kubeconfig context
   --root-of-trust-configmap NS/NAME root-of-trust ConfigMap (default openshift-config-managed/release-verification)
+  --root-of-trust-from-payload      take the root of trust from the running release's payload
+                                    (its annotated release-manifests ConfigMap), as the CVO does
   --event-namespace NS              where Events go (default openshift-cluster-version)
   --leader-elect true|false         Lease leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default cvo-update-verifier)
@@ -92,6 +94,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
         'bind-address': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
         'payload-verification': { type: 'string' },
+        'root-of-trust-from-payload': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -215,6 +218,7 @@ function toServiceConfig(
   return {
     ...base,
     payloadVerification,
+    rootOfTrustFromPayload: values['root-of-trust-from-payload'] === true,
     insecureRegistries: Array.isArray(insecure) ? insecure : [],
     http: {
       bindAddress: str('bind-address') ?? '0.0.0.0',

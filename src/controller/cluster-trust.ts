@@ -4,7 +4,13 @@ import type { Dispatcher } from 'undici';
 
 import { VerifyError } from '../errors.js';
 import type { RootOfTrust } from '../gpg/root-of-trust.js';
-import { describeConfigMap, rootOfTrustFromData } from '../gpg/root-of-trust.js';
+import {
+  describeConfigMap,
+  findInText,
+  rootOfTrustFromData,
+  VERIFICATION_CONFIG_MAP_ANNOTATION,
+} from '../gpg/root-of-trust.js';
+import { readReleasePayload } from '../payload/release-image.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
 import type { KubePort } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
@@ -56,6 +62,13 @@ export interface ClusterTrustOptions {
    * refuses an unforced update whose components would fail, `warn` accepts it with a warning.
    */
   readonly payload?: { readonly mode: PayloadMode; readonly concurrency?: number };
+  /**
+   * Take the GPG root of trust from the running release's payload (its release-manifests
+   * ConfigMap annotated release.openshift.io/verification-config-map), as the cluster-version
+   * operator does, instead of the `rootOfTrust` ConfigMap. Never from the target's own payload:
+   * a release cannot vouch for itself. Needs `registry`.
+   */
+  readonly rootOfTrustFromPayload?: boolean;
 }
 
 export type PayloadMode = 'warn' | 'enforce';
@@ -214,10 +227,10 @@ export class ClusterTrust {
     return { ...outcome, mode: config.mode };
   }
 
-  private async buildVerifier(cv: ClusterVersion, notes: string[]): Promise<GpgReleaseVerifier> {
-    const { kube } = this.options;
+  /** The root of trust from the cluster's ConfigMap, parsed again only when it changes. */
+  private async configMapTrust(): Promise<RootOfTrust> {
     const { namespace, name } = this.options.rootOfTrust;
-    const cm = await kube.getConfigMap(namespace, name);
+    const cm = await this.options.kube.getConfigMap(namespace, name);
     const source = describeConfigMap({ namespace, name });
     if (cm === undefined)
       throw new VerifyError(
@@ -228,7 +241,66 @@ export class ClusterTrust {
     if (this.parsed?.key !== key) {
       this.parsed = { key, trust: await rootOfTrustFromData(source, cm.data ?? {}) };
     }
-    const trust = this.parsed.trust;
+    return this.parsed.trust;
+  }
+
+  /**
+   * The root of trust shipped in the running release's payload: the newest Completed history
+   * entry's image, read from the registry once per digest.
+   */
+  private async payloadTrust(cv: ClusterVersion): Promise<RootOfTrust> {
+    const running = cv.status?.history?.find((h) => h.state === 'Completed')?.image;
+    if (running === undefined) {
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        'no Completed release in the ClusterVersion history to take the root of trust from',
+      );
+    }
+    const pullspec = parseReleasePullspec(running);
+    const key = `payload:${pullspec.digest}`;
+    if (this.parsed?.key === key) return this.parsed.trust;
+    const client = this.options.registry;
+    if (client === undefined) {
+      throw new VerifyError('ROOT_OF_TRUST_NOT_FOUND', 'no registry client to read the payload');
+    }
+    let manifests: ReadonlyMap<string, Buffer>;
+    try {
+      const [payload] = await readReleasePayload(client, pullspec, {
+        signal: AbortSignal.timeout(this.options.budgetMs),
+      });
+      manifests = payload?.manifests ?? new Map<string, Buffer>();
+    } catch (err) {
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        `the running release ${running} could not be read for its root of trust: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    // As the CVO reads a release's manifests: file name order, the first annotated ConfigMap.
+    for (const path of [...manifests.keys()].sort()) {
+      const body = manifests.get(path);
+      if (body === undefined) continue;
+      const cm = findInText(body.toString('utf8'), `${running} ${path}`);
+      if (cm === undefined) continue;
+      const trust = await rootOfTrustFromData(
+        `${describeConfigMap(cm)} in the payload of ${running}`,
+        cm.data,
+      );
+      this.parsed = { key, trust };
+      return trust;
+    }
+    throw new VerifyError(
+      'ROOT_OF_TRUST_NOT_FOUND',
+      `no ConfigMap annotated ${VERIFICATION_CONFIG_MAP_ANNOTATION} in the release-manifests of the running release ${running}`,
+    );
+  }
+
+  private async buildVerifier(cv: ClusterVersion, notes: string[]): Promise<GpgReleaseVerifier> {
+    const { kube } = this.options;
+    const trust =
+      this.options.rootOfTrustFromPayload === true
+        ? await this.payloadTrust(cv)
+        : await this.configMapTrust();
     const dispatcher = await this.dispatcherFor(await this.clusterCa());
     const storeOptions = {
       baseDir: '/',
