@@ -4,7 +4,7 @@ import { isRegistryError } from '../registry/errors.js';
 import type { Descriptor, ImageManifest, Platform } from '../registry/manifest.js';
 import { PayloadError } from './errors.js';
 import { extractFromLayer } from './layer-reader.js';
-import type { ExtractLimits } from './layer-reader.js';
+import type { ExtractLimits, ExtractResult } from './layer-reader.js';
 import { parseImageReferences, parseReleaseMetadata } from './release-content.js';
 import type { ImageReferences, ReleaseMetadata } from './release-content.js';
 
@@ -12,7 +12,7 @@ export const IMAGE_REFERENCES_PATH = 'release-manifests/image-references';
 export const RELEASE_METADATA_PATH = 'release-manifests/release-metadata';
 /** The directory whose manifests may hold the release's own verification ConfigMap. */
 export const RELEASE_MANIFESTS_DIR = 'release-manifests';
-/** A release image layer, compressed; read whole (bounded) then decompressed as a stream. */
+/** A release image layer's compressed size limit; it is streamed, never held whole. */
 export const DEFAULT_MAX_LAYER_BYTES = 512 * 1024 * 1024;
 /** Layers looked at, top down, before giving up on finding the release files. */
 export const MAX_RELEASE_LAYERS = 64;
@@ -144,25 +144,20 @@ async function readPlatform(
   const deleted = new Set<string>();
   const layers = [...manifest.layers].reverse().slice(0, MAX_RELEASE_LAYERS);
   let layersRead = 0;
+  // Set once a layer deletes the whole directory: the layers below it add no manifests.
+  let manifestsDeleted = false;
   for (const layer of layers) {
     if (wanted.every((path) => files.has(path) || deleted.has(path))) break;
-    const bytes = await fetchLayer(client, source, layer, options);
+    const result = await extractLayer(client, source, layer, manifestDigest, wanted, options);
     layersRead++;
-    const result = await extractFromLayer(bytes, {
-      mediaType: layer.mediaType,
-      wanted,
-      wantedDirectory: RELEASE_MANIFESTS_DIR,
-      ...(options.limits !== undefined ? { limits: options.limits } : {}),
-      signal: options.signal,
-      layer: `layer ${layer.digest} of ${source.name}@${manifestDigest}`,
-    });
     // A layer's files sit above what it deletes from the layers below it.
     for (const [path, body] of result.files) {
       if (files.has(path) || deleted.has(path)) continue;
       if (wanted.includes(path)) files.set(path, body);
-      else manifests.set(path, body);
+      else if (!manifestsDeleted && !manifests.has(path)) manifests.set(path, body);
     }
     for (const path of result.whiteouts) if (!files.has(path)) deleted.add(path);
+    if (result.whiteouts.has(RELEASE_MANIFESTS_DIR)) manifestsDeleted = true;
   }
   const where = `${source.name}@${manifestDigest}`;
   const references = files.get(IMAGE_REFERENCES_PATH);
@@ -190,14 +185,34 @@ async function readPlatform(
   };
 }
 
-async function fetchLayer(
+/**
+ * Streams one layer from the registry through decompression and tar, keeping only the wanted
+ * files. The result is used only once the stream's digest has been checked (streamBlob fails
+ * otherwise), so nothing read from a substituted layer is ever trusted.
+ */
+async function extractLayer(
   client: RegistryClient,
-  source: RegistryRepository,
+  source: RegistryRepository & { readonly name: string },
   layer: Descriptor,
+  manifestDigest: string,
+  wanted: readonly string[],
   options: ReadReleaseOptions,
-): Promise<Uint8Array> {
-  return client.getBlob(source, layer, {
+): Promise<ExtractResult> {
+  let result: ExtractResult | undefined;
+  await client.streamBlob(source, layer, {
     signal: options.signal,
     maxBytes: options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+    consume: async (chunks) => {
+      result = await extractFromLayer(chunks, {
+        mediaType: layer.mediaType,
+        wanted,
+        wantedDirectory: RELEASE_MANIFESTS_DIR,
+        ...(options.limits !== undefined ? { limits: options.limits } : {}),
+        signal: options.signal,
+        layer: `layer ${layer.digest} of ${source.name}@${manifestDigest}`,
+      });
+    },
   });
+  if (result === undefined) throw new Error('unreachable: a streamed layer yielded no result');
+  return result;
 }

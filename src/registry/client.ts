@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -314,6 +315,81 @@ export class RegistryClient {
       );
     }
     return response.body;
+  }
+
+  /**
+   * Streams a blob to `consume` instead of reading it into memory (layers): the chunks are hashed
+   * as they pass and the last read fails with DIGEST_MISMATCH when the content is not the
+   * descriptor's, so a consumer must treat what it made of the chunks as untrusted until this
+   * resolves. A consumer that stops before the end is a failure too. Each retry calls `consume`
+   * afresh; what it throws is passed through.
+   */
+  async streamBlob(
+    repository: RegistryRepository,
+    descriptor: { readonly digest: string; readonly size?: number },
+    options: GetBlobOptions & {
+      readonly consume: (chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+    },
+  ): Promise<void> {
+    const repo = this.target(repository);
+    const { digest, size } = descriptor;
+    this.checkDigest(digest);
+    const what = `blob ${repo.display}@${digest}`;
+    const maxBytes = options.maxBytes ?? this.maxBlobBytes;
+    if (size !== undefined && size > maxBytes) {
+      throw new RegistryError(
+        'OVERSIZE',
+        `${what}: its descriptor's ${size} bytes exceed the limit of ${maxBytes}`,
+      );
+    }
+    const [algorithm = '', expected = ''] = digest.split(':');
+    const response = await this.getAuthenticated(
+      repo,
+      {
+        url: new URL(`v2/${repo.path}/blobs/${digest}`, repo.base),
+        headers: { accept: '*/*' },
+        maxBytes,
+        followRedirects: true,
+        what,
+        consume: async (chunks) => {
+          const state = { ended: false };
+          const verified = async function* (): AsyncGenerator<Uint8Array> {
+            const hash = createHash(algorithm);
+            let total = 0;
+            for await (const chunk of chunks) {
+              hash.update(chunk);
+              total += chunk.length;
+              yield chunk;
+            }
+            if (hash.digest('hex') !== expected) {
+              throw new RegistryError(
+                'DIGEST_MISMATCH',
+                `${what}: content does not match its digest`,
+              );
+            }
+            if (size !== undefined && total !== size) {
+              throw new RegistryError(
+                'DIGEST_MISMATCH',
+                `${what}: ${total} bytes, but the descriptor says ${size}`,
+              );
+            }
+            state.ended = true;
+          };
+          await options.consume(verified());
+          if (!state.ended) {
+            throw new RegistryError(
+              'DIGEST_MISMATCH',
+              `${what}: not read to the end, so its digest was not checked`,
+            );
+          }
+        },
+      },
+      options.signal,
+    );
+    if (response.status === 404) {
+      throw new RegistryError('BLOB_NOT_FOUND', `${what}: not found (404)`, { status: 404 });
+    }
+    if (!isSuccess(response)) this.fail(repo, response, what);
   }
 
   /**

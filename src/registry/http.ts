@@ -49,6 +49,17 @@ export interface ExchangeRequest {
   readonly followRedirects: boolean;
   /** Short description for messages, e.g. `manifest quay.io/a/b:tag`. */
   readonly what: string;
+  /**
+   * Streams a 2xx body to this consumer (within `maxBytes`, while the request's permit and
+   * timeout hold) instead of reading it into `body`, which is then empty. Called afresh for
+   * each attempt; what it throws is passed through unchanged.
+   */
+  readonly consume?: (chunks: AsyncIterable<Uint8Array>) => Promise<void>;
+}
+
+/** Wraps what a body consumer throws, so transport errors and its own are told apart. */
+class ConsumerError extends Error {
+  override readonly name = 'ConsumerError';
 }
 
 export interface HttpTransportOptions {
@@ -105,6 +116,7 @@ export class HttpTransport {
           { cause: err },
         );
       }
+      if (err instanceof ConsumerError) throw err.cause;
       if (err instanceof RegistryError) throw err;
       throw new RegistryError('NETWORK', `${req.what}: ${describeNetworkError(err)}`, {
         cause: err,
@@ -151,6 +163,19 @@ export class HttpTransport {
         continue;
       }
       const ok = status >= 200 && status < 300;
+      if (ok && req.consume !== undefined) {
+        const chunks = cappedChunks(response, req.maxBytes, `${req.what} from ${describeUrl(url)}`);
+        try {
+          await req.consume(chunks);
+        } catch (err) {
+          // The body's own failures (reset, timeout, oversize) stay transport errors.
+          if (err instanceof RegistryError || chunks.failed) throw err;
+          throw new ConsumerError('body consumer failed', { cause: err });
+        } finally {
+          response.body.on('error', () => undefined).destroy();
+        }
+        return { url, status, headers: response.headers, body: new Uint8Array() };
+      }
       const body = ok
         ? await readCapped(response, req.maxBytes, `${req.what} from ${describeUrl(url)}`)
         : await readErrorBody(response);
@@ -186,6 +211,50 @@ async function readCapped(
     chunks.push(chunk);
   }
   return new Uint8Array(Buffer.concat(chunks, total));
+}
+
+/** A body as capped chunks; `failed` tells whether the body itself (not its reader) failed. */
+function cappedChunks(
+  response: Dispatcher.ResponseData,
+  maxBytes: number,
+  what: string,
+): AsyncIterable<Uint8Array> & { failed: boolean } {
+  const state = { failed: false };
+  const iterate = async function* (): AsyncGenerator<Uint8Array> {
+    const { body } = response;
+    const declared = Number(headerValue(response.headers, 'content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      state.failed = true;
+      throw new RegistryError(
+        'OVERSIZE',
+        `${what}: ${declared} bytes exceed the limit of ${maxBytes}`,
+      );
+    }
+    let total = 0;
+    const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        state.failed = true;
+        throw err;
+      }
+      if (next.done === true) return;
+      total += next.value.length;
+      if (total > maxBytes) {
+        state.failed = true;
+        throw new RegistryError('OVERSIZE', `${what}: more than the limit of ${maxBytes} bytes`);
+      }
+      yield new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length);
+    }
+  };
+  return {
+    [Symbol.asyncIterator]: iterate,
+    get failed() {
+      return state.failed;
+    },
+  };
 }
 
 /** The start of an error body (for its error codes); the rest is discarded. */

@@ -307,6 +307,113 @@ describe('RegistryClient against misbehaving loopback registries', () => {
     });
   });
 
+  describe('streamed blobs (release layers)', () => {
+    const collect = async (chunks: AsyncIterable<Uint8Array>): Promise<Buffer> => {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of chunks) parts.push(chunk);
+      return Buffer.concat(parts);
+    };
+
+    it('streams a blob whose content matches its digest', async () => {
+      front.handler = registryRoutes();
+      let got: Buffer | undefined;
+      await client().streamBlob(
+        repo,
+        { digest: LAYER_DIGEST, size: LAYER.length },
+        {
+          signal: signal(),
+          consume: async (chunks) => {
+            got = await collect(chunks);
+          },
+        },
+      );
+      assert.deepEqual(got, LAYER);
+    });
+
+    it('fails the last read of a substituted blob, so the consumer never completes', async () => {
+      front.handler = registryRoutes((req, res) => {
+        if (!(req.url ?? '').includes('/blobs/')) return false;
+        send(res, 200, Buffer.from(LAYER.map((b) => b ^ 1)), {
+          'content-type': 'application/octet-stream',
+        });
+        return true;
+      });
+      let completed = false;
+      await rejectsWith(
+        client().streamBlob(
+          repo,
+          { digest: LAYER_DIGEST },
+          {
+            signal: signal(),
+            consume: async (chunks) => {
+              await collect(chunks);
+              completed = true;
+            },
+          },
+        ),
+        'DIGEST_MISMATCH',
+      );
+      assert.equal(completed, false);
+    });
+
+    it('fails when the consumer stops before the end (the digest was never checked)', async () => {
+      front.handler = registryRoutes();
+      await rejectsWith(
+        client().streamBlob(
+          repo,
+          { digest: LAYER_DIGEST },
+          {
+            signal: signal(),
+            consume: async (chunks) => {
+              for await (const chunk of chunks) {
+                assert.ok(chunk.length > 0);
+                break;
+              }
+            },
+          },
+        ),
+        'DIGEST_MISMATCH',
+      );
+    });
+
+    it('stops an endless streamed blob at its limit', HANG_GUARD, async () => {
+      front.handler = registryRoutes((req, res) => {
+        if (!(req.url ?? '').includes('/blobs/')) return false;
+        endless(res, 'application/octet-stream');
+        return true;
+      });
+      await rejectsWith(
+        client().streamBlob(
+          repo,
+          { digest: LAYER_DIGEST },
+          { signal: signal(), maxBytes: 1024 * 1024, consume: (chunks) => collect(chunks).then() },
+        ),
+        'OVERSIZE',
+      );
+    });
+
+    it('passes through what the consumer throws, unretried', async () => {
+      front.handler = registryRoutes();
+      const failure = new Error('the consumer refused the layer');
+      let calls = 0;
+      await assert.rejects(
+        client().streamBlob(
+          repo,
+          { digest: LAYER_DIGEST },
+          {
+            signal: signal(),
+            consume: () => {
+              calls++;
+              return Promise.reject(failure);
+            },
+          },
+        ),
+        (err) => err === failure,
+      );
+      assert.equal(calls, 1);
+    });
+  });
+
   describe('the OCI 1.1 referrers API', () => {
     const referrers = [
       {
