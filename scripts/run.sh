@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The main job: runs the service (`cvo-verifier serve`). Installs what it needs (Debian gnupg,
-# Go for the local control plane, Node 24 when the system Node is older, npm packages) and builds.
-# With a cluster (--kubeconfig, KUBECONFIG, in-cluster, ~/.kube/config) it serves that cluster;
-# with none it starts a local etcd + kube-apiserver, a signature store and a release key and walks
-# through by-tag, signed, forced-unsigned and late-signed updates. Arguments run another command:
+# docker-registry, Go for the local control plane, Node 24 when the system Node is older, npm
+# packages) and builds. With a cluster (--kubeconfig, KUBECONFIG, in-cluster, ~/.kube/config) it
+# serves that cluster; with none it starts a local etcd + kube-apiserver, a signature store, a
+# registry and a release key and walks through by-tag, signed, forced-unsigned, late-signed and
+# payload-checked updates. Arguments run another command:
 #   ./scripts/run.sh verify quay.io/...@sha256:... --root-of-trust cm.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/ensure-packages.sh
-source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent go:golang-go
+source scripts/ensure-packages.sh gpg:gnupg gpg-agent:gpg-agent go:golang-go docker-registry:docker-registry
 # shellcheck source=scripts/ensure-node.sh
 source scripts/ensure-node.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -32,7 +32,7 @@ export function formatHistoryTable(cv: ClusterVersion): string {
 /** One line per condition this service cares about. */
 export function formatConditions(
   cv: ClusterVersion,
-  types: readonly string[] = ['ReleaseAccepted', 'ReleaseVerified', 'Invalid'],
+  types: readonly string[] = ['ReleaseAccepted', 'ReleaseVerified', 'PayloadVerified', 'Invalid'],
 ): string {
   const lines: string[] = [];
   for (const type of types) {

@@ -21,8 +21,8 @@ with verified) and Events, re-checking unverified releases in the background.
 
 The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster service account, else
 ~/.kube/config. With none of them, serve starts a local control plane (etcd + kube-apiserver
-built from Go modules on first run), a signature store and a release key, and walks through
-by-tag, signed, forced-unsigned and late-signed updates.
+built from Go modules on first run), a signature store, a docker-registry and a release key, and
+walks through by-tag, signed, forced-unsigned, late-signed and payload-checked updates.
 
 Options:
   --kubeconfig PATH                 kubeconfig file

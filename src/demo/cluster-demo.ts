@@ -20,7 +20,15 @@ import { seedClusterVersion } from '../local-cluster/openshift.js';
 import { defaultServiceConfig, startService } from '../main.js';
 import type { Service } from '../main.js';
 import { createJsonLogger } from '../observability/logger.js';
+import {
+  createTestKey,
+  makeCosignPayload,
+  makeSignatureLayer,
+  pushCosignSignatures,
+} from './cosign-signer.js';
 import { atomicPayload, GnuPG } from './gnupg.js';
+import { LocalRegistry, locateDockerRegistry } from './local-registry.js';
+import { pushSyntheticRelease } from './synthetic-release.js';
 import { renderRootOfTrust } from './gpg-demo.js';
 import { LocalStoreServer } from './local-store-server.js';
 
@@ -41,9 +49,11 @@ const REPOSITORY = 'quay.io/openshift-release-dev/ocp-release';
 
 /**
  * The main job without a cluster: builds (first run) and starts a real etcd + kube-apiserver with
- * the OpenShift CRDs, a signature store on 127.0.0.1 with a GnuPG release key, runs the service,
- * and walks through by-tag (refused), signed (verified: true), unsigned forced (verified: false)
- * and a signature published later (background re-check flips it), printing status each time.
+ * the OpenShift CRDs, a signature store on 127.0.0.1 with a GnuPG release key, a docker-registry
+ * holding a release whose component images are cosign-signed (but for etcd), runs the service,
+ * and walks through by-tag (refused), signed (verified: true), unsigned forced (verified: false),
+ * a signature published later (background re-check flips it), a payload refused for its
+ * unsigned etcd image and accepted once that signature is pushed, printing status each time.
  * Returns true when every step ended as expected.
  */
 export async function runClusterDemo(options: ClusterDemoOptions): Promise<boolean> {
@@ -119,10 +129,59 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
     });
     say('   ClusterVersion "version" seeded: 4.16.0 installed, 4.17.0 available');
 
+    // A real registry for the Sigstore and whole-payload steps, and a cosign key the cluster's
+    // ClusterImagePolicy trusts for the release's component images.
+    const registryBinary = await locateDockerRegistry();
+    if (registryBinary === undefined) {
+      throw new Error(
+        'docker-registry is not installed (Debian package docker-registry; scripts/run.sh installs it)',
+      );
+    }
+    const registry = await LocalRegistry.start(registryBinary);
+    cleanups.push(() => registry.stop());
+    const cosignKey = createTestKey('p256');
+    const componentRepo = 'ocp/art-dev';
+    const next = await pushSyntheticRelease({
+      target: { url: registry.url },
+      host: registry.host,
+      key: cosignKey,
+      components: 12,
+      kinds: { etcd: 'unsigned' },
+      componentRepo,
+      releaseRepo: 'ocp/release',
+      version: '4.18.0',
+    });
+    await publish(next.digest);
+    const applyPolicy = async (): Promise<void> => {
+      await kubectl(
+        cluster,
+        binaries.kubectl,
+        ['apply', '--server-side', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: 'openshift' },
+          spec: {
+            scopes: [`${registry.host}/${componentRepo}`],
+            policy: {
+              rootOfTrust: {
+                policyType: 'PublicKey',
+                publicKey: { keyData: Buffer.from(cosignKey.publicKeyPem).toString('base64') },
+              },
+            },
+          },
+        }),
+      );
+    };
+    say(
+      `   docker-registry at ${registry.url}: release 4.18.0 (12 component images, cosign-signed except etcd)`,
+    );
+
     const config = defaultServiceConfig({ kubeconfig: cluster.kubeconfig });
     const service: Service = await startService(
       {
         ...config,
+        payloadVerification: 'enforce',
         recheckBaseMs: 2000,
         recheckMaxMs: 10_000,
         leaderElection: {
@@ -137,7 +196,9 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       }),
     );
     cleanups.push(() => service.stop());
-    say('   cvo-update-verifier is running against it (leader election on)');
+    say(
+      '   cvo-update-verifier is running against it (leader election on, --payload-verification=enforce)',
+    );
 
     const patch = async (update: Record<string, unknown>): Promise<void> => {
       await kubectl(cluster, binaries.kubectl, [
@@ -211,6 +272,29 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       `(signature-1 for ${unsigned.split('@')[1] ?? ''} appears in the store)`,
       () => publish(unsigned.split('@')[1] ?? ''),
       (cv) => cv.status?.history?.[0]?.image === unsigned && cv.status.history[0].verified,
+    );
+    await step(
+      '5. Release 4.18.0 is signed, but its etcd image is not: the payload check refuses it before the update starts',
+      `oc apply -f openshift-clusterimagepolicy.yaml  # covers ${registry.host}/${componentRepo}\n   $ oc adm upgrade --to-image=${next.pullspec} --allow-explicit-upgrade`,
+      async () => {
+        await applyPolicy();
+        await patch({ image: next.pullspec, version: '', force: false });
+      },
+      (cv) =>
+        cv.status?.conditions?.find((c) => c.type === 'ReleaseAccepted')?.reason ===
+          'PayloadVerificationFailed' && (accepted(cv) ?? '').includes(next.pullspec),
+    );
+    const etcd = next.components.find((c) => c.tag === 'etcd');
+    if (etcd === undefined) throw new Error('unreachable: the synthetic release has no etcd');
+    await step(
+      "6. etcd's cosign signature is pushed: the background re-check accepts the update",
+      `cosign sign --key cosign.key ${etcd.pullspec}`,
+      async () => {
+        await pushCosignSignatures({ url: registry.url }, componentRepo, etcd, [
+          makeSignatureLayer(cosignKey, makeCosignPayload(etcd.pullspec, etcd.digest)),
+        ]);
+      },
+      (cv) => cv.status?.desired.image === next.pullspec,
     );
     say();
     say(

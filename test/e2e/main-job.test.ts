@@ -6,7 +6,7 @@ import { runClusterDemo } from '../../src/demo/cluster-demo.js';
 import { withSharedFixture } from '../helpers/fixtures.js';
 
 describe('the main job (cvo-verifier serve) without a cluster', () => {
-  it('starts a local control plane and walks through by-tag, signed, forced-unsigned and late-signed updates', async (t) => {
+  it('starts a local control plane and walks through by-tag, signed, forced-unsigned, late-signed and payload-checked updates', async (t) => {
     await withSharedFixture(t, 'openshift-api', async (crdDir) => {
       let out = '';
       const ok = await runClusterDemo({
@@ -27,14 +27,29 @@ describe('the main job (cvo-verifier serve) without a cluster', () => {
         out,
         /accepted risk: Target release version="" image=".*" cannot be verified, but continuing anyway because the update was forced/,
       );
-      // The last history table shows the forced release flipped to verified.
-      const lastTable = out.slice(out.lastIndexOf('STATE'));
+      // The history table after step 4 shows the forced release flipped to verified.
+      const step4 = out.slice(out.indexOf('== 4.'), out.indexOf('== 5.'));
+      const lastTable = step4.slice(step4.lastIndexOf('STATE'));
       const head = lastTable.split('\n')[1] ?? '';
       assert.match(
         head,
         /^\s*Partial\s+\S+\s+-\s+-\s+true\s+quay\.io\/openshift-release-dev\/ocp-release@sha256:/,
       );
       assert.match(out, /ReleaseVerified=True \(Verified\)/);
+      // Step 5: the payload's unsigned etcd image refuses the update; step 6: its signature
+      // appears and the background re-check accepts it.
+      const step5 = out.slice(out.indexOf('== 5.'), out.indexOf('== 6.'));
+      assert.match(
+        step5,
+        /ReleaseAccepted=False \(PayloadVerificationFailed\): Payload verification failed version="" image="127\.0\.0\.1:\d+\/ocp\/release@sha256:[0-9a-f]{64}": 1 of 12 component images of 4\.18\.0 would fail signature verification when nodes pull them: etcd \(unsigned\)/,
+      );
+      assert.match(step5, /PayloadVerified=False \(PayloadVerificationFailed\)/);
+      const step6 = out.slice(out.indexOf('== 6.'));
+      assert.match(step6, /ReleaseAccepted=True \(PayloadLoaded\)/);
+      assert.match(
+        step6,
+        /PayloadVerified=True \(PayloadVerified\): .*all 12 component images of 4\.18\.0/,
+      );
       assert.match(out, /Walkthrough finished: every step ended as expected/);
     });
   });
