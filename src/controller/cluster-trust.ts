@@ -28,6 +28,7 @@ import { verifyRelease } from '../verify/release-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { LruCache } from '../verify/verdict-cache.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
+import { isPayloadError } from '../payload/errors.js';
 import { parseMirrorConfig } from '../payload/mirrors.js';
 import type { MirrorRule } from '../payload/mirrors.js';
 import { checkReleasePayload } from '../payload/payload-check.js';
@@ -202,18 +203,24 @@ export class ClusterTrust {
         spec?: unknown;
       };
       const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
-      // The API server validated them; only what mirror resolution reads is passed on.
-      mirrors.push(
-        ...parseMirrorConfig(
-          JSON.stringify({
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            metadata: { name },
-            spec: object.spec,
-          }),
-          `${String(object.kind)}/${name}`,
-        ),
-      );
+      // The API server validated them; only what mirror resolution reads is passed on. One it
+      // would not have let in is skipped: images are then read from their own repositories,
+      // which can only make verification fail, never pass.
+      try {
+        mirrors.push(
+          ...parseMirrorConfig(
+            JSON.stringify({
+              apiVersion: object.apiVersion,
+              kind: object.kind,
+              metadata: { name },
+              spec: object.spec,
+            }),
+            `${String(object.kind)}/${name}`,
+          ),
+        );
+      } catch (err) {
+        if (!isPayloadError(err)) throw err;
+      }
     }
     const outcome = await checkReleasePayload(parseReleasePullspec(image), {
       client: sigstore.client,

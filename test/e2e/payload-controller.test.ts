@@ -210,6 +210,37 @@ describe(
       assert.ok(warnings.some((e) => e.message.includes('warn mode')));
     });
 
+    it("reads a mirror-only component from the mirror the cluster's ImageDigestMirrorSet names", async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({ payloadVerification: 'enforce' });
+      const r = await release({ installer: 'mirror-only' });
+      const idms = {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ImageDigestMirrorSet',
+        metadata: { name: 'release-mirror' },
+        spec: {
+          imageDigestMirrors: [
+            {
+              source: `${registry.host}/${COMPONENT_REPO}`,
+              mirrors: [`${registry.host}/${r.mirrorRepo}`],
+            },
+          ],
+        },
+      };
+      await tc.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(idms));
+      try {
+        await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+        const cv = await waitFor(
+          tc.admin,
+          (x) => x.status?.desired.image === r.pullspec,
+          'acceptance with the component read from its mirror',
+        );
+        assert.equal(condition(cv, 'PayloadVerified')?.status, 'True');
+      } finally {
+        await tc.kubectl(['delete', 'imagedigestmirrorset', 'release-mirror']);
+      }
+    });
+
     it('a fully signed payload verifies and is reported as such', async (t) => {
       if (tc === undefined) return t.skip(skip ?? 'no cluster');
       await restart({ payloadVerification: 'enforce' });
