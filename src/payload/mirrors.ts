@@ -564,3 +564,62 @@ export function mirrorSources(
   if (!neverContactSource && !seen.has(pullspec.name)) result.push(original);
   return result;
 }
+
+const DUMMY_DIGEST = `sha256:${'a'.repeat(64)}`;
+const DUMMY_PATH = '/a';
+
+/** The mirror locations an image under `location` (a repository or host scope) is read from. */
+function mirrorLocations(rules: readonly MirrorRule[], location: string): string[] {
+  const hostOnly = !location.includes('/');
+  // A host-only scope names no repository: ask for one below it and take the path back off,
+  // as the Machine Config Operator does.
+  const repository = hostOnly ? `${location}${DUMMY_PATH}` : location;
+  const slash = repository.indexOf('/');
+  const pullspec: DigestPullspec = {
+    raw: `${repository}@${DUMMY_DIGEST}`,
+    host: repository.slice(0, slash),
+    path: repository.slice(slash + 1),
+    name: repository,
+    digest: DUMMY_DIGEST,
+  };
+  return mirrorSources(rules, pullspec)
+    .filter((source) => source.mirror)
+    .map((source) =>
+      hostOnly && source.name.endsWith(DUMMY_PATH)
+        ? source.name.slice(0, -DUMMY_PATH.length)
+        : source.name,
+    );
+}
+
+/** Whether `location` (a mirror rule's source) is `scope` or lies below it. */
+function nestedIn(location: string, scope: string): boolean {
+  if (scope.startsWith('*.')) {
+    const host = location.split('/')[0] ?? '';
+    const name = hostname(host.startsWith('*.') ? host.slice(2) : host);
+    return name === scope.slice(2) ? host.startsWith('*.') : name.endsWith(scope.slice(1));
+  }
+  return location === scope || location.startsWith(`${scope}/`);
+}
+
+/**
+ * The mirror endpoints the Machine Config Operator adds to registries.d beside a
+ * ClusterImagePolicy scope, so CRI-O reads signatures there too: where images of the scope
+ * itself are pulled from, and the mirrors of every mirrored source nested inside the scope.
+ */
+export function scopeMirrorEndpoints(rules: readonly MirrorRule[], scope: string): string[] {
+  const endpoints = new Set<string>();
+  if (!scope.startsWith('*.')) {
+    for (const location of mirrorLocations(rules, scope)) endpoints.add(location);
+  }
+  for (const rule of rules.filter(hasRealMirror)) {
+    if (!nestedIn(rule.source, scope)) continue;
+    if (rule.source === scope && !scope.startsWith('*.')) continue; // handled above
+    if (rule.source.startsWith('*.')) {
+      for (const mirror of rule.mirrors) if (mirror !== rule.source) endpoints.add(mirror);
+      continue;
+    }
+    for (const location of mirrorLocations(rules, rule.source)) endpoints.add(location);
+  }
+  endpoints.delete(scope);
+  return [...endpoints];
+}

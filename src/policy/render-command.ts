@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 
 import type { CommandIo } from '../cli/verify.js';
 import { ExitCode, UsageError } from '../cli/usage-error.js';
+import { parseMirrorConfig } from '../payload/mirrors.js';
+import type { MirrorRule } from '../payload/mirrors.js';
 import { MAX_POLICY_FILE_CHARS } from './parse.js';
 import { formatIssue } from './policy-error.js';
 import { renderPolicies } from './render.js';
@@ -12,7 +14,7 @@ import type { PolicyFile } from './render.js';
 /** Most files one invocation reads. */
 const MAX_POLICY_FILES = 1000;
 
-export const POLICY_RENDER_HELP = `Usage: cvo-verifier policy render [--namespace NS] [--registries-d] FILE...
+export const POLICY_RENDER_HELP = `Usage: cvo-verifier policy render [--namespace NS] [--registries-d] [--mirrors PATH]... FILE...
 
 Validates ClusterImagePolicy and ImagePolicy objects (config.openshift.io/v1; YAML or JSON,
 one or more documents, or v1 Lists) as the API server would, and prints what the Machine
@@ -24,6 +26,8 @@ Options:
   --namespace NS    also render the ImagePolicies of namespace NS (the MCO's per-namespace
                     CRI-O policy); ImagePolicies without metadata.namespace count as in NS
   --registries-d    print the registries.d YAML instead of policy.json
+  --mirrors PATH    ImageDigestMirrorSet / ImageContentSourcePolicy YAML/JSON (repeatable):
+                    registries.d also lists the mirror endpoints of each scope, as the MCO does
   -h, --help        show this help
 
 Exit codes: 0 rendered; 2 usage error or invalid input (each error names the file and field).
@@ -55,6 +59,7 @@ export async function runPolicyRender(argv: readonly string[], io: CommandIo): P
       options: {
         namespace: { type: 'string' },
         'registries-d': { type: 'boolean' },
+        mirrors: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -87,7 +92,15 @@ export async function runPolicyRender(argv: readonly string[], io: CommandIo): P
     }
   }
 
-  const result = renderPolicies(files, namespace);
+  const mirrors: MirrorRule[] = [];
+  for (const name of values.mirrors ?? []) {
+    try {
+      mirrors.push(...parseMirrorConfig(await readFile(resolve(io.cwd, name), 'utf8'), name));
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+  }
+  const result = renderPolicies(files, namespace, mirrors);
   for (const conflict of result.conflicts) {
     io.stderr(
       `warning: ImagePolicy ${conflict.namespace ?? ''}/${conflict.name}: ${conflict.reason}: ${conflict.message}\n`,

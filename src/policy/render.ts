@@ -1,5 +1,7 @@
 import { dump } from 'js-yaml';
 
+import { scopeMirrorEndpoints } from '../payload/mirrors.js';
+import type { MirrorRule } from '../payload/mirrors.js';
 import { decodeBase64Field } from './pem.js';
 import { parsePolicyText } from './parse.js';
 import { PolicyError } from './policy-error.js';
@@ -98,11 +100,23 @@ export function renderPolicyJson(byScope: ReadonlyMap<string, readonly PolicyObj
   return `${JSON.stringify({ default: [{ ...INSECURE_ACCEPT_ANYTHING }], transports }, null, 2)}\n`;
 }
 
-/** The registries.d YAML: `docker: <scope>: use-sigstore-attachments: true`, scopes sorted. */
-export function renderRegistriesD(scopes: Iterable<string>): string {
+/**
+ * The registries.d YAML: `docker: <scope>: use-sigstore-attachments: true` for every scope and,
+ * with mirror rules (ImageDigestMirrorSets / ImageContentSourcePolicies), for the mirror
+ * endpoints images of those scopes are read from, as the MCO writes it; keys sorted.
+ */
+export function renderRegistriesD(
+  scopes: Iterable<string>,
+  mirrors: readonly MirrorRule[] = [],
+): string {
+  const keys = new Set<string>();
+  for (const scope of scopes) {
+    keys.add(scope);
+    for (const endpoint of scopeMirrorEndpoints(mirrors, scope)) keys.add(endpoint);
+  }
   const docker: Record<string, { 'use-sigstore-attachments': true }> = {};
-  for (const scope of [...scopes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
-    docker[scope] = { 'use-sigstore-attachments': true };
+  for (const key of [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+    docker[key] = { 'use-sigstore-attachments': true };
   return dump({ docker }, { lineWidth: -1, noRefs: true, sortKeys: false });
 }
 
@@ -136,7 +150,11 @@ function objectKey(p: PolicyObject, namespace: string | undefined): string {
  * without it only ClusterImagePolicies are rendered. ImagePolicy scopes covered by a
  * ClusterImagePolicy scope are dropped and returned as `conflicts`. Pure: no I/O.
  */
-export function renderPolicies(files: readonly PolicyFile[], namespace?: string): RenderedPolicies {
+export function renderPolicies(
+  files: readonly PolicyFile[],
+  namespace?: string,
+  mirrors: readonly MirrorRule[] = [],
+): RenderedPolicies {
   const policies: PolicyObject[] = [];
   const errors: PolicyError[] = [];
   const seen = new Map<string, string>();
@@ -166,7 +184,7 @@ export function renderPolicies(files: readonly PolicyFile[], namespace?: string)
     return { policyJson: '', registriesD: '', conflicts: effective.conflicts, errors, policies };
   return {
     policyJson: renderPolicyJson(effective.byScope),
-    registriesD: renderRegistriesD(effective.byScope.keys()),
+    registriesD: renderRegistriesD(effective.byScope.keys(), mirrors),
     conflicts: effective.conflicts,
     errors,
     policies,

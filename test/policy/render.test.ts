@@ -156,6 +156,64 @@ describe('runPolicyRender', () => {
     );
   });
 
+  it('adds the mirror endpoints of each scope to registries.d with --mirrors, as the MCO does', async () => {
+    const policy = dump(
+      publicKeyPolicy(publicKeyPem(), {
+        scopes: [
+          'quay.io/openshift-release-dev/ocp-v4.0-art-dev',
+          'registry.example.com',
+          '*.corp.example',
+        ],
+      }),
+    );
+    const idms = [
+      'apiVersion: config.openshift.io/v1',
+      'kind: ImageDigestMirrorSet',
+      'metadata:',
+      '  name: mirrors',
+      'spec:',
+      '  imageDigestMirrors:',
+      // The scope's own source: its images are read from the mirror.
+      '  - source: quay.io/openshift-release-dev',
+      '    mirrors:',
+      '    - mirror.example.com:5000/ocp4',
+      // A source nested inside a host scope: its mirror is listed too.
+      '  - source: registry.example.com/team/app',
+      '    mirrors:',
+      '    - backup.example.com/app',
+      // A wildcard source inside the wildcard scope.
+      '  - source: "*.corp.example"',
+      '    mirrors:',
+      '    - cache.example.com',
+      // Unrelated to every scope: not listed.
+      '  - source: docker.io/library',
+      '    mirrors:',
+      '    - hub-mirror.example.com/library',
+      '',
+    ].join('\n');
+    const out = await run(['render', '--registries-d', '--mirrors', 'idms.yaml', 'p.yaml'], {
+      'p.yaml': policy,
+      'idms.yaml': idms,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(
+      out.stdout
+        .split('\n')
+        .filter((line) => /^ {2}\S/.test(line))
+        .map((line) => line.trim().replace(/:$/, '')),
+      [
+        "'*.corp.example'",
+        'backup.example.com/app',
+        'cache.example.com',
+        'mirror.example.com:5000/ocp4/ocp-v4.0-art-dev',
+        'quay.io/openshift-release-dev/ocp-v4.0-art-dev',
+        'registry.example.com',
+      ],
+    );
+    const without = await run(['render', '--registries-d', 'p.yaml'], { 'p.yaml': policy });
+    assert.doesNotMatch(without.stdout, /mirror\.example\.com/);
+  });
+
   it('exits 2 naming the file and field of invalid input', async () => {
     const bad = publicKeyPolicy(publicKeyPem());
     setPath(bad, 'spec.policy.rootOfTrust.publicKey.keyData', b64('nope'));
