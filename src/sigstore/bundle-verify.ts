@@ -37,6 +37,12 @@ export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+js
 /** The only DSSE payload type accepted: an in-toto statement. */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/**
+ * The only predicate a cosign v3 *signature* carries. Every other predicateType (SLSA
+ * provenance, SBOMs, vulnerability reports, custom) is an attestation: a signed claim about the
+ * image, which may well say "do not ship", and never a signature of it, whoever made it.
+ */
+export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 /** A bundle is a few KiB (certificate, one log entry, a small statement). */
 export const MAX_BUNDLE_BYTES = 256 * 1024;
 /** Bundle referrers examined for one image; more are refused unread. */
@@ -63,6 +69,8 @@ export type BundleErrorCode =
   | 'BUNDLE_UNSUPPORTED'
   /** The referrer's subject, or the statement's subject, is another digest. */
   | 'BUNDLE_SUBJECT_MISMATCH'
+  /** An attestation (a statement whose predicateType is not cosign's signature predicate). */
+  | 'BUNDLE_NOT_A_SIGNATURE'
   /** A bundle blob over its size limit. */
   | 'BUNDLE_OVERSIZE'
   /** A bundle blob the registry cannot serve intact. */
@@ -74,6 +82,7 @@ const VERIFY_CODE: Readonly<Record<BundleErrorCode, VerifyErrorCode>> = {
   BUNDLE_INVALID: 'MALFORMED_MESSAGE',
   BUNDLE_UNSUPPORTED: 'UNSUPPORTED_MESSAGE',
   BUNDLE_SUBJECT_MISMATCH: 'PAYLOAD_DIGEST_MISMATCH',
+  BUNDLE_NOT_A_SIGNATURE: 'PAYLOAD_WRONG_TYPE',
   BUNDLE_OVERSIZE: 'STORE_OVERSIZE',
   BUNDLE_UNAVAILABLE: 'STORE_ERROR',
   TOO_MANY_BUNDLES: 'STORE_OVERSIZE',
@@ -686,6 +695,16 @@ function checkStatement(context: Context, payload: Buffer): string {
   }
   if (!isJsonObject(document) || document._type !== IN_TOTO_STATEMENT_V1) {
     throw new SigstoreError('PAYLOAD_WRONG_TYPE', `the payload is not an ${IN_TOTO_STATEMENT_V1}`);
+  }
+  if (document.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
+    const type =
+      typeof document.predicateType === 'string'
+        ? JSON.stringify(document.predicateType.slice(0, 200))
+        : 'missing';
+    throw new BundleError(
+      'BUNDLE_NOT_A_SIGNATURE',
+      `the bundle is an attestation (predicateType ${type}), not a signature: only predicateType ${COSIGN_SIGN_PREDICATE_TYPE} signs an image`,
+    );
   }
   const subjects = document.subject;
   if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_BUNDLE_ITEMS) {

@@ -10,13 +10,17 @@ const IN_TOTO = 'application/vnd.in-toto+json';
  * An in-toto Statement v1 naming `name` with the sha256 of `digest`. (cosign v3's own `sign`
  * writes the subject without a name: see {@link makeCosignV3Statement}.)
  */
-export function makeStatement(name: string, digest: string): Buffer {
+export function makeStatement(
+  name: string,
+  digest: string,
+  predicate: { type?: string; body?: unknown } = {},
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       _type: 'https://in-toto.io/Statement/v1',
       subject: [{ name, digest: { sha256: digest.replace(/^sha256:/, '') } }],
-      predicateType: 'https://sigstore.dev/cosign/sign/v1',
-      predicate: {},
+      predicateType: predicate.type ?? 'https://sigstore.dev/cosign/sign/v1',
+      predicate: predicate.body ?? {},
     }),
   );
 }

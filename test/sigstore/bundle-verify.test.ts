@@ -398,6 +398,56 @@ describe(
       assertRejected(await verify(other, trust), 'BAD_SIGNATURE');
     });
 
+    // Attestations are signed claims about an image (a "do not ship" scan result among them):
+    // made by the policy's own key and naming the image, they still never count as a signature.
+    for (const type of [
+      'https://slsa.dev/provenance/v1',
+      'https://cyclonedx.org/bom',
+      'https://cosign.sigstore.dev/attestation/vuln/v1',
+      'https://example.com/custom',
+      'https://sigstore.dev/cosign/sign/v2',
+    ]) {
+      it(`rejects an attestation with predicateType ${type} as not a signature`, async () => {
+        const key = createTestKey('p256');
+        const trust: PublicKeyTrust = { type: 'publicKey', keyPem: key.publicKeyPem };
+        const image = await freshImage();
+        const statement = makeStatement(`${image.name}@${image.digest}`, image.digest, {
+          type,
+          body: { verdict: 'do not ship' },
+        });
+        await pushReferrer(
+          target,
+          image.path,
+          image.descriptor,
+          BUNDLE_MEDIA_TYPE,
+          makeTestBundle({ signer: key, statement }),
+        );
+        const verdict = await verify(image, trust);
+        assertRejected(verdict, 'BUNDLE_NOT_A_SIGNATURE');
+        assert.match(verdict.status === 'rejected' ? verdict.message : '', /attestation/);
+      });
+    }
+
+    it('verifies the signature beside an attestation of the same image', async () => {
+      const key = createTestKey('p256');
+      const trust: PublicKeyTrust = { type: 'publicKey', keyPem: key.publicKeyPem };
+      const image = await freshImage();
+      const name = `${image.name}@${image.digest}`;
+      for (const statement of [
+        makeStatement(name, image.digest, { type: 'https://slsa.dev/provenance/v1' }),
+        makeStatement(name, image.digest),
+      ]) {
+        await pushReferrer(
+          target,
+          image.path,
+          image.descriptor,
+          BUNDLE_MEDIA_TYPE,
+          makeTestBundle({ signer: key, statement }),
+        );
+      }
+      assert.equal((await verify(image, trust)).status, 'verified');
+    });
+
     it('rejects a name-only statement subject (as for legacy identities)', async () => {
       const image = await freshImage();
       const signer = await leaf();
