@@ -120,9 +120,14 @@ export class GnuPG {
     return { fingerprint: fpr, keyId: fpr.slice(-16), uid };
   }
 
-  async exportPublicKey(key: GpgKey | string, armor = true): Promise<Buffer> {
-    const id = typeof key === 'string' ? key : key.fingerprint;
-    return this.run([...(armor ? ['--armor'] : []), '--export', id]);
+  /** Exports one or more public keys as one keyring (one armored block when `armor`). */
+  async exportPublicKey(
+    key: GpgKey | string | readonly (GpgKey | string)[],
+    armor = true,
+  ): Promise<Buffer> {
+    const keys = Array.isArray(key) ? key : [key];
+    const ids = keys.map((k: GpgKey | string) => (typeof k === 'string' ? k : k.fingerprint));
+    return this.run([...(armor ? ['--armor'] : []), '--export', ...ids]);
   }
 
   async sign(data: Uint8Array | string, options: SignOptions): Promise<Buffer> {

@@ -20,8 +20,11 @@ export function looksArmored(data: Uint8Array): boolean {
   return head.includes('-----BEGIN PGP ');
 }
 
-/** Decodes every armored block in `text`, in order. Throws when none is found. */
-export function decodeArmor(text: string): ArmorBlock[] {
+/**
+ * Decodes the armored blocks in `text`, in order (only the first with `firstOnly`: what follows
+ * it is not even read, as Go's armor.Decode reads one block). Throws when none is found.
+ */
+export function decodeArmor(text: string, options: { firstOnly?: boolean } = {}): ArmorBlock[] {
   const lines = text.split(/\r?\n/);
   const blocks: ArmorBlock[] = [];
   let i = 0;
@@ -74,6 +77,7 @@ export function decodeArmor(text: string): ArmorBlock[] {
       }
     }
     blocks.push({ type, data: new Uint8Array(data) });
+    if (options.firstOnly === true) break;
   }
   if (blocks.length === 0)
     throw new VerifyError('MALFORMED_MESSAGE', 'no armored OpenPGP block found');

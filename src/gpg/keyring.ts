@@ -65,9 +65,10 @@ export class Keyring {
 }
 
 /**
- * Loads a keyring from armored text (one or more blocks; junk after an END line is ignored as
- * Go's reader does) or binary packets. Private key material is refused: a root of trust holds
- * public keys only.
+ * Loads a keyring from armored text or binary packets. Armored text is read as Go's
+ * openpgp.ReadArmoredKeyRing reads it (library-go, the CVO): the **first** armored block only —
+ * keys in a later block of the same value are not trusted — and junk after its END line is
+ * ignored. Private key material is refused: a root of trust holds public keys only.
  */
 export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyring> {
   if (data.length === 0) throw new VerifyError('INVALID_KEY', 'keyring is empty');
@@ -76,14 +77,14 @@ export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyri
   }
   let binary: Uint8Array;
   if (looksArmored(data)) {
-    const blocks = decodeArmor(Buffer.from(data).toString('utf8'));
-    const other = blocks.find((b) => b.type !== 'PUBLIC KEY BLOCK');
-    if (other)
+    const [block] = decodeArmor(Buffer.from(data).toString('utf8'), { firstOnly: true });
+    if (block?.type !== 'PUBLIC KEY BLOCK') {
       throw new VerifyError(
         'INVALID_KEY',
-        `expected PGP PUBLIC KEY BLOCK, found PGP ${other.type}`,
+        `expected PGP PUBLIC KEY BLOCK, found PGP ${block?.type ?? 'nothing'}`,
       );
-    binary = new Uint8Array(Buffer.concat(blocks.map((b) => b.data)));
+    }
+    binary = block.data;
   } else {
     binary = data;
   }

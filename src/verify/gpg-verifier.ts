@@ -85,11 +85,30 @@ export class GpgReleaseVerifier {
 
     const run = new Run(digest, this.trust.keyrings, this.now());
     const controller = new AbortController();
-    const budget = AbortSignal.timeout(this.budgetMs);
-    const inner = AbortSignal.any([controller.signal, budget, ...(signal ? [signal] : [])]);
+    // A referenced timer, unlike AbortSignal.timeout's: a verification waiting on a store that
+    // never answers must keep the process alive until its budget ends, not let it exit.
+    const budget = new AbortController();
+    const timer = setTimeout(() => {
+      budget.abort(new DOMException('verification budget exhausted', 'TimeoutError'));
+    }, this.budgetMs);
+    const inner = AbortSignal.any([controller.signal, budget.signal, ...(signal ? [signal] : [])]);
     run.onComplete = () => {
       controller.abort();
     };
+    try {
+      await this.readStores(run, inner);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!run.complete && budget.signal.aborted)
+      run.details.push(`verification budget of ${this.budgetMs} ms exhausted`);
+    if (!run.complete && signal?.aborted === true) run.details.push('verification was cancelled');
+    const result = run.result();
+    if (result.verified) this.cache.set(cacheKey, result);
+    return result;
+  }
+
+  private async readStores(run: Run, inner: AbortSignal): Promise<void> {
     if (this.stores.length === 0) {
       run.details.push('no signature stores are configured');
     } else if (this.mode === 'parallel') {
@@ -100,12 +119,6 @@ export class GpgReleaseVerifier {
         await run.readStore(store, inner);
       }
     }
-    if (!run.complete && budget.aborted)
-      run.details.push(`verification budget of ${this.budgetMs} ms exhausted`);
-    if (!run.complete && signal?.aborted === true) run.details.push('verification was cancelled');
-    const result = run.result();
-    if (result.verified) this.cache.set(cacheKey, result);
-    return result;
   }
 }
 

@@ -50,10 +50,7 @@ describe('GpgReleaseVerifier', () => {
     a = await gpg.generateKey('A <a@example.com>', 'ed25519');
     a2 = await gpg.generateKey('A2 <a2@example.com>', 'ed25519');
     b = await gpg.generateKey('B <b@example.com>', 'ed25519');
-    ringA = await loadKeyring(
-      'verifier-public-key-a',
-      Buffer.concat([await gpg.exportPublicKey(a), await gpg.exportPublicKey(a2)]),
-    );
+    ringA = await loadKeyring('verifier-public-key-a', await gpg.exportPublicKey([a, a2]));
     ringB = await loadKeyring('verifier-public-key-b', await gpg.exportPublicKey(b));
   });
   after(async () => gpg.cleanup());
@@ -100,6 +97,28 @@ describe('GpgReleaseVerifier', () => {
       );
       assert.equal(result.signatures.length, 2);
     });
+  });
+
+  it('trusts only the first armored block of a keyring value, as Go ReadArmoredKeyRing', async () => {
+    // Two armored blocks in one value: library-go reads the first and never sees the second, so
+    // a signature by the second block's key must not verify (it did: a false accept).
+    const twoBlocks = await loadKeyring(
+      'verifier-public-key-two-blocks',
+      Buffer.concat([await gpg.exportPublicKey(a), await gpg.exportPublicKey(b)]),
+    );
+    assert.equal(twoBlocks.keys.length, 1);
+    const digest = randomDigest();
+    const bySecond = await new GpgReleaseVerifier({
+      trust: { source: 't', keyrings: [twoBlocks] },
+      stores: [new MemorySignatureStore({ [digest]: [await sign(digest, b)] })],
+    }).verify(digest);
+    assert.equal(bySecond.verified, false);
+    assert.equal(bySecond.checks[0]?.code, 'UNKNOWN_KEY');
+    const byFirst = await new GpgReleaseVerifier({
+      trust: { source: 't', keyrings: [twoBlocks] },
+      stores: [new MemorySignatureStore({ [digest]: [await sign(digest, a)] })],
+    }).verify(digest);
+    assert.equal(byFirst.verified, true, byFirst.details.join('\n'));
   });
 
   it('rejects a valid signature for another digest, naming why', async () => {
