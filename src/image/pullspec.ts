@@ -17,6 +17,8 @@ export interface DigestPullspec extends Pullspec {
 }
 
 const DOCKER_HUB = 'docker.io';
+/** Docker Hub's legacy name, which distribution/reference normalises to `docker.io`. */
+const LEGACY_DOCKER_HUB = 'index.docker.io';
 const MAX_PULLSPEC_LENGTH = 4096;
 
 // Grammar from the distribution reference spec (docker/distribution reference/regexp.go).
@@ -60,7 +62,12 @@ export function parseDigest(digest: string): string {
   return digest;
 }
 
-/** Parses `host[:port]/path[:tag][@digest]` with Docker Hub defaults. */
+/**
+ * Parses `host[:port]/path[:tag][@digest]`, normalised as distribution/reference's
+ * ParseNormalizedNamed normalises it (containers/image looks policy scopes up with that name):
+ * `busybox`, `docker.io/busybox` and `index.docker.io/library/busybox` are all
+ * `docker.io/library/busybox`, so a policy scoped to that name covers every spelling.
+ */
 export function parsePullspec(raw: string): Pullspec {
   if (raw.length === 0 || raw.length > MAX_PULLSPEC_LENGTH) {
     throw new VerifyError(
@@ -91,11 +98,17 @@ export function parsePullspec(raw: string): Pullspec {
   const parts = rest.split('/');
   let host = DOCKER_HUB;
   const first = parts[0] ?? '';
+  // A first component is a host when it looks like one: a dot, a port, localhost, an IPv6
+  // literal, or an uppercase letter (repository paths are lowercase), as splitDockerDomain.
   if (
     parts.length > 1 &&
-    (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))
+    (first.includes('.') ||
+      first.includes(':') ||
+      first === 'localhost' ||
+      first.startsWith('[') ||
+      first.toLowerCase() !== first)
   ) {
-    host = first;
+    host = first === LEGACY_DOCKER_HUB ? DOCKER_HUB : first;
     parts.shift();
     if (!HOST_RE.test(host)) {
       throw new VerifyError(
@@ -103,9 +116,8 @@ export function parsePullspec(raw: string): Pullspec {
         `invalid pullspec ${JSON.stringify(raw)}: invalid registry host ${JSON.stringify(host)}`,
       );
     }
-  } else if (parts.length === 1) {
-    parts.unshift('library');
   }
+  if (host === DOCKER_HUB && parts.length === 1) parts.unshift('library');
   for (const component of parts) {
     if (!PATH_COMPONENT_RE.test(component)) {
       throw new VerifyError(

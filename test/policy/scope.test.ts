@@ -123,6 +123,20 @@ describe('resolvePolicies', () => {
       assert.equal(match?.scope, scope);
       assert.deepEqual(match?.policies.map((p) => p.name) ?? [], names);
     });
+
+  // Every Docker Hub spelling of an image falls under the policy of its normalised name: these
+  // skipped it, and GPG alone then said verified.
+  const hub = effectivePolicies([cip('hub', 'docker.io/library/busybox')]);
+  for (const ref of [
+    `busybox@${DIGEST}`,
+    `docker.io/busybox@${DIGEST}`,
+    `index.docker.io/library/busybox@${DIGEST}`,
+    `index.docker.io/busybox:1.36`,
+    `docker.io/library/busybox@${DIGEST}`,
+  ])
+    it(`${ref} → docker.io/library/busybox`, () => {
+      assert.equal(resolvePolicies(parsePullspec(ref), hub)?.scope, 'docker.io/library/busybox');
+    });
 });
 
 describe('ImagePolicy conflicts (ConflictScopes)', () => {

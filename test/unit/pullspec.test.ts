@@ -36,6 +36,17 @@ describe('parsePullspec', () => {
     { input: 'busybox', host: 'docker.io', path: 'library/busybox' },
     { input: 'busybox:1.36', host: 'docker.io', path: 'library/busybox', tag: '1.36' },
     { input: 'openshift/origin-cli', host: 'docker.io', path: 'openshift/origin-cli' },
+    // Docker Hub spellings normalise as distribution/reference does, so scopes see one name.
+    { input: `docker.io/busybox@${D}`, host: 'docker.io', path: 'library/busybox', digest: D },
+    {
+      input: `index.docker.io/library/busybox@${D}`,
+      host: 'docker.io',
+      path: 'library/busybox',
+      digest: D,
+    },
+    { input: 'index.docker.io/busybox:1', host: 'docker.io', path: 'library/busybox', tag: '1' },
+    { input: 'index.docker.io/ns/repo', host: 'docker.io', path: 'ns/repo' },
+    { input: 'Registry/ns/repo', host: 'Registry', path: 'ns/repo' },
     { input: `[::1]:5000/a/b@${D}`, host: '[::1]:5000', path: 'a/b', digest: D },
   ];
   for (const c of cases) {
