@@ -15,7 +15,7 @@ export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json'
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 export const BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 
-export type TestKeyKind = 'p256' | 'p384' | 'rsa' | 'ed25519';
+export type TestKeyKind = 'p256' | 'p384' | 'p521' | 'rsa' | 'ed25519';
 
 export interface TestKey {
   readonly kind: TestKeyKind;
@@ -31,9 +31,11 @@ export function createTestKey(kind: TestKeyKind = 'p256'): TestKey {
       ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
       : kind === 'p384'
         ? generateKeyPairSync('ec', { namedCurve: 'secp384r1' })
-        : kind === 'rsa'
-          ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-          : generateKeyPairSync('ed25519');
+        : kind === 'p521'
+          ? generateKeyPairSync('ec', { namedCurve: 'secp521r1' })
+          : kind === 'rsa'
+            ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+            : generateKeyPairSync('ed25519');
   return {
     kind,
     privateKey: pair.privateKey,
@@ -79,13 +81,28 @@ export function makeCosignPayload(
   );
 }
 
-function hashFor(kind: TestKeyKind): string | null {
-  return kind === 'ed25519' ? null : kind === 'p384' ? 'sha384' : 'sha256';
+/** The curve's own digest (what Sigstore bundles sign with): SHA-384 for P-384, SHA-512 for P-521. */
+export function curveHash(kind: TestKeyKind): string | null {
+  return kind === 'ed25519'
+    ? null
+    : kind === 'p384'
+      ? 'sha384'
+      : kind === 'p521'
+        ? 'sha512'
+        : 'sha256';
 }
 
-/** cosign's signature over the raw payload: ECDSA ASN.1 DER, RSA PKCS#1 v1.5, or Ed25519. */
-export function signPayload(key: TestKey, payload: Uint8Array): Buffer {
-  return sign(hashFor(key.kind), payload, { key: key.privateKey, dsaEncoding: 'der' });
+/**
+ * cosign's signature over the raw payload: ECDSA ASN.1 DER, RSA PKCS#1 v1.5, or Ed25519. Legacy
+ * signatures hash with SHA-256 whatever the curve (as cosign loads keys and containers/image
+ * verifies); `hash` overrides it (bundles use {@link curveHash}).
+ */
+export function signPayload(
+  key: TestKey,
+  payload: Uint8Array,
+  hash: string | null = key.kind === 'ed25519' ? null : 'sha256',
+): Buffer {
+  return sign(hash, payload, { key: key.privateKey, dsaEncoding: 'der' });
 }
 
 export interface RekorBundleOptions {
@@ -142,14 +159,10 @@ export function makeRekorBundle(options: RekorBundleOptions, body?: string): str
     logID: options.logID ?? rekorLogId(options.rekorKey),
   };
   const canonical = JSON.stringify(sortedKeys(payload));
-  const set = sign(
-    hashFor(options.rekorKey.kind) === null ? null : 'sha256',
-    Buffer.from(canonical),
-    {
-      key: options.rekorKey.privateKey,
-      dsaEncoding: 'der',
-    },
-  );
+  const set = sign(options.rekorKey.kind === 'ed25519' ? null : 'sha256', Buffer.from(canonical), {
+    key: options.rekorKey.privateKey,
+    dsaEncoding: 'der',
+  });
   return goJson({ SignedEntryTimestamp: set.toString('base64'), Payload: payload });
 }
 

@@ -13,7 +13,7 @@ export const MAX_SIGNATURE_BASE64_LENGTH = 4 * 1024;
 export const MIN_RSA_MODULUS_BITS = 2048;
 
 export type KeyAlgorithm =
-  'ecdsa-p256-sha256' | 'ecdsa-p384-sha384' | 'rsa-pkcs1-sha256' | 'ed25519';
+  'ecdsa-p256-sha256' | 'ecdsa-p384-sha384' | 'ecdsa-p521-sha512' | 'rsa-pkcs1-sha256' | 'ed25519';
 
 /** A public key accepted for verification, with the digest algorithm it signs with. */
 export interface VerificationKey {
@@ -60,9 +60,12 @@ export function toVerificationKey(key: KeyObject): VerificationKey {
     case 'ec':
       if (details.namedCurve === 'prime256v1') return { algorithm: 'ecdsa-p256-sha256', key, spki };
       if (details.namedCurve === 'secp384r1') return { algorithm: 'ecdsa-p384-sha384', key, spki };
+      if (details.namedCurve === 'secp521r1') return { algorithm: 'ecdsa-p521-sha512', key, spki };
+      // P-224 and others: containers/image would take P-224 (Go's ecdsa knows it); refused as
+      // below 128-bit security (allow-listed difference).
       throw new SigstoreError(
         'UNSUPPORTED_KEY',
-        `unsupported ECDSA curve ${String(details.namedCurve)}`,
+        `unsupported ECDSA curve ${String(details.namedCurve)} (P-256, P-384 and P-521 are supported)`,
       );
     case 'rsa':
       if ((details.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
@@ -100,19 +103,22 @@ export function readPublicKeyOrCertificate(pem: string): KeyObject | undefined {
 }
 
 /**
- * Decodes standard, padded base64 and refuses any text that is not the canonical encoding of
- * its bytes (stray characters, whitespace, missing padding, non-zero trailing bits): two texts
- * for one signature would let a signature be "new" without being re-signed.
+ * Decodes standard, padded base64 as Go's `base64.StdEncoding` does (containers/image decodes
+ * signature annotations with it): `\r` and `\n` anywhere are ignored — real cosign PKI
+ * signatures end with a newline — while padding and the alphabet are strict. Stricter than Go on
+ * purpose: the remaining text must be the canonical encoding of its bytes (no non-zero trailing
+ * bits), so one signature has one spelling.
  */
 export function decodeCanonicalBase64(text: string, maxLength: number, what: string): Buffer {
   if (text.length > maxLength) {
     throw new SigstoreError('SIGNATURE_ENCODING', `${what} is over ${maxLength} characters`);
   }
-  if (!BASE64_RE.test(text) || text.length % 4 !== 0) {
+  const joined = text.replace(/[\r\n]/g, '');
+  if (!BASE64_RE.test(joined) || joined.length % 4 !== 0) {
     throw new SigstoreError('SIGNATURE_ENCODING', `${what} is not padded standard base64`);
   }
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) {
+  const bytes = Buffer.from(joined, 'base64');
+  if (bytes.toString('base64') !== joined) {
     throw new SigstoreError('SIGNATURE_ENCODING', `${what} is not canonical base64`);
   }
   return bytes;
@@ -125,9 +131,20 @@ function hashOf(algorithm: KeyAlgorithm): string | null {
       return 'sha256';
     case 'ecdsa-p384-sha384':
       return 'sha384';
+    case 'ecdsa-p521-sha512':
+      return 'sha512';
     case 'ed25519':
       return null;
   }
+}
+
+/**
+ * The digest a legacy cosign signature is checked with. containers/image loads every key with
+ * a hard-coded SHA-256 (sigstore's LoadVerifier: ECDSA of any curve and RSA PKCS#1 v1.5 over
+ * SHA-256, Ed25519 pure), so a P-384 or P-521 signature over SHA-384/512 is one nodes refuse.
+ */
+function legacyHashOf(algorithm: KeyAlgorithm): string | null {
+  return algorithm === 'ed25519' ? null : 'sha256';
 }
 
 /**
@@ -161,12 +178,7 @@ export function verifyPayloadSignature(
     MAX_SIGNATURE_BASE64_LENGTH,
     `the ${SIGNATURE_ANNOTATION} annotation`,
   );
-  // containers/image verifies cosign signatures with SHA-256 whatever the key (cosign loads its
-  // keys that way); a P-384 key may also sign with SHA-384 (sigstore's default for the curve).
-  const verified =
-    verifyWithKey(key, payload, signature) ||
-    (key.algorithm === 'ecdsa-p384-sha384' && verifyWithKey(key, payload, signature, 'sha256'));
-  if (!verified) {
+  if (!verifyWithKey(key, payload, signature, legacyHashOf(key.algorithm))) {
     throw new SigstoreError(
       'BAD_SIGNATURE',
       `the signature does not verify with the ${key.algorithm} key`,

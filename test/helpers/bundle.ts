@@ -1,6 +1,6 @@
 import { createHash, sign, X509Certificate } from 'node:crypto';
 
-import { rekorLogId, signPayload } from './cosign.js';
+import { curveHash, rekorLogId, signPayload } from './cosign.js';
 import type { TestKey } from './cosign.js';
 
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -110,7 +110,7 @@ function hashFor(key: TestKey): string | null {
  */
 export function makeTestBundle(options: TestBundleOptions): Buffer {
   const { signer, statement } = options;
-  const signature = signPayload(signer, pae(IN_TOTO, statement));
+  const signature = signPayload(signer, pae(IN_TOTO, statement), curveHash(signer.kind));
   const verifierPem = options.certPem ?? signer.publicKeyPem;
   const material: Record<string, unknown> = {};
   if (options.chainPems !== undefined) {

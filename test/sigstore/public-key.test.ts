@@ -14,7 +14,7 @@ import type { TestKeyKind } from '../helpers/cosign.js';
 const PAYLOAD = makeCosignPayload('quay.io/a/b', `sha256:${'a'.repeat(64)}`);
 
 describe('verifyPayloadSignature', () => {
-  for (const kind of ['p256', 'p384', 'rsa', 'ed25519'] as TestKeyKind[]) {
+  for (const kind of ['p256', 'p384', 'p521', 'rsa', 'ed25519'] as TestKeyKind[]) {
     describe(`with a ${kind} key`, () => {
       const key = createTestKey(kind);
       const verifier = parsePublicKey(key.publicKeyPem);
@@ -54,6 +54,33 @@ describe('verifyPayloadSignature', () => {
     );
   });
 
+  // containers/image loads every key with a hard-coded SHA-256: a P-384/P-521 signature over
+  // the curve's own digest is one nodes refuse, so we refuse it too.
+  for (const [kind, hash] of [
+    ['p384', 'sha384'],
+    ['p521', 'sha512'],
+  ] as const) {
+    it(`rejects a ${kind} signature made with ${hash} (containers/image checks SHA-256)`, () => {
+      const key = createTestKey(kind);
+      const der = sign(hash, PAYLOAD, { key: key.privateKey, dsaEncoding: 'der' });
+      assert.throws(
+        () =>
+          verifyPayloadSignature(parsePublicKey(key.publicKeyPem), PAYLOAD, der.toString('base64')),
+        (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+      );
+    });
+  }
+
+  it('refuses a P-224 key as unsupported, naming the curve', () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'secp224r1' })
+      .publicKey.export({ format: 'pem', type: 'spki' })
+      .toString();
+    assert.throws(
+      () => parsePublicKey(pem),
+      (err) => isSigstoreError(err, 'UNSUPPORTED_KEY') && /secp224r1/.test(err.message),
+    );
+  });
+
   it('accepts a P-384 signature made with SHA-256, as cosign and containers/image use', () => {
     const key = createTestKey('p384');
     const der = sign('sha256', PAYLOAD, { key: key.privateKey, dsaEncoding: 'der' });
@@ -77,13 +104,14 @@ describe('verifyPayloadSignature', () => {
     }
   });
 
-  it('rejects non-canonical base64 of a valid signature', () => {
+  it('rejects non-canonical base64 of a valid signature (line breaks are read as Go does)', () => {
     const key = createTestKey('p256');
     const verifier = parsePublicKey(key.publicKeyPem);
     const good = signPayload(key, PAYLOAD).toString('base64');
+    assert.ok(verifyPayloadSignature(verifier, PAYLOAD, `${good}\n`).length > 0);
     for (const bad of [
-      `${good}\n`,
       ` ${good}`,
+      `${good}\t`,
       good.replace(/=+$/, ''),
       good.replace(/\+/g, '-'),
     ]) {
@@ -109,6 +137,12 @@ describe('decodeCanonicalBase64', () => {
     ['AA AA', false],
     ['_w==', false],
     ['/w==', true],
+    // Go's StdEncoding ignores CR and LF anywhere (real cosign PKI signatures end with "\n").
+    ['AAAA\n', true],
+    ['AA\r\nAA\n', true],
+    ['AA==\n', true],
+    ['AA\tAA', false],
+    ['AA==\nAA', false],
   ];
   for (const [text, ok] of cases) {
     it(`${JSON.stringify(text)} → ${ok ? 'accepted' : 'rejected'}`, () => {

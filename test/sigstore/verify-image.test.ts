@@ -101,6 +101,19 @@ describe(
       assert.equal(verdict.layers[0]?.status, 'verified');
     });
 
+    // A P-521 key said "not verified" where containers/image verifies (SHA-256 over any curve).
+    for (const kind of ['p384', 'p521', 'rsa', 'ed25519'] as const) {
+      it(`verifies a signature by a ${kind} PublicKey, as containers/image does`, async () => {
+        const image = await freshImage();
+        const key = createTestKey(kind);
+        const payload = makeCosignPayload(`${image.name}:v1`, image.digest);
+        const verdict = await verify(image, [makeSignatureLayer(key, payload)], {
+          publicKeyPem: key.publicKeyPem,
+        });
+        assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
+      });
+    }
+
     it('verifies with a Rekor SET when a Rekor key is configured', async () => {
       const image = await freshImage();
       const payload = makeCosignPayload(`${image.name}:v1`, image.digest);
@@ -310,18 +323,22 @@ describe(
       );
     });
 
-    it('rejects a non-canonical base64 signature', async () => {
+    it('reads a base64 signature with line breaks as Go does, and refuses other stray text', async () => {
       const image = await freshImage();
       const payload = makeCosignPayload(`${image.name}:v1`, image.digest);
       const layer = makeSignatureLayer(signer, payload);
       const b64 = layer.annotations[SIGNATURE_ANNOTATION]!;
+      const withText = (text: string) => [
+        { payload, annotations: { [SIGNATURE_ANNOTATION]: text } },
+      ];
+      // Real cosign PKI signatures end with a newline; Go's StdEncoding ignores CR/LF anywhere.
+      assert.equal((await verify(image, withText(`${b64}\n`))).status, 'verified');
+      assert.equal(
+        (await verify(image, withText(`${b64.slice(0, 8)}\r\n${b64.slice(8)}`))).status,
+        'verified',
+      );
       assertRejected(
-        await verify(image, [
-          {
-            payload,
-            annotations: { [SIGNATURE_ANNOTATION]: `${b64.slice(0, 8)}\n${b64.slice(8)}` },
-          },
-        ]),
+        await verify(image, withText(`${b64.slice(0, 8)} ${b64.slice(8)}`)),
         'SIGNATURE_ENCODING',
       );
     });
