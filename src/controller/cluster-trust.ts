@@ -16,7 +16,7 @@ import type { KubePort } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
 import { ConfigMapSignatureStore, SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
 import { createStoreFromUrl } from '../stores/create-store.js';
-import { createHttpDispatcher } from '../stores/http-store.js';
+import { createHttpDispatcher, redactUrl } from '../stores/http-store.js';
 import type { HttpClientOptions } from '../stores/http-store.js';
 import type { SignatureStore } from '../stores/store.js';
 import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
@@ -341,7 +341,7 @@ export class ClusterTrust {
         const ca = caMap?.data?.['ca.crt'];
         if (ca === undefined || !ca.includes('-----BEGIN CERTIFICATE-----')) {
           notes.push(
-            `signature store ${store.url} is not honored: config map ${this.options.caNamespace}/${store.ca.name} has no valid ca.crt`,
+            `signature store ${redactUrl(store.url)} is not honored: config map ${this.options.caNamespace}/${store.ca.name} has no valid ca.crt`,
           );
           continue;
         }

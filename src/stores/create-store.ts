@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { VerifyError } from '../errors.js';
 import { FileSignatureStore } from './file-store.js';
 import type { FileStoreOptions } from './file-store.js';
-import { HttpSignatureStore } from './http-store.js';
+import { HttpSignatureStore, redactUrl } from './http-store.js';
 import type { HttpStoreOptions } from './http-store.js';
 import type { SignatureStore } from './store.js';
 
@@ -21,7 +21,7 @@ export function createStoreFromUrl(raw: string, options: CreateStoreOptions): Si
   } catch (err) {
     throw new VerifyError(
       'INVALID_STORE',
-      `signature store ${JSON.stringify(raw)} is not a valid URL`,
+      `signature store ${JSON.stringify(redactUrl(raw))} is not a valid URL`,
       { cause: err },
     );
   }
@@ -34,7 +34,7 @@ export function createStoreFromUrl(raw: string, options: CreateStoreOptions): Si
     default:
       throw new VerifyError(
         'INVALID_STORE',
-        `signature store ${JSON.stringify(raw)}: must be a valid URL with scheme file://, http://, or https://`,
+        `signature store ${JSON.stringify(redactUrl(raw))}: must be a valid URL with scheme file://, http://, or https://`,
       );
   }
 }

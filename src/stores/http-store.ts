@@ -56,6 +56,24 @@ function tlsRootCertificates(): string[] {
   return [...rootCertificates];
 }
 
+/**
+ * A URL for messages, evidence, logs and metrics: any `user:password@` is replaced by `***@`.
+ * Store URLs may carry credentials (Go's net/http sends them as Basic auth); they are secrets.
+ */
+export function redactUrl(url: string | URL): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL: hide anything that looks like userinfo before an @.
+    return String(url).replace(/\/\/[^/@]*@/, '//***@');
+  }
+  if (parsed.username === '' && parsed.password === '') return parsed.href;
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href.replace('//', '//***@');
+}
+
 type FetchResult =
   { readonly kind: 'ok'; readonly body: Uint8Array } | { readonly kind: 'not-found' };
 
@@ -66,7 +84,10 @@ type FetchResult =
  * may only lead to http(s) URLs.
  */
 export class HttpSignatureStore implements SignatureStore {
+  /** The base without credentials: every location built from it is safe to print. */
   private readonly base: URL;
+  /** `Basic …` from the URL's userinfo, sent with the first request of each signature only. */
+  private readonly authorization: string | undefined;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly maxSignatures: number;
   private readonly maxSignatureBytes: number;
@@ -74,13 +95,24 @@ export class HttpSignatureStore implements SignatureStore {
   private readonly maxRedirects: number;
 
   constructor(base: string | URL, options: HttpStoreOptions = {}) {
-    this.base = new URL(base);
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+    const url = new URL(base);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new VerifyError(
         'INVALID_STORE',
-        `signature store ${this.base.href} must be an http:// or https:// URL`,
+        `signature store ${redactUrl(url)} must be an http:// or https:// URL`,
       );
     }
+    // As Go's net/http: userinfo becomes Basic auth (percent-decoded) on the request to this
+    // URL; redirects are not given it.
+    this.authorization =
+      url.username !== '' || url.password !== ''
+        ? `Basic ${Buffer.from(
+            `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+          ).toString('base64')}`
+        : undefined;
+    url.username = '';
+    url.password = '';
+    this.base = url;
     this.dispatcher = options.dispatcher;
     this.maxSignatures = options.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
     this.maxSignatureBytes = options.maxSignatureBytes ?? DEFAULT_MAX_SIGNATURE_BYTES;
@@ -89,7 +121,9 @@ export class HttpSignatureStore implements SignatureStore {
   }
 
   describe(): string {
-    return this.base.href;
+    return this.authorization !== undefined
+      ? this.base.href.replace('//', '//***@')
+      : this.base.href;
   }
 
   signatureUrl(digest: string, index: number): URL {
@@ -148,7 +182,12 @@ export class HttpSignatureStore implements SignatureStore {
         const response = await request(url, {
           method: 'GET',
           signal,
-          headers: { accept: 'application/pgp-signature, application/octet-stream, */*' },
+          headers: {
+            accept: 'application/pgp-signature, application/octet-stream, */*',
+            ...(redirects === 0 && this.authorization !== undefined
+              ? { authorization: this.authorization }
+              : {}),
+          },
           ...(this.dispatcher !== undefined ? { dispatcher: this.dispatcher } : {}),
         });
         const status = response.statusCode;

@@ -24,6 +24,7 @@ import {
   createHttpDispatcher,
   DEFAULT_MAX_REDIRECTS,
   HttpSignatureStore,
+  redactUrl,
 } from '../../src/stores/http-store.js';
 import type { HttpStoreOptions } from '../../src/stores/http-store.js';
 import { DEFAULT_MAX_SIGNATURE_BYTES, DEFAULT_MAX_SIGNATURES } from '../../src/stores/store.js';
@@ -727,6 +728,63 @@ describe('HttpSignatureStore', () => {
         'end:not-found',
       ]);
       assert.ok(ms > 500, `took ${Math.round(ms)} ms`);
+    });
+  });
+
+  describe('credentials in the URL (user:password@)', () => {
+    /** Serves VALID as signature-1 only to requests carrying `expected` Basic auth. */
+    function guarded(server: StoreServer, expected: string, seen: (string | undefined)[]): void {
+      server.routes.set(sigPath(1), (req, res) => {
+        seen.push(req.headers.authorization);
+        if (req.headers.authorization === `Basic ${Buffer.from(expected).toString('base64')}`) {
+          res.writeHead(200, { 'content-length': VALID.length }).end(VALID);
+        } else res.writeHead(401, { 'www-authenticate': 'Basic' }).end('unauthorized');
+      });
+    }
+
+    it('sends them as Basic auth (percent-decoded, as Go) and never prints the password', async () => {
+      const server = await startServer();
+      const seen: (string | undefined)[] = [];
+      guarded(server, 'release bot:s3cr%t', seen);
+      const base = server.url.replace('//', '//release%20bot:s3cr%25t@');
+      const store = new HttpSignatureStore(`${base}/sigs`);
+      const result = await verifier([store]).verify(DIGEST);
+      assert.equal(result.verified, true, result.details.join('\n'));
+      assert.equal(seen.length, 1);
+      const printed = JSON.stringify(result) + store.describe() + result.details.join('\n');
+      assert.doesNotMatch(printed, /s3cr|release%20bot|release bot/);
+      assert.match(store.describe(), /^http:\/\/\*\*\*@127\.0\.0\.1:/);
+    });
+
+    it('refused credentials fail the store without printing them', async () => {
+      const server = await startServer();
+      guarded(server, 'user:right', []);
+      const store = new HttpSignatureStore(`${server.url.replace('//', '//user:wrong@')}/sigs`);
+      const result = await verifier([store]).verify(DIGEST);
+      assert.equal(result.verified, false);
+      assert.doesNotMatch(JSON.stringify(result) + result.details.join('\n'), /wrong|user:/);
+      assert.match(result.details.join('\n'), /status 401/);
+    });
+
+    it('does not hand them to a redirect target (as Go net/http)', async () => {
+      const server = await startServer();
+      const mirror = await startServer();
+      const seen: (string | undefined)[] = [];
+      server.routes.set(sigPath(1), redirect(302, `${mirror.url}/mirror/sig`));
+      mirror.routes.set('/mirror/sig', (req, res) => {
+        seen.push(req.headers.authorization);
+        res.writeHead(200, { 'content-length': VALID.length }).end(VALID);
+      });
+      const store = new HttpSignatureStore(`${server.url.replace('//', '//u:p@')}/sigs`);
+      assert.equal((await verifier([store]).verify(DIGEST)).verified, true);
+      assert.deepEqual(seen, [undefined]);
+    });
+
+    it('redactUrl hides userinfo, and a URL without it is unchanged', () => {
+      assert.equal(redactUrl('https://u:p@example.com/sigs'), 'https://***@example.com/sigs');
+      assert.equal(redactUrl('https://token@example.com/'), 'https://***@example.com/');
+      assert.equal(redactUrl('https://example.com/sigs'), 'https://example.com/sigs');
+      assert.doesNotMatch(redactUrl('not a url //u:secret@x'), /secret/);
     });
   });
 
