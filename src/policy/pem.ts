@@ -1,5 +1,8 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 
+import { parseFulcioRoots } from '../sigstore/certificate.js';
+import { toVerificationKey } from '../sigstore/public-key.js';
+
 // Go's base64.StdEncoding (what `format: byte` fields decode with): padded, standard alphabet;
 // it skips \r and \n, so we do too.
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -43,10 +46,18 @@ export function checkPublicKeyPem(pem: string): string | undefined {
   const block = blocks[0];
   if (block?.label !== 'PUBLIC KEY')
     return `must be a PUBLIC KEY PEM block, not ${block?.label ?? ''}`;
+  let key;
   try {
-    createPublicKey({ key: block.der, format: 'der', type: 'spki' });
+    key = createPublicKey({ key: block.der, format: 'der', type: 'spki' });
   } catch (err) {
     return `the PUBLIC KEY PEM block is not a valid public key: ${(err as Error).message}`;
+  }
+  try {
+    // A key we cannot verify with (a curve, size or type) is a configuration error now, not a
+    // silent "not verified" at every signature later.
+    toVerificationKey(key);
+  } catch (err) {
+    return `the PUBLIC KEY PEM block is not a usable public key: ${(err as Error).message}`;
   }
   return undefined;
 }
@@ -64,6 +75,12 @@ export function checkCertificatesPem(pem: string): string | undefined {
     } catch (err) {
       return `PEM block ${i + 1} is not a valid X.509 certificate: ${(err as Error).message}`;
     }
+  }
+  try {
+    // The certificate reader verification will use: what it cannot read is refused now.
+    parseFulcioRoots(pem);
+  } catch (err) {
+    return `the certificates cannot be used as a CA bundle: ${(err as Error).message}`;
   }
   return undefined;
 }

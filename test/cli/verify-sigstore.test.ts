@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -234,6 +235,22 @@ describe(
       const bad = await cli(['verify', signedImage, '--policy', invalid]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /invalid image policy: .*spec\.scopes/);
+
+      // A key of a kind we cannot verify with is a configuration error naming the field.
+      const p224 = join(dir, 'p224.json');
+      const p224Pem = generateKeyPairSync('ec', { namedCurve: 'secp224r1' })
+        .publicKey.export({ format: 'pem', type: 'spki' })
+        .toString();
+      await writeFile(
+        p224,
+        clusterImagePolicy('p224', [`${registry.host}/ocp/release`], {
+          policyType: 'PublicKey',
+          publicKey: { keyData: Buffer.from(p224Pem).toString('base64') },
+        }),
+      );
+      const unsupported = await cli(['verify', signedImage, '--policy', p224]);
+      assert.equal(unsupported.code, 2, unsupported.stdout);
+      assert.match(unsupported.stderr, /publicKey\.keyData.*secp224r1/);
     });
     it('verifies a keyless signature under a FulcioCAWithRekor policy, and refuses another signer', async () => {
       const pki = await FulcioTestPki.create();

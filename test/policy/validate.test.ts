@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
 import { isPolicyError, PolicyError } from '../../src/policy/policy-error.js';
@@ -155,6 +156,32 @@ describe('validatePolicyObject', () => {
     setPath(v, 'status', { conditions: [] });
     validatePolicyObject(v, 'f.yaml');
   });
+
+  // Trust we cannot use is a configuration error naming the field, never a silent "not verified".
+  for (const [what, pem] of [
+    [
+      'a P-224 key',
+      generateKeyPairSync('ec', { namedCurve: 'secp224r1' })
+        .publicKey.export({ format: 'pem', type: 'spki' })
+        .toString(),
+    ],
+    [
+      'an RSA-1024 key',
+      generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .publicKey.export({ format: 'pem', type: 'spki' })
+        .toString(),
+    ],
+    [
+      'an X25519 key',
+      generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    ],
+  ] as const) {
+    it(`refuses ${what} as keyData, naming the field`, () => {
+      const v = clone(publicKey);
+      setPath(v, `${RoT}.publicKey.keyData`, b64(pem));
+      expectIssue(v, `${RoT}.publicKey.keyData`, 'not a usable public key');
+    });
+  }
 
   it('rejects a non-object document', () => {
     expectIssue(['x'], '', 'must be an object');
