@@ -7,6 +7,7 @@ import type { Descriptor } from '../registry/manifest.js';
 import {
   CERTIFICATE_ANNOTATION,
   CertificateError,
+  CHAIN_ANNOTATION,
   isCertificateError,
   parseFulcioRoots,
   parsePkiRoots,
@@ -136,9 +137,10 @@ interface Context {
  * Verifies the legacy cosign signatures of an image by digest against a certificate root of
  * trust (FulcioCAWithRekor or PKI). Per simplesigning layer: the certificate annotation's key
  * must be bound by a valid Rekor SET (required for Fulcio) to the same signature and payload
- * hash, the certificate must chain to the configured CAs only (the chain annotation is ignored)
- * and be valid at the SET's integratedTime (PKI without a SET: now), with the CodeSigning EKU
- * and the configured subject; the signature must verify over the raw payload with the
+ * hash, the certificate must chain to a configured CA (the chain annotation's certificates but
+ * its last may serve as untrusted intermediates, as in containers/image) and be valid at the
+ * SET's integratedTime (PKI without a SET: now), with the CodeSigning EKU and the configured
+ * subject; the signature must verify over the raw payload with the
  * certificate's key; then the payload is parsed and its identity checked. At least one layer
  * must pass. Configuration errors and registry failures throw.
  */
@@ -240,7 +242,9 @@ async function verifyLayer(
         `a Rekor key is configured but the layer has no ${BUNDLE_ANNOTATION} annotation`,
       );
     }
-    const verified = verifyCertificate(context, certificatePem, rekor);
+    // Signer-supplied intermediates: they can only fill a gap up to a configured CA.
+    const untrustedChainPem = annotations[CHAIN_ANNOTATION];
+    const verified = verifyCertificate(context, certificatePem, untrustedChainPem, rekor);
     const claims = parseCosignPayload(payload, context.maxPayloadBytes);
     if (claims.dockerManifestDigest !== context.digest) {
       throw new SigstoreError(
@@ -285,8 +289,10 @@ async function verifyLayer(
 function verifyCertificate(
   context: Context,
   certificatePem: string,
+  untrustedChainPem: string | undefined,
   rekor: RekorEvidence | undefined,
 ): VerifiedCertificate {
+  const chain = untrustedChainPem !== undefined ? { untrustedChainPem } : {};
   const { trust } = context;
   if (trust.type === 'fulcio') {
     if (rekor === undefined) {
@@ -295,6 +301,7 @@ function verifyCertificate(
     return verifyFulcioCertificate({
       certificatePem,
       roots: context.roots,
+      ...chain,
       oidcIssuer: trust.oidcIssuer,
       signedEmail: trust.signedEmail,
       integratedTime: rekor.integratedTime,
@@ -303,6 +310,7 @@ function verifyCertificate(
   return verifyPkiCertificate({
     certificatePem,
     roots: context.roots,
+    ...chain,
     ...(trust.email !== undefined ? { email: trust.email } : {}),
     ...(trust.hostname !== undefined ? { hostname: trust.hostname } : {}),
     ...(rekor !== undefined ? { at: rekor.integratedTime } : {}),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createTestKey } from './cosign.js';
-import type { TestKey } from './cosign.js';
+import type { TestKey, TestKeyKind } from './cosign.js';
 
 /** Fulcio's issuer extensions: v1 holds the raw issuer bytes, v2 a DER UTF8String. */
 export const FULCIO_ISSUER_V1_OID = '1.3.6.1.4.1.57264.1.1';
@@ -42,6 +42,18 @@ export interface TestCa {
   readonly certPem: string;
   readonly keyPath: string;
   readonly certPath: string;
+  /** A v1 certificate has no subject key identifier for its children to name. */
+  readonly version1?: boolean;
+}
+
+/** The digest the issuer signs a certificate with (`openssl ca -md`). */
+export type SignatureDigest = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
+
+/** A nameConstraints extension, subtrees in openssl syntax (`email:.example.com`, `DNS:…`). */
+export interface NameConstraintsOptions {
+  readonly critical: boolean;
+  readonly permitted?: readonly string[];
+  readonly excluded?: readonly string[];
 }
 
 export interface CaOptions {
@@ -52,6 +64,25 @@ export interface CaOptions {
   readonly notAfter?: Date;
   /** Adds extendedKeyUsage=codeSigning (as Fulcio's intermediate has). */
   readonly codeSigningEku?: boolean;
+  /** Another extendedKeyUsage value (openssl syntax, e.g. `serverAuth`); wins over the above. */
+  readonly extendedKeyUsage?: string;
+  /** Default P-256; MD5 signatures need an RSA issuer. Ignored when `key` is given. */
+  readonly keyType?: TestKeyKind;
+  /** Reuse a key (e.g. to cross-sign the same CA). */
+  readonly key?: TestKey;
+  /** Default sha256. */
+  readonly digest?: SignatureDigest;
+  /** Default `CA:TRUE` (critical); `notCa` writes CA:FALSE, `absent` leaves it out. */
+  readonly basicConstraints?: 'ca' | 'notCa' | 'absent';
+  /** basicConstraints pathLenConstraint. */
+  readonly pathLen?: number;
+  /** keyUsage in openssl syntax; default `critical,keyCertSign,cRLSign`; false: none. */
+  readonly keyUsage?: string | false;
+  readonly nameConstraints?: NameConstraintsOptions;
+  /** More openssl extension lines. */
+  readonly extraExtensions?: readonly string[];
+  /** No extensions at all, which makes `openssl ca` write an X.509 v1 certificate. */
+  readonly version1?: boolean;
 }
 
 export interface LeafOptions {
@@ -62,8 +93,17 @@ export interface LeafOptions {
   readonly issuerV1?: string;
   /** The v2 issuer extension's UTF8String (omitted when undefined). */
   readonly issuerV2?: string;
-  /** Default true; false leaves the EKU out. `'serverAuth'` puts another EKU in its place. */
-  readonly codeSigning?: boolean | 'serverAuth';
+  /**
+   * Default true; false leaves the EKU out. `'serverAuth'` puts another EKU in its place, `'any'`
+   * anyExtendedKeyUsage.
+   */
+  readonly codeSigning?: boolean | 'serverAuth' | 'any';
+  /** IP address SANs. */
+  readonly ipAddresses?: readonly string[];
+  /** URI SANs. */
+  readonly uris?: readonly string[];
+  /** Default sha256. */
+  readonly digest?: SignatureDigest;
   readonly notBefore?: Date;
   readonly notAfter?: Date;
   readonly subject?: string;
@@ -136,9 +176,12 @@ export class FulcioTestPki {
     extensions: readonly string[],
     notBefore: Date,
     notAfter: Date,
+    digest: SignatureDigest = 'sha256',
   ): Promise<string> {
     await this.openssl(dir, ['req', '-new', '-key', keyPath, '-subj', subject, '-out', 'c.csr']);
     await writeFile(join(dir, 'c.ext'), [...extensions, ''].join('\n'));
+    // Without an extension file `openssl ca` writes a v1 certificate.
+    const extensionArgs = extensions.length > 0 ? ['-extfile', 'c.ext'] : [];
     const issuerArgs =
       signer === undefined
         ? ['-selfsign', '-keyfile', keyPath]
@@ -159,36 +202,63 @@ export class FulcioTestPki {
       opensslTime(notBefore),
       '-enddate',
       opensslTime(notAfter),
-      '-extfile',
-      'c.ext',
+      '-md',
+      digest,
+      ...extensionArgs,
     ]);
     return readFile(join(dir, 'c.crt'), 'utf8');
   }
 
-  /** A CA certificate (P-256), self-signed or issued by `options.issuer`. */
+  /**
+   * A CA certificate (P-256 unless told otherwise), self-signed or issued by `options.issuer`,
+   * with basicConstraints CA:TRUE and keyUsage keyCertSign unless told otherwise.
+   */
   async makeCa(options: CaOptions): Promise<TestCa> {
     const dir = await this.workdir();
     const keyPath = join(dir, 'ca.key');
-    const key = createTestKey('p256');
+    const key = options.key ?? createTestKey(options.keyType ?? 'p256');
     await writeFile(keyPath, key.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const basicConstraints = options.basicConstraints ?? 'ca';
+    const pathLen = options.pathLen !== undefined ? `,pathlen:${options.pathLen}` : '';
+    const keyUsage = options.keyUsage ?? 'critical,keyCertSign,cRLSign';
+    const constraints = options.nameConstraints;
+    const eku =
+      options.extendedKeyUsage ?? (options.codeSigningEku === true ? 'codeSigning' : undefined);
+    const extensions = options.version1
+      ? []
+      : [
+          ...(basicConstraints === 'ca' ? [`basicConstraints=critical,CA:TRUE${pathLen}`] : []),
+          ...(basicConstraints === 'notCa' ? ['basicConstraints=critical,CA:FALSE'] : []),
+          ...(keyUsage !== false ? [`keyUsage=${keyUsage}`] : []),
+          'subjectKeyIdentifier=hash',
+          ...(options.issuer !== undefined && options.issuer.version1 !== true
+            ? ['authorityKeyIdentifier=keyid']
+            : []),
+          ...(eku !== undefined ? [`extendedKeyUsage=${eku}`] : []),
+          ...(constraints !== undefined
+            ? [
+                `nameConstraints=${[
+                  ...(constraints.critical ? ['critical'] : []),
+                  ...(constraints.permitted ?? []).map((tree) => `permitted;${tree}`),
+                  ...(constraints.excluded ?? []).map((tree) => `excluded;${tree}`),
+                ].join(',')}`,
+              ]
+            : []),
+          ...(options.extraExtensions ?? []),
+        ];
     const certPem = await this.sign(
       dir,
       options.issuer,
       keyPath,
       options.subject,
-      [
-        'basicConstraints=critical,CA:TRUE',
-        'keyUsage=critical,keyCertSign,cRLSign',
-        'subjectKeyIdentifier=hash',
-        ...(options.issuer !== undefined ? ['authorityKeyIdentifier=keyid'] : []),
-        ...(options.codeSigningEku === true ? ['extendedKeyUsage=codeSigning'] : []),
-      ],
+      extensions,
       options.notBefore ?? CA_NOT_BEFORE,
       options.notAfter ?? CA_NOT_AFTER,
+      options.digest,
     );
     const certPath = join(dir, 'ca.crt');
     await writeFile(certPath, certPem);
-    return { certPem, keyPath, certPath };
+    return { certPem, keyPath, certPath, ...(options.version1 === true ? { version1: true } : {}) };
   }
 
   /** A leaf (by default with a fresh P-256 key) issued by `options.issuer`. */
@@ -200,14 +270,17 @@ export class FulcioTestPki {
     const san = [
       ...(options.emails ?? []).map((email) => `email:${email}`),
       ...(options.dnsNames ?? []).map((name) => `DNS:${name}`),
+      ...(options.ipAddresses ?? []).map((ip) => `IP:${ip}`),
+      ...(options.uris ?? []).map((uri) => `URI:${uri}`),
     ];
     const codeSigning = options.codeSigning ?? true;
     const extensions = [
       'basicConstraints=critical,CA:FALSE',
       'keyUsage=critical,digitalSignature',
-      'authorityKeyIdentifier=keyid',
+      ...(options.issuer.version1 !== true ? ['authorityKeyIdentifier=keyid'] : []),
       ...(codeSigning === true ? ['extendedKeyUsage=codeSigning'] : []),
       ...(codeSigning === 'serverAuth' ? ['extendedKeyUsage=serverAuth'] : []),
+      ...(codeSigning === 'any' ? ['extendedKeyUsage=anyExtendedKeyUsage'] : []),
       ...(san.length > 0 ? [`subjectAltName=critical,${san.join(',')}`] : []),
       ...(options.issuerV1 !== undefined
         ? [`${FULCIO_ISSUER_V1_OID}=DER:${Buffer.from(options.issuerV1, 'utf8').toString('hex')}`]
@@ -225,6 +298,7 @@ export class FulcioTestPki {
       extensions,
       options.notBefore ?? LEAF_NOT_BEFORE,
       options.notAfter ?? LEAF_NOT_AFTER,
+      options.digest,
     );
     return { certPem, key };
   }

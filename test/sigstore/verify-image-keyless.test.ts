@@ -159,6 +159,48 @@ describe(
       assert.equal(layer.rekor?.integratedTime, LEAF_INTEGRATED_TIME);
     });
 
+    it('verifies a public-good-shaped signature: the intermediate only in the chain annotation', async () => {
+      // Policies hold the Fulcio root alone; cosign's chain annotation carries the intermediate
+      // and then the root, which containers/image leaves out.
+      const rootOnly: CertificateTrust = {
+        type: 'fulcio',
+        fulcioCaPem: root.certPem,
+        rekorKeyPem: rekor.publicKeyPem,
+        oidcIssuer: ISSUER,
+        signedEmail: EMAIL,
+      };
+      const image = await freshImage();
+      const leaf = await fulcioLeaf();
+      const payload = makeCosignPayload(`${image.name}:v1`, image.digest);
+      const verdict = await verify(
+        image,
+        [keylessLayer(leaf, payload, { chainPem: intermediate.certPem + root.certPem })],
+        rootOnly,
+      );
+      assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
+      // Without the annotation, or with the intermediate as its (unused) last certificate, no path.
+      assertRejected(
+        await verify(image, [keylessLayer(leaf, payload)], rootOnly),
+        'CERTIFICATE_UNTRUSTED',
+      );
+      assertRejected(
+        await verify(
+          image,
+          [keylessLayer(leaf, payload, { chainPem: intermediate.certPem })],
+          rootOnly,
+        ),
+        'CERTIFICATE_UNTRUSTED',
+      );
+      assertRejected(
+        await verify(
+          image,
+          [keylessLayer(leaf, payload, { chainPem: `${intermediate.certPem}not PEM` })],
+          rootOnly,
+        ),
+        'CERTIFICATE_CHAIN_INVALID',
+      );
+    });
+
     it('ignores a forged intermediate placed in the chain annotation', async () => {
       const image = await freshImage();
       const forged = await pki.makeCa({
@@ -271,7 +313,8 @@ describe(
         await verify(image, [layer], { ...trust, hostname: 'other.example.com' }),
         'CERTIFICATE_SUBJECT_MISMATCH',
       );
-      // The chain annotation does not stand in for configured intermediates.
+      // A chain annotation holding the intermediate alone does not stand in for configured
+      // intermediates: its last certificate (the signer's claimed root) is never used.
       const withoutIntermediates: CertificateTrust = {
         type: 'pki',
         caRootsPem: pkiRoot.certPem,
