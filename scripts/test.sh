@@ -24,6 +24,10 @@ echo "test: prettier"; npx --no-install prettier --check . >/dev/null
 echo "test: tsc"; npx --no-install tsc --noEmit -p tsconfig.json
 echo "test: build"; npm run --silent build
 
+# Go programs the tests run (the local control plane; containers/image, library-go and cosign as
+# the differential tests' judges) are built here, never inside a test: a cold build takes minutes.
+echo "test: go tools"; node --import tsx test/tooling/build-go-tools.ts
+
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 echo "test: ${#files[@]} test files"
 node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}"

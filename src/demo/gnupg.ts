@@ -15,7 +15,8 @@ export interface GpgKey {
   readonly uid: string;
 }
 
-export type KeyAlgorithm = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519' | 'nistp256' | 'nistp384';
+export type KeyAlgorithm =
+  'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519' | 'nistp256' | 'nistp384' | 'nistp521';
 
 export interface SignOptions {
   /** Key or subkey to sign with (fingerprint or key ID; a trailing `!` forces a subkey). */

@@ -103,6 +103,42 @@ export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyri
   return new Keyring(name, keys);
 }
 
+/** Public-key algorithms Go's x/crypto/openpgp (library-go, the CVO) can read. */
+const GO_READABLE_ALGORITHMS = new Set([
+  'rsaEncryptSign',
+  'rsaEncrypt',
+  'rsaSign',
+  'elgamal',
+  'dsa',
+]);
+/** ECDSA and ECDH are readable there on the NIST curves only. */
+const GO_READABLE_CURVES = new Set(['nistP256', 'nistP384', 'nistP521']);
+
+/**
+ * Why the cluster-version operator could not read this keyring, or undefined when it can. Go's
+ * x/crypto/openpgp fails the whole keyring on any key or subkey of an algorithm it does not know
+ * (EdDSA, X25519, Ed448, …, "unsupported feature: public key type"), and library-go then refuses
+ * the ConfigMap: a root of trust it cannot read verifies nothing on a cluster, so neither may ours.
+ */
+export function goUnreadableReason(keyring: Keyring): string | undefined {
+  for (const key of keyring.keys) {
+    for (const part of [key, ...key.getSubkeys()]) {
+      const info = part.getAlgorithmInfo();
+      const name: string = info.algorithm;
+      const readable =
+        GO_READABLE_ALGORITHMS.has(name) ||
+        ((name === 'ecdsa' || name === 'ecdh') &&
+          info.curve !== undefined &&
+          GO_READABLE_CURVES.has(info.curve));
+      if (!readable) {
+        const what = info.curve !== undefined ? `${name} (${info.curve})` : name;
+        return `key ${part.getKeyID().toHex().toUpperCase()} uses ${what}, which the cluster-version operator's OpenPGP reader (x/crypto/openpgp) cannot read, so it refuses the whole keyring`;
+      }
+    }
+  }
+  return undefined;
+}
+
 interface RsaParams {
   n: Uint8Array;
   e: Uint8Array;

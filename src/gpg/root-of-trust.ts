@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 
 import { VerifyError } from '../errors.js';
-import { loadKeyring } from './keyring.js';
+import { goUnreadableReason, loadKeyring } from './keyring.js';
 import type { Keyring } from './keyring.js';
 
 /** The annotation that marks the root-of-trust ConfigMap in a release payload. */
@@ -50,7 +50,10 @@ export async function rootOfTrustFromData(
     const value = data[key] ?? '';
     if (key.startsWith(KEY_PREFIX)) {
       try {
-        keyrings.push(await loadKeyring(key, Buffer.from(value, 'utf8')));
+        const keyring = await loadKeyring(key, Buffer.from(value, 'utf8'));
+        const unreadable = goUnreadableReason(keyring);
+        if (unreadable !== undefined) throw new VerifyError('INVALID_KEY', unreadable);
+        keyrings.push(keyring);
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         throw new VerifyError(

@@ -36,7 +36,6 @@ export function parseSignedMessage(input: Uint8Array): SignedMessage {
       `signed message is larger than ${MAX_MESSAGE_BYTES} bytes`,
     );
   }
-  let binary = input;
   if (looksArmored(input)) {
     const text = Buffer.from(input).toString('utf8');
     if (text.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
@@ -59,9 +58,14 @@ export function parseSignedMessage(input: Uint8Array): SignedMessage {
     if (block.type !== 'MESSAGE') {
       throw new VerifyError('UNSUPPORTED_MESSAGE', `armored ${block.type} is not a signed message`);
     }
-    binary = block.data;
+    // library-go hands the bytes straight to openpgp.ReadMessage, which reads binary packets
+    // only: an armored message never verifies on a cluster, so it does not verify here.
+    throw new VerifyError(
+      'UNSUPPORTED_MESSAGE',
+      'armored signed messages are not accepted: the cluster-version operator reads binary OpenPGP messages (gpg --sign without --armor)',
+    );
   }
-  return parseMessage(readPackets(binary), 0);
+  return parseMessage(readPackets(input), 0);
 }
 
 function parseMessage(all: Packet[], depth: number): SignedMessage {

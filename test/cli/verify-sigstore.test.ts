@@ -155,7 +155,7 @@ describe(
       const { GnuPG } = await import('../helpers/gnupg.js');
       const gpg = await GnuPG.create();
       try {
-        const gpgKey = await gpg.generateKey('Rel <rel@example.com>', 'ed25519');
+        const gpgKey = await gpg.generateKey('Rel <rel@example.com>', 'nistp256');
         await writeFile(
           rootOfTrust,
           JSON.stringify({

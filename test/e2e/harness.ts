@@ -34,7 +34,7 @@ export class ReleaseSigner {
 
   static async create(): Promise<ReleaseSigner> {
     const gpg = await GnuPG.create();
-    const key = await gpg.generateKey('E2E Release <e2e@example.com>', 'ed25519');
+    const key = await gpg.generateKey('E2E Release <e2e@example.com>', 'nistp256');
     const dir = await mkdtemp(join(tmpdir(), 'cvo-e2e-store-'));
     const store = await LocalStoreServer.start(dir);
     return new ReleaseSigner(gpg, key, store, dir);

@@ -1,6 +1,6 @@
 /**
  * Randomised mutation test of the OpenPGP signed-message path. Valid messages are made by real
- * GnuPG at test time (RSA and Ed25519 keys; compressed and uncompressed; armored and binary), plus
+ * GnuPG at test time (RSA and Ed25519 keys; compressed and uncompressed; binary), plus
  * Red Hat's V3 signature from library-go's fixtures, and then mutated: bit flips, truncation,
  * byte insertion and deletion, packet reordering, duplication and removal, header re-encoding,
  * unhashed-subpacket and literal-header edits, and swapping in another digest's payload.
@@ -628,7 +628,10 @@ function wrapLike(o: Original, inner: Uint8Array): Uint8Array {
   return o.armored ? armor(binary) : binary;
 }
 
-/** Wraps an inner packet sequence in any valid way: compression, header style, armor. */
+/**
+ * Wraps an inner packet sequence in any valid way: compression and header style. Never armor:
+ * armored signed messages are refused, as library-go refuses them.
+ */
 function wrapRandom(inner: Uint8Array, rng: Rng): Uint8Array {
   const algorithm = rng.pick([undefined, 0, 1, 2]);
   let binary = inner;
@@ -636,7 +639,7 @@ function wrapRandom(inner: Uint8Array, rng: Rng): Uint8Array {
     const packet = compressedPacket(inner, algorithm);
     binary = encodePacket(packet, randomStyle(packet, true, rng));
   }
-  return rng.int(2) === 0 ? armor(binary) : binary;
+  return binary;
 }
 
 function* mutate(o: Original, rng: Rng): Generator<Mutant> {
@@ -856,7 +859,7 @@ function* mutate(o: Original, rng: Rng): Generator<Mutant> {
     yield {
       ...base,
       family: 're-encoding (must verify)',
-      note: 'same packets, random valid headers, compression and armor',
+      note: 'same packets, random valid headers and compression',
       input: wrapRandom(serialize(o.packets, rng), rng),
       mustVerify: true,
     };
@@ -1176,13 +1179,13 @@ if (isWorker) {
       gpg = await GnuPG.create();
       const rsa = await gpg.generateKey('Mutation RSA <rsa@mutation.test>', 'rsa2048');
       const ed = await gpg.generateKey('Mutation Ed25519 <ed25519@mutation.test>', 'ed25519');
-      const keyring = concat(await gpg.exportPublicKey(rsa), await gpg.exportPublicKey(ed));
+      // One armored block holding both keys: a second block would not be read (as Go).
+      const keyring = await gpg.exportPublicKey([rsa, ed]);
       await worker.loadKeyring('gpg', keyring);
+      // Binary only: armored signed messages are refused as library-go refuses them.
       const variants = [
         { compress: true, armor: false },
         { compress: false, armor: false },
-        { compress: true, armor: true },
-        { compress: false, armor: true },
       ];
       for (const [name, key] of [
         ['rsa', rsa],
@@ -1217,7 +1220,7 @@ if (isWorker) {
     });
 
     it('verifies every unmutated GnuPG-made original (so the oracle can fail)', async () => {
-      assert.equal(originals.length, 9);
+      assert.equal(originals.length, 5);
       for (const o of originals) await checkOriginal(worker!, o);
       // The oracle itself: a swapped payload must be caught.
       const o = originals[0]!;

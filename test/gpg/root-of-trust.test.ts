@@ -35,7 +35,7 @@ describe('root of trust', () => {
 
   before(async () => {
     gpg = await GnuPG.create();
-    const key = await gpg.generateKey('Root <root@example.com>', 'ed25519');
+    const key = await gpg.generateKey('Root <root@example.com>', 'nistp256');
     armored = (await gpg.exportPublicKey(key)).toString();
     dir = await mkdtemp(join(tmpdir(), 'cvo-rot-'));
   });
@@ -89,6 +89,25 @@ describe('root of trust', () => {
       });
     });
   }
+
+  it('refuses a keyring the cluster-version operator cannot read (Ed25519), naming the key', async () => {
+    const ed = await gpg.generateKey('Ed <ed@example.com>', 'ed25519');
+    const edArmored = (await gpg.exportPublicKey(ed)).toString();
+    await assert.rejects(
+      rootOfTrustFromData(SRC, {
+        'verifier-public-key-ok': armored,
+        'verifier-public-key-ed': edArmored,
+        'store-a': 'https://example.com/sigs',
+      }),
+      (err) =>
+        err instanceof VerifyError &&
+        err.code === 'INVALID_KEY' &&
+        err.message.startsWith(
+          `${SRC} has an invalid key "verifier-public-key-ed" that must be a GPG public key: key ${ed.keyId}`,
+        ) &&
+        /x\/crypto\/openpgp/.test(err.message),
+    );
+  });
 
   it('accepts http, https and file stores, trims them, and warns about other keys', async () => {
     const trust = await rootOfTrustFromData(SRC, {

@@ -53,7 +53,6 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     ][] = [
       ['compressed binary (gpg --sign)', {}],
       ['uncompressed', { compress: false }],
-      ['armored', { armor: true }],
       ['text mode', { textMode: true }],
       ['SHA-512', { digestAlgo: 'SHA512' }],
     ];
@@ -67,6 +66,14 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
         assert.deepEqual(result.userIds, [rsa.uid]);
       });
     }
+
+    it('refuses an armored signed message, as library-go (binary packets only)', async () => {
+      const signed = await gpg.sign(payload, { key: primary(rsa), armor: true });
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        (err) => err instanceof VerifyError && err.code === 'UNSUPPORTED_MESSAGE',
+      );
+    });
 
     it('verifies Ed25519 (EdDSA) signatures', async () => {
       const ring = await loadKeyring('ed', await gpg.exportPublicKey(ed));
@@ -84,10 +91,7 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
     });
 
     it('accepts a signature from any key of a keyring holding several', async () => {
-      const ring = await loadKeyring(
-        'both',
-        Buffer.concat([await gpg.exportPublicKey(other), await gpg.exportPublicKey(rsa)]),
-      );
+      const ring = await loadKeyring('both', await gpg.exportPublicKey([other, rsa]));
       assert.equal(ring.keys.length, 2);
       const result = await verifySignedMessage(
         await gpg.sign(payload, { key: primary(rsa) }),
