@@ -25,11 +25,16 @@ export function judge(
 ): void {
   assert.ok(outcomes.length > 0, 'the corpus is empty');
   let agreements = 0;
+  let bothVerified = 0;
   const allowed = new Map<string, { entry: AllowedDifference; count: number }>();
   const failures: string[] = [];
+  const verbose = process.env.DIFF_VERBOSE !== undefined;
   for (const o of outcomes) {
+    if (verbose)
+      log(`  ${o.id} ${o.kind}: ours=${String(o.ours)} ${reference}=${String(o.theirs)}`);
     if (o.ours === o.theirs) {
       agreements++;
+      if (o.ours) bothVerified++;
       continue;
     }
     const entry = allowedDifference(o.kind, reference, o.ours, o.theirs);
@@ -45,7 +50,12 @@ export function judge(
   }
   const allowedCount = [...allowed.values()].reduce((n, a) => n + a.count, 0);
   log(
-    `differential vs ${reference}: ${outcomes.length} cases, ${agreements} agreements, ${allowedCount} allowed disagreements, ${failures.length} disagreements`,
+    `differential vs ${reference}: ${outcomes.length} cases, ${agreements} agreements (${bothVerified} verified by both, ${agreements - bothVerified} refused by both), ${allowedCount} allowed disagreements, ${failures.length} disagreements`,
+  );
+  // A corpus where one side always says the same would agree trivially.
+  assert.ok(
+    bothVerified > 0 && bothVerified < agreements,
+    'the corpus must hold cases both sides verify and cases both refuse',
   );
   for (const { entry, count } of allowed.values())
     log(`  allowed ${entry.kind} ×${count}: ${entry.reason}`);

@@ -24,6 +24,14 @@ export const ALLOWED_DIFFERENCES: readonly AllowedDifference[] = [
     reason:
       'stricter: SHA-1 signatures are collision-prone and refused (x/crypto/openpgp accepts them)',
   },
+  {
+    kind: 'scope/out-of-scope',
+    reference: 'containers/image',
+    ours: false,
+    theirs: true,
+    reason:
+      'by design: `verify` needs at least one applicable check and says "no check applies"; a node falls back to the policy.json default (insecureAcceptAnything, as the MCO renders it)',
+  },
 ];
 
 /** The allow-list entry covering a disagreement, if any. */
