@@ -32,6 +32,30 @@ export const ALLOWED_DIFFERENCES: readonly AllowedDifference[] = [
     reason:
       'by design: `verify` needs at least one applicable check and says "no check applies"; a node falls back to the policy.json default (insecureAcceptAnything, as the MCO renders it)',
   },
+  {
+    kind: 'cosign/name-only-identity',
+    reference: 'cosign',
+    ours: false,
+    theirs: true,
+    reason:
+      'parity with containers/image, not cosign: cosign verify checks no signed identity, while CRI-O (containers/image) refuses a name-only docker-reference under the default matchRepoDigestOrExact',
+  },
+  {
+    kind: 'cosign/v3-digest-only-subject',
+    reference: 'cosign',
+    ours: false,
+    theirs: true,
+    reason:
+      'fail closed: a cosign v3 statement subject carries only a digest, so no signedIdentity rule can be checked (containers/image v5.42.1 reads no bundles at all)',
+  },
+  {
+    kind: 'cosign/v3-attestation-bundle',
+    reference: 'cosign',
+    ours: false,
+    theirs: true,
+    reason:
+      'we believe cosign v3.1.3 is wrong here: `cosign verify --key` accepts an image whose only bundles are attestations (SLSA, CycloneDX, vuln); an attestation is never a signature (cosign v2 agrees with us)',
+  },
 ];
 
 /** The allow-list entry covering a disagreement, if any. */
