@@ -676,7 +676,11 @@ export function readCertificateFields(certificate: X509Certificate): Certificate
       if (version < 1 || version > 3) throw new DerError('invalid version');
       index = 1;
     }
-    expectTag(fields[index], 0x02, 'serialNumber');
+    const serial = expectTag(fields[index], 0x02, 'serialNumber');
+    // Go 1.23+ refuses negative serial numbers when parsing (x509negativeserial).
+    if (serial.end > serial.start && ((der[serial.start] ?? 0) & 0x80) !== 0) {
+      throw new DerError('negative serial number');
+    }
     const innerSigAlg = expectTag(fields[index + 1], 0x30, 'signature');
     const outerSigAlg = expectTag(sigAlgTlv, 0x30, 'signatureAlgorithm');
     // Go refuses a certificate whose two algorithm identifiers differ.
@@ -1077,7 +1081,27 @@ function parseOne(pem: string, code: CertificateErrorCode, what: string): Parsed
   }
 }
 
-/** The certificate annotation: exactly one PEM CERTIFICATE block. */
+/**
+ * PEM blocks as sigstore's UnmarshalCertificatesFromPEM (containers/image) finds them: the text
+ * is trimmed, then blocks are decoded one after another, text before a block being skipped (Go's
+ * pem.Decode); text after the last block fails the whole annotation. Undefined on failure.
+ */
+function goPemBlocks(text: string): RegExpExecArray[] | undefined {
+  const trimmed = text.trim();
+  const re = new RegExp(PEM_BLOCK_RE.source, 'g');
+  const blocks: RegExpExecArray[] = [];
+  let position = 0;
+  while (position < trimmed.length) {
+    re.lastIndex = position;
+    const match = re.exec(trimmed);
+    if (match === null) return undefined;
+    blocks.push(match);
+    position = match.index + match[0].length;
+  }
+  return blocks;
+}
+
+/** The certificate annotation: exactly one PEM CERTIFICATE block, nothing after it. */
 function parseLeafPem(pem: string): ParsedCertificate {
   if (pem.length > MAX_CERTIFICATE_PEM_LENGTH) {
     throw new CertificateError(
@@ -1085,7 +1109,13 @@ function parseLeafPem(pem: string): ParsedCertificate {
       `the certificate is over ${MAX_CERTIFICATE_PEM_LENGTH} characters`,
     );
   }
-  const blocks = [...pem.matchAll(PEM_BLOCK_RE)];
+  const blocks = goPemBlocks(pem);
+  if (blocks === undefined) {
+    throw new CertificateError(
+      'CERTIFICATE_INVALID',
+      'the certificate annotation has text after its PEM block (Go refuses it too)',
+    );
+  }
   if (blocks.length !== 1 || blocks[0]?.[1] !== 'CERTIFICATE') {
     throw new CertificateError('CERTIFICATE_INVALID', 'expected exactly one PEM CERTIFICATE');
   }
@@ -1132,10 +1162,8 @@ function parseUntrustedChain(pem: string | undefined): ParsedCertificate[] {
       `the ${CHAIN_ANNOTATION} annotation is over ${MAX_CHAIN_PEM_LENGTH} characters`,
     );
   }
-  const blocks = [...pem.matchAll(PEM_BLOCK_RE)];
-  const last = blocks[blocks.length - 1];
-  const trailing = last === undefined ? pem : pem.slice(last.index + last[0].length);
-  if (last === undefined || !/^[ \t]*(\r?\n)?$/.test(trailing)) {
+  const blocks = goPemBlocks(pem);
+  if (blocks === undefined || blocks.length === 0) {
     throw new CertificateError(
       'CERTIFICATE_CHAIN_INVALID',
       `the ${CHAIN_ANNOTATION} annotation is not a sequence of PEM certificates`,

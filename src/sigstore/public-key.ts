@@ -103,11 +103,10 @@ export function readPublicKeyOrCertificate(pem: string): KeyObject | undefined {
 }
 
 /**
- * Decodes standard, padded base64 as Go's `base64.StdEncoding` does (containers/image decodes
- * signature annotations with it): `\r` and `\n` anywhere are ignored — real cosign PKI
- * signatures end with a newline — while padding and the alphabet are strict. Stricter than Go on
- * purpose: the remaining text must be the canonical encoding of its bytes (no non-zero trailing
- * bits), so one signature has one spelling.
+ * Decodes standard, padded base64 exactly as Go's `base64.StdEncoding` does (containers/image
+ * decodes signature annotations with it): `\r` and `\n` anywhere are ignored — some signature
+ * writers end with a newline — padding and the alphabet are strict, and non-zero trailing bits
+ * are ignored (StdEncoding is not in Strict mode).
  */
 export function decodeCanonicalBase64(text: string, maxLength: number, what: string): Buffer {
   if (text.length > maxLength) {
@@ -117,11 +116,7 @@ export function decodeCanonicalBase64(text: string, maxLength: number, what: str
   if (!BASE64_RE.test(joined) || joined.length % 4 !== 0) {
     throw new SigstoreError('SIGNATURE_ENCODING', `${what} is not padded standard base64`);
   }
-  const bytes = Buffer.from(joined, 'base64');
-  if (bytes.toString('base64') !== joined) {
-    throw new SigstoreError('SIGNATURE_ENCODING', `${what} is not canonical base64`);
-  }
-  return bytes;
+  return Buffer.from(joined, 'base64');
 }
 
 function hashOf(algorithm: KeyAlgorithm): string | null {

@@ -18,11 +18,11 @@ export function createStoreFromUrl(raw: string, options: CreateStoreOptions): Si
   let url: URL;
   try {
     url = new URL(raw.trim());
-  } catch (err) {
+  } catch {
+    // No cause: Node's TypeError keeps the raw input, credentials included.
     throw new VerifyError(
       'INVALID_STORE',
       `signature store ${JSON.stringify(redactUrl(raw))} is not a valid URL`,
-      { cause: err },
     );
   }
   switch (url.protocol) {

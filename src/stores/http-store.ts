@@ -65,8 +65,11 @@ export function redactUrl(url: string | URL): string {
   try {
     parsed = new URL(url);
   } catch {
-    // Not a URL: hide anything that looks like userinfo before an @.
-    return String(url).replace(/\/\/[^/@]*@/, '//***@');
+    // Not a URL: hide everything between `//` and the last `@` (a password may hold `/` or `@`).
+    const text = String(url);
+    const start = text.indexOf('//');
+    const at = text.lastIndexOf('@');
+    return start !== -1 && at > start ? `${text.slice(0, start + 2)}***${text.slice(at)}` : text;
   }
   if (parsed.username === '' && parsed.password === '') return parsed.href;
   parsed.username = '';

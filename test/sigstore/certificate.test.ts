@@ -775,6 +775,33 @@ describe('Fulcio and PKI certificate verification (openssl-minted certificates)'
       });
     });
 
+    describe('when the certificate annotation is read as Go reads it', () => {
+      it('refuses text after the PEM block (Go: error during PEM decoding)', async () => {
+        const pem = await leafPem();
+        throwsCode(
+          () => verifyFulcio(`${pem}junk`, root.certPem, intermediate.certPem + root.certPem),
+          'CERTIFICATE_INVALID',
+        );
+        verifyFulcio(`${pem}\n\n`, root.certPem, intermediate.certPem + root.certPem);
+      });
+
+      it('refuses a negative serial number (Go 1.23+ x509negativeserial)', async () => {
+        const der = Buffer.from(new X509Certificate(await leafPem()).raw);
+        // certificate → tbsCertificate → [0] version → serialNumber INTEGER: set its sign bit.
+        const serialAt = der.indexOf(Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02, 0x02])) + 6;
+        assert.ok(serialAt > 6);
+        const length = der[serialAt]!;
+        assert.ok(length < 0x80);
+        der[serialAt + 1] = der[serialAt + 1]! | 0x80;
+        const negative = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+        assert.throws(
+          () => verifyFulcio(negative, root.certPem, intermediate.certPem + root.certPem),
+          (err: unknown) =>
+            isCertificateError(err, 'CERTIFICATE_INVALID') && /negative serial/.test(err.message),
+        );
+      });
+    });
+
     describe('when the chain annotation carries intermediates', () => {
       it('uses them to reach a configured root', async () => {
         const pem = await leafPem();
@@ -824,7 +851,6 @@ describe('Fulcio and PKI certificate verification (openssl-minted certificates)'
         const chain = intermediate.certPem + root.certPem;
         const bad = [
           `${chain}junk`,
-          `${chain}\n`,
           '\n',
           `${intermediate.certPem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`,
           `${intermediate.certPem}-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n`,
@@ -837,8 +863,11 @@ describe('Fulcio and PKI certificate verification (openssl-minted certificates)'
             'CERTIFICATE_CHAIN_INVALID',
           );
         }
-        // Text before the blocks is skipped, as Go's pem.Decode skips it; empty means none.
+        // Text before the blocks is skipped, as Go's pem.Decode skips it, and whitespace after
+        // the last one is trimmed (a hand-made chain file ending in a blank line; the review's
+        // differential run against containers/image found we refused it); empty means none.
         verifyFulcio(pem, root.certPem, `cosign chain\n${chain}`);
+        verifyFulcio(pem, root.certPem, `${chain}\n\n`);
         verifyFulcio(pem, root.certPem + intermediate.certPem, '');
       });
     });

@@ -19,6 +19,7 @@ import { VerifyError } from '../../src/errors.js';
 import type { VerifyErrorCode } from '../../src/errors.js';
 import { loadKeyring } from '../../src/gpg/keyring.js';
 import type { Keyring } from '../../src/gpg/keyring.js';
+import { createStoreFromUrl } from '../../src/stores/create-store.js';
 import { FileSignatureStore } from '../../src/stores/file-store.js';
 import {
   createHttpDispatcher,
@@ -785,6 +786,17 @@ describe('HttpSignatureStore', () => {
       assert.equal(redactUrl('https://token@example.com/'), 'https://***@example.com/');
       assert.equal(redactUrl('https://example.com/sigs'), 'https://example.com/sigs');
       assert.doesNotMatch(redactUrl('not a url //u:secret@x'), /secret/);
+      // Unparseable URLs whose password holds `/` or `@` (review finding: these leaked).
+      assert.doesNotMatch(redactUrl('http://user:pa/ss@host/x'), /pa\/ss|user/);
+      assert.doesNotMatch(redactUrl('http://u:p@ss@host:99999/'), /p@ss|ss@/);
+    });
+
+    it('does not print credentials of a store URL that does not parse', () => {
+      assert.throws(
+        () => createStoreFromUrl('http://user:pa/ss@host:99999/x', { baseDir: '/' }),
+        (err: unknown) =>
+          err instanceof VerifyError && !/pa\/ss|user/.test(err.message) && err.cause === undefined,
+      );
     });
   });
 
