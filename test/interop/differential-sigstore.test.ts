@@ -294,6 +294,19 @@ describe(
         repoPolicy(key),
       );
       await add(
+        'encoding/nonzero-trailing-bits',
+        (name, d) => [
+          layerWith(makeCosignPayload(tagged(name), d), (text) => {
+            const pad = text.indexOf('=');
+            if (pad < 1) return text;
+            const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+            const last = alphabet.indexOf(text.charAt(pad - 1));
+            return `${text.slice(0, pad - 1)}${alphabet.charAt(last ^ 1)}${text.slice(pad)}`;
+          }),
+        ],
+        repoPolicy(key),
+      );
+      await add(
         'encoding/url-alphabet',
         (name, d) => [
           layerWith(makeCosignPayload(tagged(name), d), (s) =>
@@ -441,7 +454,13 @@ describe(
         chain?: 'intermediate+root' | 'intermediate' | 'none';
         subject?: Record<string, string>;
         intermediatesConfigured?: boolean;
+        certSuffix?: string;
+        chainSuffix?: string;
       }[] = [
+        { kind: 'pki/certificate-trailing-junk', certSuffix: 'junk' },
+        { kind: 'pki/certificate-trailing-blank-lines', certSuffix: '\n\n' },
+        { kind: 'pki/chain-trailing-blank-lines', chainSuffix: '\n\n' },
+        { kind: 'pki/chain-trailing-junk', chainSuffix: 'junk' },
         { kind: 'pki/chain-annotation-intermediate' },
         { kind: 'pki/chain-intermediate-only', chain: 'intermediate' },
         { kind: 'pki/no-chain', chain: 'none' },
@@ -563,8 +582,8 @@ describe(
               payload,
               annotations: {
                 [SIGNATURE]: signPayload(leaf.key, payload).toString('base64'),
-                [CERTIFICATE]: leaf.certPem,
-                ...(chain !== undefined ? { [CHAIN]: chain } : {}),
+                [CERTIFICATE]: leaf.certPem + (v.certSuffix ?? ''),
+                ...(chain !== undefined ? { [CHAIN]: chain + (v.chainSuffix ?? '') } : {}),
               },
             },
           ];
