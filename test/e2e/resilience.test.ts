@@ -241,6 +241,17 @@ describe('the service survives restarts, outages, conflicts and replicas', () =>
         (await c.admin.getClusterVersion('version')).status?.history?.[0]?.verified,
         false,
       );
+      // The service schedules the re-check just after the status write the test has seen: wait
+      // for it rather than race it (a CI simulation caught the race).
+      const scheduled = Date.now() + 5_000;
+      while (
+        !first.service.controller
+          .pendingRechecks()
+          .some((r) => r.key === `history:${target.image}`) &&
+        Date.now() < scheduled
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       assert.ok(
         first.service.controller.pendingRechecks().some((r) => r.key === `history:${target.image}`),
         'the first service scheduled a re-check',
