@@ -16,7 +16,7 @@ export interface GpgKey {
 }
 
 export type KeyAlgorithm =
-  'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519' | 'nistp256' | 'nistp384' | 'nistp521';
+  'rsa2048' | 'rsa3072' | 'rsa4096' | 'ed25519' | 'nistp256' | 'nistp384' | 'nistp521' | 'dsa2048';
 
 export interface SignOptions {
   /** Key or subkey to sign with (fingerprint or key ID; a trailing `!` forces a subkey). */

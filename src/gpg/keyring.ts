@@ -149,6 +149,50 @@ interface EccParams {
 interface Ed25519Params {
   A: Uint8Array;
 }
+interface DsaParams {
+  p: Uint8Array;
+  q: Uint8Array;
+  g: Uint8Array;
+  y: Uint8Array;
+}
+
+/** DSA keys smaller than this are refused (x/crypto/openpgp takes any size; 1024 is the floor). */
+const MIN_DSA_P_BITS = 1024;
+
+function derLength(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([length]);
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+function der(tag: number, ...contents: Uint8Array[]): Buffer {
+  const body = Buffer.concat(contents);
+  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
+}
+
+/** A non-negative DER INTEGER from an MPI's big-endian magnitude. */
+function derInteger(value: Uint8Array): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const trimmed = value.subarray(start);
+  const padded = (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed;
+  return der(0x02, padded.length === 0 ? Buffer.from([0]) : padded);
+}
+
+/** id-dsa (1.2.840.10040.4.1). */
+const DSA_OID = Buffer.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01]);
+
+/** A DSA SubjectPublicKeyInfo: JWK has no DSA form, so the DER is built here. */
+function dsaPublicKey({ p, q, g, y }: DsaParams): KeyObject {
+  const bits = p.length * 8 - Math.clz32(p[0] ?? 0) + 24;
+  if (bits < MIN_DSA_P_BITS) {
+    throw new VerifyError('UNSUPPORTED_ALGORITHM', `DSA keys need at least ${MIN_DSA_P_BITS} bits`);
+  }
+  const algorithm = der(0x30, DSA_OID, der(0x30, derInteger(p), derInteger(q), derInteger(g)));
+  const publicKey = der(0x03, Buffer.from([0]), derInteger(y));
+  return createPublicKey({ key: der(0x30, algorithm, publicKey), format: 'der', type: 'spki' });
+}
 
 const CURVES: Readonly<Record<string, { crv: string; size: number }>> = {
   nistP256: { crv: 'P-256', size: 32 },
@@ -200,6 +244,8 @@ function toNodeKey(signer: Key | Subkey): KeyObject {
       const { A } = params as Ed25519Params;
       return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(A) }, format: 'jwk' });
     }
+    case 'dsa':
+      return dsaPublicKey(params as DsaParams);
     default:
       throw new VerifyError(
         'UNSUPPORTED_ALGORITHM',

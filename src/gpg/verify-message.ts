@@ -1,6 +1,7 @@
 import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
 
 import { VerifyError } from '../errors.js';
+import { config as openpgpConfig, enums } from 'openpgp';
 import type { Subkey } from 'openpgp';
 
 import type { Keyring, KeyringEntry } from './keyring.js';
@@ -173,6 +174,15 @@ function checkCrypto(
         ok = cryptoVerify(hashName, signedData, { key, dsaEncoding: 'ieee-p1363' }, raw);
         break;
       }
+      case PublicKeyAlgorithm.DSA: {
+        if (algorithm !== 'dsa') throw bad;
+        // r and s are each at most as long as q; OpenSSL truncates the digest to q's length, as
+        // FIPS 186-3 and Go's dsa.Verify (through x/crypto/openpgp) do.
+        const size = Math.ceil((key.asymmetricKeyDetails?.divisorLength ?? 0) / 8);
+        const raw = Buffer.concat([leftPad(sig.values[0], size), leftPad(sig.values[1], size)]);
+        ok = cryptoVerify(hashName, signedData, { key, dsaEncoding: 'ieee-p1363' }, raw);
+        break;
+      }
       case PublicKeyAlgorithm.EdDSALegacy: {
         if (algorithm !== 'eddsaLegacy') throw bad;
         // OpenPGP EdDSA signs the message digest, not the message.
@@ -232,6 +242,15 @@ function leftPad(value: Uint8Array | undefined, size: number): Buffer {
 }
 
 /**
+ * openpgp.js refuses DSA keys by default ("considered too weak"); x/crypto/openpgp — and so the
+ * CVO — verifies with them, so key validity is judged with DSA allowed (ElGamal cannot sign).
+ */
+const KEY_VALIDITY_CONFIG = {
+  ...openpgpConfig,
+  rejectPublicKeyAlgorithms: new Set([enums.publicKey.elgamal]),
+};
+
+/**
  * The key must have been a valid signing key (self-signatures, binding, key flags, not expired)
  * when the signature was made — so a key that expired later still verifies old signatures —
  * and must not be revoked now (stricter than the CVO, which ignores revocation).
@@ -254,7 +273,12 @@ async function checkKeyValidity(
     );
   }
   try {
-    const signing = await entry.key.getSigningKey(entry.signer.getKeyID(), signedAt);
+    const signing = await entry.key.getSigningKey(
+      entry.signer.getKeyID(),
+      signedAt,
+      undefined,
+      KEY_VALIDITY_CONFIG,
+    );
     if (signing.getFingerprint() !== entry.fingerprint)
       throw new Error('the key is not a signing key');
   } catch (err) {

@@ -81,6 +81,20 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
       assert.equal(result.keyId.toUpperCase(), ed.keyId);
     });
 
+    it('verifies DSA signatures (x/crypto/openpgp, and so the CVO, verifies them)', async () => {
+      const dsa = await gpg.generateKey('DSA <dsa@example.com>', 'dsa2048');
+      const ring = await loadKeyring('dsa', await gpg.exportPublicKey(dsa));
+      const result = await verifySignedMessage(
+        await gpg.sign(payload, { key: primary(dsa) }),
+        ring,
+      );
+      assert.equal(result.keyId.toUpperCase(), dsa.keyId);
+      await assert.rejects(
+        verifySignedMessage(await gpg.sign(payload, { key: primary(dsa) }), rsaRing),
+        (err) => err instanceof VerifyError,
+      );
+    });
+
     it('verifies ECDSA P-256 signatures', async () => {
       const ring = await loadKeyring('ec', await gpg.exportPublicKey(ecdsa));
       const result = await verifySignedMessage(

@@ -69,6 +69,7 @@ describe('GPG verdicts against library-go pkg/verify (differential)', () => {
       'nistp384',
       'nistp521',
       'ed25519',
+      'dsa2048',
     ];
     for (const algorithm of algorithms) {
       const key = await gpg.generateKey(`${algorithm} <${algorithm}@example.com>`, algorithm);
@@ -119,6 +120,12 @@ describe('GPG verdicts against library-go pkg/verify (differential)', () => {
     const ec = keys.get('nistp256')!;
     let d = digest();
     add('gpg/sha1-digest', d, ring('rsa2048'), [await sign(d, rsa, { digestAlgo: 'SHA1' })]);
+    for (const algo of ['zip', 'zlib', 'bzip2']) {
+      d = digest();
+      add(`gpg/compress-${algo}`, d, ring('rsa2048'), [
+        await sign(d, rsa, { extraArgs: ['--compress-algo', algo] }),
+      ]);
+    }
     d = digest();
     add('gpg/armored-signature', d, ring('rsa2048'), [await sign(d, rsa, { armor: true })]);
     d = digest();
