@@ -28,7 +28,7 @@ import type { SignatureLayer, TestKey, TestKeyKind } from '../helpers/cosign.js'
 import { diffSeed, judge, seededRandom } from '../helpers/differential.js';
 import type { Outcome } from '../helpers/differential.js';
 import { repoRoot } from '../helpers/fixtures.js';
-import { FulcioTestPki } from '../helpers/fulcio.js';
+import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
 import type { LeafOptions, TestCa } from '../helpers/fulcio.js';
 import { runCimageHarness } from '../helpers/interop.js';
 import type { CimageCase } from '../helpers/interop.js';
@@ -424,6 +424,7 @@ describe(
       );
 
       cases.push(...(await pkiCases(counterFrom(cases))));
+      cases.push(...(await fulcioCases(counterFrom(cases))));
       return cases;
     }
 
@@ -605,6 +606,115 @@ describe(
                     ? { caIntermediatesData: b64(intermediate.certPem) }
                     : {}),
                   pkiCertificateSubject: v.subject ?? { email: EMAIL },
+                },
+              },
+            },
+          ],
+        });
+      }
+      return cases;
+    }
+
+    /**
+     * Keyless (FulcioCAWithRekor): a Fulcio-shaped hierarchy whose policy holds the root only, the
+     * intermediate travelling in the chain annotation (as the public-good instance does), leaves
+     * valid for ten minutes, and Rekor SETs binding the certificate at an integratedTime.
+     */
+    async function fulcioCases(nextId: () => string): Promise<SigstoreCase[]> {
+      const cases: SigstoreCase[] = [];
+      const ISSUER = 'https://accounts.example.com';
+      const EMAIL = 'release@example.com';
+      const rekor = createTestKey('p256');
+      const root = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
+      const intermediate = await pki.makeCa({
+        subject: '/O=sigstore.dev/CN=sigstore-intermediate',
+        issuer: root,
+        codeSigningEku: true,
+      });
+      const variants: {
+        kind: string;
+        leaf?: Partial<LeafOptions>;
+        chain?: boolean;
+        intermediateConfigured?: boolean;
+        integratedTime?: number;
+        set?: 'valid' | 'none' | 'other-certificate';
+        subject?: { oidcIssuer?: string; signedEmail?: string };
+      }[] = [
+        { kind: 'fulcio/good' },
+        { kind: 'fulcio/no-chain', chain: false },
+        {
+          kind: 'fulcio/no-chain-intermediate-configured',
+          chain: false,
+          intermediateConfigured: true,
+        },
+        { kind: 'fulcio/other-email', subject: { signedEmail: 'other@example.com' } },
+        { kind: 'fulcio/other-issuer', subject: { oidcIssuer: 'https://other.example.com' } },
+        { kind: 'fulcio/issuer-v1-only', leaf: { issuerV2: undefined } },
+        { kind: 'fulcio/issuer-v2-only', leaf: { issuerV1: undefined } },
+        { kind: 'fulcio/issuer-conflict', leaf: { issuerV1: 'https://other.example.com' } },
+        { kind: 'fulcio/no-issuer', leaf: { issuerV1: undefined, issuerV2: undefined } },
+        { kind: 'fulcio/set-after-expiry', integratedTime: LEAF_INTEGRATED_TIME + 3600 },
+        { kind: 'fulcio/set-before-validity', integratedTime: LEAF_INTEGRATED_TIME - 3600 },
+        { kind: 'fulcio/no-set', set: 'none' },
+        { kind: 'fulcio/set-binds-other-certificate', set: 'other-certificate' },
+        { kind: 'fulcio/no-code-signing-eku', leaf: { codeSigning: 'serverAuth' } },
+        { kind: 'fulcio/leaf-sha1', leaf: { digest: 'sha1' } },
+      ];
+      for (const v of variants) {
+        const base: LeafOptions = {
+          issuer: intermediate,
+          emails: [EMAIL],
+          issuerV1: ISSUER,
+          issuerV2: ISSUER,
+        };
+        const options: LeafOptions = { ...base, ...v.leaf };
+        const leaf = await pki.issueLeaf(options);
+        const other = v.set === 'other-certificate' ? await pki.issueLeaf(base) : undefined;
+        const img = await image((name, d) => {
+          const payload = makeCosignPayload(tagged(name), d);
+          const signature = signPayload(leaf.key, payload);
+          return [
+            {
+              payload,
+              annotations: {
+                [SIGNATURE]: signature.toString('base64'),
+                [CERTIFICATE]: leaf.certPem,
+                ...(v.chain !== false ? { [CHAIN]: intermediate.certPem + root.certPem } : {}),
+                ...(v.set !== 'none'
+                  ? {
+                      [BUNDLE]: makeRekorBundle({
+                        rekorKey: rekor,
+                        signerPem: (other ?? leaf).certPem,
+                        signature,
+                        payload,
+                        integratedTime: v.integratedTime ?? LEAF_INTEGRATED_TIME,
+                      }),
+                    }
+                  : {}),
+              },
+            },
+          ];
+        });
+        cases.push({
+          id: nextId(),
+          kind: v.kind,
+          path: img.path,
+          digest: img.digest,
+          policies: [
+            {
+              name: 'keyless',
+              scopes: [img.name],
+              rootOfTrust: {
+                policyType: 'FulcioCAWithRekor',
+                fulcioCAWithRekor: {
+                  fulcioCAData: b64(
+                    root.certPem + (v.intermediateConfigured === true ? intermediate.certPem : ''),
+                  ),
+                  rekorKeyData: b64(rekor.publicKeyPem),
+                  fulcioSubject: {
+                    oidcIssuer: v.subject?.oidcIssuer ?? ISSUER,
+                    signedEmail: v.subject?.signedEmail ?? EMAIL,
+                  },
                 },
               },
             },
