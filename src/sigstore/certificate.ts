@@ -1066,7 +1066,11 @@ interface ParsedCertificate {
   readonly fields: CertificateFields;
 }
 
-function parseOne(pem: string, code: CertificateErrorCode, what: string): ParsedCertificate {
+function parseOne(
+  pem: string | Buffer,
+  code: CertificateErrorCode,
+  what: string,
+): ParsedCertificate {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(pem);
@@ -1079,6 +1083,19 @@ function parseOne(pem: string, code: CertificateErrorCode, what: string): Parsed
     if (isCertificateError(err)) throw new CertificateError(code, `${what}: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * The DER inside a PEM block, whatever its label: Go's UnmarshalCertificatesFromPEM parses every
+ * block as a certificate without looking at the type (`X509 CERTIFICATE`, `TRUSTED CERTIFICATE`
+ * …). Blocks with headers are refused (not what a certificate annotation carries).
+ */
+function pemBlockDer(block: string): Buffer | undefined {
+  const lines = block.split(/\r?\n/).slice(1, -1);
+  if (lines.some((line) => line.includes(':'))) return undefined;
+  const body = lines.join('').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) return undefined;
+  return Buffer.from(body, 'base64');
 }
 
 /**
@@ -1116,10 +1133,12 @@ function parseLeafPem(pem: string): ParsedCertificate {
       'the certificate annotation has text after its PEM block (Go refuses it too)',
     );
   }
-  if (blocks.length !== 1 || blocks[0]?.[1] !== 'CERTIFICATE') {
-    throw new CertificateError('CERTIFICATE_INVALID', 'expected exactly one PEM CERTIFICATE');
+  const der =
+    blocks.length === 1 && blocks[0] !== undefined ? pemBlockDer(blocks[0][0]) : undefined;
+  if (der === undefined) {
+    throw new CertificateError('CERTIFICATE_INVALID', 'expected exactly one PEM certificate');
   }
-  return parseOne(blocks[0][0], 'CERTIFICATE_INVALID', 'the certificate');
+  return parseOne(der, 'CERTIFICATE_INVALID', 'the certificate');
 }
 
 /** A configured bundle: one or more PEM CERTIFICATE blocks and nothing else. */
@@ -1177,10 +1196,11 @@ function parseUntrustedChain(pem: string | undefined): ParsedCertificate[] {
   }
   const parsed = blocks.map((block, index) => {
     const what = `the ${CHAIN_ANNOTATION} annotation's certificate ${index + 1}`;
-    if (block[1] !== 'CERTIFICATE') {
-      throw new CertificateError('CERTIFICATE_CHAIN_INVALID', `${what} is a ${block[1]}`);
+    const der = pemBlockDer(block[0]);
+    if (der === undefined) {
+      throw new CertificateError('CERTIFICATE_CHAIN_INVALID', `${what} is not a PEM block`);
     }
-    return parseOne(block[0], 'CERTIFICATE_CHAIN_INVALID', what);
+    return parseOne(der, 'CERTIFICATE_CHAIN_INVALID', what);
   });
   return parsed.slice(0, -1);
 }

@@ -67,6 +67,11 @@ function tagged(name: string): string {
   return `${name}:v1`;
 }
 
+/** PEM certificates under another block label (Go parses them whatever the label). */
+function relabel(pem: string, label: string | undefined): string {
+  return label === undefined ? pem : pem.replaceAll(' CERTIFICATE-----', ` ${label}-----`);
+}
+
 function b64(text: string): string {
   return Buffer.from(text).toString('base64');
 }
@@ -457,11 +462,15 @@ describe(
         intermediatesConfigured?: boolean;
         certSuffix?: string;
         chainSuffix?: string;
+        relabelChain?: string;
+        relabelCertificate?: string;
       }[] = [
         { kind: 'pki/certificate-trailing-junk', certSuffix: 'junk' },
         { kind: 'pki/certificate-trailing-blank-lines', certSuffix: '\n\n' },
         { kind: 'pki/chain-trailing-blank-lines', chainSuffix: '\n\n' },
         { kind: 'pki/chain-trailing-junk', chainSuffix: 'junk' },
+        { kind: 'pki/chain-label-x509-certificate', relabelChain: 'X509 CERTIFICATE' },
+        { kind: 'pki/certificate-label-trusted', relabelCertificate: 'TRUSTED CERTIFICATE' },
         { kind: 'pki/chain-annotation-intermediate' },
         { kind: 'pki/chain-intermediate-only', chain: 'intermediate' },
         { kind: 'pki/no-chain', chain: 'none' },
@@ -583,8 +592,10 @@ describe(
               payload,
               annotations: {
                 [SIGNATURE]: signPayload(leaf.key, payload).toString('base64'),
-                [CERTIFICATE]: leaf.certPem + (v.certSuffix ?? ''),
-                ...(chain !== undefined ? { [CHAIN]: chain + (v.chainSuffix ?? '') } : {}),
+                [CERTIFICATE]: relabel(leaf.certPem, v.relabelCertificate) + (v.certSuffix ?? ''),
+                ...(chain !== undefined
+                  ? { [CHAIN]: relabel(chain, v.relabelChain) + (v.chainSuffix ?? '') }
+                  : {}),
               },
             },
           ];
