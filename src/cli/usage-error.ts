@@ -1,6 +1,14 @@
 /** A mistake in how a command was called or configured: exit code 2. */
 export class UsageError extends Error {
-  override readonly name = 'UsageError';
+  override readonly name: string = 'UsageError';
+}
+
+/**
+ * Input the command was pointed at cannot be used (a root of trust, a policy, a mirror file):
+ * exit code 2 like a usage error, without sending the user to `--help` for a file's fault.
+ */
+export class ConfigError extends UsageError {
+  override readonly name: string = 'ConfigError';
 }
 
 /** Exit codes shared by every command. */

@@ -12,7 +12,7 @@ import { readReleasePayload } from '../payload/release-image.js';
 import type { ReleasePayload } from '../payload/release-image.js';
 import { dedupeComponents } from '../payload/release-content.js';
 import type { RegistryClient } from '../registry/client.js';
-import { ExitCode, UsageError } from './usage-error.js';
+import { ConfigError, ExitCode, UsageError } from './usage-error.js';
 import { durationFlag, intFlag, loadPolicies, registryClientFromFlags } from './verify.js';
 import type { CommandIo } from './verify.js';
 
@@ -125,7 +125,7 @@ export async function runVerifyPayload(argv: readonly string[], io: CommandIo): 
     );
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
 
   const signal = AbortSignal.timeout(budgetMs);

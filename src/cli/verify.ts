@@ -18,7 +18,7 @@ import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { verifyRelease } from '../verify/release-verifier.js';
 import { formatVerdictText, toJsonVerdict } from './format-verdict.js';
-import { ExitCode, UsageError } from './usage-error.js';
+import { ConfigError, ExitCode, UsageError } from './usage-error.js';
 
 export const VERIFY_HELP = `Usage: cvo-verifier verify PULLSPEC [options]
 
@@ -39,8 +39,9 @@ Options:
   --max-signature-size BYTES largest signature accepted (default 51200)
   --ca-bundle PATH           extra PEM CA certificates for HTTPS stores and registries
   --policy PATH              ClusterImagePolicy YAML/JSON (repeatable): the policies whose
-                             scope covers the image must all pass (legacy cosign signatures;
-                             PublicKey, FulcioCAWithRekor and PKI roots of trust)
+                             scope covers the image must all pass (cosign .sig signatures and
+                             v3 bundle referrers; PublicKey, FulcioCAWithRekor and PKI roots of
+                             trust)
   --insecure-registry HOST   allow plain HTTP to HOST[:port] (loopback always may)
   --authfile PATH            registry credentials (docker config.json or a pull secret)
   --serial                   read stores one after another instead of in parallel
@@ -182,7 +183,7 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
   try {
     return print(
@@ -218,7 +219,7 @@ export async function registryClientFromFlags(
   });
 }
 
-/** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a usage error naming it. */
+/** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a configuration error naming it. */
 export async function loadPolicies(files: readonly string[]): Promise<PolicyObject[]> {
   const objects: PolicyObject[] = [];
   const problems: string[] = [];
@@ -227,7 +228,7 @@ export async function loadPolicies(files: readonly string[]): Promise<PolicyObje
     objects.push(...parsed.objects);
     problems.push(...parsed.errors.map((e) => e.message));
   }
-  if (problems.length > 0) throw new UsageError(`invalid image policy: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new ConfigError(`invalid image policy: ${problems.join('; ')}`);
   return objects;
 }
 

@@ -697,13 +697,11 @@ function checkStatement(context: Context, payload: Buffer): string {
     throw new SigstoreError('PAYLOAD_WRONG_TYPE', `the payload is not an ${IN_TOTO_STATEMENT_V1}`);
   }
   if (document.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
-    const type =
-      typeof document.predicateType === 'string'
-        ? JSON.stringify(document.predicateType.slice(0, 200))
-        : 'missing';
     throw new BundleError(
       'BUNDLE_NOT_A_SIGNATURE',
-      `the bundle is an attestation (predicateType ${type}), not a signature: only predicateType ${COSIGN_SIGN_PREDICATE_TYPE} signs an image`,
+      typeof document.predicateType === 'string'
+        ? `the bundle is an attestation (predicateType ${JSON.stringify(document.predicateType.slice(0, 200))}), not a signature: only predicateType ${COSIGN_SIGN_PREDICATE_TYPE} signs an image`
+        : `the statement has no predicateType, so it is not a cosign signature (predicateType ${COSIGN_SIGN_PREDICATE_TYPE})`,
     );
   }
   const subjects = document.subject;

@@ -428,6 +428,34 @@ describe(
       });
     }
 
+    it('rejects a statement without predicateType, saying so', async () => {
+      const key = createTestKey('p256');
+      const trust: PublicKeyTrust = { type: 'publicKey', keyPem: key.publicKeyPem };
+      const image = await freshImage();
+      const statement = Buffer.from(
+        JSON.stringify({
+          _type: 'https://in-toto.io/Statement/v1',
+          subject: [
+            {
+              name: `${image.name}@${image.digest}`,
+              digest: { sha256: image.digest.slice('sha256:'.length) },
+            },
+          ],
+          predicate: {},
+        }),
+      );
+      await pushReferrer(
+        target,
+        image.path,
+        image.descriptor,
+        BUNDLE_MEDIA_TYPE,
+        makeTestBundle({ signer: key, statement }),
+      );
+      const verdict = await verify(image, trust);
+      assertRejected(verdict, 'BUNDLE_NOT_A_SIGNATURE');
+      assert.match(verdict.status === 'rejected' ? verdict.message : '', /no predicateType/);
+    });
+
     it('verifies the signature beside an attestation of the same image', async () => {
       const key = createTestKey('p256');
       const trust: PublicKeyTrust = { type: 'publicKey', keyPem: key.publicKeyPem };
