@@ -9,6 +9,7 @@ import { SignatureCache } from './controller/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClient } from './registry/client.js';
+import { Semaphore } from './registry/semaphore.js';
 import type { KubeConfigOptions, KubePort } from './kube/client.js';
 import type { WebhookVerifyMode } from './http/admission.js';
 import { createHealthApp, createWebhookApp } from './http/app.js';
@@ -254,6 +255,13 @@ interface HttpDeps {
   readonly isReady: () => { ready: boolean; reason: string };
 }
 
+/**
+ * Webhook verifications in flight at once; more wait for a permit within their budget. Each may
+ * read up to nine signatures per store and a registry, so this bounds what a flood of reviews
+ * (from anyone who reaches the port) can make the service fetch.
+ */
+const MAX_CONCURRENT_WEBHOOK_VERIFICATIONS = 4;
+
 /** Starts the probes/metrics server and, with TLS files, the webhook and verify API server. */
 async function startHttp(
   config: ServiceConfig,
@@ -290,10 +298,14 @@ async function startHttp(
       admission: {
         mode: http.webhookVerifyMode,
         budgetMs: http.webhookBudgetMs,
-        verify: async (image, cv, signal) => {
-          const { outcome } = await trust.verify(image, cv, signal);
+        // Trust comes from the cluster, never from the AdmissionReview: the live ClusterVersion's
+        // signatureStores and history, the root-of-trust ConfigMap, the cluster's policies.
+        verify: async (image, signal) => {
+          const live = await kube.getClusterVersion(config.clusterVersionName);
+          const { outcome } = await trust.verify(image, live, signal);
           return { verified: outcome.verified, message: outcome.message };
         },
+        limiter: new Semaphore(MAX_CONCURRENT_WEBHOOK_VERIFICATIONS),
       },
       ...(http.verifyApi
         ? {

@@ -35,12 +35,21 @@ export interface AdmissionDecision {
 
 export interface AdmissionOptions {
   readonly mode: WebhookVerifyMode;
-  /** Verifies a by-digest target (enforce mode); must resolve within the webhook's budget. */
+  /**
+   * Verifies a by-digest target (enforce mode) with the cluster's own trust; must resolve within
+   * the webhook's budget. It gets the image only: nothing else of the posted object (stores, CA
+   * bundles, history) may become trust or an outbound URL.
+   */
   readonly verify?: (
     image: string,
-    cv: ClusterVersion,
     signal: AbortSignal,
   ) => Promise<{ verified: boolean; message: string }>;
+  /**
+   * Bounds verifications in flight: a request waits for a permit within its budget (and is
+   * denied as timed out if none frees up), so a flood of reviews cannot fan out into unbounded
+   * outbound reads or starve the controller.
+   */
+  readonly limiter?: { acquire(signal: AbortSignal): Promise<() => void> };
   /** Time left for verification inside the API server's webhook timeout. */
   readonly budgetMs: number;
 }
@@ -112,8 +121,20 @@ export async function reviewClusterVersion(
     controller.abort();
   }, options.budgetMs);
   try {
+    const verify = options.verify;
+    const limited = async (): Promise<{ verified: boolean; message: string }> => {
+      const release = await options.limiter?.acquire(controller.signal);
+      try {
+        return await verify(target.image, controller.signal);
+      } finally {
+        release?.();
+      }
+    };
     const result = await Promise.race([
-      options.verify(target.image, cv, controller.signal),
+      limited().catch((err: unknown) => {
+        if (controller.signal.aborted) return 'timeout' as const;
+        throw err;
+      }),
       new Promise<'timeout'>((resolve) => {
         controller.signal.addEventListener(
           'abort',

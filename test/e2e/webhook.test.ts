@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpConfig, Service } from '../../src/main.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
+import { StoreServer } from '../helpers/store-server.js';
 import { makeTestPki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
 import { digestOf, installRootOfTrust, REPO, ReleaseSigner, runService, seed } from './harness.js';
@@ -324,5 +325,76 @@ describe('the admission webhook and HTTP surface, registered with the real kube-
     assert.equal(refused.json.code, 'NOT_SIGNED');
     assert.equal((await call(c.cluster.userToken, { image, extra: 1 })).status, 400);
     assert.ok(!logs.join('').includes(c.cluster.userToken), 'tokens must never be logged');
+  });
+
+  it('never reads a store, CA or root of trust from the posted object (no request-driven I/O)', async (t) => {
+    if (tc === undefined) return t.skip(skip ?? 'no cluster');
+    const s = await start({ webhookVerifyMode: 'enforce' });
+    // A server an attacker would like the service to probe: it must see no request at all.
+    const probe = await StoreServer.start();
+    try {
+      const unsigned = `${REPO}@${digestOf(0x35)}`;
+      const posted = {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ClusterVersion',
+        metadata: { name: 'version' },
+        spec: {
+          clusterID: '00000000-0000-0000-0000-000000000000',
+          desiredUpdate: { image: unsigned, version: '', force: false },
+          signatureStores: [{ url: `${probe.url}/internal/admin?x=` }],
+        },
+        status: {
+          history: [
+            {
+              state: 'Completed',
+              image: `${REPO}@${digestOf(0x36)}`,
+              version: '4.17.0',
+              verified: true,
+              startedTime: '2026-01-01T00:00:00Z',
+            },
+          ],
+        },
+      };
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'ssrf-1',
+          kind: { group: 'config.openshift.io', version: 'v1', kind: 'ClusterVersion' },
+          operation: 'UPDATE',
+          object: posted,
+          oldObject: { ...posted, spec: { ...posted.spec, desiredUpdate: undefined } },
+        },
+      };
+      const answer = await new Promise<{ status: number; json: Record<string, unknown> }>(
+        (resolve, reject) => {
+          const req = httpsRequest(
+            `https://127.0.0.1:${s.ports.webhook ?? 0}/validate-clusterversion`,
+            { method: 'POST', ca: pki.caPem, headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let text = '';
+              res.on('data', (d: Buffer) => (text += d.toString()));
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  json: JSON.parse(text) as Record<string, unknown>,
+                }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(review));
+        },
+      );
+      const response = answer.json.response as { allowed: boolean; status?: { message?: string } };
+      // Judged with the cluster's own trust (its root of trust and stores): not verified.
+      assert.equal(response.allowed, false, JSON.stringify(answer.json));
+      assert.match(response.status?.message ?? '', /against keyrings: verifier-public-key-e2e/);
+      assert.deepEqual(probe.requests, [], 'the posted signatureStores were fetched');
+      const metrics = await (await fetch(`http://127.0.0.1:${s.ports.health ?? 0}/metrics`)).text();
+      assert.ok(!metrics.includes(probe.url), 'a posted URL reached /metrics');
+    } finally {
+      await probe.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { reviewClusterVersion } from '../../src/http/admission.js';
+import { Semaphore } from '../../src/registry/semaphore.js';
 import type { AdmissionOptions, AdmissionReview } from '../../src/http/admission.js';
 import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
 import type { ClusterVersion } from '../../src/kube/types.js';
@@ -135,5 +136,55 @@ describe('reviewClusterVersion', () => {
       off,
     );
     assert.equal(decision.response.allowed, false);
+  });
+
+  it('hands verify the target image alone, never the posted stores', async () => {
+    const seen: unknown[][] = [];
+    const posted = cv({ image: DIGEST });
+    (posted.spec as Record<string, unknown>).signatureStores = [
+      { url: 'http://10.0.0.1/probe?x=' },
+    ];
+    await reviewClusterVersion(review(posted), {
+      mode: 'enforce',
+      budgetMs: 1000,
+      verify: (...args: unknown[]) => {
+        seen.push(args);
+        return Promise.resolve({ verified: true, message: '' });
+      },
+    });
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.[0], DIGEST);
+    assert.ok(seen[0]?.[1] instanceof AbortSignal);
+    assert.doesNotMatch(JSON.stringify(seen), /10\.0\.0\.1/);
+  });
+
+  it('bounds verifications in flight: a review waiting past its budget for a permit is denied', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const limiter = new Semaphore(2);
+    const options: AdmissionOptions = {
+      mode: 'enforce',
+      budgetMs: 150,
+      limiter,
+      verify: async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 100));
+        inFlight--;
+        return { verified: true, message: '' };
+      },
+    };
+    const decisions = await Promise.all(
+      Array.from({ length: 6 }, () => reviewClusterVersion(review(cv({ image: DIGEST })), options)),
+    );
+    assert.equal(peak, 2);
+    assert.deepEqual(decisions.map((d) => d.reason).sort(), [
+      'verification-timeout',
+      'verification-timeout',
+      'verification-timeout',
+      'verification-timeout',
+      'verified',
+      'verified',
+    ]);
   });
 });
