@@ -3,6 +3,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PayloadOutcome } from '../payload/payload-check.js';
 import type { StoreReport } from '../verify/verdict.js';
 
+/** Distinct `store` label values kept; later stores are counted under {@link OTHER_STORE_LABEL}. */
+export const MAX_STORE_LABELS = 16;
+export const OTHER_STORE_LABEL = 'other';
+
 /** Everything the service reports to Prometheus, on a private registry (no global state). */
 export interface ServiceMetrics {
   readonly registry: Registry;
@@ -117,6 +121,16 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
       this.set(Number.isFinite(next) ? next / 1000 : 0);
     },
   });
+  // Store labels are the stores' redacted descriptions, from cluster configuration only; past
+  // MAX_STORE_LABELS distinct ones they share `other`, so label series stay bounded whatever the
+  // configuration churns through.
+  const storeLabels = new Set<string>();
+  const storeLabel = (description: string): string => {
+    if (storeLabels.has(description)) return description;
+    if (storeLabels.size >= MAX_STORE_LABELS) return OTHER_STORE_LABEL;
+    storeLabels.add(description);
+    return description;
+  };
   return {
     registry,
     recordVerification(kind, result, reason, seconds, cached) {
@@ -126,10 +140,10 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
     },
     recordStores(reports) {
       for (const r of reports) {
-        if (r.signaturesRead > 0)
-          stores.inc({ store: r.store, outcome: 'signature' }, r.signaturesRead);
-        for (const e of r.errors) stores.inc({ store: r.store, outcome: e.code });
-        if (r.end !== undefined) stores.inc({ store: r.store, outcome: `end_${r.end.reason}` });
+        const store = storeLabel(r.store);
+        if (r.signaturesRead > 0) stores.inc({ store, outcome: 'signature' }, r.signaturesRead);
+        for (const e of r.errors) stores.inc({ store, outcome: e.code });
+        if (r.end !== undefined) stores.inc({ store, outcome: `end_${r.end.reason}` });
       }
     },
     recordAdmission(decision, reason, seconds) {
