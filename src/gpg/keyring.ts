@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
 import { readKeys } from 'openpgp';
@@ -53,6 +53,20 @@ export class Keyring {
   fingerprints(): string[] {
     return this.keys.map((k) => k.getFingerprint());
   }
+
+  /**
+   * A digest of the whole keyring as parsed — keys, subkeys, self-signatures, expiry and
+   * revocation signatures — so a verdict cached for one keyring is never reused for an edited
+   * one (a revocation added to the ConfigMap changes it).
+   */
+  contentDigest(): string {
+    this.digest ??= createHash('sha256')
+      .update(this.name)
+      .update(Buffer.concat(this.keys.map((k) => k.write())))
+      .digest('hex');
+    return this.digest;
+  }
+  private digest: string | undefined;
 
   /** A node:crypto key for `signer`, converted once. */
   toNodeKey(signer: Key | Subkey): KeyObject {

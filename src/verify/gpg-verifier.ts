@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
+
 import { VerifyError } from '../errors.js';
 import type { VerifyErrorCode } from '../errors.js';
 import { checkAtomicPayload } from '../gpg/atomic-payload.js';
 import type { Keyring } from '../gpg/keyring.js';
 import { verifySignedMessage } from '../gpg/verify-message.js';
+import { MemorySignatureStore } from '../stores/memory-store.js';
 import type { SignatureStore, StoreEvent } from '../stores/store.js';
 import type { GpgCheck, SignatureEvidence, StoreReport } from './verdict.js';
 import { LruCache } from './verdict-cache.js';
@@ -68,10 +71,12 @@ export class GpgReleaseVerifier {
     this.budgetMs = options.budgetMs ?? DEFAULT_VERIFY_BUDGET_MS;
     this.now = options.now ?? (() => new Date());
     this.cache = options.cache ?? new LruCache<GpgResult>();
-    // Cached successes are only reused under the same keys.
-    this.trustKey = options.trust.keyrings
-      .map((k) => `${k.name}=${k.fingerprints().join(',')}`)
-      .join(';');
+    // A cached success is reused only for exactly the trust it was made with: every keyring's
+    // whole content (revocations and expiry included) and the same stores.
+    this.trustKey = createHash('sha256')
+      .update(JSON.stringify(options.trust.keyrings.map((k) => k.contentDigest())))
+      .update(JSON.stringify(options.stores.map((st) => st.describe())))
+      .digest('hex');
   }
 
   describe(): string {
@@ -81,8 +86,28 @@ export class GpgReleaseVerifier {
   async verify(digest: string, signal?: AbortSignal): Promise<GpgResult> {
     const cacheKey = `${digest}|${this.trustKey}`;
     const hit = this.cache.get(cacheKey);
-    if (hit) return { ...hit, cached: true };
+    if (hit) {
+      // Time-dependent facts (a signature's own expiry, revocations dated later) are judged
+      // again now: the signatures that satisfied the keyrings are verified once more, from
+      // memory, without reading a store. Only if they still verify is the verdict reused.
+      const again = await this.run(
+        digest,
+        [new MemorySignatureStore({ [digest]: hit.signatures }, 'cached signatures')],
+        signal,
+      );
+      if (again.verified) return { ...hit, cached: true };
+      this.cache.delete(cacheKey);
+    }
+    const result = await this.run(digest, this.stores, signal);
+    if (result.verified) this.cache.set(cacheKey, result);
+    return result;
+  }
 
+  private async run(
+    digest: string,
+    stores: readonly SignatureStore[],
+    signal: AbortSignal | undefined,
+  ): Promise<GpgResult> {
     const run = new Run(digest, this.trust.keyrings, this.now());
     const controller = new AbortController();
     // A referenced timer, unlike AbortSignal.timeout's: a verification waiting on a store that
@@ -96,25 +121,27 @@ export class GpgReleaseVerifier {
       controller.abort();
     };
     try {
-      await this.readStores(run, inner);
+      await this.readStores(run, stores, inner);
     } finally {
       clearTimeout(timer);
     }
     if (!run.complete && budget.signal.aborted)
       run.details.push(`verification budget of ${this.budgetMs} ms exhausted`);
     if (!run.complete && signal?.aborted === true) run.details.push('verification was cancelled');
-    const result = run.result();
-    if (result.verified) this.cache.set(cacheKey, result);
-    return result;
+    return run.result();
   }
 
-  private async readStores(run: Run, inner: AbortSignal): Promise<void> {
-    if (this.stores.length === 0) {
+  private async readStores(
+    run: Run,
+    stores: readonly SignatureStore[],
+    inner: AbortSignal,
+  ): Promise<void> {
+    if (stores.length === 0) {
       run.details.push('no signature stores are configured');
     } else if (this.mode === 'parallel') {
-      await Promise.all(this.stores.map((store) => run.readStore(store, inner)));
+      await Promise.all(stores.map((store) => run.readStore(store, inner)));
     } else {
-      for (const store of this.stores) {
+      for (const store of stores) {
         if (run.complete || inner.aborted) break;
         await run.readStore(store, inner);
       }

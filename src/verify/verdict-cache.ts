@@ -33,6 +33,11 @@ export class LruCache<V> {
     return value;
   }
 
+  /** Forgets `key` (a verdict that no longer holds). */
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   set(key: string, value: V): void {
     if (this.maxEntries === 0) return;
     this.entries.delete(key);

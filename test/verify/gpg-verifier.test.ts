@@ -231,6 +231,63 @@ describe('GpgReleaseVerifier', () => {
       assert.equal((await other.verify(digest)).verified, false);
     });
 
+    it('never reuses a verdict once a revocation is added to the keyring', async () => {
+      const key = await gpg.generateKey('Revocable <revocable@example.com>', 'nistp256');
+      const digest = randomDigest();
+      const store = new CountingStore(
+        new MemorySignatureStore({ [digest]: [await sign(digest, key)] }),
+      );
+      const cache = new LruCache<GpgResult>(64);
+      const before = await loadKeyring('verifier-public-key-r', await gpg.exportPublicKey(key));
+      const verifier = (ring: Keyring) =>
+        new GpgReleaseVerifier({
+          trust: { source: 't', keyrings: [ring] },
+          stores: [store],
+          cache,
+        });
+      assert.equal((await verifier(before).verify(digest)).verified, true);
+      assert.equal((await verifier(before).verify(digest)).cached, true);
+      await gpg.revokeKey(key);
+      // The same name and fingerprint, now carrying a revocation: a fresh verdict, refused.
+      const after = await loadKeyring('verifier-public-key-r', await gpg.exportPublicKey(key));
+      assert.deepEqual(after.fingerprints(), before.fingerprints());
+      const result = await verifier(after).verify(digest);
+      assert.equal(result.verified, false);
+      assert.equal(result.cached, false);
+      assert.equal(result.checks[0]?.code, 'KEY_REVOKED');
+    });
+
+    it('judges time again on a cache hit: a signature past its expiry is no longer verified', async () => {
+      const signedAt = new Date(Date.now() - 2 * 86_400_000);
+      const old = await gpg.generateKey('Expiring <expiring@example.com>', 'nistp256', {
+        at: new Date(signedAt.getTime() - 3_600_000),
+      });
+      const ring = await loadKeyring('verifier-public-key-x', await gpg.exportPublicKey(old));
+      const digest = randomDigest();
+      const signature = await gpg.sign(atomicPayload(digest), {
+        key: `${old.fingerprint}!`,
+        at: signedAt,
+        expire: '1d',
+      });
+      const store = new CountingStore(new MemorySignatureStore({ [digest]: [signature] }));
+      const cache = new LruCache<GpgResult>(64);
+      let now = new Date(signedAt.getTime() + 3_600_000);
+      const verifier = new GpgReleaseVerifier({
+        trust: { source: 't', keyrings: [ring] },
+        stores: [store],
+        cache,
+        now: () => now,
+      });
+      assert.equal((await verifier.verify(digest)).verified, true);
+      assert.equal((await verifier.verify(digest)).cached, true);
+      assert.equal(store.reads, 1, 'a cache hit reads no store');
+      now = new Date();
+      const later = await verifier.verify(digest);
+      assert.equal(later.verified, false);
+      assert.equal(later.cached, false);
+      assert.equal(cache.size, 0, 'the stale verdict is dropped');
+    });
+
     it('is bounded (64 by default)', () => {
       const cache = new LruCache<number>();
       for (let i = 0; i < 100; i++) cache.set(String(i), i);
