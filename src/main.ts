@@ -65,6 +65,12 @@ export interface HttpConfig {
   /** HTTPS: the admission webhook and the verify API; started only with TLS files. */
   readonly webhookPort: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * Client-certificate authentication on the whole webhook port (webhook and verify API): a
+   * client without a certificate chained to `caFile` fails the TLS handshake; with `names`, one
+   * whose CN or DNS SANs name none of them gets 403. Needs `tls`.
+   */
+  readonly clientAuth?: { readonly caFile: string; readonly names?: readonly string[] };
   readonly verifyApi: boolean;
   readonly webhookVerifyMode: WebhookVerifyMode;
   /** Verification budget inside the API server's webhook timeout (10 s by default there). */
@@ -327,13 +333,19 @@ async function startHttp(
       ...http.tls,
       host: http.bindAddress,
       port: http.webhookPort,
+      ...(http.clientAuth !== undefined
+        ? {
+            clientCaFile: http.clientAuth.caFile,
+            ...(http.clientAuth.names !== undefined ? { clientNames: http.clientAuth.names } : {}),
+          }
+        : {}),
       ...(http.tlsReloadIntervalMs !== undefined
         ? { reloadIntervalMs: http.tlsReloadIntervalMs }
         : {}),
       onReload: (ok, err) => {
-        if (ok) logger.info('reloaded the webhook serving certificate');
-        else
-          logger.warn('could not reload the webhook serving certificate', { error: String(err) });
+        // The serving pair and, with client authentication, the client CA bundle.
+        if (ok) logger.info('reloaded the webhook TLS files');
+        else logger.warn('could not reload the webhook TLS files', { error: String(err) });
       },
     });
     ports.webhook = tls.port;

@@ -43,6 +43,10 @@ Options:
   --webhook-port PORT               HTTPS admission webhook and verify API (default 8443)
   --tls-cert-file PATH              serving certificate for the HTTPS server (reloaded on change)
   --tls-key-file PATH               its key; without both files the HTTPS server does not start
+  --webhook-client-ca-file PATH     require a client certificate chained to this PEM CA bundle on
+                                    the HTTPS port (webhook and verify API; reloaded on change)
+  --webhook-client-names NAME,...   with --webhook-client-ca-file: the client certificate's CN or
+                                    a DNS SAN must be one of these, else 403 (default: any name)
   --webhook-verify-mode off|enforce enforce: deny by-digest targets that fail verification
                                     unless forced (default off: only by-tag is judged)
   --webhook-timeout DURATION        verification budget inside the webhook call (default 8s)
@@ -87,6 +91,8 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
         'webhook-port': { type: 'string' },
         'tls-cert-file': { type: 'string' },
         'tls-key-file': { type: 'string' },
+        'webhook-client-ca-file': { type: 'string' },
+        'webhook-client-names': { type: 'string' },
         'verify-api': { type: 'boolean' },
         'webhook-verify-mode': { type: 'string' },
         'webhook-timeout': { type: 'string' },
@@ -204,6 +210,15 @@ function toServiceConfig(
   const keyFile = str('tls-key-file');
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new UsageError('--tls-cert-file and --tls-key-file go together');
+  const clientCaFile = str('webhook-client-ca-file');
+  const clientNamesFlag = str('webhook-client-names');
+  const clientNames = clientNamesFlag?.split(',').map((n) => n.trim());
+  if (clientNames !== undefined && (clientNames.length === 0 || clientNames.includes('')))
+    throw new UsageError('--webhook-client-names must be a comma-separated list of names');
+  if (clientNames !== undefined && clientCaFile === undefined)
+    throw new UsageError('--webhook-client-names needs --webhook-client-ca-file');
+  if (clientCaFile !== undefined && certFile === undefined)
+    throw new UsageError('--webhook-client-ca-file needs --tls-cert-file and --tls-key-file');
   const mode = str('webhook-verify-mode') ?? 'off';
   if (mode !== 'off' && mode !== 'enforce')
     throw new UsageError('--webhook-verify-mode must be off or enforce');
@@ -225,6 +240,9 @@ function toServiceConfig(
       healthPort: port('health-port', 8081),
       webhookPort: port('webhook-port', 8443),
       ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
+      ...(clientCaFile !== undefined
+        ? { clientAuth: { caFile: clientCaFile, ...(clientNames ? { names: clientNames } : {}) } }
+        : {}),
       verifyApi: values['verify-api'] === true,
       webhookVerifyMode: mode,
       webhookBudgetMs: duration('webhook-timeout', 8000),

@@ -36,6 +36,63 @@ export interface StartClusterOptions {
   readonly readyTimeoutMs?: number;
   /** More kube-apiserver flags, e.g. `--min-request-timeout=5` to make watches expire quickly. */
   readonly extraApiserverArgs?: readonly string[];
+  /** A client certificate the apiserver presents when it calls admission webhooks. */
+  readonly webhookClientCertificate?: WebhookClientCertificate;
+}
+
+export interface WebhookClientCertificate {
+  readonly certPem: string;
+  readonly keyPem: string;
+  /**
+   * The webhooks it is presented to, as the apiserver matches them: the URL's `host:port`
+   * (`127.0.0.1:8443`), a service's `name.namespace.svc[:port]`, `*.suffix`, or `*` for every
+   * webhook (the default).
+   */
+  readonly hosts?: readonly string[];
+}
+
+/**
+ * The files behind `--admission-control-config-file` that make the apiserver authenticate to
+ * webhooks ("Authenticate apiservers" in the Kubernetes admission-webhook docs): an
+ * AdmissionConfiguration whose webhook plugins read a kubeconfig, and that kubeconfig, whose
+ * `users` are keyed by the webhook's host. Both are JSON, which the apiserver reads as YAML.
+ */
+export function renderWebhookClientAuth(
+  client: WebhookClientCertificate,
+  kubeconfigPath: string,
+): { admissionConfiguration: string; kubeconfig: string } {
+  const plugin = (name: string): Record<string, unknown> => ({
+    name,
+    configuration: {
+      apiVersion: 'apiserver.config.k8s.io/v1',
+      kind: 'WebhookAdmissionConfiguration',
+      kubeConfigFile: kubeconfigPath,
+    },
+  });
+  const user = {
+    'client-certificate-data': Buffer.from(client.certPem).toString('base64'),
+    'client-key-data': Buffer.from(client.keyPem).toString('base64'),
+  };
+  return {
+    admissionConfiguration: JSON.stringify(
+      {
+        apiVersion: 'apiserver.config.k8s.io/v1',
+        kind: 'AdmissionConfiguration',
+        plugins: [plugin('ValidatingAdmissionWebhook'), plugin('MutatingAdmissionWebhook')],
+      },
+      null,
+      2,
+    ),
+    kubeconfig: JSON.stringify(
+      {
+        apiVersion: 'v1',
+        kind: 'Config',
+        users: (client.hosts ?? ['*']).map((name) => ({ name, user })),
+      },
+      null,
+      2,
+    ),
+  };
 }
 
 /** Starts etcd and kube-apiserver with RBAC, static tokens and service-account signing keys. */
@@ -81,6 +138,16 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       `${adminToken},admin,admin-uid,"system:masters"\n${userToken},cvo-test-user,user-uid,"cvo-testers"\n`,
     );
     await mkdir(join(workDir, 'certs'), { recursive: true });
+    const admissionArgs: string[] = [];
+    if (options.webhookClientCertificate !== undefined) {
+      const kubeconfigPath = join(workDir, 'webhook-client.kubeconfig');
+      const files = renderWebhookClientAuth(options.webhookClientCertificate, kubeconfigPath);
+      await writeFile(kubeconfigPath, files.kubeconfig, { mode: 0o600 });
+      await writeFile(join(workDir, 'admission-config.json'), files.admissionConfiguration);
+      admissionArgs.push(
+        `--admission-control-config-file=${join(workDir, 'admission-config.json')}`,
+      );
+    }
 
     const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -96,6 +163,7 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       `--token-auth-file=${join(workDir, 'tokens.csv')}`,
       // The kubernetes Service endpoint cannot point at loopback; nothing here needs it.
       '--endpoint-reconciler-type=none',
+      ...admissionArgs,
       ...(options.extraApiserverArgs ?? []),
       '--v=0',
     ];

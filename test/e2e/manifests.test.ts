@@ -88,6 +88,19 @@ interface Service extends Obj {
     ports: { name: string; port: number; targetPort: number | string }[];
   };
 }
+interface NetworkPolicy extends Obj {
+  spec: {
+    podSelector: { matchLabels?: Record<string, string> };
+    policyTypes: string[];
+    ingress: {
+      from: {
+        namespaceSelector?: { matchLabels?: Record<string, string> };
+        podSelector?: Record<string, unknown>;
+      }[];
+      ports: { protocol: string; port: number | string }[];
+    }[];
+  };
+}
 interface Webhook {
   name: string;
   admissionReviewVersions: string[];
@@ -305,6 +318,7 @@ describe('manifests/ on a real control plane', () => {
       'ClusterRoleBinding',
       'Deployment',
       'Namespace',
+      'NetworkPolicy',
       'PodDisruptionBudget',
       'Role',
       'RoleBinding',
@@ -563,6 +577,37 @@ describe('manifests/ on a real control plane', () => {
     for (const [verb, resource, ns] of denied)
       if (await canI(verb, resource, ns)) wrong.push(`can ${verb} ${resource} ${ns ?? ''}`);
     assert.deepEqual(wrong, []);
+  });
+
+  it('admits the webhook port only from the kube-apiserver and the metrics port only from monitoring (NetworkPolicy)', (t) => {
+    if (!cluster(t)) return;
+    // Checked as written and as the API server stored it; no network plugin enforces it here.
+    const policy = find(applied, 'NetworkPolicy') as NetworkPolicy;
+    const deployment = find(applied, 'Deployment') as Deployment;
+    assert.equal(policy.metadata.namespace, NAMESPACE);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    assert.deepEqual(policy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
+    const ports = new Map(
+      (deployment.spec.template.spec.containers[0]?.ports ?? []).map((p) => [p.name, p]),
+    );
+    const rules = policy.spec.ingress.map((rule) => ({
+      ports: rule.ports.map((p) => `${p.protocol}/${String(p.port)}`),
+      from: rule.from.map((peer) => ({
+        namespace: peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
+        // OVN-Kubernetes selects host-network pods (the kube-apiserver) only with `{}` here.
+        anyPod: peer.podSelector !== undefined && Object.keys(peer.podSelector).length === 0,
+      })),
+    }));
+    assert.deepEqual(rules, [
+      {
+        ports: [`TCP/${String(ports.get('webhook')?.containerPort)}`],
+        from: [{ namespace: 'openshift-kube-apiserver', anyPod: true }],
+      },
+      {
+        ports: [`TCP/${String(ports.get('metrics')?.containerPort)}`],
+        from: [{ namespace: 'openshift-monitoring', anyPod: false }],
+      },
+    ]);
   });
 
   it('has a pod template that Pod Security "restricted" admits in its namespace', async (t) => {

@@ -6,7 +6,7 @@ import { ensureControlPlaneBinaries } from '../../src/local-cluster/binaries.js'
 import type { ControlPlaneBinaries } from '../../src/local-cluster/binaries.js';
 import { bootstrapOpenShiftApi, kubectl } from '../../src/local-cluster/bootstrap.js';
 import { startLocalCluster } from '../../src/local-cluster/cluster.js';
-import type { LocalCluster } from '../../src/local-cluster/cluster.js';
+import type { LocalCluster, WebhookClientCertificate } from '../../src/local-cluster/cluster.js';
 import { repoRoot, sharedFixture } from './fixtures.js';
 
 export interface TestCluster {
@@ -24,7 +24,10 @@ export interface TestCluster {
  * skipped elsewhere, like every test that reads shared fixtures.
  */
 export async function startTestCluster(
-  options: { extraApiserverArgs?: readonly string[] } = {},
+  options: {
+    extraApiserverArgs?: readonly string[];
+    webhookClientCertificate?: WebhookClientCertificate;
+  } = {},
 ): Promise<TestCluster | { skip: string }> {
   const crds = sharedFixture('openshift-api');
   if ('skip' in crds) return crds;
@@ -42,6 +45,9 @@ export async function startTestCluster(
     progress,
     ...(options.extraApiserverArgs !== undefined
       ? { extraApiserverArgs: options.extraApiserverArgs }
+      : {}),
+    ...(options.webhookClientCertificate !== undefined
+      ? { webhookClientCertificate: options.webhookClientCertificate }
       : {}),
   });
   try {

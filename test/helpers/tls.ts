@@ -9,6 +9,14 @@ export interface TestPki {
   readonly otherCaPem: string;
   readonly serverKey: string;
   readonly serverCert: string;
+  /**
+   * A client certificate (extendedKeyUsage clientAuth) with subject CN `cn` and the given DNS
+   * SANs, signed by the test CA or, with `ca: 'other'`, by the unrelated one.
+   */
+  issueClientCert(
+    cn: string,
+    options?: { dnsNames?: readonly string[]; ca?: 'test' | 'other' },
+  ): Promise<{ cert: string; key: string }>;
   cleanup(): Promise<void>;
 }
 
@@ -48,11 +56,38 @@ export async function makeTestPki(): Promise<TestPki> {
     'x509 -req -in server.csr -CA cvo-test-ca.crt -CAkey cvo-test-ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext',
   );
   const read = (name: string): Promise<string> => readFile(join(dir, name), 'utf8');
+  let clients = 0;
   return {
     caPem: await read('cvo-test-ca.crt'),
     otherCaPem: await read('cvo-other-ca.crt'),
     serverKey: await read('server.key'),
     serverCert: await read('server.crt'),
+    async issueClientCert(cn, options = {}) {
+      const name = `client-${String(++clients)}`;
+      const ca = options.ca === 'other' ? 'cvo-other-ca' : 'cvo-test-ca';
+      // The subject goes in a config file: a CN may hold characters the split-on-space helper
+      // and openssl's -subj syntax would mangle.
+      await writeFile(
+        join(dir, `${name}.cnf`),
+        ['[req]', 'distinguished_name=dn', 'prompt=no', '[dn]', `CN=${cn}`, ''].join('\n'),
+      );
+      await openssl(`req ${ec} -keyout ${name}.key -out ${name}.csr -config ${name}.cnf`);
+      const sans = (options.dnsNames ?? []).map((d) => `DNS:${d}`);
+      await writeFile(
+        join(dir, `${name}.ext`),
+        [
+          ...(sans.length > 0 ? [`subjectAltName=${sans.join(',')}`] : []),
+          'basicConstraints=CA:FALSE',
+          'keyUsage=critical,digitalSignature',
+          'extendedKeyUsage=clientAuth',
+          '',
+        ].join('\n'),
+      );
+      await openssl(
+        `x509 -req -in ${name}.csr -CA ${ca}.crt -CAkey ${ca}.key -CAcreateserial -out ${name}.crt -days 2 -extfile ${name}.ext`,
+      );
+      return { cert: await read(`${name}.crt`), key: await read(`${name}.key`) };
+    },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
