@@ -7,6 +7,7 @@ import type { ClusterVerification, VerifyCallOptions } from './cluster-trust.js'
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
 import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
+import { toConditionReason } from './reasons.js';
 import type { EventSpec } from './reconcile.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
@@ -45,6 +46,8 @@ export interface ControllerOptions {
 
 const HISTORY_KEY = 'history:';
 const TARGET_KEY = 'target:';
+/** The accepted, verified target, verified again while the trust it was accepted under changes. */
+const TRUST_KEY = 'trust:';
 /** Events longer than this are cut, so full evidence never makes an Event too large to store. */
 const MAX_EVENT_MESSAGE = 16 * 1024;
 
@@ -105,7 +108,8 @@ export class ReleaseController {
   }
 
   pendingRechecks(): RecheckEntry[] {
-    return this.rechecks.list();
+    // Unverified releases and refused targets; the watch on a verified target is not pending.
+    return this.rechecks.list().filter((r) => !r.key.startsWith(TRUST_KEY));
   }
 
   async start(): Promise<void> {
@@ -242,6 +246,12 @@ export class ReleaseController {
     const plan = planReconcile(cv);
     if (plan.kind === 'verify' && accepted?.status === 'False' && plan.image.includes('@'))
       keys.add(`${TARGET_KEY}${plan.image}`);
+    // A verified target stays under watch: a key revoked or a signature expired later turns its
+    // ReleaseVerified condition False (history keeps what was true at acceptance, as the CVO).
+    const verified = findCondition(cv.status?.conditions, ConditionType.ReleaseVerified);
+    const desired = cv.status?.desired.image;
+    if (desired?.includes('@') === true && verified?.status === 'True')
+      keys.add(`${TRUST_KEY}${desired}`);
     this.rechecks.sync(keys);
     this.publishState();
   }
@@ -279,7 +289,7 @@ export class ReleaseController {
   private publishState(): void {
     const publisher = this.options.statePublisher;
     if (publisher === undefined) return;
-    const rechecks = this.rechecks.list().map((r) => ({
+    const rechecks = this.pendingRechecks().map((r) => ({
       kind: r.key.startsWith(TARGET_KEY) ? ('target' as const) : ('history' as const),
       image: r.key.slice(r.key.startsWith(TARGET_KEY) ? TARGET_KEY.length : HISTORY_KEY.length),
       attempts: r.attempts,
@@ -293,6 +303,7 @@ export class ReleaseController {
   }
 
   private async recheck(key: string): Promise<boolean> {
+    if (key.startsWith(TRUST_KEY)) return this.recheckTrust(key.slice(TRUST_KEY.length));
     if (key.startsWith(TARGET_KEY)) {
       this.queue.add(this.name);
       await this.queue.idle();
@@ -348,6 +359,56 @@ export class ReleaseController {
     if (verification.digest !== null)
       await this.persistSignatures(verification.digest, verification.signatures);
     this.options.logger.info('release verified by background re-check', { image });
+    return true;
+  }
+
+  /**
+   * Verifies the accepted target again under the cluster's current trust. Still verified: keep
+   * watching (done = false, with backoff). No longer verified: ReleaseVerified turns False with
+   * the reason, a Warning Event says so, and the watch ends; history's `verified` is left as it
+   * was recorded at acceptance.
+   */
+  private async recheckTrust(image: string): Promise<boolean> {
+    let cv = await this.options.kube.getClusterVersion(this.name);
+    const current = findCondition(cv.status?.conditions, ConditionType.ReleaseVerified);
+    if (cv.status?.desired.image !== image || current?.status !== 'True') return true;
+    const verification = await this.options.verifier.verify(image, cv);
+    this.recordVerdict(image, verification);
+    const { outcome } = verification;
+    if (outcome.verified) return false;
+    const retries = this.options.maxConflictRetries ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      if (cv.status === undefined || cv.status.desired.image !== image) return true;
+      const conditions = setCondition(
+        cv.status.conditions,
+        {
+          type: ConditionType.ReleaseVerified,
+          status: 'False',
+          reason: toConditionReason(outcome.code),
+          message: `${image}: ${outcome.summary === outcome.message ? outcome.message : `${outcome.message}: ${outcome.summary}`}`,
+        },
+        this.now().toISOString(),
+      );
+      try {
+        cv = await this.options.kube.replaceClusterVersionStatus({
+          ...cv,
+          status: { ...cv.status, conditions },
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 409 && attempt < retries)) throw err;
+        cv = await this.options.kube.getClusterVersion(this.name);
+      }
+    }
+    await this.recordEvent(cv, {
+      type: 'Warning',
+      reason: 'ReleaseNoLongerVerified',
+      message: `Release ${image}, accepted as verified, no longer verifies under the cluster's current trust: ${outcome.message} (history keeps verified: true as recorded at acceptance)`,
+    });
+    this.options.logger.warn('accepted release no longer verifies', {
+      image,
+      reason: outcome.message,
+    });
     return true;
   }
 
