@@ -43,6 +43,8 @@ export interface ComponentResult {
   readonly source?: string;
   readonly checks: readonly SigstoreCheck[];
   readonly cached: boolean;
+  /** When a cached verdict was made (unix ms); set on cache entries only. */
+  readonly checkedAt?: number;
 }
 
 export interface PayloadSummary {
@@ -66,6 +68,13 @@ export function createComponentCache(maxEntries = 4096): ComponentVerdictCache {
   return new LruCache<ComponentResult>(maxEntries);
 }
 
+/**
+ * How long a component's "verified" is reused. The key already holds everything the verdict
+ * depends on but time (the policy content, the sources); PKI certificates are checked at the
+ * current time, so a verdict is judged again after this long rather than trusted forever.
+ */
+export const COMPONENT_VERDICT_TTL_MS = 10 * 60_000;
+
 export interface VerifyComponentsOptions {
   readonly client: RegistryClient;
   /** Validated ClusterImagePolicies (ImagePolicies are namespaced and never gate a release). */
@@ -74,6 +83,8 @@ export interface VerifyComponentsOptions {
   readonly sourcesFor?: (pullspec: DigestPullspec) => readonly ComponentSource[];
   readonly concurrency?: number;
   readonly cache?: ComponentVerdictCache;
+  /** Unix milliseconds; injected by tests of the cache's lifetime. */
+  readonly now?: () => number;
   readonly signal: AbortSignal;
   /** Called after each component, with how many are done of how many. */
   readonly onProgress?: (done: number, total: number, last: ComponentResult) => void;
@@ -169,7 +180,9 @@ async function verifyOne(
   ];
   const cacheKey = `${pullspec.name}@${pullspec.digest}|${policyKey}|${sources.map((s) => s.name).join(',')}`;
   const hit = options.cache?.get(cacheKey);
-  if (hit !== undefined) return { ...hit, cached: true };
+  const now = (options.now ?? Date.now)();
+  if (hit !== undefined && now - (hit.checkedAt ?? 0) < COMPONENT_VERDICT_TTL_MS)
+    return { ...hit, cached: true };
 
   let source: ComponentSource | undefined;
   try {
@@ -200,7 +213,7 @@ async function verifyOne(
     checks,
     cached: false,
   };
-  if (result.status === 'verified') options.cache?.set(cacheKey, result);
+  if (result.status === 'verified') options.cache?.set(cacheKey, { ...result, checkedAt: now });
   return result;
 }
 
