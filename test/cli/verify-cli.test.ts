@@ -167,6 +167,30 @@ describe('cvo-verifier verify', () => {
     }
   });
 
+  it('never prints a store URL password, in text, JSON or YAML', async () => {
+    const extra = await StoreServer.start();
+    try {
+      const url = `${extra.url.replace('//', '//bot:Pa55-w0rd-x1@')}/first`;
+      for (const output of ['text', 'json', 'yaml']) {
+        const r = await cli([
+          'verify',
+          image(unsigned),
+          '--root-of-trust',
+          rootOfTrust,
+          '--signature-store',
+          url,
+          '--output',
+          output,
+        ]);
+        assert.equal(r.code, 1);
+        assert.ok(!(r.stdout + r.stderr).includes('Pa55-w0rd-x1'), `${output}: ${r.stdout}`);
+        assert.match(r.stdout, /\*\*\*@127\.0\.0\.1/, output);
+      }
+    } finally {
+      await extra.close();
+    }
+  });
+
   const usage: [string, string[], RegExp][] = [
     ['an unknown flag', ['verify', 'x@sha256:a', '--bogus'], /Unknown option '--bogus'/],
     ['a missing root of trust', [], /no root of trust/],
