@@ -1,4 +1,5 @@
 import { VerifyError } from '../errors.js';
+import type { VerifyErrorCode } from '../errors.js';
 import { KubeApiError } from '../kube/client.js';
 import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
@@ -48,6 +49,17 @@ const HISTORY_KEY = 'history:';
 const TARGET_KEY = 'target:';
 /** The accepted, verified target, verified again while the trust it was accepted under changes. */
 const TRUST_KEY = 'trust:';
+/**
+ * Failures to reach stores, or signatures no longer found: not verdicts about the trust, so they
+ * never flip a verified target (a revoked or removed key, an expired or bad signature do).
+ */
+const TRANSIENT_CODES: ReadonlySet<VerifyErrorCode> = new Set<VerifyErrorCode>([
+  'NOT_SIGNED',
+  'STORE_ERROR',
+  'STORE_TIMEOUT',
+  'STORE_REDIRECT',
+  'ABORTED',
+]);
 /** Events longer than this are cut, so full evidence never makes an Event too large to store. */
 const MAX_EVENT_MESSAGE = 16 * 1024;
 
@@ -376,6 +388,9 @@ export class ReleaseController {
     this.recordVerdict(image, verification);
     const { outcome } = verification;
     if (outcome.verified) return false;
+    // A store or network that does not answer proves nothing about the trust: keep watching
+    // rather than raise a false alarm (the signature cache normally answers without a store).
+    if (outcome.code !== undefined && TRANSIENT_CODES.has(outcome.code)) return false;
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
       if (cv.status === undefined || cv.status.desired.image !== image) return true;
