@@ -50,15 +50,21 @@ const TARGET_KEY = 'target:';
 /** The accepted, verified target, verified again while the trust it was accepted under changes. */
 const TRUST_KEY = 'trust:';
 /**
- * Failures to reach stores, or signatures no longer found: not verdicts about the trust, so they
- * never flip a verified target (a revoked or removed key, an expired or bad signature do).
+ * Verdicts about the trust itself: only these turn a verified target's ReleaseVerified False. A
+ * root of trust that cannot be read, stores or registries that do not answer, signatures no
+ * longer found or a budget running out say nothing about the trust, and never flip it.
  */
-const TRANSIENT_CODES: ReadonlySet<VerifyErrorCode> = new Set<VerifyErrorCode>([
-  'NOT_SIGNED',
-  'STORE_ERROR',
-  'STORE_TIMEOUT',
-  'STORE_REDIRECT',
-  'ABORTED',
+const TRUST_VERDICT_CODES: ReadonlySet<VerifyErrorCode> = new Set<VerifyErrorCode>([
+  'KEY_REVOKED',
+  'KEY_NOT_VALID',
+  'UNKNOWN_KEY',
+  'SIGNATURE_EXPIRED',
+  'SIGNATURE_FROM_FUTURE',
+  'BAD_SIGNATURE',
+  'PAYLOAD_DIGEST_MISMATCH',
+  'PAYLOAD_WRONG_TYPE',
+  'PAYLOAD_NO_IDENTITY',
+  'PAYLOAD_INVALID_JSON',
 ]);
 /** Events longer than this are cut, so full evidence never makes an Event too large to store. */
 const MAX_EVENT_MESSAGE = 16 * 1024;
@@ -260,9 +266,9 @@ export class ReleaseController {
       keys.add(`${TARGET_KEY}${plan.image}`);
     // A verified target stays under watch: a key revoked or a signature expired later turns its
     // ReleaseVerified condition False (history keeps what was true at acceptance, as the CVO).
-    const verified = findCondition(cv.status?.conditions, ConditionType.ReleaseVerified);
     const desired = cv.status?.desired.image;
-    if (desired?.includes('@') === true && verified?.status === 'True')
+    const entry = cv.status?.history?.find((h) => h.image === desired);
+    if (desired?.includes('@') === true && entry?.verified === true)
       keys.add(`${TRUST_KEY}${desired}`);
     this.rechecks.sync(keys);
     this.publishState();
@@ -375,33 +381,75 @@ export class ReleaseController {
   }
 
   /**
-   * Verifies the accepted target again under the cluster's current trust. Still verified: keep
-   * watching (done = false, with backoff). No longer verified: ReleaseVerified turns False with
-   * the reason, a Warning Event says so, and the watch ends; history's `verified` is left as it
-   * was recorded at acceptance.
+   * Verifies the accepted, verified target again under the cluster's current trust, for as long
+   * as it is the target (done = false: again later, with backoff). A verdict about the trust
+   * (revoked or removed key, expired or bad signature) turns ReleaseVerified False with a Warning
+   * Event; verified again later (the revocation undone), it turns True with a Normal one. History
+   * keeps `verified` as recorded at acceptance.
    */
   private async recheckTrust(image: string): Promise<boolean> {
-    let cv = await this.options.kube.getClusterVersion(this.name);
-    const current = findCondition(cv.status?.conditions, ConditionType.ReleaseVerified);
-    if (cv.status?.desired.image !== image || current?.status !== 'True') return true;
+    const cv = await this.options.kube.getClusterVersion(this.name);
+    if (cv.status?.desired.image !== image) return true;
     const verification = await this.options.verifier.verify(image, cv);
     this.recordVerdict(image, verification);
     const { outcome } = verification;
-    if (outcome.verified) return false;
-    // A store or network that does not answer proves nothing about the trust: keep watching
-    // rather than raise a false alarm (the signature cache normally answers without a store).
-    if (outcome.code !== undefined && TRANSIENT_CODES.has(outcome.code)) return false;
+    const current = findCondition(cv.status.conditions, ConditionType.ReleaseVerified);
+    if (outcome.verified) {
+      if (current?.status === 'False') {
+        await this.setTargetVerified(image, {
+          condition: {
+            type: ConditionType.ReleaseVerified,
+            status: 'True',
+            reason: 'Verified',
+            message: `${image}: ${outcome.summary}`,
+          },
+          event: {
+            type: 'Normal',
+            reason: 'ReleaseVerified',
+            message: `Release ${image} verifies again under the cluster's current trust: ${outcome.summary}`,
+          },
+        });
+      }
+      return false;
+    }
+    if (outcome.code === undefined || !TRUST_VERDICT_CODES.has(outcome.code)) return false;
+    if (current?.status === 'False' && current.reason === toConditionReason(outcome.code))
+      return false;
+    await this.setTargetVerified(image, {
+      condition: {
+        type: ConditionType.ReleaseVerified,
+        status: 'False',
+        reason: toConditionReason(outcome.code),
+        message: `${image}: ${outcome.summary === outcome.message ? outcome.message : `${outcome.message}: ${outcome.summary}`}`,
+      },
+      event: {
+        type: 'Warning',
+        reason: 'ReleaseNoLongerVerified',
+        message: `Release ${image}, accepted as verified, no longer verifies under the cluster's current trust: ${outcome.message} (history keeps verified: true as recorded at acceptance)`,
+      },
+    });
+    this.options.logger.warn('accepted release no longer verifies', {
+      image,
+      reason: outcome.message,
+    });
+    return false;
+  }
+
+  /** Writes the target's ReleaseVerified condition (409s retried) and records the Event. */
+  private async setTargetVerified(
+    image: string,
+    change: {
+      condition: Parameters<typeof setCondition>[1];
+      event: EventSpec;
+    },
+  ): Promise<void> {
+    let cv = await this.options.kube.getClusterVersion(this.name);
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
-      if (cv.status === undefined || cv.status.desired.image !== image) return true;
+      if (cv.status === undefined || cv.status.desired.image !== image) return;
       const conditions = setCondition(
         cv.status.conditions,
-        {
-          type: ConditionType.ReleaseVerified,
-          status: 'False',
-          reason: toConditionReason(outcome.code),
-          message: `${image}: ${outcome.summary === outcome.message ? outcome.message : `${outcome.message}: ${outcome.summary}`}`,
-        },
+        change.condition,
         this.now().toISOString(),
       );
       try {
@@ -415,16 +463,7 @@ export class ReleaseController {
         cv = await this.options.kube.getClusterVersion(this.name);
       }
     }
-    await this.recordEvent(cv, {
-      type: 'Warning',
-      reason: 'ReleaseNoLongerVerified',
-      message: `Release ${image}, accepted as verified, no longer verifies under the cluster's current trust: ${outcome.message} (history keeps verified: true as recorded at acceptance)`,
-    });
-    this.options.logger.warn('accepted release no longer verifies', {
-      image,
-      reason: outcome.message,
-    });
-    return true;
+    await this.recordEvent(cv, change.event);
   }
 
   private async persistSignatures(

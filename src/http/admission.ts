@@ -54,6 +54,9 @@ export interface AdmissionOptions {
   readonly budgetMs: number;
 }
 
+/** A request uid as the API server writes them (UUIDs), bounded. */
+const UID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /** The webhook's own limit on a request body: ClusterVersions are a few hundred KiB at most. */
 export const MAX_ADMISSION_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -86,9 +89,12 @@ export async function reviewClusterVersion(
   options: AdmissionOptions,
 ): Promise<AdmissionDecision> {
   const request = review.request;
-  const uid = request?.uid ?? '';
+  const uid = typeof request?.uid === 'string' ? request.uid : '';
   if (request === undefined || uid === '')
-    return deny(uid, 'malformed', 'the AdmissionReview has no request uid');
+    return deny('', 'malformed', 'the AdmissionReview has no request uid');
+  // The API server sends a UUID; anything else is not echoed back or logged.
+  if (!UID_RE.test(uid))
+    return deny('', 'malformed', 'the AdmissionReview request uid is malformed');
   if (request.kind?.kind !== 'ClusterVersion' || request.operation !== 'UPDATE')
     return allow(uid, 'not-applicable');
   if (!isClusterVersion(request.object))
@@ -122,8 +128,10 @@ export async function reviewClusterVersion(
   }, options.budgetMs);
   try {
     const verify = options.verify;
+    const progress = { started: false };
     const limited = async (): Promise<{ verified: boolean; message: string }> => {
       const release = await options.limiter?.acquire(controller.signal);
+      progress.started = true;
       try {
         return await verify(target.image, controller.signal);
       } finally {
@@ -145,6 +153,13 @@ export async function reviewClusterVersion(
         );
       }),
     ]);
+    if (result === 'timeout' && !progress.started) {
+      // Saturated (a flood of reviews holds every permit): a webhook that cannot judge in time
+      // must not block the admin; the controller, the real gate, verifies the target anyway.
+      return allow(uid, 'saturated', [
+        `The update was not verified at admission (the verifier is busy); the cluster-version verifier will verify ${target.image} before it is accepted`,
+      ]);
+    }
     if (result === 'timeout') {
       return deny(
         uid,

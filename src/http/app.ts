@@ -100,9 +100,10 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
         decision.reason,
         seconds,
       );
+      // Whoever reaches the port writes these fields: only bounded, plain strings are logged.
       req.log?.info('admission review', {
-        uid: decision.response.uid,
-        user: review.request?.userInfo?.username,
+        uid: loggable(decision.response.uid),
+        user: loggable(review.request?.userInfo?.username),
         allowed: decision.response.allowed,
         reason: decision.reason,
         durationMs: Math.round(seconds * 1000),
@@ -180,4 +181,15 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     });
   });
   return app;
+}
+
+/** Longest caller-supplied string written to a log line. */
+const MAX_LOGGED_FIELD = 128;
+
+/** A caller-supplied value as a log field: a string, control characters replaced, bounded. */
+export function loggable(value: unknown): string {
+  if (typeof value !== 'string') return '(not a string)';
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > MAX_LOGGED_FIELD ? `${clean.slice(0, MAX_LOGGED_FIELD)}…` : clean;
 }

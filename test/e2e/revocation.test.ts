@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import type { ConfigMap } from '../../src/kube/types.js';
 import type { Service } from '../../src/main.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
@@ -48,7 +49,18 @@ describe('revocation in a running service', () => {
     await tc?.stop();
   });
 
-  it('flips the accepted target to not verified and refuses the next release, without a restart', async (t) => {
+  /** Puts `cm` in place of the root-of-trust ConfigMap (creating it when it is gone). */
+  const putRootOfTrust = async (c: TestCluster, cm: ConfigMap): Promise<void> => {
+    const existing = await c.admin.getConfigMap('openshift-config-managed', 'release-verification');
+    if (existing === undefined) await c.admin.createConfigMap('openshift-config-managed', cm);
+    else
+      await c.admin.replaceConfigMap('openshift-config-managed', {
+        ...cm,
+        metadata: { ...cm.metadata, resourceVersion: existing.metadata.resourceVersion ?? '' },
+      });
+  };
+
+  it('flips the accepted target on a revocation (not on an outage), back when it is undone, and refuses the next release', async (t) => {
     if (tc === undefined) return t.skip(skip ?? 'no cluster');
     const c = tc;
     const accepted = `${REPO}@${digestOf(0x61)}`;
@@ -58,10 +70,24 @@ describe('revocation in a running service', () => {
     const before = await waitFor(c.admin, (x) => x.status?.desired.image === accepted, 'accepted');
     assert.equal(before.status?.history?.[0]?.verified, true);
     assert.equal(condition(before, 'ReleaseVerified')?.status, 'True');
+    const intact = await signer.rootOfTrust();
+
+    // An outage of the trust (the ConfigMap briefly gone) says nothing about it: no flip.
+    await c.kubectl([
+      'delete',
+      'configmap',
+      'release-verification',
+      '-n',
+      'openshift-config-managed',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const during = await c.admin.getClusterVersion('version');
+    assert.equal(condition(during, 'ReleaseVerified')?.status, 'True', 'flipped on an outage');
+    await putRootOfTrust(c, intact);
 
     await signer.gpg.revokeKey(signer.key);
-    await installRootOfTrust(c.admin, signer);
-
+    const revoked = await signer.rootOfTrust();
+    await putRootOfTrust(c, revoked);
     const flipped = await waitFor(
       c.admin,
       (x) => condition(x, 'ReleaseVerified')?.status === 'False',
@@ -77,7 +103,17 @@ describe('revocation in a running service', () => {
       JSON.stringify(warned),
     );
 
-    // The next release signed by the same (now revoked) key is refused, not served from a cache.
+    // The revocation undone (the old ConfigMap back): verified again.
+    await putRootOfTrust(c, intact);
+    await waitFor(
+      c.admin,
+      (x) => condition(x, 'ReleaseVerified')?.status === 'True',
+      'ReleaseVerified True once the revocation is undone',
+      30_000,
+    );
+
+    // Revoked again: the next release signed by that key is refused, not served from a cache.
+    await putRootOfTrust(c, revoked);
     const next = `${REPO}@${digestOf(0x62)}`;
     await requestUpdate(c, { image: next, version: '', force: false });
     const refused = await waitFor(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { reviewClusterVersion } from '../../src/http/admission.js';
+import { loggable } from '../../src/http/app.js';
 import { Semaphore } from '../../src/registry/semaphore.js';
 import type { AdmissionOptions, AdmissionReview } from '../../src/http/admission.js';
 import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
@@ -130,6 +131,18 @@ describe('reviewClusterVersion', () => {
     assert.equal(decision.response.status?.code, 403);
   });
 
+  it('denies a review whose uid is not a plain bounded identifier, echoing nothing back', async () => {
+    const base = review(cv({ image: TAG }));
+    for (const uid of ['x'.repeat(200), 'a\nb', 'system:admin changed', '']) {
+      const decision = await reviewClusterVersion(
+        { ...base, request: { ...base.request!, uid } },
+        off,
+      );
+      assert.equal(decision.response.allowed, false);
+      assert.equal(decision.response.uid, '');
+    }
+  });
+
   it('denies a review without a uid', async () => {
     const decision = await reviewClusterVersion(
       { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
@@ -158,7 +171,7 @@ describe('reviewClusterVersion', () => {
     assert.doesNotMatch(JSON.stringify(seen), /10\.0\.0\.1/);
   });
 
-  it('bounds verifications in flight: a review waiting past its budget for a permit is denied', async () => {
+  it('bounds verifications in flight: one that ran out of budget is denied, one that never got a permit is left to the controller', async () => {
     let inFlight = 0;
     let peak = 0;
     const limiter = new Semaphore(2);
@@ -178,13 +191,24 @@ describe('reviewClusterVersion', () => {
       Array.from({ length: 6 }, () => reviewClusterVersion(review(cv({ image: DIGEST })), options)),
     );
     assert.equal(peak, 2);
+    const saturated = decisions.filter((d) => d.reason === 'saturated');
+    assert.ok(saturated.every((d) => d.response.allowed && d.response.warnings?.length === 1));
     assert.deepEqual(decisions.map((d) => d.reason).sort(), [
-      'verification-timeout',
-      'verification-timeout',
+      'saturated',
+      'saturated',
       'verification-timeout',
       'verification-timeout',
       'verified',
       'verified',
     ]);
+  });
+});
+
+describe('loggable', () => {
+  it('logs caller-supplied fields as bounded plain strings', () => {
+    assert.equal(loggable('system:serviceaccount:x'), 'system:serviceaccount:x');
+    assert.equal(loggable({ nested: 'object' }), '(not a string)');
+    assert.equal(loggable('a\nforged line\u001b[31m'), 'a?forged line?[31m');
+    assert.equal(loggable('x'.repeat(5000)).length, 129);
   });
 });
