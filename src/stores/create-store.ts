@@ -49,7 +49,7 @@ function toFileStorePath(raw: string, url: URL, baseDir: string): string {
   if (url.host !== '' && url.host !== 'localhost') {
     throw new VerifyError(
       'INVALID_STORE',
-      `signature store ${JSON.stringify(raw)}: file URLs must name a local path`,
+      `signature store ${JSON.stringify(redactUrl(raw))}: file URLs must name a local path`,
     );
   }
   const path = fileURLToPath(url);
