@@ -92,3 +92,29 @@ export function runLibraryGoHarness(
 ): Promise<Map<string, LibraryGoResult>> {
   return runHarness('libraryGoHarness', cases);
 }
+
+/** A case for containers/image's List.ChooseInstance (interop/cmd/choose-instance). */
+export interface ChooseInstanceCase {
+  readonly id: string;
+  /** Standard base64 of the list's exact bytes. */
+  readonly manifest: string;
+  /** The MIME type the list is read as (a registry's Content-Type). */
+  readonly mediaType: string;
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+export interface ChooseInstanceResult {
+  readonly id: string;
+  readonly digest?: string;
+  readonly error?: string;
+  /** `input`, `parse` (ListFromBlob), `choose` (ChooseInstance) or `panic`. */
+  readonly stage?: string;
+}
+
+export function runChooseInstanceHarness(
+  cases: readonly ChooseInstanceCase[],
+): Promise<Map<string, ChooseInstanceResult>> {
+  return runHarness('chooseInstance', cases);
+}

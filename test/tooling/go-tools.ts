@@ -33,6 +33,13 @@ export const GO_TOOLS = {
     pkg: './cmd/cimage-harness',
     tags: ['containers_image_openpgp', 'exclude_graphdriver_btrfs'],
   },
+  /** containers/image's manifest-list instance choice (List.ChooseInstance), as CRI-O pulls. */
+  chooseInstance: {
+    name: 'choose-instance',
+    moduleDir: 'interop',
+    pkg: './cmd/choose-instance',
+    tags: ['containers_image_openpgp', 'exclude_graphdriver_btrfs'],
+  },
   /** library-go pkg/verify, as the cluster-version operator runs it. */
   libraryGoHarness: {
     name: 'librarygo-harness',
