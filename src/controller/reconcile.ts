@@ -85,10 +85,21 @@ export function payloadRefusedMessage(version: string, image: string, payload: s
   return `Payload verification failed version=${JSON.stringify(version)} image=${JSON.stringify(image)}: ${payload}`;
 }
 
+/** The CVO's refusal when a payload's release-metadata contradicts the requested version. */
+export function payloadVersionMismatchMessage(
+  version: string,
+  image: string,
+  payloadVersion: string,
+): string {
+  return `Verifying payload failed version=${JSON.stringify(version)} image=${JSON.stringify(image)} failure=release image version ${payloadVersion} does not match the expected upstream version ${version}`;
+}
+
 /** What the payload check concluded, reduced to what status and events need. */
 export interface PayloadResult {
   readonly mode: 'warn' | 'enforce';
   readonly verified: boolean;
+  /** The payload's release-metadata version, when the payload was read. */
+  readonly version?: string;
   /** One line naming the failing components (abbreviated), or the count that verified. */
   readonly message: string;
 }
@@ -142,7 +153,12 @@ export function applyVerdict(
     { type: ConditionType.Invalid, status: 'False', reason: 'AsExpected', message: '' },
     now,
   );
-  const { image, version } = plan;
+  const { image } = plan;
+  // As the CVO: an image requested without a version takes the payload's; a version that the
+  // payload contradicts is refused, forced or not (what stops a downgrade through a spoofed
+  // update graph).
+  const version =
+    plan.version === '' && payload?.version !== undefined ? payload.version : plan.version;
   const events: EventSpec[] = [];
   conditions = setCondition(
     conditions,
@@ -180,6 +196,34 @@ export function applyVerdict(
           },
       now,
     );
+  }
+  // After verification, as the CVO orders them: an unverified, unforced target is refused for
+  // that first (below).
+  if (
+    payload?.version !== undefined &&
+    payload.version !== version &&
+    (outcome.verified || plan.force)
+  ) {
+    const message = payloadVersionMismatchMessage(version, image, payload.version);
+    conditions = setCondition(
+      conditions,
+      {
+        type: ConditionType.ReleaseAccepted,
+        status: 'False',
+        reason: 'VerifyPayloadVersion',
+        message,
+      },
+      now,
+    );
+    events.push({ type: 'Warning', reason: 'VerifyPayloadVersionFailed', message });
+    return {
+      status: {
+        ...status,
+        conditions,
+        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+      },
+      events,
+    };
   }
   const payloadFailed = payload !== undefined && !payload.verified;
 
@@ -284,8 +328,8 @@ export function applyVerdict(
   return {
     status: {
       ...status,
-      // The schema requires version; it is empty when only an image was given (the CVO fills it
-      // from the payload's release-metadata, which this service does not read).
+      // The schema requires version; it is the payload's when only an image was given and the
+      // payload was read, else empty.
       desired: { version, image },
       history,
       conditions,

@@ -256,5 +256,30 @@ describe(
         /all 40 component images of 4\.17\.\d+ covered by ClusterImagePolicies have valid signatures/,
       );
     });
+    it('takes the payload version for an image-only request, and refuses a version the payload contradicts, even forced', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({ payloadVerification: 'warn' });
+      const r = await release();
+      const version = `4.17.${releases}`;
+      await requestUpdate(tc, { image: r.pullspec, version: '4.99.0', force: true });
+      const spoofed = await waitFor(
+        tc.admin,
+        (x) => condition(x, 'ReleaseAccepted')?.reason === 'VerifyPayloadVersion',
+        'refusal of the spoofed version',
+      );
+      assert.equal(
+        condition(spoofed, 'ReleaseAccepted')?.message,
+        `Verifying payload failed version="4.99.0" image="${r.pullspec}" failure=release image version ${version} does not match the expected upstream version 4.99.0`,
+      );
+      assert.notEqual(spoofed.status?.desired.image, r.pullspec);
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      const cv = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'acceptance of the image-only request',
+      );
+      assert.equal(cv.status?.desired.version, version);
+      assert.equal(cv.status?.history?.[0]?.version, version);
+    });
   },
 );

@@ -127,6 +127,63 @@ describe('planReconcile', () => {
 describe('applyVerdict', () => {
   const plan = { kind: 'verify' as const, image: IMG(2), version: '4.17.0', force: false };
 
+  describe('when the payload names its version (release-metadata)', () => {
+    const payload = (version: string) => ({
+      mode: 'warn' as const,
+      verified: true,
+      message: 'all components verified',
+      version,
+    });
+
+    it('refuses a version the payload contradicts, forced or not, in the CVO words', () => {
+      for (const force of [false, true]) {
+        const spoofed = { ...plan, version: '4.99.0', force };
+        const { status, events } = applyVerdict(
+          cv({ image: IMG(2), version: '4.99.0', force }),
+          spoofed,
+          verified,
+          NOW,
+          payload('4.17.0'),
+        );
+        const accepted = status.conditions?.find((c) => c.type === 'ReleaseAccepted');
+        assert.equal(accepted?.status, 'False');
+        assert.equal(accepted?.reason, 'VerifyPayloadVersion');
+        assert.equal(
+          accepted?.message,
+          `Verifying payload failed version="4.99.0" image="${IMG(2)}" failure=release image version 4.17.0 does not match the expected upstream version 4.99.0`,
+        );
+        assert.deepEqual(status.history, []);
+        assert.ok(events.some((e) => e.reason === 'VerifyPayloadVersionFailed'));
+      }
+    });
+
+    it('records the payload version when only an image was requested', () => {
+      const { status } = applyVerdict(
+        cv({ image: IMG(2) }),
+        { ...plan, version: '' },
+        verified,
+        NOW,
+        payload('4.17.0'),
+      );
+      assert.equal(status.desired.version, '4.17.0');
+      assert.equal(status.history?.[0]?.version, '4.17.0');
+    });
+
+    it('reports an unverified, unforced target as not verified first, as the CVO orders the steps', () => {
+      const { status } = applyVerdict(
+        cv({ image: IMG(2), version: '4.99.0' }),
+        { ...plan, version: '4.99.0' },
+        refused,
+        NOW,
+        payload('4.17.0'),
+      );
+      assert.equal(
+        status.conditions?.find((c) => c.type === 'ReleaseAccepted')?.reason,
+        'RetrievePayload',
+      );
+    });
+  });
+
   it('refuses an unverified, unforced target in the CVO words without touching desired or history', () => {
     const { status, events } = applyVerdict(cv({ image: IMG(2) }), plan, refused, NOW);
     const accepted = status.conditions?.find((c) => c.type === 'ReleaseAccepted');
