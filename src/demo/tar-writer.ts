@@ -35,6 +35,13 @@ export interface TarEntryInput {
   readonly pax?: Readonly<Record<string, string>>;
   /** Write the size field in GNU base-256 even when octal would do. */
   readonly base256Size?: boolean;
+  /**
+   * A raw prefix field (POSIX headers only): up to 155 bytes at offset 345 for ustar, 131 for
+   * STAR. Not checked: it may disagree with what a reader of the other format would see.
+   */
+  readonly prefix?: string;
+  /** `star` writes Schily tar's trailer (`tar\0` in the header's last 4 bytes). Default ustar. */
+  readonly headerFormat?: 'ustar' | 'star';
 }
 
 export interface MakeTarOptions {
@@ -103,6 +110,8 @@ function entryBlocks(entry: TarEntryInput): Buffer[] {
       mode: entry.mode ?? (type === 'dir' ? 0o755 : 0o644),
       gnu,
       base256Size: entry.base256Size ?? false,
+      ...(entry.prefix !== undefined ? { prefix: entry.prefix } : {}),
+      star: entry.headerFormat === 'star',
     }),
     padded(body),
   );
@@ -127,6 +136,8 @@ interface HeaderFields {
   /** GNU magic (`ustar  \0`) instead of POSIX (`ustar\000`). */
   readonly gnu?: boolean;
   readonly base256Size?: boolean;
+  readonly prefix?: string;
+  readonly star?: boolean;
 }
 
 function header(fields: HeaderFields): Buffer {
@@ -145,6 +156,15 @@ function header(fields: HeaderFields): Buffer {
   if (fields.gnu !== true) {
     writeOctal(block, 329, 8, 0); // devmajor
     writeOctal(block, 337, 8, 0); // devminor
+    if (fields.prefix !== undefined) {
+      writeString(block, 345, fields.star === true ? 131 : 155, fields.prefix);
+    }
+    if (fields.star === true) {
+      // STAR keeps access and change times after its 131-byte prefix.
+      writeOctal(block, 476, 12, MTIME);
+      writeOctal(block, 488, 12, MTIME);
+      block.write('tar\0', 508, 'latin1');
+    }
   }
   // The checksum is computed with its own field as eight spaces, then written as six octal
   // digits, a NUL and a space.

@@ -618,7 +618,7 @@ class WantedFiles {
   onEntry(entry: TarEntry): TarBodySink | undefined {
     const { dir, base } = splitPath(entry.path);
     if (base.startsWith('.wh.')) {
-      this.onWhiteout(dir, base);
+      this.onWhiteout(dir, base, entry.name);
       return undefined;
     }
 
@@ -715,8 +715,15 @@ class WantedFiles {
     };
   }
 
-  private onWhiteout(dir: string, base: string): void {
+  private onWhiteout(dir: string, base: string, entryName: string): void {
     if (base === '.wh..wh..opq') {
+      // containers/storage empties the directory of what it did not unpack from this layer, and
+      // a directory below it that this layer did not name goes with its files: refused when it
+      // would take a file kept from this layer (the OCI spec says it must not).
+      for (const key of this.files.keys()) {
+        const inside = dir === '' || key.startsWith(`${dir}/`);
+        if (inside && splitPath(key).dir !== dir) this.refuseSameLayer(entryName, key);
+      }
       for (const given of this.below.get(dir) ?? []) this.whiteouts.add(given);
       if (dir === this.directory) this.whiteouts.add(this.watched.get(dir) ?? dir);
       return;
@@ -725,10 +732,23 @@ class WantedFiles {
     const name = base.slice('.wh.'.length);
     if (name === '') return;
     const target = dir === '' ? name : `${dir}/${name}`;
+    // containers/storage deletes what stands at the target now, this layer's own files included;
+    // the OCI spec says a whiteout hides only the layers below. Refused when they differ.
+    for (const key of this.files.keys()) {
+      if (key === target || key.startsWith(`${target}/`)) this.refuseSameLayer(entryName, key);
+    }
     const given = this.watched.get(target);
     if (given !== undefined) this.whiteouts.add(given);
     else if (dir === this.directory) this.whiteouts.add(target);
     for (const under of this.below.get(target) ?? []) this.whiteouts.add(under);
+  }
+
+  private refuseSameLayer(whiteout: string, key: string): never {
+    throw new PayloadError(
+      'INVALID_CONTENT',
+      `${this.layer}: whiteout ${quoteName(whiteout)} follows ${quoteName(key)} in the same ` +
+        'layer (extractors disagree on whether it deletes it)',
+    );
   }
 }
 

@@ -76,6 +76,29 @@ type ReaderState =
   | { readonly kind: 'end' };
 
 const POSIX_MAGIC = Buffer.from('ustar\x00', 'latin1');
+/** The last four bytes of a STAR header (Schily tar), which Go's archive/tar reads as STAR. */
+const STAR_TRAILER = Buffer.from('tar\x00', 'latin1');
+
+/**
+ * Typeflags Go's archive/tar reads without a body whatever the size field says (its
+ * `isHeaderOnlyType`): the next header starts right after them.
+ */
+const HEADER_ONLY_TYPEFLAGS: ReadonlySet<string> = new Set(['1', '2', '3', '4', '5', '6']);
+
+/**
+ * Entry typeflags containers/storage extracts (`extractTarFileEntry`): regular files (`0`, and
+ * the pre-POSIX `\0`), hard and symbolic links, character and block devices, directories and
+ * FIFOs. It fails the whole layer on any other (`unhandled tar header type`), so we refuse them.
+ */
+const EXTRACTED_TYPEFLAGS: ReadonlySet<string> = new Set(['0', '\0', '1', '2', '3', '4', '5', '6']);
+
+/**
+ * Overlay file-system xattrs, carried as PAX `SCHILY.xattr.<name>` records. containers/storage
+ * writes them onto the extracted files; under an overlay mount they change what a path shows
+ * (`redirect` makes a directory show another's files, `opaque` hides the layers below,
+ * `metacopy`, `origin` …). We do not emulate overlayfs, so a layer carrying any is refused.
+ */
+const OVERLAY_XATTR_PREFIXES = ['SCHILY.xattr.trusted.overlay.', 'SCHILY.xattr.user.overlay.'];
 
 /**
  * An incremental, fail-closed tar reader (ustar, GNU and PAX): `push` blocks of the archive as
@@ -96,6 +119,8 @@ export class TarReader {
   private state: ReaderState = { kind: 'header' };
   private pending: PendingExtensions = {};
   private entryCount = 0;
+  /** The header block of the global PAX header being read, reported once its records are. */
+  private globalHeader: Buffer | undefined;
 
   constructor(options: TarReaderOptions) {
     this.options = options;
@@ -164,6 +189,7 @@ export class TarReader {
           if (state.filled === state.data.length && state.padding === 0) {
             this.state = { kind: 'header' };
             this.applyExtension(state.flag, state.data);
+            if (state.flag === 'g') this.reportGlobal(state.data.length);
           }
           break;
         }
@@ -235,6 +261,7 @@ export class TarReader {
       case 'g':
       case 'L':
       case 'K':
+        if (typeflag === 'g') this.globalHeader = Buffer.from(block);
         this.startExtension(typeflag, size);
         return;
       case 'S':
@@ -267,13 +294,44 @@ export class TarReader {
         `${archive}: two extended headers of typeflag ${flag} for one entry`,
       );
     }
-    if (flag === 'g') this.countEntry();
+    if (flag === 'g') {
+      if (hasPending(this.pending)) {
+        // Go's archive/tar drops pending extended headers at a global header; GNU tar keeps them.
+        throw new PayloadError(
+          'LAYER_FORMAT',
+          `${archive}: a global PAX header between an extended header and its entry`,
+        );
+      }
+      this.countEntry();
+    }
     const data = Buffer.alloc(size);
     this.state = { kind: 'extension', flag, data, filled: 0, padding: paddingOf(size) };
     if (size === 0) {
       this.state = { kind: 'header' };
       this.applyExtension(flag, data);
+      if (flag === 'g') this.reportGlobal(size);
     }
+  }
+
+  /**
+   * Go's archive/tar returns a global PAX header as an entry under its own name, and
+   * containers/storage removes whatever stands at that name before ignoring the entry: it is
+   * reported as an `other` entry, so a global header named like a wanted path is refused.
+   */
+  private reportGlobal(size: number): void {
+    const block = this.globalHeader;
+    this.globalHeader = undefined;
+    if (block === undefined) return;
+    const { archive } = this.options;
+    const name = headerName(block);
+    const path = normaliseArchivePath(name);
+    if (path === undefined || path === '') {
+      throw new PayloadError(
+        'UNSAFE_PATH',
+        `${archive}: global PAX header ${quoteName(name)} has an unsafe path`,
+      );
+    }
+    this.options.onEntry({ kind: 'other', path, name, typeflag: 'g', size });
   }
 
   private applyExtension(flag: ExtensionFlag, data: Buffer): void {
@@ -323,6 +381,32 @@ export class TarReader {
       );
     }
 
+    if (!EXTRACTED_TYPEFLAGS.has(typeflag)) {
+      throw new PayloadError(
+        'LAYER_FORMAT',
+        `${archive}: entry ${quoteName(name)} has typeflag ${JSON.stringify(typeflag)}, which ` +
+          'containers/storage does not extract',
+      );
+    }
+    for (const key of pax?.keys() ?? []) {
+      if (OVERLAY_XATTR_PREFIXES.some((prefix) => key.startsWith(prefix))) {
+        throw new PayloadError(
+          'LAYER_FORMAT',
+          `${archive}: entry ${quoteName(name)} carries the overlay xattr ` +
+            `${quoteName(key.slice('SCHILY.xattr.'.length))}, which would change what an overlay ` +
+            'mount shows; refused',
+        );
+      }
+    }
+    if (HEADER_ONLY_TYPEFLAGS.has(typeflag) && size !== 0) {
+      // Go's archive/tar reads no body for these and takes the next block as the next header;
+      // other readers skip the size as a body. Ambiguous, so refused.
+      throw new PayloadError(
+        'LAYER_CORRUPT',
+        `${archive}: header-only entry ${quoteName(name)} (typeflag ${JSON.stringify(typeflag)}) ` +
+          `has a size of ${String(size)} bytes`,
+      );
+    }
     const entry = toEntry(typeflag, name, path, link, size, archive);
     if (entry.kind !== 'directory' && path === '') {
       throw new PayloadError(
@@ -330,11 +414,11 @@ export class TarReader {
         `${archive}: entry ${quoteName(name)} names the archive root but is not a directory`,
       );
     }
-    if (entry.kind !== 'file' && entry.kind !== 'other' && size !== 0) {
-      // Go's archive/tar skips no body for these, other readers do: ambiguous, so refused.
+    if (entry.kind === 'directory' && size !== 0) {
+      // A pre-POSIX `\0` entry named `dir/`: Go reads it as a header-only directory.
       throw new PayloadError(
         'LAYER_CORRUPT',
-        `${archive}: ${entry.kind} entry ${quoteName(name)} has a body of ${String(size)} bytes`,
+        `${archive}: directory entry ${quoteName(name)} has a size of ${String(size)} bytes`,
       );
     }
     const sink = this.options.onEntry(entry);
@@ -389,7 +473,6 @@ function toEntry(
 ): TarEntry {
   switch (typeflag) {
     case '0':
-    case '7': // contiguous file: a regular file to every extractor
       if (name.endsWith('/')) {
         // Go's archive/tar extracts a file, GNU tar a directory.
         throw new PayloadError(
@@ -463,12 +546,17 @@ function pick(
   return fromPax ?? gnu ?? header;
 }
 
-/** The name field, with the POSIX ustar prefix field when the header is POSIX ustar (GNU
- *  headers keep other data in those bytes). */
+/**
+ * The name field, with the prefix field when the header has one, decided as Go's archive/tar
+ * does: POSIX magic with the STAR trailer (`tar\0` in the last 4 bytes) is a STAR header, whose
+ * prefix is 131 bytes (access and change times follow it); POSIX magic otherwise is ustar, with a
+ * 155-byte prefix; GNU and v7 headers have none (GNU keeps other data in those bytes).
+ */
 function headerName(block: Buffer): string {
   const name = field(block, 0, 100);
   if (!block.subarray(257, 263).equals(POSIX_MAGIC)) return name;
-  const prefix = field(block, 345, 155);
+  const star = block.subarray(508, 512).equals(STAR_TRAILER);
+  const prefix = field(block, 345, star ? 131 : 155);
   return prefix === '' ? name : `${prefix}/${name}`;
 }
 
