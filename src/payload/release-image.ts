@@ -1,7 +1,8 @@
 import type { DigestPullspec } from '../image/pullspec.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
 import { isRegistryError } from '../registry/errors.js';
-import type { Descriptor, ImageManifest, Platform } from '../registry/manifest.js';
+import { DOCKER_MANIFEST_LIST } from '../registry/manifest.js';
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../registry/manifest.js';
 import { PayloadError } from './errors.js';
 import { extractFromLayer } from './layer-reader.js';
 import type { ExtractLimits, ExtractResult } from './layer-reader.js';
@@ -25,7 +26,10 @@ export interface ReleaseSource extends RegistryRepository {
 
 export interface ReadReleaseOptions {
   readonly signal: AbortSignal;
-  /** `os/architecture[/variant]` picked from a manifest list (default `linux/amd64`). */
+  /**
+   * `os/architecture[/variant]` chosen from a manifest list as containers/image's
+   * ChooseInstance chooses (see {@link chooseInstance}); default `linux/amd64`.
+   */
   readonly platform?: string;
   /** Every platform of a manifest list instead of one. */
   readonly allPlatforms?: boolean;
@@ -54,6 +58,171 @@ const DEFAULT_PLATFORM = 'linux/amd64';
 function platformName(platform: Platform | undefined): string | undefined {
   if (platform === undefined) return undefined;
   return [platform.os, platform.architecture, platform.variant].filter((p) => p).join('/');
+}
+
+/**
+ * The platform a node asks for: containers/image's SystemContext `OSChoice`,
+ * `ArchitectureChoice` and `VariantChoice` (Go names: `amd64`, `arm64`, `ppc64le`, `s390x`).
+ */
+export interface WantedPlatform {
+  readonly os: string;
+  readonly architecture: string;
+  /** Absent or empty: no variant asked for (which is not the same as `v8` on arm64). */
+  readonly variant?: string;
+}
+
+/** `os/architecture[/variant]` as a {@link WantedPlatform}; PLATFORM_NOT_FOUND when malformed. */
+export function parsePlatform(text: string): WantedPlatform {
+  const parts = text.split('/');
+  const [os, architecture, variant] = parts;
+  if (
+    parts.length > 3 ||
+    os === undefined ||
+    os === '' ||
+    architecture === undefined ||
+    architecture === '' ||
+    variant === ''
+  ) {
+    throw new PayloadError(
+      'PLATFORM_NOT_FOUND',
+      `platform ${JSON.stringify(text)} is not OS/ARCH[/VARIANT]`,
+    );
+  }
+  return { os, architecture, ...(variant !== undefined ? { variant } : {}) };
+}
+
+/** The zstd instance annotation of an OCI index entry (containers/image writes it when pushing). */
+export const ZSTD_INSTANCE_ANNOTATION = 'io.github.containers.compression.zstd';
+
+/**
+ * Known variants per architecture, most capable first (containers/image
+ * internal/pkg/platform `compatibility`). A Map: an architecture named `constructor` must not
+ * find Object.prototype's.
+ */
+const VARIANT_COMPATIBILITY: ReadonlyMap<string, readonly string[]> = new Map([
+  ['arm', ['v8', 'v7', 'v6', 'v5']],
+  ['arm64', ['v8']],
+]);
+
+/**
+ * The variants an instance may have to be chosen, best first (containers/image
+ * `WantedPlatforms` when the architecture is given, so nothing is read from the machine).
+ * A variant asked for is walked down its compatibility list, then "no variant"; no variant asked
+ * for prefers entries without one, then every known variant of the architecture. So `arm64`
+ * prefers a plain `linux/arm64` entry and `arm64/v8` a `linux/arm64/v8` one; an unknown variant
+ * matches only itself, then "no variant".
+ */
+export function wantedVariants(wanted: WantedPlatform): readonly string[] {
+  const known = VARIANT_COMPATIBILITY.get(wanted.architecture);
+  const variant = wanted.variant ?? '';
+  if (variant === '') return ['', ...(known ?? [])];
+  const at = known?.indexOf(variant) ?? -1;
+  return [...(known !== undefined && at !== -1 ? known.slice(at) : [variant]), ''];
+}
+
+/**
+ * The instance of a manifest list or OCI index that containers/image's `List.ChooseInstance`
+ * (v5.42.1) picks for `wanted` — what CRI-O pulls on a node of that platform — or undefined when
+ * it finds none. Platform fields are compared exactly (case-sensitive); `os.version`,
+ * `os.features`, entry media types and artifact types play no part.
+ *
+ * - Docker v2s2 list: for each wanted variant in order, the first entry with that os,
+ *   architecture and variant. An entry without `platform` never matches; annotations are not
+ *   part of the format and are ignored.
+ * - OCI index: among matching entries, the best-ranked variant wins; on a tie an entry annotated
+ *   `io.github.containers.compression.zstd: "true"` beats one without (ChooseInstance prefers
+ *   zstd; CRI-O's pull, copy.Image with PreferGzipInstances unset, chooses the same way); then the
+ *   earlier entry. An entry without `platform` matches any platform, ranked below every variant.
+ */
+export function chooseInstance(list: ImageIndex, wanted: WantedPlatform): Descriptor | undefined {
+  const variants = wantedVariants(wanted);
+  const rank = (platform: Platform): number =>
+    platform.os === wanted.os && platform.architecture === wanted.architecture
+      ? variants.indexOf(platform.variant ?? '')
+      : -1;
+  if (list.mediaType === DOCKER_MANIFEST_LIST) {
+    for (let wantedRank = 0; wantedRank < variants.length; wantedRank++) {
+      const found = list.manifests.find(
+        (m) => m.platform !== undefined && rank(m.platform) === wantedRank,
+      );
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  let best: { entry: Descriptor; rank: number; zstd: boolean } | undefined;
+  for (const entry of list.manifests) {
+    const entryRank = entry.platform === undefined ? Infinity : rank(entry.platform);
+    if (entryRank === -1) continue;
+    const zstd = entry.annotations?.[ZSTD_INSTANCE_ANNOTATION] === 'true';
+    // Strictly better only: on a full tie the earlier entry stays.
+    if (
+      best === undefined ||
+      entryRank < best.rank ||
+      (entryRank === best.rank && zstd && !best.zstd)
+    ) {
+      best = { entry, rank: entryRank, zstd };
+    }
+  }
+  return best?.entry;
+}
+
+/** JSON keys of a list that containers/image reads, by where they occur. */
+const LIST_KEYS = [
+  'schemaVersion',
+  'mediaType',
+  'artifactType',
+  'manifests',
+  'subject',
+  'annotations',
+];
+const ENTRY_KEYS = [
+  'mediaType',
+  'digest',
+  'size',
+  'urls',
+  'annotations',
+  'data',
+  'platform',
+  'artifactType',
+];
+const PLATFORM_KEYS = ['architecture', 'os', 'os.version', 'os.features', 'variant', 'features'];
+
+/** Go's encoding/json key folding (per rune, upper then lower: `ſ` is `s`, `K` (Kelvin) is `k`). */
+function foldKey(key: string): string {
+  return key.replace(/./gsu, (c) => c.toUpperCase().toLowerCase());
+}
+
+/**
+ * Refuses a list in which a key is another spelling of a field containers/image reads
+ * (`Platform`, `ARCHITECTURE`, `digeſt`): Go's encoding/json matches keys case-insensitively, so
+ * a node would see a platform or digest that our exact-key parser does not. Fail closed.
+ */
+export function assertUnambiguousListKeys(bytes: Uint8Array, what: string): void {
+  const check = (value: unknown, known: readonly string[], where: string): void => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    for (const key of Object.keys(value)) {
+      const folded = foldKey(key);
+      const field = known.find((k) => k !== key && k.toLowerCase() === folded);
+      if (field !== undefined) {
+        throw new PayloadError(
+          'INVALID_CONTENT',
+          `${what}: ${where} has the key ${JSON.stringify(key)}, which containers/image reads as ${JSON.stringify(field)}`,
+        );
+      }
+    }
+  };
+  const document = JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  check(document, LIST_KEYS, 'the list');
+  const manifests = (document as { manifests?: unknown }).manifests;
+  if (!Array.isArray(manifests)) return;
+  manifests.forEach((entry: unknown, i) => {
+    check(entry, ENTRY_KEYS, `manifests[${i}]`);
+    check(
+      (entry as { platform?: unknown } | null)?.platform,
+      PLATFORM_KEYS,
+      `manifests[${i}].platform`,
+    );
+  });
 }
 
 /**
@@ -94,16 +263,22 @@ export async function readReleasePayload(
     if (manifest.kind === 'image') {
       return [await readPlatform(client, source, found.digest, manifest, undefined, options)];
     }
-    const wanted = options.platform ?? DEFAULT_PLATFORM;
-    const entries = manifest.manifests.filter(
-      (m) => options.allPlatforms === true || platformName(m.platform) === wanted,
-    );
-    if (entries.length === 0) {
-      const offered = manifest.manifests.map((m) => platformName(m.platform) ?? '?').join(', ');
-      throw new PayloadError(
-        'PLATFORM_NOT_FOUND',
-        `release image ${source.name}@${pullspec.digest} has no ${wanted} image (it has ${offered})`,
-      );
+    const where = `release image ${source.name}@${pullspec.digest}`;
+    assertUnambiguousListKeys(found.bytes, where);
+    let entries: readonly Descriptor[];
+    if (options.allPlatforms === true) {
+      entries = manifest.manifests;
+    } else {
+      const wanted = options.platform ?? DEFAULT_PLATFORM;
+      const chosen = chooseInstance(manifest, parsePlatform(wanted));
+      if (chosen === undefined) {
+        const offered = manifest.manifests.map((m) => platformName(m.platform) ?? '?').join(', ');
+        throw new PayloadError(
+          'PLATFORM_NOT_FOUND',
+          `${where} has no ${wanted} image (it has ${offered})`,
+        );
+      }
+      entries = [chosen];
     }
     const payloads: ReleasePayload[] = [];
     for (const entry of entries) {
