@@ -27,7 +27,12 @@ Options:
   --mirrors PATH             ImageDigestMirrorSet / ImageContentSourcePolicy YAML/JSON
                              (repeatable): images are read from their mirrors, identities are
                              matched on the logical names
-  --platform OS/ARCH         platform picked from a manifest list (default linux/amd64)
+  --platform OS/ARCH[/VARIANT]
+                             the instance of a manifest list a node of that platform pulls,
+                             chosen as containers/image's ChooseInstance chooses (variant
+                             order, zstd instances first in OCI indexes; default linux/amd64;
+                             linux/arm64 prefers a plain arm64 entry, linux/arm64/v8 a v8
+                             one; CRI-O on an arm64 node asks for linux/arm64/v8)
   --all-platforms            verify every platform of a manifest list
   --concurrency N            components verified at once (default 16)
   --insecure-registry HOST   allow plain HTTP to HOST[:port] (loopback always may)
