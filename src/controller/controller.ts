@@ -50,6 +50,17 @@ const TARGET_KEY = 'target:';
 /** The accepted, verified target, verified again while the trust it was accepted under changes. */
 const TRUST_KEY = 'trust:';
 /**
+ * Whether `image` is the accepted, verified target the ReleaseVerified condition speaks of: the
+ * spec still asks for it (a newer request, refused or pending, owns the condition instead), it
+ * is status.desired, and history recorded it verified.
+ */
+function watchesTrustOf(cv: ClusterVersion, image: string): boolean {
+  if (!image.includes('@') || cv.status?.desired.image !== image) return false;
+  if (planReconcile(cv).kind !== 'nothing') return false;
+  return cv.status.history?.find((h) => h.image === image)?.verified === true;
+}
+
+/**
  * Verdicts about the trust itself: only these turn a verified target's ReleaseVerified False. A
  * root of trust that cannot be read, stores or registries that do not answer, signatures no
  * longer found or a budget running out say nothing about the trust, and never flip it.
@@ -267,9 +278,7 @@ export class ReleaseController {
     // A verified target stays under watch: a key revoked or a signature expired later turns its
     // ReleaseVerified condition False (history keeps what was true at acceptance, as the CVO).
     const desired = cv.status?.desired.image;
-    const entry = cv.status?.history?.find((h) => h.image === desired);
-    if (desired?.includes('@') === true && entry?.verified === true)
-      keys.add(`${TRUST_KEY}${desired}`);
+    if (desired !== undefined && watchesTrustOf(cv, desired)) keys.add(`${TRUST_KEY}${desired}`);
     this.rechecks.sync(keys);
     this.publishState();
   }
@@ -389,7 +398,7 @@ export class ReleaseController {
    */
   private async recheckTrust(image: string): Promise<boolean> {
     const cv = await this.options.kube.getClusterVersion(this.name);
-    if (cv.status?.desired.image !== image) return true;
+    if (cv.status === undefined || !watchesTrustOf(cv, image)) return true;
     const verification = await this.options.verifier.verify(image, cv);
     this.recordVerdict(image, verification);
     const { outcome } = verification;
@@ -446,7 +455,7 @@ export class ReleaseController {
     let cv = await this.options.kube.getClusterVersion(this.name);
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
-      if (cv.status === undefined || cv.status.desired.image !== image) return;
+      if (cv.status === undefined || !watchesTrustOf(cv, image)) return;
       const conditions = setCondition(
         cv.status.conditions,
         change.condition,

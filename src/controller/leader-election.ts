@@ -25,6 +25,9 @@ export interface LeaderElectionOptions {
  * unreachable for the lease duration. Writes carry resourceVersion, so two
  * candidates racing for the same lease cannot both win.
  */
+/** Tries to release the lease on stop (a racing renewal makes the first write conflict). */
+const RELEASE_ATTEMPTS = 3;
+
 export class LeaderElector {
   private readonly options: LeaderElectionOptions;
   private readonly leaseDurationMs: number;
@@ -68,16 +71,21 @@ export class LeaderElector {
     if (this.timer) clearTimeout(this.timer);
     if (this.leading) {
       this.setLeading(false);
-      try {
-        const lease = await this.options.kube.getLease(this.options.namespace, this.options.name);
-        if (lease?.spec?.holderIdentity === this.options.identity) {
-          await this.options.kube.replaceLease(this.options.namespace, {
-            ...lease,
-            spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
-          });
+      // A renewal in flight when stop() began may land between our read and our write (409):
+      // read again and retry, a few times, rather than leave the lease held until it expires.
+      for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
+        try {
+          const lease = await this.options.kube.getLease(this.options.namespace, this.options.name);
+          if (lease?.spec?.holderIdentity === this.options.identity) {
+            await this.options.kube.replaceLease(this.options.namespace, {
+              ...lease,
+              spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+            });
+          }
+          break;
+        } catch (err) {
+          if (attempt === RELEASE_ATTEMPTS) this.options.onError?.(err);
         }
-      } catch (err) {
-        this.options.onError?.(err);
       }
     }
   }
