@@ -70,6 +70,43 @@ export interface ClusterTrustOptions {
    * a release cannot vouch for itself. Needs `registry`.
    */
   readonly rootOfTrustFromPayload?: boolean;
+  /**
+   * The architecture of the nodes that pull the release (Node's `process.arch` or a Go name:
+   * `x64`/`amd64`, `arm64`, `ppc64`/`ppc64le`, `s390x`); default this process's own, as the CVO
+   * takes `runtime.GOARCH`. See {@link nodePlatform}.
+   */
+  readonly nodeArchitecture?: string;
+}
+
+/** Node's `process.arch` names to Go's (`GOARCH`); a Go name maps to itself. */
+const GO_ARCH: ReadonlyMap<string, string> = new Map([
+  ['x64', 'amd64'],
+  ['amd64', 'amd64'],
+  ['arm64', 'arm64'],
+  // Node reports little-endian POWER as `ppc64`; OpenShift runs only ppc64le.
+  ['ppc64', 'ppc64le'],
+  ['ppc64le', 'ppc64le'],
+  ['s390x', 's390x'],
+]);
+
+/**
+ * The platform whose manifest-list instance the payload check verifies: what CRI-O on a node of
+ * `architecture` asks containers/image for. With no OS/architecture choice set (CRI-O's default
+ * configuration; not re-read from CRI-O's source here), containers/image uses its own
+ * GOOS/GOARCH and, on ARM, reads the variant from /proc/cpuinfo:
+ * an arm64 node asks for `linux/arm64/v8` (which prefers a `v8` entry over a plain `arm64` one);
+ * other architectures have no variant. An unknown architecture is passed through, so a list
+ * without it fails the check rather than verifying another architecture's instance.
+ *
+ * The ClusterVersion does not name the nodes' architecture: `status.desired.architecture` and
+ * `spec.desiredUpdate.architecture` are only `Multi` or empty. Empty is a single-architecture
+ * cluster, whose nodes share the control plane's architecture (the CVO uses its own GOARCH);
+ * `Multi` is a manifest-list release from which each node pulls its own instance, and here only
+ * this architecture's instance is verified (the control plane's, where the CVO runs).
+ */
+export function nodePlatform(architecture: string): string {
+  const arch = GO_ARCH.get(architecture) ?? architecture;
+  return arch === 'arm64' ? 'linux/arm64/v8' : `linux/${arch}`;
 }
 
 export type PayloadMode = 'warn' | 'enforce';
@@ -108,9 +145,12 @@ export class ClusterTrust {
   private parsed: { key: string; trust: RootOfTrust } | undefined;
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly componentCache = createComponentCache();
+  /** The manifest-list instance nodes pull: see {@link nodePlatform}. */
+  private readonly platform: string;
 
   constructor(options: ClusterTrustOptions) {
     this.options = options;
+    this.platform = nodePlatform(options.nodeArchitecture ?? process.arch);
     this.cache = options.cache ?? new LruCache<GpgResult>();
   }
 
@@ -224,6 +264,7 @@ export class ClusterTrust {
     }
     const outcome = await checkReleasePayload(parseReleasePullspec(image), {
       client: sigstore.client,
+      platform: this.platform,
       policies: sigstore.policies,
       mirrors,
       cache: this.componentCache,
@@ -273,6 +314,7 @@ export class ClusterTrust {
     let manifests: ReadonlyMap<string, Buffer>;
     try {
       const [payload] = await readReleasePayload(client, pullspec, {
+        platform: this.platform,
         signal: AbortSignal.timeout(this.options.budgetMs),
       });
       manifests = payload?.manifests ?? new Map<string, Buffer>();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { nodePlatform } from '../../src/controller/cluster-trust.js';
 import { isPayloadError } from '../../src/payload/errors.js';
 import {
   assertUnambiguousListKeys,
@@ -199,4 +200,29 @@ describe('assertUnambiguousListKeys', () => {
       );
     });
   }
+});
+
+describe('nodePlatform (what CRI-O on a node of the service architecture asks for)', () => {
+  const table: [string, string][] = [
+    ['x64', 'linux/amd64'],
+    ['amd64', 'linux/amd64'],
+    ['arm64', 'linux/arm64/v8'],
+    ['ppc64', 'linux/ppc64le'],
+    ['ppc64le', 'linux/ppc64le'],
+    ['s390x', 'linux/s390x'],
+    ['riscv64', 'linux/riscv64'],
+  ];
+  for (const [arch, platform] of table) {
+    it(`${arch} → ${platform}`, () => {
+      assert.equal(nodePlatform(arch), platform);
+    });
+  }
+  it('on arm64 prefers the v8 entry, as containers/image with the detected variant does', () => {
+    const index = list(
+      OCI_INDEX,
+      entry('a', p('linux', 'arm64')),
+      entry('b', p('linux', 'arm64', 'v8')),
+    );
+    assert.equal(chosen(index, nodePlatform('arm64')), 'b');
+  });
 });
