@@ -596,6 +596,7 @@ class ZstdFrameSplitter {
 class WantedFiles {
   readonly files = new Map<string, Buffer>();
   readonly whiteouts = new Set<string>();
+  private readonly tree: LayerTree;
   private readonly limits: ResolvedLimits;
   private readonly layer: string;
   /** Normalised wanted file or directory → the path as the caller gave it. */
@@ -610,12 +611,14 @@ class WantedFiles {
   constructor(options: ExtractOptions, limits: ResolvedLimits, layer: string) {
     this.limits = limits;
     this.layer = layer;
+    this.tree = new LayerTree(layer);
     for (const given of options.wanted) this.watch(given);
     this.directory =
       options.wantedDirectory === undefined ? undefined : this.watch(options.wantedDirectory);
   }
 
   onEntry(entry: TarEntry): TarBodySink | undefined {
+    this.tree.onEntry(entry);
     const { dir, base } = splitPath(entry.path);
     if (base.startsWith('.wh.')) {
       this.onWhiteout(dir, base, entry.name);
@@ -749,6 +752,63 @@ class WantedFiles {
       `${this.layer}: whiteout ${quoteName(whiteout)} follows ${quoteName(key)} in the same ` +
         'layer (extractors disagree on whether it deletes it)',
     );
+  }
+}
+
+/**
+ * The non-directories a layer has created so far, to refuse entries that containers/storage
+ * would put somewhere else than their name says, or fail on. It extracts each layer into a
+ * directory (overlay: the layer's own) resolving the entry's parent through symbolic links
+ * (`securejoin`): an entry below a symbolic link of the same layer lands wherever the link points
+ * (`opt/x -> /release-manifests`, then `opt/x/image-references`), which a reader that only
+ * matches names never sees. An entry below a regular file, device or hard link fails the layer
+ * (`not a directory`). Both are refused. A later directory entry or whiteout at the path
+ * replaces or removes the non-directory.
+ */
+class LayerTree {
+  private readonly layer: string;
+  /** Path → kind of the non-directory entries of this layer still standing. */
+  private readonly nonDirectories = new Map<string, TarEntry['kind']>();
+
+  constructor(layer: string) {
+    this.layer = layer;
+  }
+
+  onEntry(entry: TarEntry): void {
+    const parts = entry.path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) {
+      const ancestor = parts.slice(0, depth).join('/');
+      const kind = this.nonDirectories.get(ancestor);
+      if (kind === undefined) continue;
+      throw new PayloadError(
+        kind === 'symlink' ? 'UNSAFE_PATH' : 'LAYER_FORMAT',
+        `${this.layer}: entry ${quoteName(entry.name)} lies below ${quoteName(ancestor)}, a ` +
+          `${kind === 'symlink' ? 'symbolic link' : 'non-directory'} of the same layer`,
+      );
+    }
+    const { dir, base } = splitPath(entry.path);
+    if (base.startsWith('.wh.')) {
+      if (base.startsWith('.wh..wh.')) return;
+      this.remove(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
+      return;
+    }
+    if (entry.kind === 'directory' || (entry.kind === 'other' && entry.typeflag === 'g')) {
+      // Replaces a non-directory at the path (storage removes what stands at a global header's
+      // name); nothing can stand below a non-directory, so no scan is needed.
+      this.nonDirectories.delete(entry.path);
+    } else {
+      this.nonDirectories.set(entry.path, entry.kind);
+    }
+  }
+
+  /** A whiteout removes the path and everything below it (whiteouts are few: a scan is fine). */
+  private remove(path: string): void {
+    this.nonDirectories.delete(path);
+    if (this.nonDirectories.size === 0) return;
+    const prefix = `${path}/`;
+    for (const key of this.nonDirectories.keys()) {
+      if (key.startsWith(prefix)) this.nonDirectories.delete(key);
+    }
   }
 }
 

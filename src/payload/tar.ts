@@ -221,6 +221,9 @@ export class TarReader {
         }
         return;
       case 'body':
+        // Go's archive/tar takes an end inside the padding after the last body as the end of
+        // the archive (`tryReadFull` of the padding returns io.EOF).
+        if (state.remaining === 0 && !hasPending(this.pending)) return;
         throw new PayloadError(
           'LAYER_CORRUPT',
           `${archive}: the archive ends inside the body of entry ${quoteName(state.name)}`,
@@ -495,6 +498,13 @@ function toEntry(
       }
       return { kind: 'hardlink', path, name, target: link };
     case '2':
+      if (link === '') {
+        // containers/storage fails the layer (symlink(2) refuses an empty target).
+        throw new PayloadError(
+          'LAYER_FORMAT',
+          `${archive}: symbolic link entry ${quoteName(name)} has an empty target`,
+        );
+      }
       if (symlinkEscapes(path, link)) throw unsafeLink('symbolic link', name, link, archive);
       return { kind: 'symlink', path, name, target: link };
     default:
