@@ -6,7 +6,12 @@ import { parseReleasePullspec } from '../image/pullspec.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import { mirrorSources, parseMirrorConfig } from '../payload/mirrors.js';
 import type { MirrorRule } from '../payload/mirrors.js';
-import { payloadVerified, summarize, verifyComponents } from '../payload/payload-verifier.js';
+import {
+  nothingCovered,
+  payloadVerified,
+  summarize,
+  verifyComponents,
+} from '../payload/payload-verifier.js';
 import type { ComponentResult, PayloadSummary } from '../payload/payload-verifier.js';
 import { readReleasePayload } from '../payload/release-image.js';
 import type { ReleasePayload } from '../payload/release-image.js';
@@ -33,7 +38,7 @@ Options:
                              order, zstd instances first in OCI indexes; default linux/amd64;
                              linux/arm64 prefers a plain arm64 entry, linux/arm64/v8 a v8
                              one; CRI-O on an arm64 node asks for linux/arm64/v8)
-  --all-platforms            verify every platform of a manifest list
+  --all-platforms            verify every instance a node could pull (not attestations)
   --concurrency N            components verified at once (default 16)
   --insecure-registry HOST   allow plain HTTP to HOST[:port] (loopback always may)
   --authfile PATH            registry credentials (docker config.json or a pull secret)
@@ -232,10 +237,13 @@ function formatText(
     }
     lines.push('');
   }
+  const nothingChecked = reports.every((r) => nothingCovered(r.summary));
   lines.push(
     verified
       ? `Payload verified: every covered component image has a valid signature (${durationMs} ms).`
-      : `Payload NOT verified: the update would stall on the components above (${durationMs} ms).`,
+      : nothingChecked
+        ? `Payload NOT verified: no component image is covered by a policy, so nothing was checked (${durationMs} ms).`
+        : `Payload NOT verified: the update would stall on the components above (${durationMs} ms).`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -166,6 +166,20 @@ export function chooseInstance(list: ImageIndex, wanted: WantedPlatform): Descri
   return best?.entry;
 }
 
+/**
+ * The entries some node could be handed by {@link chooseInstance}, for `--all-platforms`: not
+ * the `unknown/unknown` entries BuildKit writes for attestations (no node asks for OS
+ * `unknown`), nor a Docker list entry without a platform (it never matches). An OCI entry
+ * without a platform is kept: any node takes it when nothing else matches.
+ */
+export function pullableInstances(list: ImageIndex): Descriptor[] {
+  return list.manifests.filter((m) =>
+    m.platform === undefined
+      ? list.mediaType !== DOCKER_MANIFEST_LIST
+      : !(m.platform.os === 'unknown' && m.platform.architecture === 'unknown'),
+  );
+}
+
 /** JSON keys of a list that containers/image reads, by where they occur. */
 const LIST_KEYS = [
   'schemaVersion',
@@ -267,7 +281,7 @@ export async function readReleasePayload(
     assertUnambiguousListKeys(found.bytes, where);
     let entries: readonly Descriptor[];
     if (options.allPlatforms === true) {
-      entries = manifest.manifests;
+      entries = pullableInstances(manifest);
     } else {
       const wanted = options.platform ?? DEFAULT_PLATFORM;
       const chosen = chooseInstance(manifest, parsePlatform(wanted));

@@ -7,6 +7,7 @@ import {
   assertUnambiguousListKeys,
   chooseInstance,
   parsePlatform,
+  pullableInstances,
   wantedVariants,
   ZSTD_INSTANCE_ANNOTATION,
 } from '../../src/payload/release-image.js';
@@ -224,5 +225,17 @@ describe('nodePlatform (what CRI-O on a node of the service architecture asks fo
       entry('b', p('linux', 'arm64', 'v8')),
     );
     assert.equal(chosen(index, nodePlatform('arm64')), 'b');
+  });
+});
+
+describe('pullableInstances (--all-platforms)', () => {
+  const attestation = entry('c', p('unknown', 'unknown'), {
+    'vnd.docker.reference.type': 'attestation-manifest',
+  });
+  it('leaves out attestation entries and, in a Docker list, entries without a platform', () => {
+    const manifests = [entry('a', p('linux', 'amd64')), entry('b'), attestation];
+    const names = (index: ImageIndex) => pullableInstances(index).map((m) => m.digest.slice(7, 8));
+    assert.deepEqual(names(list(OCI_INDEX, ...manifests)), ['a', 'b']);
+    assert.deepEqual(names(list(DOCKER_MANIFEST_LIST, ...manifests)), ['a']);
   });
 });
