@@ -40,3 +40,5 @@ export function toConditionReason(code: VerifyErrorCode | undefined): string {
 
 /** ReleaseAccepted / PayloadVerified reason and Event reason when component images would fail. */
 export const PAYLOAD_FAILED_REASON = 'PayloadVerificationFailed';
+/** PayloadVerified=False when no component image is covered by a ClusterImagePolicy. */
+export const NOTHING_COVERED_REASON = 'NoComponentsCovered';

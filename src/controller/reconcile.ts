@@ -2,7 +2,7 @@ import type { VerifyErrorCode } from '../errors.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { addHistoryEntry } from './history.js';
-import { PAYLOAD_FAILED_REASON, toConditionReason } from './reasons.js';
+import { NOTHING_COVERED_REASON, PAYLOAD_FAILED_REASON, toConditionReason } from './reasons.js';
 import { resolveTarget } from './target.js';
 
 /** What verification concluded, reduced to what status, events and history need. */
@@ -98,6 +98,8 @@ export function payloadVersionMismatchMessage(
 export interface PayloadResult {
   readonly mode: 'warn' | 'enforce';
   readonly verified: boolean;
+  /** Nothing was checked (no component covered by a policy): not verified, its own reason. */
+  readonly nothingCovered?: boolean;
   /** The payload's release-metadata version, when the payload was read. */
   readonly version?: string;
   /** One line naming the failing components (abbreviated), or the count that verified. */
@@ -191,7 +193,8 @@ export function applyVerdict(
         : {
             type: ConditionType.PayloadVerified,
             status: 'False',
-            reason: PAYLOAD_FAILED_REASON,
+            reason:
+              payload.nothingCovered === true ? NOTHING_COVERED_REASON : PAYLOAD_FAILED_REASON,
             message: `${image}: ${payload.message}${payload.mode === 'warn' ? ' (warn mode: the update is not blocked)' : ''}`,
           },
       now,

@@ -4,7 +4,12 @@ import type { PolicyObject } from '../policy/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import { mirrorSources } from './mirrors.js';
 import type { MirrorRule } from './mirrors.js';
-import { payloadVerified, summarize, verifyComponents } from './payload-verifier.js';
+import {
+  nothingCovered,
+  payloadVerified,
+  summarize,
+  verifyComponents,
+} from './payload-verifier.js';
 import type { ComponentResult, ComponentVerdictCache, PayloadSummary } from './payload-verifier.js';
 import { readReleasePayload } from './release-image.js';
 import type { ReleasePayload } from './release-image.js';
@@ -16,6 +21,8 @@ export const NAMED_FAILURES = 3;
 /** What the service needs to know about a release's payload before accepting it. */
 export interface PayloadOutcome {
   readonly verified: boolean;
+  /** No component was checked (none, or none covered): not verified, for its own reason. */
+  readonly nothingCovered?: boolean;
   /** release-metadata's version, when the payload could be read. */
   readonly version?: string;
   readonly summary?: PayloadSummary;
@@ -92,11 +99,15 @@ export async function checkReleasePayload(
   );
   const verified = payloadVerified(summary);
   const covered = summary.total - summary.notCovered;
+  const none = nothingCovered(summary);
   const message = verified
     ? `all ${covered} component images of ${payload.metadata.version} covered by ClusterImagePolicies have valid signatures (${summary.notCovered} not covered)`
-    : `${failing.length} of ${covered} component images of ${payload.metadata.version} would fail signature verification when nodes pull them: ${describeFailures(failing)}`;
+    : none
+      ? `none of the ${summary.total} component images of ${payload.metadata.version} is covered by a ClusterImagePolicy: nothing was verified`
+      : `${failing.length} of ${covered} component images of ${payload.metadata.version} would fail signature verification when nodes pull them: ${describeFailures(failing)}`;
   return {
     verified,
+    ...(none ? { nothingCovered: true } : {}),
     version: payload.metadata.version,
     summary,
     failing,

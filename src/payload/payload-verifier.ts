@@ -142,9 +142,18 @@ export function summarize(results: readonly ComponentResult[]): PayloadSummary {
   };
 }
 
-/** Every covered component verified (uncovered ones are not checked, and do not fail). */
+/**
+ * Every covered component verified (uncovered ones are not checked, and do not fail) — and at
+ * least one was: a payload of which nothing was checked (no components, or none covered by a
+ * policy) is never "verified".
+ */
 export function payloadVerified(summary: PayloadSummary): boolean {
-  return summary.unsigned + summary.invalid + summary.errors === 0;
+  return summary.verified > 0 && summary.unsigned + summary.invalid + summary.errors === 0;
+}
+
+/** Nothing in the payload was checked: no components, or none covered by any policy. */
+export function nothingCovered(summary: PayloadSummary): boolean {
+  return summary.total === summary.notCovered;
 }
 
 /** A key that changes whenever any policy's name or content changes. */

@@ -25,9 +25,13 @@ export interface ScopeConflict {
  * A reference with both a tag and a digest is looked up by digest.
  */
 export function scopeCandidates(ref: Pullspec): string[] {
+  // Host names are case-insensitive (DNS): `QUAY.io/x` is read from the same registry as
+  // `quay.io/x`, so it falls under the same scope (stricter than containers/image, which
+  // compares scopes as written and would let the other spelling escape the policy).
+  const name = `${ref.host.toLowerCase()}/${ref.path}`;
   const identity =
-    ref.digest !== undefined ? `${ref.name}@${ref.digest}` : `${ref.name}:${ref.tag ?? 'latest'}`;
-  return [identity, ...namespaceChain(ref.name)];
+    ref.digest !== undefined ? `${name}@${ref.digest}` : `${name}:${ref.tag ?? 'latest'}`;
+  return [identity, ...namespaceChain(name)];
 }
 
 /** `host/a/b` → `host/a/b`, `host/a`, `host`, then the wildcards of host (port stripped). */

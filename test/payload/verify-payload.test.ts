@@ -214,7 +214,7 @@ describe(
       assert.match(run.stderr, /huge\.yaml/);
     });
 
-    it('reports components outside every policy scope as not covered', async () => {
+    it('is not verified when no component is covered: nothing checked is never "verified" (exit 1)', async () => {
       const r = await release({ components: 3 });
       const narrow = join(dir, 'narrow.json');
       await writeFile(
@@ -235,9 +235,16 @@ describe(
         }),
       );
       const run = await cli(['verify-payload', r.pullspec, '--policy', narrow, '--output', 'json']);
-      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(run.code, 1, run.stdout + run.stderr);
       const json = JSON.parse(run.stdout) as JsonReport;
+      assert.equal(json.verified, false);
       assert.equal(json.platforms[0]?.summary.notCovered, 3);
+      const text = await cli(['verify-payload', r.pullspec, '--policy', narrow]);
+      assert.equal(text.code, 1);
+      assert.match(
+        text.stdout,
+        /no component image is covered by a policy, so nothing was checked/,
+      );
     });
   },
 );
