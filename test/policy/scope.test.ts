@@ -124,6 +124,12 @@ describe('resolvePolicies', () => {
       assert.deepEqual(match?.policies.map((p) => p.name) ?? [], names);
     });
 
+  it('looks a host up case-insensitively (DNS): QUAY.io/x falls under quay.io', () => {
+    const q = effectivePolicies([cip('q', 'quay.io/ns')]);
+    assert.equal(resolvePolicies(parsePullspec(`QUAY.io/ns/x@${DIGEST}`), q)?.scope, 'quay.io/ns');
+    assert.equal(resolvePolicies(parsePullspec(`Quay.IO/ns/x@${DIGEST}`), q)?.scope, 'quay.io/ns');
+  });
+
   // Every Docker Hub spelling of an image falls under the policy of its normalised name: these
   // skipped it, and GPG alone then said verified.
   const hub = effectivePolicies([cip('hub', 'docker.io/library/busybox')]);

@@ -157,6 +157,18 @@ describe('applyVerdict', () => {
       }
     });
 
+    it('says PayloadVerified False with its own reason when nothing was covered', () => {
+      const { status } = applyVerdict(cv({ image: IMG(2) }), plan, verified, NOW, {
+        mode: 'warn',
+        verified: false,
+        nothingCovered: true,
+        message: 'none of the 3 component images of 4.17.0 is covered by a ClusterImagePolicy',
+      });
+      const condition = status.conditions?.find((c) => c.type === 'PayloadVerified');
+      assert.equal(condition?.status, 'False');
+      assert.equal(condition?.reason, 'NoComponentsCovered');
+    });
+
     it('records the payload version when only an image was requested', () => {
       const { status } = applyVerdict(
         cv({ image: IMG(2) }),
