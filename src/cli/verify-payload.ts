@@ -6,6 +6,8 @@ import { parseReleasePullspec } from '../image/pullspec.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import { mirrorSources, parseMirrorConfig } from '../payload/mirrors.js';
 import type { MirrorRule } from '../payload/mirrors.js';
+import { findManifestImages, imagesOutsideReferences } from '../payload/manifest-images.js';
+import type { ManifestImage } from '../payload/manifest-images.js';
 import {
   nothingCovered,
   payloadVerified,
@@ -61,6 +63,8 @@ interface PlatformReport {
   readonly source: string;
   readonly summary: PayloadSummary;
   readonly components: readonly ComponentResult[];
+  /** Images the manifests would run that image-references does not list: checked by nobody. */
+  readonly outsideReferences: readonly ManifestImage[];
 }
 
 export async function runVerifyPayload(argv: readonly string[], io: CommandIo): Promise<number> {
@@ -159,6 +163,17 @@ export async function runVerifyPayload(argv: readonly string[], io: CommandIo): 
     }
     const reports: PlatformReport[] = [];
     for (const payload of payloads) {
+      let outsideReferences: ManifestImage[];
+      try {
+        outsideReferences = imagesOutsideReferences(
+          findManifestImages(payload.manifests),
+          new Set(payload.references.components.map((c) => c.pullspec.raw)),
+        );
+      } catch (err) {
+        if (!isVerifyError(err)) throw err;
+        io.stderr(`error: cannot read the manifests of ${release.raw}: ${err.message}\n`);
+        return ExitCode.Usage;
+      }
       const components = dedupeComponents(payload.references.components);
       const progress = new ProgressBar(io, output === 'text' && io.stderrIsTTY === true);
       const results = await verifyComponents(components, {
@@ -179,9 +194,12 @@ export async function runVerifyPayload(argv: readonly string[], io: CommandIo): 
         source: payload.source,
         summary: summarize(results),
         components: results,
+        outsideReferences,
       });
     }
-    const verified = reports.every((r) => payloadVerified(r.summary));
+    const verified = reports.every(
+      (r) => payloadVerified(r.summary) && r.outsideReferences.length === 0,
+    );
     const durationMs = Math.round(performance.now() - started);
     io.stdout(
       output === 'json'
@@ -225,6 +243,17 @@ function formatText(
         `      ${c.reason}`,
       );
     }
+    if (report.outsideReferences.length > 0) {
+      lines.push(
+        '',
+        'Images the manifests would run that image-references does not list (unchecked):',
+      );
+      for (const o of report.outsideReferences.slice(0, 20)) {
+        lines.push(`  ${o.object}  ${o.image}  (${o.path})`);
+      }
+      if (report.outsideReferences.length > 20)
+        lines.push(`  … and ${report.outsideReferences.length - 20} more`);
+    }
     const uncovered = report.components.filter((c) => c.status === 'not-covered');
     if (uncovered.length > 0) {
       lines.push(
@@ -241,9 +270,11 @@ function formatText(
   lines.push(
     verified
       ? `Payload verified: every covered component image has a valid signature (${durationMs} ms).`
-      : nothingChecked
-        ? `Payload NOT verified: no component image is covered by a policy, so nothing was checked (${durationMs} ms).`
-        : `Payload NOT verified: the update would stall on the components above (${durationMs} ms).`,
+      : reports.some((r) => r.outsideReferences.length > 0)
+        ? `Payload NOT verified: its manifests run images outside image-references (${durationMs} ms).`
+        : nothingChecked
+          ? `Payload NOT verified: no component image is covered by a policy, so nothing was checked (${durationMs} ms).`
+          : `Payload NOT verified: the update would stall on the components above (${durationMs} ms).`,
   );
   return `${lines.join('\n')}\n`;
 }

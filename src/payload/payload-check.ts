@@ -13,6 +13,8 @@ import {
 import type { ComponentResult, ComponentVerdictCache, PayloadSummary } from './payload-verifier.js';
 import { readReleasePayload } from './release-image.js';
 import type { ReleasePayload } from './release-image.js';
+import { findManifestImages, imagesOutsideReferences } from './manifest-images.js';
+import type { ManifestImage } from './manifest-images.js';
 import { dedupeComponents } from './release-content.js';
 
 /** Failing components named in a message before the rest are counted. */
@@ -85,6 +87,36 @@ export async function checkReleasePayload(
     };
   }
   if (payload === undefined) throw new Error('unreachable: no payload read');
+  // Images the manifests would run that image-references does not list are checked by nobody.
+  let outside: ManifestImage[];
+  try {
+    outside = imagesOutsideReferences(
+      findManifestImages(payload.manifests),
+      new Set(payload.references.components.map((c) => c.pullspec.raw)),
+    );
+  } catch (err) {
+    if (!isVerifyError(err)) throw err;
+    return {
+      verified: false,
+      version: payload.metadata.version,
+      failing: [],
+      message: `the release payload's manifests could not be read: ${err.message}`,
+      durationMs: elapsed(),
+    };
+  }
+  if (outside.length > 0) {
+    const named = outside
+      .slice(0, NAMED_FAILURES)
+      .map((o) => `${o.object} in ${o.path} (${o.image})`)
+      .join(', ');
+    return {
+      verified: false,
+      version: payload.metadata.version,
+      failing: [],
+      message: `${outside.length} image(s) the manifests of ${payload.metadata.version} would run are not in image-references, so no signature check covers them: ${named}${outside.length > NAMED_FAILURES ? ` and ${outside.length - NAMED_FAILURES} more` : ''}`,
+      durationMs: elapsed(),
+    };
+  }
   const results = await verifyComponents(dedupeComponents(payload.references.components), {
     client: options.client,
     policies: options.policies,

@@ -41,7 +41,7 @@ describe('the main job (cvo-verifier serve) without a cluster', () => {
       const step5 = out.slice(out.indexOf('== 5.'), out.indexOf('== 6.'));
       assert.match(
         step5,
-        /ReleaseAccepted=False \(PayloadVerificationFailed\): Payload verification failed version="" image="127\.0\.0\.1:\d+\/ocp\/release@sha256:[0-9a-f]{64}": 1 of 12 component images of 4\.18\.0 would fail signature verification when nodes pull them: etcd \(unsigned\)/,
+        /ReleaseAccepted=False \(PayloadVerificationFailed\): Payload verification failed version="4\.18\.0" image="127\.0\.0\.1:\d+\/ocp\/release@sha256:[0-9a-f]{64}": 1 of 12 component images of 4\.18\.0 would fail signature verification when nodes pull them: etcd \(unsigned\)/,
       );
       assert.match(step5, /PayloadVerified=False \(PayloadVerificationFailed\)/);
       const step6 = out.slice(out.indexOf('== 6.'));

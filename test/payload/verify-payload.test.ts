@@ -214,6 +214,26 @@ describe(
       assert.match(run.stderr, /huge\.yaml/);
     });
 
+    it('names an image a manifest would run that image-references does not list (exit 1)', async () => {
+      const hidden = `${registry.host}/hidden/miner@sha256:${'e'.repeat(64)}`;
+      const r = await release({
+        components: 3,
+        manifests: {
+          '0000_50_hidden_deployment.yaml': [
+            'apiVersion: apps/v1',
+            'kind: Deployment',
+            'metadata: {name: hidden, namespace: openshift-hidden}',
+            `spec: {template: {spec: {containers: [{name: x, image: "${hidden}"}]}}}`,
+          ].join('\n'),
+        },
+      });
+      const run = await cli(['verify-payload', r.pullspec, '--policy', policyFile]);
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      assert.match(run.stdout, /Deployment\/hidden/);
+      assert.ok(run.stdout.includes(hidden));
+      assert.match(run.stdout, /manifests run images outside image-references/);
+    });
+
     it('is not verified when no component is covered: nothing checked is never "verified" (exit 1)', async () => {
       const r = await release({ components: 3 });
       const narrow = join(dir, 'narrow.json');
