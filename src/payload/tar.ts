@@ -547,13 +547,15 @@ function pick(
   archive: string,
 ): string {
   const fromPax = pax === '' ? undefined : pax; // an empty PAX value unsets the keyword
-  if (fromPax !== undefined && gnu !== undefined && fromPax !== gnu) {
+  // Go's archive/tar ignores an empty GNU long name or link, as it does an empty PAX value.
+  const fromGnu = gnu === '' ? undefined : gnu;
+  if (fromPax !== undefined && fromGnu !== undefined && fromPax !== fromGnu) {
     throw new PayloadError(
       'LAYER_FORMAT',
-      `${archive}: entry ${quoteName(fromPax)} has a PAX ${key} and a different GNU long name ${quoteName(gnu)}`,
+      `${archive}: entry ${quoteName(fromPax)} has a PAX ${key} and a different GNU long name ${quoteName(fromGnu)}`,
     );
   }
-  return fromPax ?? gnu ?? header;
+  return fromPax ?? fromGnu ?? header;
 }
 
 /**

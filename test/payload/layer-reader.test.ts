@@ -690,6 +690,17 @@ describe('extractFromLayer', () => {
       await rejectsWith(extract(gzip(tar)), 'LAYER_FORMAT', 'empty target');
     });
 
+    it("ignores an empty GNU long name, as Go's archive/tar does", async () => {
+      // An `L` header with an empty body, then the entry: its own name stands.
+      const longLink = makeTar([{ name: '././@LongLink', typeflag: 'L', body: '' }], {
+        endMarker: false,
+      });
+      const result = await extract(
+        gzip(Buffer.concat([longLink, makeTar([{ name: REFS, body: 'r' }])])),
+      );
+      assert.deepEqual(text(result.files), { [REFS]: 'r' });
+    });
+
     it('rejects a regular file entry with a directory name', async () => {
       await rejectsWith(extractTar([{ name: `${REFS}/`, body: 'x' }]), 'LAYER_CORRUPT');
     });
