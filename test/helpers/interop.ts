@@ -40,8 +40,29 @@ export interface LibraryGoResult {
   readonly stage?: string;
 }
 
+/** A case for containers/storage's ApplyLayer (interop/cmd/storage-harness). */
+export interface StorageCase {
+  readonly id: string;
+  /** Absolute paths of layer blobs (tar, gzip or zstd), lowest layer first. */
+  readonly layers: readonly string[];
+  /** Archive paths to read from the extracted root. */
+  readonly paths: readonly string[];
+}
+
+export interface StorageResult {
+  readonly id: string;
+  /** Path → base64 content, or null when it is not a regular file (symlinks followed in the root). */
+  readonly files: Readonly<Record<string, string | null>>;
+  /** Direct children of release-manifests/ (`dir/`, `link@`, `device?`). */
+  readonly listing: readonly string[];
+  /** ApplyLayer's error; every file is then null. */
+  readonly error?: string;
+  /** Index of the layer that failed to apply. */
+  readonly layer?: number;
+}
+
 /** A whole batch may take a while: each case may read a registry or a store. */
-const HARNESS_TIMEOUT_MS = 240_000;
+const HARNESS_TIMEOUT_MS = Number(process.env.HARNESS_TIMEOUT_MS ?? 240_000);
 
 async function runHarness<R extends { id: string }>(
   tool: GoToolName,
@@ -117,4 +138,10 @@ export function runChooseInstanceHarness(
   cases: readonly ChooseInstanceCase[],
 ): Promise<Map<string, ChooseInstanceResult>> {
   return runHarness('chooseInstance', cases);
+}
+
+export function runStorageHarness(
+  cases: readonly StorageCase[],
+): Promise<Map<string, StorageResult>> {
+  return runHarness('storageHarness', cases);
 }

@@ -46,6 +46,13 @@ export const GO_TOOLS = {
     moduleDir: 'interop',
     pkg: './cmd/librarygo-harness',
   },
+  /** containers/storage's layer application (pkg/archive.ApplyLayer), as nodes extract layers. */
+  storageHarness: {
+    name: 'storage-harness',
+    moduleDir: 'interop',
+    pkg: './cmd/storage-harness',
+    tags: ['containers_image_openpgp', 'exclude_graphdriver_btrfs'],
+  },
   /** The cosign CLI that writes legacy `.sig` signatures. */
   cosignV2: {
     name: 'cosign-v2',
