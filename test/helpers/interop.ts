@@ -62,7 +62,7 @@ export interface StorageResult {
 }
 
 /** A whole batch may take a while: each case may read a registry or a store. */
-const HARNESS_TIMEOUT_MS = Number(process.env.HARNESS_TIMEOUT_MS ?? 240_000);
+const HARNESS_TIMEOUT_MS = 240_000;
 
 async function runHarness<R extends { id: string }>(
   tool: GoToolName,
