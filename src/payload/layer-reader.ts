@@ -625,6 +625,15 @@ class WantedFiles {
       return undefined;
     }
 
+    if (entry.kind === 'other' && !EXTRACTED_OTHER_TYPEFLAGS.has(entry.typeflag)) {
+      // containers/storage fails the whole layer (`unhandled tar header type`); a whiteout is
+      // acted on by its name whatever its typeflag, so it is handled above.
+      throw new PayloadError(
+        'LAYER_FORMAT',
+        `${this.layer}: entry ${quoteName(entry.name)} has typeflag ` +
+          `${JSON.stringify(entry.typeflag)}, which containers/storage does not extract`,
+      );
+    }
     const given = this.watched.get(entry.path);
     if (given !== undefined && entry.path === this.directory) {
       if (entry.kind !== 'directory') {
@@ -754,6 +763,13 @@ class WantedFiles {
     );
   }
 }
+
+/**
+ * Typeflags of `other` entries containers/storage extracts (`extractTarFileEntry`): character
+ * and block devices, FIFOs, and global PAX headers (ignored, after removing what stands at their
+ * name). Anything else, `7` (contiguous file) included, fails the layer there.
+ */
+const EXTRACTED_OTHER_TYPEFLAGS: ReadonlySet<string> = new Set(['3', '4', '6', 'g']);
 
 /**
  * The non-directories a layer has created so far, to refuse entries that containers/storage

@@ -17,7 +17,11 @@ export type TarEntry =
       readonly target: string;
     }
   | {
-      /** Devices, FIFOs and typeflags this reader does not interpret: their bodies are skipped. */
+      /**
+       * Devices and FIFOs (always size 0: header-only), global PAX headers (`g`, under their own
+       * name, as Go's archive/tar returns them) and typeflags this reader does not interpret
+       * (their bodies are skipped, as Go reads them).
+       */
       readonly kind: 'other';
       readonly path: string;
       readonly name: string;
@@ -84,13 +88,6 @@ const STAR_TRAILER = Buffer.from('tar\x00', 'latin1');
  * `isHeaderOnlyType`): the next header starts right after them.
  */
 const HEADER_ONLY_TYPEFLAGS: ReadonlySet<string> = new Set(['1', '2', '3', '4', '5', '6']);
-
-/**
- * Entry typeflags containers/storage extracts (`extractTarFileEntry`): regular files (`0`, and
- * the pre-POSIX `\0`), hard and symbolic links, character and block devices, directories and
- * FIFOs. It fails the whole layer on any other (`unhandled tar header type`), so we refuse them.
- */
-const EXTRACTED_TYPEFLAGS: ReadonlySet<string> = new Set(['0', '\0', '1', '2', '3', '4', '5', '6']);
 
 /**
  * Overlay file-system xattrs, carried as PAX `SCHILY.xattr.<name>` records. containers/storage
@@ -384,13 +381,6 @@ export class TarReader {
       );
     }
 
-    if (!EXTRACTED_TYPEFLAGS.has(typeflag)) {
-      throw new PayloadError(
-        'LAYER_FORMAT',
-        `${archive}: entry ${quoteName(name)} has typeflag ${JSON.stringify(typeflag)}, which ` +
-          'containers/storage does not extract',
-      );
-    }
     for (const key of pax?.keys() ?? []) {
       if (OVERLAY_XATTR_PREFIXES.some((prefix) => key.startsWith(prefix))) {
         throw new PayloadError(

@@ -556,6 +556,8 @@ describe('release file system against containers/storage ApplyLayer (differentia
       });
     }
     process.stdout.write(`  ${cases.length} cases, ${layersJudged} layers judged\n`);
+    // Printed before judging, which stops at the first failed assertion.
+    for (const line of differentFiles) process.stdout.write(`  DIFFERENT FILES ${line}\n`);
     judge('containers/storage', outcomes);
     if (differentFiles.length > 0) {
       throw new Error(

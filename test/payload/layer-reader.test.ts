@@ -623,6 +623,13 @@ describe('extractFromLayer', () => {
       }
     });
 
+    it('acts on a whiteout whatever its typeflag, as containers/storage does', async () => {
+      const result = await extractTar([
+        { name: 'release-manifests/.wh.image-references', typeflag: '7', body: '' },
+      ]);
+      assert.deepEqual([...result.whiteouts], [REFS]);
+    });
+
     it('rejects a global PAX header named like a wanted path (containers/storage deletes it)', async () => {
       const tar = makeTar([
         { name: REFS, body: 'refs' },
