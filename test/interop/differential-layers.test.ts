@@ -327,6 +327,23 @@ function systematicCases(): LayerCase[] {
     ]),
   ]);
   add('symlink-empty-target', [baseLayer([{ name: 'opt/l', type: 'symlink', linkname: '' }])]);
+  // PAX sparse format 1.0: the body starts with a text map (one region: offset 0, all of it).
+  const sparseMap = Buffer.alloc(512);
+  sparseMap.write(`1\n0\n${Buffer.byteLength(EVIL)}\n`, 'latin1');
+  add('sparse-pax-1.0', [
+    baseLayer([
+      {
+        name: 'GNUSparseFile.0/image-references',
+        pax: {
+          'GNU.sparse.major': '1',
+          'GNU.sparse.minor': '0',
+          'GNU.sparse.name': REFS,
+          'GNU.sparse.realsize': String(Buffer.byteLength(EVIL)),
+        },
+        body: Buffer.concat([sparseMap, Buffer.from(EVIL)]),
+      },
+    ]),
+  ]);
   add('global-header', [baseLayer([{ name: 'pax_global_header', typeflag: 'g', body: 'x' }])]);
   add('global-header-named-refs', [baseLayer([{ name: REFS, typeflag: 'g', body: '' }])]);
   add('contiguous-typeflag', [baseLayer([{ name: 'opt/c', typeflag: '7', body: 'x' }])]);
@@ -467,6 +484,7 @@ function refusalClass(err: unknown): string {
     return 'refused:wanted-path-ever-not-a-file';
   }
   if (/lies below .*, a symbolic link/.test(m)) return 'refused:below-symlink';
+  if (/sparse/i.test(m)) return 'refused:sparse';
   if (/ends (inside|after) an extended header|extended header is followed by the end/.test(m)) {
     return 'refused:archive-ends-at-extended-header';
   }
