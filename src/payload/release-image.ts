@@ -3,8 +3,8 @@ import type { RegistryClient, RegistryRepository } from '../registry/client.js';
 import { isRegistryError } from '../registry/errors.js';
 import { DOCKER_MANIFEST_LIST } from '../registry/manifest.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../registry/manifest.js';
-import { PayloadError } from './errors.js';
-import { extractFromLayer } from './layer-reader.js';
+import { isPayloadError, PayloadError } from './errors.js';
+import { DEFAULT_MAX_UNCOMPRESSED_BYTES, extractFromLayer } from './layer-reader.js';
 import type { ExtractLimits, ExtractResult } from './layer-reader.js';
 import { parseImageReferences, parseReleaseMetadata } from './release-content.js';
 import type { ImageReferences, ReleaseMetadata } from './release-content.js';
@@ -17,6 +17,14 @@ export const RELEASE_MANIFESTS_DIR = 'release-manifests';
 export const DEFAULT_MAX_LAYER_BYTES = 512 * 1024 * 1024;
 /** Layers looked at, top down, before giving up on finding the release files. */
 export const MAX_RELEASE_LAYERS = 64;
+/**
+ * Bytes all of one release's layers may decompress to, together. Each layer has its own cap
+ * (DEFAULT_MAX_UNCOMPRESSED_BYTES) but a release repeating one small, highly compressible blob as
+ * dozens of layers must not cost dozens of times that: the whole read stops here. An OpenShift
+ * release image is a few hundred MiB uncompressed. The time budget is the caller's signal (the
+ * service's payload budget, `verify-payload --timeout`).
+ */
+export const MAX_RELEASE_UNCOMPRESSED_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Where to read the release image from: its repository or a mirror of it. */
 export interface ReleaseSource extends RegistryRepository {
@@ -37,6 +45,8 @@ export interface ReadReleaseOptions {
   readonly sources?: readonly ReleaseSource[];
   readonly maxLayerBytes?: number;
   readonly limits?: ExtractLimits;
+  /** Bytes all layers of one platform may decompress to together (tests lower it). */
+  readonly maxReleaseUncompressedBytes?: number;
 }
 
 /** One platform's release payload, as read from its image. */
@@ -335,9 +345,29 @@ async function readPlatform(
   let layersRead = 0;
   // Set once a layer deletes the whole directory: the layers below it add no manifests.
   let manifestsDeleted = false;
+  const budget = options.maxReleaseUncompressedBytes ?? MAX_RELEASE_UNCOMPRESSED_BYTES;
+  let spent = 0;
   for (const layer of layers) {
-    if (wanted.every((path) => files.has(path) || deleted.has(path))) break;
-    const result = await extractLayer(client, source, layer, manifestDigest, wanted, options);
+    // Every layer down to the bottom is read, unless an upper one deleted the whole manifests
+    // directory: the CVO applies every manifest of release-manifests/, wherever its layer is,
+    // and each must be seen (the image check in manifest-images.ts).
+    if (manifestsDeleted && wanted.every((path) => files.has(path) || deleted.has(path))) break;
+    const remaining = budget - spent;
+    const perLayer = options.limits?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
+    const result = await extractLayer(client, source, layer, manifestDigest, wanted, {
+      ...options,
+      limits: { ...options.limits, maxUncompressedBytes: Math.min(perLayer, remaining) },
+    }).catch((err: unknown) => {
+      if (isPayloadError(err, 'LAYER_OVERSIZE') && remaining < perLayer) {
+        throw new PayloadError(
+          'LAYER_OVERSIZE',
+          `release image ${source.name}@${manifestDigest}: its layers decompress to more than ${budget} bytes together (the per-release budget)`,
+          { cause: err },
+        );
+      }
+      throw err;
+    });
+    spent += result.uncompressedBytes;
     layersRead++;
     // A layer's files sit above what it deletes from the layers below it.
     for (const [path, body] of result.files) {

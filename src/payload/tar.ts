@@ -488,7 +488,9 @@ function toEntry(
       }
       return { kind: 'hardlink', path, name, target: link };
     case '2':
-      if (link === '') {
+      // A whiteout is acted on by its name whatever its type (as containers/storage does), so
+      // its link target does not matter.
+      if (link === '' && !(name.split('/').pop() ?? '').startsWith('.wh.')) {
         // containers/storage fails the layer (symlink(2) refuses an empty target).
         throw new PayloadError(
           'LAYER_FORMAT',

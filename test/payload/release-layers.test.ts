@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+
+import { chunked, gzip, makeTar } from '../../src/demo/tar-writer.js';
+import { parseReleasePullspec } from '../../src/image/pullspec.js';
+import { isPayloadError } from '../../src/payload/errors.js';
+import { findManifestImages } from '../../src/payload/manifest-images.js';
+import { readReleasePayload } from '../../src/payload/release-image.js';
+import type { RegistryClient } from '../../src/registry/client.js';
+import type { Descriptor, ImageManifest } from '../../src/registry/manifest.js';
+
+const RELEASE = `quay.io/openshift-release-dev/ocp-release@sha256:${'a'.repeat(64)}`;
+const COMPONENT = `quay.io/ocp/art@sha256:${'b'.repeat(64)}`;
+const HIDDEN = `evil.example.com/miner@sha256:${'e'.repeat(64)}`;
+
+const references = JSON.stringify({
+  kind: 'ImageStream',
+  apiVersion: 'image.openshift.io/v1',
+  metadata: { name: '4.17.0' },
+  spec: { tags: [{ name: 'etcd', from: { kind: 'DockerImage', name: COMPONENT } }] },
+});
+const metadata = JSON.stringify({ kind: 'cincinnati-metadata-v0', version: '4.17.0' });
+
+/** A release image served from memory: `layers` lowest first, each a gzip'd tar. */
+function memoryRelease(layers: readonly Buffer[]): RegistryClient {
+  const blobs = new Map<string, Buffer>();
+  const descriptors: Descriptor[] = layers.map((blob) => {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    blobs.set(digest, blob);
+    return {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest,
+      size: blob.length,
+    };
+  });
+  const manifest = {
+    kind: 'image',
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: `sha256:${'c'.repeat(64)}`,
+      size: 2,
+    },
+    layers: descriptors,
+  } as unknown as ImageManifest;
+  return {
+    getManifest: (_repo: unknown, reference: string) =>
+      Promise.resolve({
+        status: 'found',
+        digest: reference,
+        mediaType: manifest.mediaType,
+        bytes: new Uint8Array(),
+        manifest,
+        location: 'memory',
+      }),
+    streamBlob: async (
+      _repo: unknown,
+      descriptor: { digest: string },
+      options: { consume: (chunks: AsyncIterable<Uint8Array>) => Promise<void> },
+    ) => {
+      const blob = blobs.get(descriptor.digest);
+      if (blob === undefined) throw new Error(`no blob ${descriptor.digest}`);
+      await options.consume(chunked(blob, 64 * 1024));
+    },
+  } as unknown as RegistryClient;
+}
+
+const topLayer = gzip(
+  makeTar([
+    { name: 'release-manifests/', type: 'dir' },
+    { name: 'release-manifests/image-references', body: references },
+    { name: 'release-manifests/release-metadata', body: metadata },
+  ]),
+);
+
+describe('readReleasePayload across layers', () => {
+  it('reads manifests from every layer, not only the one holding image-references', async () => {
+    const lower = gzip(
+      makeTar([
+        { name: 'release-manifests/', type: 'dir' },
+        {
+          name: 'release-manifests/0000_50_hidden.yaml',
+          body: `kind: Deployment\nmetadata: {name: hidden}\nspec: {template: {spec: {containers: [{name: x, image: "${HIDDEN}"}]}}}\n`,
+        },
+      ]),
+    );
+    const [payload] = await readReleasePayload(
+      memoryRelease([lower, topLayer]),
+      parseReleasePullspec(RELEASE),
+      { signal: AbortSignal.timeout(20_000) },
+    );
+    assert.ok(payload);
+    assert.equal(payload.layersRead, 2);
+    assert.deepEqual(
+      findManifestImages(payload.manifests).map((m) => m.image),
+      [HIDDEN],
+    );
+  });
+
+  it('stops at the per-release decompression budget, however the bytes are spread over layers', async () => {
+    // Highly compressible filler: 3 layers of 8 MiB each, a few KiB compressed.
+    const filler = gzip(makeTar([{ name: 'filler', body: Buffer.alloc(8 * 1024 * 1024) }]));
+    const client = memoryRelease([filler, filler, filler, topLayer]);
+    await assert.rejects(
+      readReleasePayload(client, parseReleasePullspec(RELEASE), {
+        signal: AbortSignal.timeout(20_000),
+        maxReleaseUncompressedBytes: 20 * 1024 * 1024,
+      }),
+      (err) =>
+        isPayloadError(err, 'LAYER_OVERSIZE') &&
+        /together \(the per-release budget\)/.test(err.message),
+    );
+    // Within the budget the same release reads.
+    const [payload] = await readReleasePayload(client, parseReleasePullspec(RELEASE), {
+      signal: AbortSignal.timeout(20_000),
+      maxReleaseUncompressedBytes: 40 * 1024 * 1024,
+    });
+    assert.equal(payload?.layersRead, 4);
+  });
+});
