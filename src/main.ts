@@ -145,6 +145,7 @@ export async function startService(
   const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
   const trust = new ClusterTrust({
     kube,
+    logger,
     metrics,
     registry,
     ...(config.payloadVerification !== 'off'

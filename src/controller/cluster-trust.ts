@@ -32,6 +32,7 @@ import { isPayloadError } from '../payload/errors.js';
 import { parseMirrorConfig } from '../payload/mirrors.js';
 import type { MirrorRule } from '../payload/mirrors.js';
 import { checkReleasePayload } from '../payload/payload-check.js';
+import type { Logger } from '../observability/logger.js';
 import type { PayloadOutcome } from '../payload/payload-check.js';
 import { createComponentCache } from '../payload/payload-verifier.js';
 import { toConditionReason } from './reasons.js';
@@ -39,6 +40,8 @@ import type { VerificationOutcome } from './reconcile.js';
 
 export interface ClusterTrustOptions {
   readonly kube: KubePort;
+  /** Where problems that do not fail a verification are reported. */
+  readonly logger?: Logger;
   /** The root-of-trust ConfigMap (default openshift-config-managed/release-verification). */
   readonly rootOfTrust: { readonly namespace: string; readonly name: string };
   /** Where signature ConfigMaps live (openshift-config-managed). */
@@ -108,6 +111,9 @@ export function nodePlatform(architecture: string): string {
   const arch = GO_ARCH.get(architecture) ?? architecture;
   return arch === 'arm64' ? 'linux/arm64/v8' : `linux/${arch}`;
 }
+
+/** Architectures a cluster runs: a handful; more are ignored (each costs a payload read). */
+const MAX_NODE_PLATFORMS = 8;
 
 export type PayloadMode = 'warn' | 'enforce';
 
@@ -262,17 +268,47 @@ export class ClusterTrust {
         if (!isPayloadError(err)) throw err;
       }
     }
-    const outcome = await checkReleasePayload(parseReleasePullspec(image), {
-      client: sigstore.client,
-      platform: this.platform,
-      policies: sigstore.policies,
-      mirrors,
-      cache: this.componentCache,
-      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
-      signal: signal ?? AbortSignal.timeout(this.options.budgetMs * 10),
-    });
+    const budget = signal ?? AbortSignal.timeout(this.options.budgetMs * 10);
+    let outcome: PayloadOutcome | undefined;
+    // Each node architecture pulls its own instance of a manifest-list release: every one the
+    // cluster runs is verified, and the first failure (naming its platform) is the verdict.
+    for (const platform of await this.nodePlatforms()) {
+      const one = await checkReleasePayload(parseReleasePullspec(image), {
+        client: sigstore.client,
+        platform,
+        policies: sigstore.policies,
+        mirrors,
+        cache: this.componentCache,
+        ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+        signal: budget,
+      });
+      if (!one.verified) {
+        outcome = { ...one, message: `${platform}: ${one.message}` };
+        break;
+      }
+      outcome ??= one;
+    }
+    if (outcome === undefined) throw new Error('unreachable: no platform checked');
     this.options.metrics?.recordPayload(outcome);
     return { ...outcome, mode: config.mode };
+  }
+
+  /**
+   * The platforms whose instances nodes pull: one per distinct Node architecture, read from the
+   * cluster every time (nodes come and go); this process's own when the cluster lists no Node
+   * or may not be asked (as the CVO, which runs on the control plane, uses its own).
+   */
+  private async nodePlatforms(): Promise<string[]> {
+    let architectures: string[] = [];
+    try {
+      architectures = await this.options.kube.listNodeArchitectures();
+    } catch (err) {
+      this.options.logger?.warn('could not list nodes; checking this architecture only', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    const platforms = [...new Set(architectures.slice(0, MAX_NODE_PLATFORMS).map(nodePlatform))];
+    return platforms.length > 0 ? platforms : [this.platform];
   }
 
   /** The root of trust from the cluster's ConfigMap, parsed again only when it changes. */

@@ -34,6 +34,8 @@ export interface KubePort {
    * (operator.openshift.io/v1alpha1); a kind the cluster does not serve (404) lists as empty.
    */
   listMirrorSets(): Promise<unknown[]>;
+  /** The distinct `status.nodeInfo.architecture` of the cluster's Nodes (sorted). */
+  listNodeArchitectures(): Promise<string[]>;
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
   createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
@@ -189,6 +191,16 @@ export function createKubePort(kc: KubeConfig): KubePort {
         throw toKubeError(`get configmap ${namespace}/${name}`, err);
       }
     },
+    listNodeArchitectures: () =>
+      call('list nodes', async () => {
+        const nodes = (await core.listNode()).items;
+        const archs = new Set<string>();
+        for (const node of nodes) {
+          const arch = node.status?.nodeInfo?.architecture;
+          if (typeof arch === 'string' && arch !== '') archs.add(arch);
+        }
+        return [...archs].sort();
+      }),
     listConfigMaps: (namespace, labelSelector) =>
       call(
         `list configmaps in ${namespace}`,

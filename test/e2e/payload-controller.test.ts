@@ -11,7 +11,7 @@ import {
 } from '../helpers/cosign.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
-import { findRegistryBinary, TestRegistry } from '../helpers/registry.js';
+import { findRegistryBinary, pushBlob, pushManifest, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
 import { pushSyntheticRelease } from '../helpers/release.js';
 import type { ComponentKind, SyntheticRelease } from '../helpers/release.js';
@@ -280,6 +280,104 @@ describe(
       );
       assert.equal(cv.status?.desired.version, version);
       assert.equal(cv.status?.history?.[0]?.version, version);
+    });
+    it('verifies the instance every node architecture pulls from a manifest-list release', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      const c = tc;
+      await restart({ payloadVerification: 'enforce' });
+      // Two instances of one release: amd64 fully signed, arm64 with an unsigned etcd.
+      const amd64 = await release();
+      const arm64 = await release({ etcd: 'unsigned' });
+      const descriptor = async (digest: string, repo: string) => {
+        const response = await fetch(`${registry.url}/v2/${repo}/manifests/${digest}`, {
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
+        return {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest,
+          size: (await response.arrayBuffer()).byteLength,
+        };
+      };
+      // Both instances live in one repository: copy arm64's manifest next to amd64's.
+      const amdRepo = amd64.pullspec.slice(registry.host.length + 1, amd64.pullspec.indexOf('@'));
+      const armRepo = arm64.pullspec.slice(registry.host.length + 1, arm64.pullspec.indexOf('@'));
+      const armManifest = await (
+        await fetch(`${registry.url}/v2/${armRepo}/manifests/${arm64.digest}`, {
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        })
+      ).arrayBuffer();
+      // Blobs are mounted across repositories by the registry only when pushed there: push again.
+      const armBlobs = JSON.parse(Buffer.from(armManifest).toString()) as {
+        config: { digest: string };
+        layers: { digest: string }[];
+      };
+      for (const blob of [armBlobs.config, ...armBlobs.layers]) {
+        const body = Buffer.from(
+          await (await fetch(`${registry.url}/v2/${armRepo}/blobs/${blob.digest}`)).arrayBuffer(),
+        );
+        await pushBlob(target, amdRepo, body);
+      }
+      await pushManifest(target, amdRepo, undefined, new Uint8Array(armManifest));
+      const index = await pushManifest(
+        target,
+        amdRepo,
+        'multi',
+        {
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [
+            {
+              ...(await descriptor(amd64.digest, amdRepo)),
+              platform: { os: 'linux', architecture: 'amd64' },
+            },
+            {
+              ...(await descriptor(arm64.digest, amdRepo)),
+              platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+            },
+          ],
+        },
+        'application/vnd.oci.image.index.v1+json',
+      );
+      await signer.publish(index.digest);
+      const image = `${registry.host}/${amdRepo}@${index.digest}`;
+      for (const [name, arch] of [
+        ['node-amd64', 'amd64'],
+        ['node-arm64', 'arm64'],
+      ] as const) {
+        await c.kubectl(
+          ['apply', '-f', '-'],
+          JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } }),
+        );
+        await c.kubectl([
+          'patch',
+          'node',
+          name,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({
+            status: { nodeInfo: { architecture: arch, operatingSystem: 'linux' } },
+          }),
+        ]);
+      }
+      try {
+        await requestUpdate(c, { image, version: '', force: false });
+        const refused = await waitFor(
+          c.admin,
+          (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(index.digest),
+          'refusal for the arm64 instance',
+        );
+        assert.equal(condition(refused, 'ReleaseAccepted')?.reason, 'PayloadVerificationFailed');
+        assert.match(
+          condition(refused, 'PayloadVerified')?.message ?? '',
+          /linux\/arm64\/v8: 1 of 40 component images of .* would fail .*etcd \(unsigned\)/,
+        );
+        // The arm64 node leaves: the background re-check accepts the amd64-only cluster.
+        await c.kubectl(['delete', 'node', 'node-arm64']);
+        await waitFor(c.admin, (x) => x.status?.desired.image === image, 'accepted', 30_000);
+      } finally {
+        await c.kubectl(['delete', 'node', '--all']);
+      }
     });
   },
 );
