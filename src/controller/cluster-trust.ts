@@ -272,7 +272,8 @@ export class ClusterTrust {
     let outcome: PayloadOutcome | undefined;
     // Each node architecture pulls its own instance of a manifest-list release: every one the
     // cluster runs is verified, and the first failure (naming its platform) is the verdict.
-    for (const platform of await this.nodePlatforms()) {
+    const platforms = await this.nodePlatforms();
+    for (const platform of platforms) {
       const one = await checkReleasePayload(parseReleasePullspec(image), {
         client: sigstore.client,
         platform,
@@ -283,7 +284,7 @@ export class ClusterTrust {
         signal: budget,
       });
       if (!one.verified) {
-        outcome = { ...one, message: `${platform}: ${one.message}` };
+        outcome = platforms.length > 1 ? { ...one, message: `${platform}: ${one.message}` } : one;
         break;
       }
       outcome ??= one;

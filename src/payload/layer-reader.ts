@@ -59,6 +59,8 @@ export interface ExtractOptions {
    * `INVALID_CONTENT`. They are keyed by normalised archive path.
    */
   readonly wantedDirectory?: string;
+  /** More directories kept the same way (their files keyed by normalised path). */
+  readonly wantedDirectories?: readonly string[];
   readonly limits?: ExtractLimits;
   readonly signal?: AbortSignal;
   /** Names the layer in messages (its digest); default `layer`. */
@@ -601,8 +603,8 @@ class WantedFiles {
   private readonly layer: string;
   /** Normalised wanted file or directory → the path as the caller gave it. */
   private readonly watched = new Map<string, string>();
-  /** Normalised wanted directory, if any. */
-  private readonly directory: string | undefined;
+  /** Normalised wanted directories. */
+  private readonly directories = new Set<string>();
   /** Directory (`` for the root) → the watched paths strictly below it. */
   private readonly below = new Map<string, string[]>();
   /** Bytes of the directory files kept, duplicates replaced. */
@@ -613,8 +615,11 @@ class WantedFiles {
     this.layer = layer;
     this.tree = new LayerTree(layer);
     for (const given of options.wanted) this.watch(given);
-    this.directory =
-      options.wantedDirectory === undefined ? undefined : this.watch(options.wantedDirectory);
+    for (const directory of [
+      ...(options.wantedDirectory !== undefined ? [options.wantedDirectory] : []),
+      ...(options.wantedDirectories ?? []),
+    ])
+      this.directories.add(this.watch(directory));
   }
 
   onEntry(entry: TarEntry): TarBodySink | undefined {
@@ -635,7 +640,7 @@ class WantedFiles {
       );
     }
     const given = this.watched.get(entry.path);
-    if (given !== undefined && entry.path === this.directory) {
+    if (given !== undefined && this.directories.has(entry.path)) {
       if (entry.kind !== 'directory') {
         throw new PayloadError(
           'INVALID_CONTENT',
@@ -655,7 +660,7 @@ class WantedFiles {
       }
       return this.keep(given, entry, false);
     }
-    if (dir === this.directory && entry.kind !== 'directory') {
+    if (this.directories.has(dir) && entry.kind !== 'directory') {
       // The CVO reads every file of the directory (subdirectories are skipped): a link or device
       // there would be read by it and not by us.
       if (entry.kind !== 'file') {
@@ -737,7 +742,7 @@ class WantedFiles {
         if (inside && splitPath(key).dir !== dir) this.refuseSameLayer(entryName, key);
       }
       for (const given of this.below.get(dir) ?? []) this.whiteouts.add(given);
-      if (dir === this.directory) this.whiteouts.add(this.watched.get(dir) ?? dir);
+      if (this.directories.has(dir)) this.whiteouts.add(this.watched.get(dir) ?? dir);
       return;
     }
     if (base.startsWith('.wh..wh.')) return; // other AUFS metadata, no deletion
@@ -751,7 +756,7 @@ class WantedFiles {
     }
     const given = this.watched.get(target);
     if (given !== undefined) this.whiteouts.add(given);
-    else if (dir === this.directory) this.whiteouts.add(target);
+    else if (this.directories.has(dir)) this.whiteouts.add(target);
     for (const under of this.below.get(target) ?? []) this.whiteouts.add(under);
   }
 

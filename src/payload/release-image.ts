@@ -13,9 +13,13 @@ export const IMAGE_REFERENCES_PATH = 'release-manifests/image-references';
 export const RELEASE_METADATA_PATH = 'release-manifests/release-metadata';
 /** The directory whose manifests may hold the release's own verification ConfigMap. */
 export const RELEASE_MANIFESTS_DIR = 'release-manifests';
+/** The CVO's own manifests (Go-templated when it applies them). */
+export const CVO_MANIFESTS_DIR = 'manifests';
+/** Both directories the CVO applies every manifest of. */
+export const MANIFEST_DIRS: readonly string[] = [CVO_MANIFESTS_DIR, RELEASE_MANIFESTS_DIR];
 /** A release image layer's compressed size limit; it is streamed, never held whole. */
 export const DEFAULT_MAX_LAYER_BYTES = 512 * 1024 * 1024;
-/** Layers looked at, top down, before giving up on finding the release files. */
+/** Layers a release image may have: every one is read; an image with more is refused. */
 export const MAX_RELEASE_LAYERS = 64;
 /**
  * Bytes all of one release's layers may decompress to, together. Each layer has its own cap
@@ -59,7 +63,10 @@ export interface ReleasePayload {
   readonly source: string;
   readonly references: ImageReferences;
   readonly metadata: ReleaseMetadata;
-  /** `release-manifests/*.{yaml,yml,json}` by path, for the release's own root of trust. */
+  /**
+   * Files of `manifests/` and `release-manifests/` by path: what the CVO applies (and where the
+   * release's own root of trust is).
+   */
   readonly manifests: ReadonlyMap<string, Buffer>;
   readonly layersRead: number;
 }
@@ -342,17 +349,25 @@ async function readPlatform(
   const files = new Map<string, Buffer>();
   const manifests = new Map<string, Buffer>();
   const deleted = new Set<string>();
-  const layers = [...manifest.layers].reverse().slice(0, MAX_RELEASE_LAYERS);
+  if (manifest.layers.length > MAX_RELEASE_LAYERS) {
+    // Refused, not truncated: a manifest in a layer we did not read would escape the checks.
+    throw new PayloadError(
+      'LAYER_OVERSIZE',
+      `release image ${source.name}@${manifestDigest} has ${manifest.layers.length} layers, over the limit of ${MAX_RELEASE_LAYERS}`,
+    );
+  }
+  const layers = [...manifest.layers].reverse();
   let layersRead = 0;
-  // Set once a layer deletes the whole directory: the layers below it add no manifests.
-  let manifestsDeleted = false;
+  // Directories a layer deleted whole: the layers below it add no manifests there.
+  const deletedDirs = new Set<string>();
+  const allDeleted = (): boolean => MANIFEST_DIRS.every((d) => deletedDirs.has(d));
   const budget = options.maxReleaseUncompressedBytes ?? MAX_RELEASE_UNCOMPRESSED_BYTES;
   let spent = 0;
   for (const layer of layers) {
-    // Every layer down to the bottom is read, unless an upper one deleted the whole manifests
-    // directory: the CVO applies every manifest of release-manifests/, wherever its layer is,
-    // and each must be seen (the image check in manifest-images.ts).
-    if (manifestsDeleted && wanted.every((path) => files.has(path) || deleted.has(path))) break;
+    // Every layer down to the bottom is read, unless upper ones deleted both manifest
+    // directories: the CVO applies every manifest of manifests/ and release-manifests/,
+    // wherever its layer is, and each must be seen (the image check in manifest-images.ts).
+    if (allDeleted() && wanted.every((path) => files.has(path) || deleted.has(path))) break;
     const remaining = budget - spent;
     const perLayer = options.limits?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
     const result = await extractLayer(client, source, layer, manifestDigest, wanted, {
@@ -374,10 +389,11 @@ async function readPlatform(
     for (const [path, body] of result.files) {
       if (files.has(path) || deleted.has(path)) continue;
       if (wanted.includes(path)) files.set(path, body);
-      else if (!manifestsDeleted && !manifests.has(path)) manifests.set(path, body);
+      else if (!deletedDirs.has(path.split('/')[0] ?? '') && !manifests.has(path))
+        manifests.set(path, body);
     }
     for (const path of result.whiteouts) if (!files.has(path)) deleted.add(path);
-    if (result.whiteouts.has(RELEASE_MANIFESTS_DIR)) manifestsDeleted = true;
+    for (const dir of MANIFEST_DIRS) if (result.whiteouts.has(dir)) deletedDirs.add(dir);
   }
   const where = `${source.name}@${manifestDigest}`;
   const references = files.get(IMAGE_REFERENCES_PATH);
@@ -426,7 +442,7 @@ async function extractLayer(
       result = await extractFromLayer(chunks, {
         mediaType: layer.mediaType,
         wanted,
-        wantedDirectory: RELEASE_MANIFESTS_DIR,
+        wantedDirectories: MANIFEST_DIRS,
         ...(options.limits !== undefined ? { limits: options.limits } : {}),
         signal: options.signal,
         layer: `layer ${layer.digest} of ${source.name}@${manifestDigest}`,

@@ -59,7 +59,7 @@ describe('findManifestImages', () => {
     );
   });
 
-  it('reads image fields of other objects (operator CRs) and Lists, never ConfigMap or Secret data', () => {
+  it('reads image fields of other objects (operator CRs) and Lists; ConfigMap text only for digests', () => {
     const found = findManifestImages(
       manifests({
         'release-manifests/cr.json': JSON.stringify({
@@ -67,7 +67,7 @@ describe('findManifestImages', () => {
           kind: 'List',
           items: [
             { kind: 'Operand', metadata: { name: 'x' }, spec: { deep: [{ image: EVIL }] } },
-            { kind: 'ConfigMap', metadata: { name: 'docs' }, data: { image: EVIL } },
+            { kind: 'ConfigMap', metadata: { name: 'docs' }, data: { image: 'see the docs' } },
           ],
         }),
       }),
@@ -75,6 +75,48 @@ describe('findManifestImages', () => {
     assert.deepEqual(
       found.map((f) => [f.object, f.image]),
       [['Operand/x', EVIL]],
+    );
+  });
+
+  // Found by review: images travel in env vars, args, ConfigMaps operators read, MachineConfig
+  // osImageURL, ImageStream tags, related-image lists under other keys.
+  it('finds a by-digest pullspec in any string field, whatever carries it', () => {
+    const found = findManifestImages(
+      manifests({
+        'release-manifests/0000_70_network.yaml': [
+          'kind: Deployment',
+          'metadata: {name: network-operator}',
+          'spec:',
+          '  template:',
+          '    spec:',
+          '      containers:',
+          `      - {name: op, image: "${A}", env: [{name: OVN_IMAGE, value: "${EVIL}"}], args: ["--images=x=${B}"]}`,
+        ].join('\n'),
+        'release-manifests/0000_80_osimage.yaml': [
+          'kind: ConfigMap',
+          'metadata: {name: machine-config-osimageurl}',
+          `data: {baseOSContainerImage: "${EVIL}"}`,
+          '---',
+          'kind: MachineConfig',
+          'metadata: {name: rebase}',
+          `spec: {osImageURL: "${EVIL}"}`,
+          '---',
+          'kind: ImageStream',
+          'metadata: {name: tools}',
+          `spec: {tags: [{name: t, from: {kind: DockerImage, name: "${EVIL}"}}]}`,
+        ].join('\n'),
+      }),
+    );
+    assert.deepEqual(
+      found.map((f) => `${f.object} ${f.image}`).sort(),
+      [
+        `ConfigMap/machine-config-osimageurl ${EVIL}`,
+        `Deployment/network-operator ${A}`,
+        `Deployment/network-operator ${B}`,
+        `Deployment/network-operator ${EVIL}`,
+        `ImageStream/tools ${EVIL}`,
+        `MachineConfig/rebase ${EVIL}`,
+      ].sort(),
     );
   });
 
@@ -87,15 +129,46 @@ describe('findManifestImages', () => {
 });
 
 describe('imagesOutsideReferences', () => {
-  it('keeps images image-references does not list, but not the release image template', () => {
+  it('keeps images image-references does not list; the release image template only in manifests/', () => {
     const found = [
-      { path: 'p', object: 'Deployment/op', image: A },
-      { path: 'p', object: 'CronJob/prune', image: EVIL },
-      { path: 'p', object: 'Deployment/cvo', image: RELEASE_IMAGE_TEMPLATE },
+      { path: 'release-manifests/p', object: 'Deployment/op', image: A },
+      { path: 'release-manifests/p', object: 'CronJob/prune', image: EVIL },
+      {
+        path: 'manifests/0000_00_cvo.yaml',
+        object: 'Deployment/cvo',
+        image: RELEASE_IMAGE_TEMPLATE,
+      },
+      // release-manifests/ are applied as written: the text itself would be the image.
+      { path: 'release-manifests/q', object: 'Deployment/q', image: RELEASE_IMAGE_TEMPLATE },
     ];
     assert.deepEqual(
       imagesOutsideReferences(found, new Set([A])).map((f) => f.image),
-      [EVIL],
+      [EVIL, RELEASE_IMAGE_TEMPLATE],
     );
+  });
+
+  it('refuses template actions in manifests/ other than the two plain fields (review finding)', () => {
+    for (const action of [
+      '{{"evil.io/x@sha256:0"}}',
+      '{{printf "%s" .ReleaseImage}}',
+      '{{if .X}}',
+    ]) {
+      assert.throws(
+        () =>
+          findManifestImages(
+            manifests({
+              'manifests/0000_00_x.yaml': `kind: Deployment\nmetadata: {name: x}\nspec: {template: {spec: {containers: [{name: x, image: '${action}'}]}}}\n`,
+            }),
+          ),
+        (err) => isPayloadError(err, 'INVALID_CONTENT') && /template action/.test(err.message),
+        action,
+      );
+    }
+    const ok = findManifestImages(
+      manifests({
+        'manifests/0000_00_cvo.yaml': `kind: Deployment\nmetadata: {name: cvo, annotations: {p: '{{ .ClusterProfile }}'}}\nspec: {template: {spec: {containers: [{name: cvo, image: '{{ .ReleaseImage }}'}]}}}\n`,
+      }),
+    );
+    assert.deepEqual(imagesOutsideReferences(ok, new Set()), []);
   });
 });

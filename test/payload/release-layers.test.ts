@@ -98,6 +98,41 @@ describe('readReleasePayload across layers', () => {
     );
   });
 
+  it("reads the CVO's own manifests/ directory too (review finding: a Deployment there escaped)", async () => {
+    const cvoLayer = gzip(
+      makeTar([
+        { name: 'manifests/', type: 'dir' },
+        {
+          name: 'manifests/0000_00_evil.yaml',
+          body: `kind: Deployment\nmetadata: {name: evil}\nspec: {template: {spec: {containers: [{name: x, image: "${HIDDEN}"}]}}}\n`,
+        },
+      ]),
+    );
+    const [payload] = await readReleasePayload(
+      memoryRelease([cvoLayer, topLayer]),
+      parseReleasePullspec(RELEASE),
+      { signal: AbortSignal.timeout(20_000) },
+    );
+    assert.ok(payload);
+    assert.ok(payload.manifests.has('manifests/0000_00_evil.yaml'));
+    assert.deepEqual(
+      findManifestImages(payload.manifests).map((m) => m.image),
+      [HIDDEN],
+    );
+  });
+
+  it('refuses a release with more layers than it reads, rather than ignoring the rest', async () => {
+    const filler = gzip(makeTar([{ name: 'x', body: 'x' }]));
+    await assert.rejects(
+      readReleasePayload(
+        memoryRelease([...Array.from({ length: 64 }, () => filler), topLayer]),
+        parseReleasePullspec(RELEASE),
+        { signal: AbortSignal.timeout(20_000) },
+      ),
+      (err) => isPayloadError(err, 'LAYER_OVERSIZE') && /65 layers/.test(err.message),
+    );
+  });
+
   it('stops at the per-release decompression budget, however the bytes are spread over layers', async () => {
     // Highly compressible filler: 3 layers of 8 MiB each, a few KiB compressed.
     const filler = gzip(makeTar([{ name: 'filler', body: Buffer.alloc(8 * 1024 * 1024) }]));
