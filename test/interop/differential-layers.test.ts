@@ -19,16 +19,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
-import type { RegistryClient } from '../../src/registry/client.js';
-import type { Descriptor, ImageManifest } from '../../src/registry/manifest.js';
+import type { Descriptor } from '../../src/registry/manifest.js';
 import { isPayloadError } from '../../src/payload/errors.js';
 import { parseImageReferences, parseReleaseMetadata } from '../../src/payload/release-content.js';
 import { readReleasePayload } from '../../src/payload/release-image.js';
 import { diffSeed, judge, seededRandom } from '../helpers/differential.js';
 import type { Outcome } from '../helpers/differential.js';
 import { runStorageHarness } from '../helpers/interop.js';
+import { memoryReleaseClient } from '../helpers/memory-release.js';
 import type { StorageCase } from '../helpers/interop.js';
-import { chunked, gzip, makeTar, zstd } from '../helpers/tar.js';
+import { gzip, makeTar, zstd } from '../helpers/tar.js';
 import type { TarEntryInput } from '../helpers/tar.js';
 
 const REFS = 'release-manifests/image-references';
@@ -604,36 +604,14 @@ async function readOurs(
   layers: readonly Descriptor[],
   blobs: ReadonlyMap<string, { blob: Buffer }>,
 ): Promise<{ payload?: Payload; refusal: string; detail: string }> {
-  const manifest: ImageManifest = {
-    kind: 'image',
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: `sha256:${'c'.repeat(64)}`,
-      size: 2,
-    },
-    layers,
-  };
-  const client = {
-    getManifest: (_repo: unknown, reference: string) =>
-      Promise.resolve({
-        status: 'found',
-        digest: reference,
-        mediaType: manifest.mediaType,
-        bytes: new Uint8Array(),
-        manifest,
-        location: 'memory',
-      }),
-    streamBlob: async (
-      _repo: unknown,
-      descriptor: { digest: string },
-      options: { consume: (chunks: AsyncIterable<Uint8Array>) => Promise<void> },
-    ) => {
-      const found = blobs.get(descriptor.digest);
-      if (found === undefined) throw new Error(`no blob ${descriptor.digest}`);
-      await options.consume(chunked(found.blob, 3000));
-    },
-  } as unknown as RegistryClient;
+  const { client } = memoryReleaseClient(
+    layers.map((d) => {
+      const found = blobs.get(d.digest);
+      if (found === undefined) throw new Error(`no blob ${d.digest}`);
+      return { blob: found.blob, mediaType: d.mediaType };
+    }),
+    3000,
+  );
   try {
     const [payload] = await readReleasePayload(client, parseReleasePullspec(RELEASE), {
       signal: AbortSignal.timeout(30_000),

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { chunked, gzip, makeTar } from '../../src/demo/tar-writer.js';
+import { gzip, makeTar } from '../../src/demo/tar-writer.js';
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
 import { isPayloadError } from '../../src/payload/errors.js';
 import { findManifestImages } from '../../src/payload/manifest-images.js';
 import { readReleasePayload } from '../../src/payload/release-image.js';
 import type { RegistryClient } from '../../src/registry/client.js';
-import type { Descriptor, ImageManifest } from '../../src/registry/manifest.js';
+import { memoryReleaseClient } from '../helpers/memory-release.js';
 
 const RELEASE = `quay.io/openshift-release-dev/ocp-release@sha256:${'a'.repeat(64)}`;
 const COMPONENT = `quay.io/ocp/art@sha256:${'b'.repeat(64)}`;
@@ -24,46 +23,7 @@ const metadata = JSON.stringify({ kind: 'cincinnati-metadata-v0', version: '4.17
 
 /** A release image served from memory: `layers` lowest first, each a gzip'd tar. */
 function memoryRelease(layers: readonly Buffer[]): RegistryClient {
-  const blobs = new Map<string, Buffer>();
-  const descriptors: Descriptor[] = layers.map((blob) => {
-    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-    blobs.set(digest, blob);
-    return {
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest,
-      size: blob.length,
-    };
-  });
-  const manifest = {
-    kind: 'image',
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: `sha256:${'c'.repeat(64)}`,
-      size: 2,
-    },
-    layers: descriptors,
-  } as unknown as ImageManifest;
-  return {
-    getManifest: (_repo: unknown, reference: string) =>
-      Promise.resolve({
-        status: 'found',
-        digest: reference,
-        mediaType: manifest.mediaType,
-        bytes: new Uint8Array(),
-        manifest,
-        location: 'memory',
-      }),
-    streamBlob: async (
-      _repo: unknown,
-      descriptor: { digest: string },
-      options: { consume: (chunks: AsyncIterable<Uint8Array>) => Promise<void> },
-    ) => {
-      const blob = blobs.get(descriptor.digest);
-      if (blob === undefined) throw new Error(`no blob ${descriptor.digest}`);
-      await options.consume(chunked(blob, 64 * 1024));
-    },
-  } as unknown as RegistryClient;
+  return memoryReleaseClient(layers).client;
 }
 
 const topLayer = gzip(
