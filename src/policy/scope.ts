@@ -167,9 +167,19 @@ export function resolvePolicies(
   ref: Pullspec,
   effective: EffectivePolicies,
 ): ScopeMatch | undefined {
-  for (const scope of scopeCandidates(ref)) {
-    const policies = effective.byScope.get(scope);
-    if (policies !== undefined && policies.length > 0) return { scope, policies };
+  // Scopes are matched with their host lowercased, as image names are (scopeCandidates).
+  const byScope = new Map<string, { scope: string; policies: readonly PolicyObject[] }>();
+  for (const [scope, policies] of effective.byScope) {
+    const slash = scope.indexOf('/');
+    const key =
+      slash === -1
+        ? scope.toLowerCase()
+        : `${scope.slice(0, slash).toLowerCase()}${scope.slice(slash)}`;
+    if (!byScope.has(key)) byScope.set(key, { scope, policies });
+  }
+  for (const candidate of scopeCandidates(ref)) {
+    const match = byScope.get(candidate);
+    if (match !== undefined && match.policies.length > 0) return match;
   }
   return undefined;
 }

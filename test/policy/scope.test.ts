@@ -128,6 +128,12 @@ describe('resolvePolicies', () => {
     const q = effectivePolicies([cip('q', 'quay.io/ns')]);
     assert.equal(resolvePolicies(parsePullspec(`QUAY.io/ns/x@${DIGEST}`), q)?.scope, 'quay.io/ns');
     assert.equal(resolvePolicies(parsePullspec(`Quay.IO/ns/x@${DIGEST}`), q)?.scope, 'quay.io/ns');
+    // A scope written with capitals in its host matches too.
+    const upper = effectivePolicies([cip('u', 'QUAY.IO/ns')]);
+    assert.equal(
+      resolvePolicies(parsePullspec(`quay.io/ns/x@${DIGEST}`), upper)?.scope,
+      'QUAY.IO/ns',
+    );
   });
 
   // Every Docker Hub spelling of an image falls under the policy of its normalised name: these
