@@ -263,6 +263,26 @@ describe('cvo-verifier verify', () => {
       assert.match(usage.stderr, /Unknown option/);
     });
 
+    it('refuses a Node older than 22.19 with what to do, instead of crashing', async () => {
+      const fake = join(dir, 'old-node');
+      await writeFile(fake, '#!/bin/sh\necho 20.20.2\n', { mode: 0o755 });
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(
+          join(repoRoot, 'bin', 'cvo-verifier'),
+          ['verify', '--help'],
+          { encoding: 'utf8', env: { ...process.env, CVO_VERIFIER_NODE: fake } },
+          (err, _stdout, stderr) => {
+            resolve({
+              code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1,
+              stderr,
+            });
+          },
+        );
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /Node\.js 20\.20\.2 .* is too old: 22\.19 or newer is needed/);
+    });
+
     it('prints help', async () => {
       const r = await binary(['verify', '--help']);
       assert.equal(r.code, 0);
