@@ -1,3 +1,4 @@
+import { SATISFIED_DETAIL } from '../verify/gpg-verifier.js';
 import type { ReleaseVerdict } from '../verify/verdict.js';
 
 /** The `--output json` shape: image, digest, verified and one entry per check, plus detail. */
@@ -54,7 +55,13 @@ export function formatVerdictText(verdict: ReleaseVerdict): string {
     lines.push('');
     lines.push('  Signature stores:');
     for (const s of verdict.stores) {
-      const end = s.end ? `; ${s.end.reason}: ${s.end.detail}` : '';
+      // A read stopped because the release was verified is no failure: say so plainly.
+      const end =
+        s.end === undefined
+          ? ''
+          : s.end.reason === 'aborted' && s.end.detail === SATISFIED_DETAIL
+            ? `; stopped reading: ${SATISFIED_DETAIL}`
+            : `; ${s.end.reason}: ${s.end.detail}`;
       lines.push(
         `    ${s.store}: ${s.signaturesRead} signature(s) read, ${s.errors.length} error(s)${end}`,
       );

@@ -149,6 +149,9 @@ export class GpgReleaseVerifier {
   }
 }
 
+/** Why a store read stopped early on a success (its end reason stays `aborted` in the data). */
+export const SATISFIED_DETAIL = 'every keyring was satisfied';
+
 /** The state of one verification: which keyrings remain, and everything seen so far. */
 class Run {
   onComplete: () => void = () => undefined;
@@ -194,7 +197,7 @@ class Run {
     if (report.end === undefined && (this.complete || signal.aborted)) {
       report.end = {
         reason: 'aborted',
-        detail: this.complete ? 'stopped: every keyring was satisfied' : 'stopped',
+        detail: this.complete ? SATISFIED_DETAIL : 'stopped',
       };
     }
   }
