@@ -137,6 +137,20 @@ async function acquireLock(lock: string, progress: (line: string) => void): Prom
   }
 }
 
+/**
+ * Runs `go` with exactly `env`, killed after `timeoutMs`; resolves with stdout, rejects with the
+ * tail of stderr. Shared with the test tooling that builds the differential tests' references.
+ */
+export function runGo(
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>,
+  timeoutMs = 60_000,
+): Promise<string> {
+  return spawnCommand('go', args, cwd, env, timeoutMs);
+}
+
+/** The control plane's module resolves its requirements as it builds (GOFLAGS -mod=mod). */
 function run(
   command: string,
   args: readonly string[],
@@ -144,10 +158,20 @@ function run(
   env: Readonly<Record<string, string | undefined>>,
   timeoutMs = 60_000,
 ): Promise<string> {
+  return spawnCommand(command, args, cwd, { ...env, GOFLAGS: '-mod=mod' }, timeoutMs);
+}
+
+function spawnCommand(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd,
-      env: { ...env, GOFLAGS: '-mod=mod' },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
+import { runGo } from '../../src/local-cluster/binaries.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 /**
@@ -203,37 +203,18 @@ export async function removeStaleBuilds(): Promise<void> {
   }
 }
 
+/** `go` with this process's environment, GOFLAGS `-mod=readonly` (go.sum is committed). */
 function run(
-  command: string,
+  command: 'go',
   args: readonly string[],
   cwd: string,
   timeoutMs: number,
   extraEnv: Record<string, string> = {},
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false', ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`${command} could not be started (is Go installed?): ${e.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else
-        reject(
-          new Error(
-            `${command} ${args.join(' ')} failed (exit ${String(code)}):\n${err.slice(-4000)}`,
-          ),
-        );
-    });
-  });
+  return runGo(
+    args,
+    cwd,
+    { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false', ...extraEnv },
+    timeoutMs,
+  );
 }
