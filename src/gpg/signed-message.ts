@@ -184,7 +184,15 @@ function parseOnePass(body: Uint8Array): OnePass {
   const hashAlgorithm = r.u8();
   const publicKeyAlgorithm = r.u8();
   const keyId = Buffer.from(r.bytes(8)).toString('hex');
-  r.u8(); // "last" flag: nesting is checked by packet counts instead
+  // x/crypto/openpgp (the CVO) refuses a one-pass packet not marked last ("nested signatures"):
+  // the flag is outside what the signature covers, so without this check a flipped bit would
+  // verify here and not there.
+  if (r.u8() === 0) {
+    throw new VerifyError(
+      'UNSUPPORTED_MESSAGE',
+      'nested one-pass signatures (a one-pass packet not marked last) are not supported, as in the cluster-version operator',
+    );
+  }
   if (r.remaining !== 0)
     throw new VerifyError('MALFORMED_MESSAGE', 'one-pass signature packet has trailing bytes');
   return { signatureType, hashAlgorithm, publicKeyAlgorithm, keyId };

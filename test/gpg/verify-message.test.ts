@@ -67,6 +67,21 @@ describe('verifySignedMessage with signatures made by GnuPG', () => {
       });
     }
 
+    it('refuses a one-pass packet not marked last, as x/crypto/openpgp (nested signatures)', async () => {
+      const signed = Buffer.from(await gpg.sign(payload, { key: primary(rsa), compress: false }));
+      // gpg writes the one-pass packet first: an old-format header (tag 4) and a 13-byte body
+      // whose last byte is the "last" flag, which the signature does not cover.
+      assert.equal(signed[0], 0x90);
+      assert.equal(signed[1], 13);
+      assert.equal(signed[14], 1);
+      assert.ok((await verifySignedMessage(signed, rsaRing)).data.length > 0);
+      signed[14] = 0;
+      await assert.rejects(
+        verifySignedMessage(signed, rsaRing),
+        (err) => err instanceof VerifyError && err.code === 'UNSUPPORTED_MESSAGE',
+      );
+    });
+
     it('refuses an armored signed message, as library-go (binary packets only)', async () => {
       const signed = await gpg.sign(payload, { key: primary(rsa), armor: true });
       await assert.rejects(

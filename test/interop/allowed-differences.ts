@@ -25,6 +25,22 @@ export const ALLOWED_DIFFERENCES: readonly AllowedDifference[] = [
       'stricter: SHA-1 signatures are collision-prone and refused (x/crypto/openpgp accepts them)',
   },
   {
+    kind: 'gpg/random-flip-byte',
+    reference: 'library-go',
+    ours: false,
+    theirs: true,
+    reason:
+      'stricter: a bit flipped outside what the signature covers (one-pass header fields that no longer match the signature packet, issuer subpackets, packet framing, the end of a compressed stream) leaves a message x/crypto/openpgp still verifies; we refuse an inconsistent message (never an accept)',
+  },
+  {
+    kind: 'gpg/random-truncate',
+    reference: 'library-go',
+    ours: false,
+    theirs: true,
+    reason:
+      'stricter: a message cut inside its compressed stream or after the signature packet may still verify in x/crypto/openpgp (it stops reading once it has what it needs); we refuse a truncated message',
+  },
+  {
     kind: 'gpg/compress-bzip2',
     reference: 'library-go',
     ours: false,
