@@ -64,7 +64,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     return { run: m.runStatus, help: m.STATUS_HELP };
   },
   policy: async () => {
-    const m = await import('../policy/render-command.js');
+    const m = await import('./policy-render.js');
     return { run: m.runPolicyRender, help: m.POLICY_RENDER_HELP };
   },
   demo: async () => {

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { isVerifyError } from '../errors.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
 import type { DigestPullspec } from '../image/pullspec.js';
-import { mirrorSources, parseMirrorConfig } from '../payload/mirrors.js';
-import type { MirrorRule } from '../payload/mirrors.js';
+import { mirrorSources, parseMirrorConfig } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
 import { findManifestImages, imagesOutsideReferences } from '../payload/manifest-images.js';
 import type { ManifestImage } from '../payload/manifest-images.js';
 import {

@@ -2,8 +2,8 @@ import { isVerifyError } from '../errors.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import type { PolicyObject } from '../policy/types.js';
 import type { RegistryClient } from '../registry/client.js';
-import { mirrorSources } from './mirrors.js';
-import type { MirrorRule } from './mirrors.js';
+import { mirrorSources } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
 import {
   nothingCovered,
   payloadVerified,

@@ -1,7 +1,7 @@
 import { dump } from 'js-yaml';
 
-import { scopeMirrorEndpoints } from '../payload/mirrors.js';
-import type { MirrorRule } from '../payload/mirrors.js';
+import { scopeMirrorEndpoints } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
 import { decodeBase64Field } from './pem.js';
 import { parsePolicyText } from './parse.js';
 import { PolicyError } from './policy-error.js';

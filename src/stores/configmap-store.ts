@@ -1,4 +1,11 @@
-import type { ConfigMap } from '../kube/types.js';
+/**
+ * The part of a core/v1 ConfigMap this store reads, in its own terms: whoever lists them (the
+ * service's Kubernetes client) passes its objects, which have this shape.
+ */
+export interface SignatureConfigMap {
+  readonly metadata: { readonly name?: string; readonly namespace?: string };
+  readonly binaryData?: Readonly<Record<string, string>>;
+}
 import type { SignatureStore, StoreEvent } from './store.js';
 
 /** Label the CVO reads signature ConfigMaps by (in openshift-config-managed). */
@@ -15,10 +22,10 @@ export function configMapSignaturePrefix(digest: string): string {
  * read, so new ones count without a restart.
  */
 export class ConfigMapSignatureStore implements SignatureStore {
-  private readonly list: () => Promise<ConfigMap[]>;
+  private readonly list: () => Promise<SignatureConfigMap[]>;
   private readonly name: string;
 
-  constructor(list: () => Promise<ConfigMap[]>, name: string) {
+  constructor(list: () => Promise<SignatureConfigMap[]>, name: string) {
     this.list = list;
     this.name = name;
   }
@@ -29,7 +36,7 @@ export class ConfigMapSignatureStore implements SignatureStore {
 
   async *signatures(digest: string, signal: AbortSignal): AsyncIterable<StoreEvent> {
     const prefix = configMapSignaturePrefix(digest);
-    let configMaps: ConfigMap[];
+    let configMaps: SignatureConfigMap[];
     try {
       configMaps = await this.list();
     } catch (err) {

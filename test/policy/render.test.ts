@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { dump } from 'js-yaml';
 
 import { renderPolicies } from '../../src/policy/render.js';
-import { runPolicyRender } from '../../src/policy/render-command.js';
+import { runPolicyRender } from '../../src/cli/policy-render.js';
 import { withSharedFixture } from '../helpers/fixtures.js';
 import { b64, publicKeyPem, publicKeyPolicy, setPath } from './policy-fixtures.js';
 

@@ -1,6 +1,6 @@
 import type { DigestPullspec } from '../image/pullspec.js';
 import { decodeManifestDocuments, ManifestTextError } from '../json/manifest-text.js';
-import { PayloadError } from './errors.js';
+import { PayloadError } from '../payload/errors.js';
 
 /** Largest mirror configuration file accepted (several documents), as for policy files. */
 export const MAX_MIRROR_FILE_CHARS = 4 * 1024 * 1024;

@@ -9,8 +9,8 @@ import {
   MAX_MIRROR_RULES,
   mirrorSources,
   parseMirrorConfig,
-} from '../../src/payload/mirrors.js';
-import type { MirrorRule } from '../../src/payload/mirrors.js';
+} from '../../src/mirrors/mirrors.js';
+import type { MirrorRule } from '../../src/mirrors/mirrors.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const image = (name: string): DigestPullspec => parseReleasePullspec(`${name}@${D}`);

@@ -2,14 +2,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { CommandIo } from '../cli/verify.js';
-import { ExitCode, UsageError } from '../cli/usage-error.js';
-import { parseMirrorConfig } from '../payload/mirrors.js';
-import type { MirrorRule } from '../payload/mirrors.js';
-import { MAX_POLICY_FILE_CHARS } from './parse.js';
-import { formatIssue } from './policy-error.js';
-import { renderPolicies } from './render.js';
-import type { PolicyFile } from './render.js';
+import type { CommandIo } from './verify.js';
+import { ExitCode, UsageError } from './usage-error.js';
+import { parseMirrorConfig } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
+import { MAX_POLICY_FILE_CHARS } from '../policy/parse.js';
+import { formatIssue } from '../policy/policy-error.js';
+import { renderPolicies } from '../policy/render.js';
+import type { PolicyFile } from '../policy/render.js';
 
 /** Most files one invocation reads. */
 const MAX_POLICY_FILES = 1000;
