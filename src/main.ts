@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
-import { ClusterTrust } from './controller/cluster-trust.js';
+import { ClusterTrust } from './trust/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './controller/signature-cache.js';
@@ -144,7 +144,7 @@ export async function startService(
   // One registry client (keep-alive pool) for every Sigstore check the service makes.
   const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
   const trust = new ClusterTrust({
-    kube,
+    source: kube,
     logger,
     metrics,
     registry,

@@ -4,7 +4,9 @@ import { KubeApiError } from '../kube/client.js';
 import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
-import type { ClusterVerification, VerifyCallOptions } from './cluster-trust.js';
+import type { ClusterVerification, ReleaseVerifierPort } from './verification-port.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
 import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
@@ -16,16 +18,6 @@ import type { SignatureCache } from './signature-cache.js';
 import { MAX_PUBLISHED_FAILURES } from './state-publisher.js';
 import type { StatePublisher } from './state-publisher.js';
 import { WorkQueue } from './work-queue.js';
-
-/** What the controller needs from verification: ClusterTrust in production, fakes in unit tests. */
-export interface ReleaseVerifierPort {
-  verify(
-    image: string,
-    cv: ClusterVersion,
-    signal?: AbortSignal,
-    options?: VerifyCallOptions,
-  ): Promise<ClusterVerification>;
-}
 
 export interface ControllerOptions {
   readonly kube: KubePort;
@@ -40,7 +32,8 @@ export interface ControllerOptions {
   readonly statePublisher?: StatePublisher;
   readonly recheckBaseMs?: number;
   readonly recheckMaxMs?: number;
-  readonly now?: () => Date;
+  /** Time and timers for the queue, re-checks, budgets and timestamps; the process clock by default. */
+  readonly clock?: Clock;
   /** Attempts at a status write that keeps meeting 409 Conflict. */
   readonly maxConflictRetries?: number;
 }
@@ -93,7 +86,7 @@ export class ReleaseController {
   // loses and later regains leadership must start from a clean slate.
   private queue: WorkQueue;
   private rechecks: RecheckScheduler;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private watcher: Watcher | undefined;
   /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
   private lastSpec: string | undefined;
@@ -104,7 +97,7 @@ export class ReleaseController {
   constructor(options: ControllerOptions) {
     this.options = options;
     this.name = options.name ?? 'version';
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
   }
@@ -115,6 +108,7 @@ export class ReleaseController {
       (key, err) => {
         this.options.logger.error('reconcile failed', { key, error: String(err) });
       },
+      { clock: this.clock },
     );
   }
 
@@ -129,7 +123,12 @@ export class ReleaseController {
       },
       ...(this.options.recheckBaseMs !== undefined ? { baseMs: this.options.recheckBaseMs } : {}),
       ...(this.options.recheckMaxMs !== undefined ? { maxMs: this.options.recheckMaxMs } : {}),
+      clock: this.clock,
     });
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
   }
 
   get queueDepth(): number {
@@ -178,7 +177,7 @@ export class ReleaseController {
 
   async stop(): Promise<void> {
     this.synced = false;
-    this.rechecks.stop();
+    await this.rechecks.stop();
     await this.watcher?.stop();
     await this.queue.stop();
     this.lastSpec = undefined;

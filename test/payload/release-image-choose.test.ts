@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { nodePlatform } from '../../src/controller/cluster-trust.js';
+import { nodePlatform } from '../../src/trust/node-platform.js';
 import { isPayloadError } from '../../src/payload/errors.js';
 import {
   assertUnambiguousListKeys,

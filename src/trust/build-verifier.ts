@@ -1,0 +1,123 @@
+import type { Dispatcher } from 'undici';
+
+import { VerifyError } from '../errors.js';
+import { validatePolicyObject } from '../policy/validate.js';
+import type { PolicyObject } from '../policy/types.js';
+import type { RegistryClient } from '../registry/client.js';
+import { ConfigMapSignatureStore } from '../stores/configmap-store.js';
+import { createStoreFromUrl } from '../stores/create-store.js';
+import { redactUrl } from '../stores/http-store.js';
+import type { SignatureStore } from '../stores/store.js';
+import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
+import type { GpgResult } from '../verify/gpg-verifier.js';
+import type { SigstoreConfig } from '../verify/sigstore-checks.js';
+import type { LruCache } from '../verify/verdict-cache.js';
+import type { GpgTrustInputs } from './cluster-inputs.js';
+
+/** Long-lived things a built verifier uses; owned (and closed) by whoever composes the service. */
+export interface GpgResources {
+  /** The HTTP dispatcher for stores trusting the system roots plus `ca` (PEM), when given. */
+  readonly dispatcherFor: (ca: string | undefined) => Dispatcher;
+  readonly cache: LruCache<GpgResult>;
+  readonly budgetMs: number;
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * The CVO's GPG verifier from the cluster's trust inputs, without I/O. Store order (CVO):
+ * signature ConfigMaps, then spec.signatureStores when set (they replace the defaults) or else
+ * the root of trust's `store-*` URLs. A store whose CA ConfigMap has no certificate is not
+ * honored (a note says so); an empty spec.signatureStores is refused with the CVO's words.
+ */
+export function buildGpgVerifier(
+  inputs: GpgTrustInputs,
+  resources: GpgResources,
+  notes: string[],
+): GpgReleaseVerifier {
+  const storeOptions = {
+    baseDir: '/',
+    dispatcher: resources.dispatcherFor(inputs.clusterCa),
+    ...(resources.requestTimeoutMs !== undefined
+      ? { requestTimeoutMs: resources.requestTimeoutMs }
+      : {}),
+  };
+  const stores: SignatureStore[] = [
+    new ConfigMapSignatureStore(inputs.listSignatureConfigMaps, inputs.signatureConfigMapsName),
+  ];
+  const specStores = inputs.signatureStores;
+  if (specStores === undefined) {
+    stores.push(...inputs.rootOfTrust.stores.map((s) => createStoreFromUrl(s.url, storeOptions)));
+  } else if (specStores.length === 0) {
+    throw new VerifyError(
+      'NO_STORES',
+      'ClusterVersion spec.signatureStores is an empty array. Unset signatureStores entirely if you want to enable the default signature stores',
+    );
+  } else {
+    for (const store of specStores) {
+      if (store.ca === undefined) {
+        stores.push(createStoreFromUrl(store.url, storeOptions));
+        continue;
+      }
+      const { pem, configMap } = store.ca;
+      if (pem === undefined || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+        notes.push(
+          `signature store ${redactUrl(store.url)} is not honored: config map ${configMap} has no valid ca.crt`,
+        );
+        continue;
+      }
+      stores.push(
+        createStoreFromUrl(store.url, {
+          ...storeOptions,
+          dispatcher: resources.dispatcherFor(pem),
+        }),
+      );
+    }
+  }
+  return new GpgReleaseVerifier({
+    trust: inputs.rootOfTrust,
+    stores,
+    budgetMs: resources.budgetMs,
+    cache: resources.cache,
+  });
+}
+
+/**
+ * The Sigstore (CRI-O) side from the cluster's ClusterImagePolicies as the API server returned
+ * them. An invalid object (which the API server's validation should never let in) is skipped
+ * with a note; the checks of valid policies covering the release still apply.
+ */
+export function buildSigstoreConfig(
+  objects: readonly unknown[],
+  client: RegistryClient,
+  notes: string[],
+): SigstoreConfig {
+  const policies: PolicyObject[] = [];
+  for (const item of objects) {
+    const object = item as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown };
+      spec?: unknown;
+    };
+    const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+    try {
+      // Server-set metadata (uid, managedFields, …) and status are not part of the policy.
+      policies.push(
+        validatePolicyObject(
+          {
+            apiVersion: object.apiVersion,
+            kind: object.kind ?? 'ClusterImagePolicy',
+            metadata: { name },
+            spec: object.spec,
+          },
+          `clusterimagepolicy/${name}`,
+        ),
+      );
+    } catch (err) {
+      notes.push(
+        `ClusterImagePolicy ${name} is ignored: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  return { policies, client };
+}

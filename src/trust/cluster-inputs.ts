@@ -1,0 +1,282 @@
+import { VerifyError } from '../errors.js';
+import type { RootOfTrust } from '../gpg/root-of-trust.js';
+import {
+  describeConfigMap,
+  findInText,
+  rootOfTrustFromData,
+  VERIFICATION_CONFIG_MAP_ANNOTATION,
+} from '../gpg/root-of-trust.js';
+import { parseReleasePullspec } from '../image/pullspec.js';
+import type { ClusterVersion } from '../kube/types.js';
+import { parseMirrorConfig } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
+import type { Logger } from '../observability/logger.js';
+import { isPayloadError } from '../payload/errors.js';
+import { readReleasePayload } from '../payload/release-image.js';
+import type { RegistryClient } from '../registry/client.js';
+import { SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
+import type { SignatureConfigMap } from '../stores/configmap-store.js';
+import { MAX_NODE_PLATFORMS, nodePlatform } from './node-platform.js';
+
+/**
+ * The cluster reads trust needs, in its own terms. The service's Kubernetes client has them;
+ * unit tests pass plain objects.
+ */
+export interface TrustSource {
+  getConfigMap(
+    namespace: string,
+    name: string,
+  ): Promise<
+    | {
+        readonly metadata: { readonly uid?: string; readonly resourceVersion?: string };
+        readonly data?: Readonly<Record<string, string>>;
+      }
+    | undefined
+  >;
+  listConfigMaps(namespace: string, labelSelector: string): Promise<SignatureConfigMap[]>;
+  listClusterImagePolicies(): Promise<unknown[]>;
+  listMirrorSets(): Promise<unknown[]>;
+  listNodeArchitectures(): Promise<string[]>;
+}
+
+/** Where the cluster keeps its trust (OpenShift's names by default; see src/config/service.ts). */
+export interface TrustLocations {
+  /** The root-of-trust ConfigMap (openshift-config-managed/release-verification). */
+  readonly rootOfTrust: { readonly namespace: string; readonly name: string };
+  /** Where signature ConfigMaps live (openshift-config-managed). */
+  readonly signatureNamespace: string;
+  /** Namespace of the CA ConfigMaps that spec.signatureStores[].ca names (openshift-config). */
+  readonly caNamespace: string;
+  /** Cluster-wide extra CA bundle (openshift-config-managed/trusted-ca-bundle, ca-bundle.crt). */
+  readonly trustedCaBundle: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly key: string;
+  };
+}
+
+/** One entry of ClusterVersion spec.signatureStores, with its CA ConfigMap read. */
+export interface StoreInput {
+  readonly url: string;
+  /** The CA ConfigMap the entry names and its `ca.crt`, when it names one. */
+  readonly ca?: { readonly configMap: string; readonly pem: string | undefined };
+}
+
+/** Everything the GPG (CVO) verification is built from, as read from the cluster. */
+export interface GpgTrustInputs {
+  readonly rootOfTrust: RootOfTrust;
+  /** spec.signatureStores as set (they replace the root of trust's `store-*` URLs); undefined when unset. */
+  readonly signatureStores: readonly StoreInput[] | undefined;
+  /** The cluster-wide extra CA bundle, when it holds a certificate. */
+  readonly clusterCa: string | undefined;
+  /** Lists the signature ConfigMaps (read when a verification gets to that store). */
+  readonly listSignatureConfigMaps: () => Promise<SignatureConfigMap[]>;
+  /** How that store is named in evidence. */
+  readonly signatureConfigMapsName: string;
+}
+
+/** What the whole-payload check reads besides policies. */
+export interface PayloadInputs {
+  readonly mirrors: readonly MirrorRule[];
+  /** The platforms whose manifest-list instances nodes pull. */
+  readonly platforms: readonly string[];
+}
+
+export interface ClusterTrustReaderOptions extends TrustLocations {
+  readonly source: TrustSource;
+  /** Reads the running release's payload when the root of trust comes from it. */
+  readonly registry?: RegistryClient;
+  /** Take the GPG root of trust from the running release's payload (see ClusterTrust). */
+  readonly rootOfTrustFromPayload?: boolean;
+  /** This process's architecture, for the payload root of trust and when no Node is listed. */
+  readonly platform: string;
+  /** Bounds the read of the running release's payload. */
+  readonly payloadReadBudgetMs: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * The adapter between the cluster and the verification core: reads every trust input fresh for
+ * each verification (edits apply without a restart), parsing the root of trust again only when
+ * its ConfigMap (or the running release) changes. Reads only; builds nothing.
+ */
+export class ClusterTrustReader {
+  private readonly options: ClusterTrustReaderOptions;
+  private parsed: { key: string; trust: RootOfTrust } | undefined;
+
+  constructor(options: ClusterTrustReaderOptions) {
+    this.options = options;
+  }
+
+  async gpgInputs(cv: ClusterVersion): Promise<GpgTrustInputs> {
+    const { source, signatureNamespace, caNamespace } = this.options;
+    const rootOfTrust =
+      this.options.rootOfTrustFromPayload === true
+        ? await this.payloadTrust(cv)
+        : await this.configMapTrust();
+    const clusterCa = await this.clusterCa();
+    const specStores = cv.spec.signatureStores;
+    let signatureStores: StoreInput[] | undefined;
+    if (specStores !== undefined) {
+      signatureStores = [];
+      for (const store of specStores) {
+        if (store.ca === undefined) {
+          signatureStores.push({ url: store.url });
+          continue;
+        }
+        const caMap = await source.getConfigMap(caNamespace, store.ca.name);
+        signatureStores.push({
+          url: store.url,
+          ca: { configMap: `${caNamespace}/${store.ca.name}`, pem: caMap?.data?.['ca.crt'] },
+        });
+      }
+    }
+    return {
+      rootOfTrust,
+      signatureStores,
+      clusterCa,
+      listSignatureConfigMaps: () =>
+        source.listConfigMaps(signatureNamespace, SIGNATURE_CONFIGMAP_LABEL),
+      signatureConfigMapsName: `signature ConfigMaps in ${signatureNamespace} labelled ${SIGNATURE_CONFIGMAP_LABEL}`,
+    };
+  }
+
+  /** The cluster's ClusterImagePolicies as the API server returned them (validated later). */
+  policyObjects(): Promise<unknown[]> {
+    return this.options.source.listClusterImagePolicies();
+  }
+
+  async payloadInputs(): Promise<PayloadInputs> {
+    return { mirrors: await this.mirrorRules(), platforms: await this.nodePlatforms() };
+  }
+
+  /**
+   * ImageDigestMirrorSets and ImageContentSourcePolicies, reduced to what mirror resolution
+   * reads. The API server validated them; one it would not have let in is skipped: images are
+   * then read from their own repositories, which can only make verification fail, never pass.
+   */
+  private async mirrorRules(): Promise<MirrorRule[]> {
+    const mirrors: MirrorRule[] = [];
+    for (const item of await this.options.source.listMirrorSets()) {
+      const object = item as {
+        apiVersion?: unknown;
+        kind?: unknown;
+        metadata?: { name?: unknown };
+        spec?: unknown;
+      };
+      const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+      try {
+        mirrors.push(
+          ...parseMirrorConfig(
+            JSON.stringify({
+              apiVersion: object.apiVersion,
+              kind: object.kind,
+              metadata: { name },
+              spec: object.spec,
+            }),
+            `${String(object.kind)}/${name}`,
+          ),
+        );
+      } catch (err) {
+        if (!isPayloadError(err)) throw err;
+      }
+    }
+    return mirrors;
+  }
+
+  /**
+   * The platforms whose instances nodes pull: one per distinct Node architecture, read from the
+   * cluster every time (nodes come and go); this process's own when the cluster lists no Node
+   * or may not be asked (as the CVO, which runs on the control plane, uses its own).
+   */
+  private async nodePlatforms(): Promise<string[]> {
+    let architectures: string[] = [];
+    try {
+      architectures = await this.options.source.listNodeArchitectures();
+    } catch (err) {
+      this.options.logger?.warn('could not list nodes; checking this architecture only', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    const platforms = [...new Set(architectures.slice(0, MAX_NODE_PLATFORMS).map(nodePlatform))];
+    return platforms.length > 0 ? platforms : [this.options.platform];
+  }
+
+  /** The root of trust from the cluster's ConfigMap, parsed again only when it changes. */
+  private async configMapTrust(): Promise<RootOfTrust> {
+    const { namespace, name } = this.options.rootOfTrust;
+    const cm = await this.options.source.getConfigMap(namespace, name);
+    const source = describeConfigMap({ namespace, name });
+    if (cm === undefined)
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        `${source} was not found: no root of trust to verify releases with`,
+      );
+    const key = `${cm.metadata.uid ?? ''}/${cm.metadata.resourceVersion ?? ''}`;
+    if (this.parsed?.key !== key) {
+      this.parsed = { key, trust: await rootOfTrustFromData(source, cm.data ?? {}) };
+    }
+    return this.parsed.trust;
+  }
+
+  /**
+   * The root of trust shipped in the running release's payload: the newest Completed history
+   * entry's image, read from the registry once per digest.
+   */
+  private async payloadTrust(cv: ClusterVersion): Promise<RootOfTrust> {
+    const running = cv.status?.history?.find((h) => h.state === 'Completed')?.image;
+    if (running === undefined) {
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        'no Completed release in the ClusterVersion history to take the root of trust from',
+      );
+    }
+    const pullspec = parseReleasePullspec(running);
+    const key = `payload:${pullspec.digest}`;
+    if (this.parsed?.key === key) return this.parsed.trust;
+    const client = this.options.registry;
+    if (client === undefined) {
+      throw new VerifyError('ROOT_OF_TRUST_NOT_FOUND', 'no registry client to read the payload');
+    }
+    let manifests: ReadonlyMap<string, Buffer>;
+    try {
+      const [payload] = await readReleasePayload(client, pullspec, {
+        platform: this.options.platform,
+        signal: AbortSignal.timeout(this.options.payloadReadBudgetMs),
+      });
+      manifests = payload?.manifests ?? new Map<string, Buffer>();
+    } catch (err) {
+      throw new VerifyError(
+        'ROOT_OF_TRUST_NOT_FOUND',
+        `the running release ${running} could not be read for its root of trust: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    // As the CVO reads a release's manifests: file name order, the first annotated ConfigMap.
+    for (const path of [...manifests.keys()].sort()) {
+      const body = manifests.get(path);
+      if (body === undefined) continue;
+      const cm = findInText(body.toString('utf8'), `${running} ${path}`);
+      if (cm === undefined) continue;
+      const trust = await rootOfTrustFromData(
+        `${describeConfigMap(cm)} in the payload of ${running}`,
+        cm.data,
+      );
+      this.parsed = { key, trust };
+      return trust;
+    }
+    throw new VerifyError(
+      'ROOT_OF_TRUST_NOT_FOUND',
+      `no ConfigMap annotated ${VERIFICATION_CONFIG_MAP_ANNOTATION} in the release-manifests of the running release ${running}`,
+    );
+  }
+
+  private async clusterCa(): Promise<string | undefined> {
+    const { namespace, name, key } = this.options.trustedCaBundle;
+    const cm = await this.options.source.getConfigMap(namespace, name);
+    const bundle = cm?.data?.[key];
+    return bundle !== undefined && bundle.includes('-----BEGIN CERTIFICATE-----')
+      ? bundle
+      : undefined;
+  }
+}
