@@ -1,5 +1,7 @@
 import { KubeApiError } from '../kube/client.js';
 import type { KubePort, Lease } from '../kube/client.js';
+import { systemClock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 export interface LeaderElectionOptions {
   readonly kube: KubePort;
@@ -12,7 +14,7 @@ export interface LeaderElectionOptions {
   readonly renewIntervalMs?: number;
   /** How often a follower tries to acquire. */
   readonly retryIntervalMs?: number;
-  readonly now?: () => Date;
+  readonly clock?: Clock;
   readonly onStartedLeading: () => void;
   readonly onStoppedLeading: () => void;
   readonly onError?: (err: unknown) => void;
@@ -33,14 +35,14 @@ export class LeaderElector {
   private readonly leaseDurationMs: number;
   private readonly renewIntervalMs: number;
   private readonly retryIntervalMs: number;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private leading = false;
   private lastRenew = 0;
   private lastContact = 0;
   /** The lease record last seen and when this process first saw it (local clock). */
   private observedRecord = '';
   private observedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(options: LeaderElectionOptions) {
@@ -48,7 +50,7 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewIntervalMs = options.renewIntervalMs ?? 5_000;
     this.retryIntervalMs = options.retryIntervalMs ?? 2_000;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
   }
 
   get isLeader(): boolean {
@@ -57,7 +59,7 @@ export class LeaderElector {
 
   /** Whether the API server answered this elector within the lease duration. */
   get inContact(): boolean {
-    return this.now().getTime() - this.lastContact < this.leaseDurationMs;
+    return this.clock.now() - this.lastContact < this.leaseDurationMs;
   }
 
   start(): void {
@@ -68,7 +70,7 @@ export class LeaderElector {
   /** Stops campaigning; a leader releases the lease so a standby can take over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     if (this.leading) {
       this.setLeading(false);
       // A renewal in flight when stop() began may land between our read and our write (409):
@@ -94,12 +96,12 @@ export class LeaderElector {
     if (this.stopped) return;
     try {
       const outcome = await this.tryAcquireOrRenew();
-      this.lastContact = this.now().getTime();
+      this.lastContact = this.clock.now();
       // stop() may have run during the await: a stopped elector never starts leading again.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (this.stopped) return;
       if (outcome === 'held') {
-        this.lastRenew = this.now().getTime();
+        this.lastRenew = this.clock.now();
         this.setLeading(true);
       } else {
         // Another holder, or a lost write race: someone else owns the lease now.
@@ -108,12 +110,12 @@ export class LeaderElector {
     } catch (err) {
       this.options.onError?.(err);
       // The API server is unreachable: keep leading only while our last renewal is still valid.
-      if (this.leading && this.now().getTime() - this.lastRenew >= this.leaseDurationMs)
+      if (this.leading && this.clock.now() - this.lastRenew >= this.leaseDurationMs)
         this.setLeading(false);
     }
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits above
     if (this.stopped) return;
-    this.timer = setTimeout(
+    this.timer = this.clock.setTimeout(
       () => void this.tick(),
       this.leading ? this.renewIntervalMs : this.retryIntervalMs,
     );
@@ -133,7 +135,7 @@ export class LeaderElector {
    */
   private async tryAcquireOrRenew(): Promise<'held' | 'lost'> {
     const { kube, namespace, name, identity } = this.options;
-    const now = this.now();
+    const now = new Date(this.clock.now());
     const micro = now.toISOString();
     const spec = {
       holderIdentity: identity,

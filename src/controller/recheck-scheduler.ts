@@ -1,3 +1,6 @@
+import { systemClock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
+
 /** Background re-checks start after this delay and double up to the cap. */
 export const DEFAULT_RECHECK_BASE_MS = 30_000;
 export const DEFAULT_RECHECK_MAX_MS = 60 * 60_000;
@@ -11,7 +14,7 @@ export interface RecheckEntry {
 export interface RecheckOptions {
   readonly baseMs?: number;
   readonly maxMs?: number;
-  readonly now?: () => number;
+  readonly clock?: Clock;
   /** Runs one re-check; resolves true when the key needs no more checks. */
   readonly run: (key: string) => Promise<boolean>;
   readonly onError?: (key: string, err: unknown) => void;
@@ -27,19 +30,21 @@ export interface RecheckOptions {
 export class RecheckScheduler {
   private readonly entries = new Map<
     string,
-    { attempts: number; nextAt: number; timer: NodeJS.Timeout }
+    { attempts: number; nextAt: number; timer: TimerHandle }
   >();
   private readonly baseMs: number;
   private readonly maxMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly options: RecheckOptions;
+  /** Re-checks running now, so stop() can wait for them. */
+  private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(options: RecheckOptions) {
     this.options = options;
     this.baseMs = options.baseMs ?? DEFAULT_RECHECK_BASE_MS;
     this.maxMs = options.maxMs ?? DEFAULT_RECHECK_MAX_MS;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Schedules exactly `keys`: new ones start at the base delay, others keep their backoff. */
@@ -59,13 +64,18 @@ export class RecheckScheduler {
 
   cancel(key: string): void {
     const entry = this.entries.get(key);
-    if (entry) clearTimeout(entry.timer);
+    if (entry) this.clock.clearTimeout(entry.timer);
     this.entries.delete(key);
   }
 
-  stop(): void {
+  /**
+   * Cancels every scheduled re-check at once (list() is empty on return) and resolves when the
+   * re-checks already running have finished: a stopped scheduler's owner writes nothing after.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const key of [...this.entries.keys()]) this.cancel(key);
+    await Promise.all(this.running);
   }
 
   delayFor(attempts: number): number {
@@ -75,11 +85,15 @@ export class RecheckScheduler {
   private schedule(key: string, attempts: number): void {
     if (this.stopped) return;
     const delay = this.delayFor(attempts);
-    const timer = setTimeout(() => {
-      void this.fire(key, attempts);
-    }, delay);
-    timer.unref();
-    this.entries.set(key, { attempts, nextAt: this.now() + delay, timer });
+    const timer = this.clock.setTimeout(
+      () => {
+        const run = this.fire(key, attempts).finally(() => this.running.delete(run));
+        this.running.add(run);
+      },
+      delay,
+      { ref: false },
+    );
+    this.entries.set(key, { attempts, nextAt: this.clock.now() + delay, timer });
   }
 
   private async fire(key: string, attempts: number): Promise<void> {

@@ -1,3 +1,6 @@
+import { systemClock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
+
 /** A failed key is retried after this delay, doubling per consecutive failure, up to the cap. */
 export const RETRY_BASE_MS = 250;
 export const RETRY_MAX_MS = 30_000;
@@ -19,14 +22,17 @@ export class WorkQueue {
   private readonly onError: (key: string, err: unknown) => void;
   private idleWaiters: (() => void)[] = [];
   private readonly failures = new Map<string, number>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly retryTimers = new Map<string, TimerHandle>();
+  private readonly clock: Clock;
 
   constructor(
     handler: (key: string) => Promise<void>,
     onError: (key: string, err: unknown) => void,
+    options: { readonly clock?: Clock } = {},
   ) {
     this.handler = handler;
     this.onError = onError;
+    this.clock = options.clock ?? systemClock;
   }
 
   get depth(): number {
@@ -51,7 +57,7 @@ export class WorkQueue {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.retryTimers.values()) clearTimeout(timer);
+    for (const timer of this.retryTimers.values()) this.clock.clearTimeout(timer);
     this.retryTimers.clear();
     this.queued.clear();
     this.dirty.clear();
@@ -63,11 +69,14 @@ export class WorkQueue {
     this.failures.set(key, failures);
     if (this.retryTimers.has(key) || this.stopped) return;
     const delay = Math.min(RETRY_BASE_MS * 2 ** Math.min(failures - 1, 20), RETRY_MAX_MS);
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(key);
-      this.add(key);
-    }, delay);
-    timer.unref();
+    const timer = this.clock.setTimeout(
+      () => {
+        this.retryTimers.delete(key);
+        this.add(key);
+      },
+      delay,
+      { ref: false },
+    );
     this.retryTimers.set(key, timer);
   }
 

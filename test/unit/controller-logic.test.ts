@@ -14,8 +14,9 @@ import {
 import type { VerificationOutcome } from '../../src/controller/reconcile.js';
 import { RecheckScheduler } from '../../src/controller/recheck-scheduler.js';
 import { resolveTarget } from '../../src/controller/target.js';
-import { WorkQueue } from '../../src/controller/work-queue.js';
+import { RETRY_BASE_MS, RETRY_MAX_MS, WorkQueue } from '../../src/controller/work-queue.js';
 import type { ClusterVersion, UpdateHistory } from '../../src/kube/types.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 
 const IMG = (n: number): string =>
   `quay.io/ocp/release@sha256:${String(n).repeat(64).slice(0, 64)}`;
@@ -331,7 +332,7 @@ describe('WorkQueue', () => {
     queue.add('a'); // running: marks dirty
     queue.add('b');
     queue.add('b'); // queued: coalesced
-    await new Promise((r) => setTimeout(r, 10));
+    await settle();
     release?.();
     await queue.idle();
     assert.deepEqual(runs, ['a', 'b', 'a']);
@@ -341,14 +342,16 @@ describe('WorkQueue', () => {
 
 describe('RecheckScheduler', () => {
   it('backs off exponentially up to the cap and stops when a check reports done', async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
     const calls: number[] = [];
-    const started = Date.now();
     let doneAfter = 4;
     const scheduler = new RecheckScheduler({
       baseMs: 10,
       maxMs: 40,
+      clock,
       run: () => {
-        calls.push(Date.now() - started);
+        calls.push(clock.now() - start);
         return Promise.resolve(--doneAfter === 0);
       },
     });
@@ -357,23 +360,56 @@ describe('RecheckScheduler', () => {
       [10, 20, 40, 40, 40],
     );
     scheduler.sync(['k']);
-    assert.equal(scheduler.list()[0]?.key, 'k');
-    await new Promise((r) => setTimeout(r, 250));
-    assert.equal(calls.length, 4);
+    assert.deepEqual(scheduler.list(), [{ key: 'k', attempts: 0, nextAt: new Date(start + 10) }]);
+    await clock.advance(9);
+    assert.deepEqual(calls, [], 'ran before its delay');
+    await clock.advance(1000);
+    assert.deepEqual(calls, [10, 30, 70, 110]);
     assert.deepEqual(scheduler.list(), []);
+    assert.equal(clock.pending, 0, 'a finished key keeps no timer');
     scheduler.sync(['x', 'y']);
     scheduler.sync(['y']);
     assert.deepEqual(
       scheduler.list().map((e) => e.key),
       ['y'],
     );
-    scheduler.stop();
+    await scheduler.stop();
     assert.deepEqual(scheduler.list(), []);
+    assert.equal(clock.pending, 0);
+  });
+
+  describe('when stopped while a re-check runs', () => {
+    it('waits for it, and schedules nothing after', async () => {
+      const clock = new ManualClock();
+      let finish: ((done: boolean) => void) | undefined;
+      let runs = 0;
+      const scheduler = new RecheckScheduler({
+        baseMs: 10,
+        clock,
+        run: () => {
+          runs++;
+          return new Promise<boolean>((resolve) => (finish = resolve));
+        },
+      });
+      scheduler.sync(['k']);
+      await clock.advance(10);
+      assert.equal(runs, 1);
+      let stopped = false;
+      const stopping = scheduler.stop().then(() => (stopped = true));
+      await settle();
+      assert.equal(stopped, false, 'stop() returned while a re-check was still running');
+      finish?.(false);
+      await stopping;
+      assert.equal(clock.pending, 0, 'a stopped scheduler scheduled the key again');
+      await clock.advance(60_000);
+      assert.equal(runs, 1);
+    });
   });
 });
 
 describe('WorkQueue retries', () => {
   it('retries a key whose handler threw, with backoff, until it succeeds', async () => {
+    const clock = new ManualClock();
     let calls = 0;
     const errors: unknown[] = [];
     const queue = new WorkQueue(
@@ -382,14 +418,40 @@ describe('WorkQueue retries', () => {
         return calls < 3 ? Promise.reject(new Error(`transient ${calls}`)) : Promise.resolve();
       },
       (_key, err) => errors.push(err),
+      { clock },
     );
     queue.add('version');
-    const deadline = Date.now() + 5000;
-    while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(calls, 3, 'the failed key was not retried');
+    await settle();
+    assert.equal(calls, 1);
+    assert.deepEqual(clock.pendingDelays(), [RETRY_BASE_MS]);
+    await clock.advance(RETRY_BASE_MS);
+    assert.equal(calls, 2, 'the failed key was not retried after the base delay');
+    assert.deepEqual(clock.pendingDelays(), [2 * RETRY_BASE_MS], 'the delay did not double');
+    await clock.advance(2 * RETRY_BASE_MS);
+    assert.equal(calls, 3);
     assert.equal(errors.length, 2);
-    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(clock.pending, 0);
+    await clock.advance(RETRY_MAX_MS * 2);
     assert.equal(calls, 3, 'a key that succeeded must not run again');
     await queue.stop();
+  });
+
+  it('cancels a pending retry on stop', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const queue = new WorkQueue(
+      () => {
+        calls++;
+        return Promise.reject(new Error('down'));
+      },
+      () => undefined,
+      { clock },
+    );
+    queue.add('version');
+    await settle();
+    await queue.stop();
+    assert.equal(clock.pending, 0);
+    await clock.advance(RETRY_MAX_MS);
+    assert.equal(calls, 1);
   });
 });
