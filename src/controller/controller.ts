@@ -1,7 +1,7 @@
 import { VerifyError } from '../errors.js';
 import type { VerifyErrorCode } from '../errors.js';
 import { KubeApiError } from '../kube/client.js';
-import type { KubeEvent, KubePort, Watcher } from '../kube/client.js';
+import type { ClusterVersionPort, EventPort, KubeEvent, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterVerification, ReleaseVerifierPort } from './verification-port.js';
@@ -20,7 +20,8 @@ import type { StatePublisher } from './state-publisher.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ControllerOptions {
-  readonly kube: KubePort;
+  /** The ClusterVersion it decides on and the Events it records (a KubePort in production). */
+  readonly kube: ClusterVersionPort & EventPort;
   readonly verifier: ReleaseVerifierPort;
   readonly logger: Logger;
   /** The singleton ClusterVersion's name. */

@@ -1,10 +1,10 @@
 import { KubeApiError } from '../kube/client.js';
-import type { KubePort, Lease } from '../kube/client.js';
+import type { Lease, LeasePort } from '../kube/client.js';
 import { systemClock } from './clock.js';
 import type { Clock, TimerHandle } from './clock.js';
 
 export interface LeaderElectionOptions {
-  readonly kube: KubePort;
+  readonly kube: LeasePort;
   readonly namespace: string;
   readonly name: string;
   readonly identity: string;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import pRetry, { AbortError } from 'p-retry';
 
 import { KubeApiError } from '../kube/client.js';
-import type { KubePort } from '../kube/client.js';
+import type { ConfigMapPort } from '../kube/client.js';
 import type { ConfigMap } from '../kube/types.js';
 import { configMapSignaturePrefix, SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
 
@@ -16,11 +16,11 @@ export const MAX_SIGNATURE_CACHE_BYTES = 768 * 1024;
  * without reaching any store. Entries are merged, never removed; a full cache adds nothing more.
  */
 export class SignatureCache {
-  private readonly kube: KubePort;
+  private readonly kube: ConfigMapPort;
   private readonly namespace: string;
   private readonly name: string;
 
-  constructor(kube: KubePort, namespace: string, name: string) {
+  constructor(kube: ConfigMapPort, namespace: string, name: string) {
     this.kube = kube;
     this.namespace = namespace;
     this.name = name;

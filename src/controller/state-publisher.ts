@@ -1,5 +1,5 @@
 import { KubeApiError } from '../kube/client.js';
-import type { KubePort } from '../kube/client.js';
+import type { ConfigMapPort } from '../kube/client.js';
 import type { ConfigMap } from '../kube/types.js';
 
 /** The key under which the state JSON is stored in its ConfigMap. */
@@ -63,13 +63,13 @@ export interface PublishedState {
  * background re-check runs, without access to the service's logs.
  */
 export class StatePublisher {
-  private readonly kube: KubePort;
+  private readonly kube: ConfigMapPort;
   private readonly namespace: string;
   private readonly name: string;
   private readonly identity: string;
   private verdicts: PublishedVerdict[] = [];
 
-  constructor(kube: KubePort, namespace: string, name: string, identity: string) {
+  constructor(kube: ConfigMapPort, namespace: string, name: string, identity: string) {
     this.kube = kube;
     this.namespace = namespace;
     this.name = name;

@@ -15,18 +15,45 @@ import {
 } from '@kubernetes/client-node';
 import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
 
-/**
- * The narrow port through which the service talks to Kubernetes. This file is the only importer
- * of @kubernetes/client-node; everything else sees these methods and KubeApiError.
- */
-export interface KubePort {
-  describe(): string;
+/** The singleton ClusterVersion (config.openshift.io/v1): what the controller reads and writes. */
+export interface ClusterVersionPort {
+  /** Fails with KubeApiError 404 when there is no such ClusterVersion. */
   getClusterVersion(name: string): Promise<ClusterVersion>;
   /** PUT …/status with the object's resourceVersion: a stale object fails with 409. */
   replaceClusterVersionStatus(cv: ClusterVersion): Promise<ClusterVersion>;
   /** A JSON merge patch of the object (spec), as `oc adm upgrade` and `kubectl patch --type=merge` send. */
   mergePatchClusterVersion(name: string, patch: Record<string, unknown>): Promise<ClusterVersion>;
   watchClusterVersions(handlers: WatchHandlers<ClusterVersion>): Watcher;
+}
+
+/** core/v1 Events about the objects this service decides on. */
+export interface EventPort {
+  createEvent(namespace: string, event: KubeEvent): Promise<void>;
+}
+
+/** core/v1 ConfigMaps: trust inputs, the signature cache, the published state. */
+export interface ConfigMapPort {
+  /** undefined when there is no such ConfigMap (404 is not an error here). */
+  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
+  listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
+  /** Fails with 409 when the name is taken. */
+  createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+  /** With a resourceVersion, a stale object fails with 409; a missing one with 404. */
+  replaceConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
+}
+
+/** coordination.k8s.io/v1 Leases, for leader election. */
+export interface LeasePort {
+  /** undefined when there is no such Lease (404 is not an error here). */
+  getLease(namespace: string, name: string): Promise<Lease | undefined>;
+  /** Fails with 409 when the name is taken. */
+  createLease(namespace: string, lease: Lease): Promise<Lease>;
+  /** With a resourceVersion, a stale object fails with 409; a missing one with 404. */
+  replaceLease(namespace: string, lease: Lease): Promise<Lease>;
+}
+
+/** The cluster-scoped configuration verification reads besides ConfigMaps. */
+export interface ClusterConfigPort {
   /** ClusterImagePolicies (config.openshift.io/v1) as the API server returns them. */
   listClusterImagePolicies(): Promise<unknown[]>;
   /**
@@ -36,14 +63,10 @@ export interface KubePort {
   listMirrorSets(): Promise<unknown[]>;
   /** The distinct `status.nodeInfo.architecture` of the cluster's Nodes (sorted). */
   listNodeArchitectures(): Promise<string[]>;
-  getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
-  listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
-  createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
-  replaceConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
-  createEvent(namespace: string, event: KubeEvent): Promise<void>;
-  getLease(namespace: string, name: string): Promise<Lease | undefined>;
-  createLease(namespace: string, lease: Lease): Promise<Lease>;
-  replaceLease(namespace: string, lease: Lease): Promise<Lease>;
+}
+
+/** Who a caller of the HTTP surface is, and what it may do. */
+export interface AccessReviewPort {
   /** TokenReview: who a bearer token belongs to, or undefined when it is not valid. */
   reviewToken(token: string): Promise<{ username: string; groups: string[] } | undefined>;
   /** SubjectAccessReview for a non-resource URL and verb. */
@@ -52,6 +75,24 @@ export interface KubePort {
     path: string,
     verb: string,
   ): Promise<boolean>;
+}
+
+/**
+ * The narrow port through which the service talks to Kubernetes. This file is the only importer
+ * of @kubernetes/client-node; everything else sees these methods and KubeApiError. Consumers
+ * depend on the role interfaces above that they use (the controller on ClusterVersionPort and
+ * EventPort, leader election on LeasePort, …), so an in-memory fake or a narrower test double
+ * only needs those; the composition root passes the whole port.
+ */
+export interface KubePort
+  extends
+    ClusterVersionPort,
+    EventPort,
+    ConfigMapPort,
+    LeasePort,
+    ClusterConfigPort,
+    AccessReviewPort {
+  describe(): string;
 }
 
 export type { KubeEvent, Lease };
