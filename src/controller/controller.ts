@@ -1,5 +1,5 @@
-import { VerifyError } from '../errors.js';
-import type { VerifyErrorCode } from '../errors.js';
+import { toErrorLabel, VerifyError } from '../errors.js';
+import type { ErrorLabel } from '../errors.js';
 import { KubeApiError } from '../kube/client.js';
 import type { ClusterVersionPort, EventPort, KubeEvent, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
@@ -55,21 +55,16 @@ function watchesTrustOf(cv: ClusterVersion, image: string): boolean {
 }
 
 /**
- * Verdicts about the trust itself: only these turn a verified target's ReleaseVerified False. A
- * root of trust that cannot be read, stores or registries that do not answer, signatures no
- * longer found or a budget running out say nothing about the trust, and never flip it.
+ * Verdicts about the trust itself (by the kind of their code): only these turn a verified
+ * target's ReleaseVerified False. A root of trust that cannot be read, stores or registries that
+ * do not answer, signatures no longer found or unreadable, or a budget running out say nothing
+ * about the trust, and never flip it.
  */
-const TRUST_VERDICT_CODES: ReadonlySet<VerifyErrorCode> = new Set<VerifyErrorCode>([
-  'KEY_REVOKED',
-  'KEY_NOT_VALID',
-  'UNKNOWN_KEY',
-  'SIGNATURE_EXPIRED',
-  'SIGNATURE_FROM_FUTURE',
-  'BAD_SIGNATURE',
-  'PAYLOAD_DIGEST_MISMATCH',
-  'PAYLOAD_WRONG_TYPE',
-  'PAYLOAD_NO_IDENTITY',
-  'PAYLOAD_INVALID_JSON',
+const TRUST_VERDICT_LABELS: ReadonlySet<ErrorLabel> = new Set<ErrorLabel>([
+  'untrusted_signer',
+  'bad_signature',
+  'expired',
+  'payload_mismatch',
 ]);
 /** Events longer than this are cut, so full evidence never makes an Event too large to store. */
 const MAX_EVENT_MESSAGE = 16 * 1024;
@@ -421,7 +416,8 @@ export class ReleaseController {
       }
       return false;
     }
-    if (outcome.code === undefined || !TRUST_VERDICT_CODES.has(outcome.code)) return false;
+    if (outcome.code === undefined || !TRUST_VERDICT_LABELS.has(toErrorLabel(outcome.code)))
+      return false;
     if (current?.status === 'False' && current.reason === toConditionReason(outcome.code))
       return false;
     await this.setTargetVerified(image, {

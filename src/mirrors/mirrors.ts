@@ -1,6 +1,6 @@
 import type { DigestPullspec } from '../image/pullspec.js';
 import { decodeManifestDocuments, ManifestTextError } from '../json/manifest-text.js';
-import { PayloadError } from '../payload/errors.js';
+import { VerifyError } from '../errors.js';
 
 /** Largest mirror configuration file accepted (several documents), as for policy files. */
 export const MAX_MIRROR_FILE_CHARS = 4 * 1024 * 1024;
@@ -118,8 +118,8 @@ function typeOf(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function invalid(where: string, problem: string, cause?: unknown): PayloadError {
-  return new PayloadError(
+function invalid(where: string, problem: string, cause?: unknown): VerifyError {
+  return new VerifyError(
     'INVALID_CONTENT',
     `${where}: ${problem}`,
     cause === undefined ? {} : { cause },
@@ -318,7 +318,7 @@ function parseObject(value: unknown, where: string, ruleBudget: number): MirrorR
  * Parses YAML or JSON text holding ImageDigestMirrorSet (config.openshift.io/v1) and
  * ImageContentSourcePolicy (operator.openshift.io/v1alpha1) objects: single objects, multi-document
  * YAML, and Lists. Sources and mirrors are checked against the IDMS CRD patterns; fields the CRDs
- * do not define are rejected. Throws {@link PayloadError} `INVALID_CONTENT` naming the origin
+ * do not define are rejected. Throws {@link VerifyError} `INVALID_CONTENT` naming the origin
  * (`origin#N` for the Nth document, `.items[i]` inside Lists), the object and the field.
  */
 export function parseMirrorConfig(text: string, origin: string): MirrorRule[] {
@@ -518,7 +518,7 @@ function toSource(location: string, mirror: boolean, rule?: string): MirrorSourc
  * NeverContactSource. Rules without a real mirror are ignored, as the MCO ignores them. With no
  * match the result is the image's own repository alone.
  *
- * Throws {@link PayloadError} `INVALID_CONTENT` when a host-only mirror would replace a whole
+ * Throws {@link VerifyError} `INVALID_CONTENT` when a host-only mirror would replace a whole
  * repository name (the result would have no repository path).
  */
 export function mirrorSources(

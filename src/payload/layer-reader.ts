@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 
 import { VerifyError } from '../errors.js';
-import { PayloadError } from './errors.js';
 import { normaliseArchivePath, quoteName, TarReader } from './tar.js';
 import type { TarBodySink, TarEntry } from './tar.js';
 
@@ -100,14 +99,14 @@ interface ResolvedLimits {
 /**
  * The compression of a layer media type; `layer` names the layer in the message.
  *
- * @throws PayloadError `LAYER_FORMAT` for any other media type (foreign and non-distributable
+ * @throws VerifyError `LAYER_FORMAT` for any other media type (foreign and non-distributable
  *   layers included).
  */
 export function compressionOf(mediaType: string, layer?: string): LayerCompression {
   const compression = LAYER_MEDIA_TYPES.get(mediaType);
   if (compression === undefined) {
     const prefix = layer === undefined ? '' : `${layer}: `;
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_FORMAT',
       `${prefix}unsupported layer media type ${quoteName(mediaType)}`,
     );
@@ -120,7 +119,7 @@ export function compressionOf(mediaType: string, layer?: string): LayerCompressi
  * layer is read, so a later duplicate of a wanted file wins (as extraction would) and every
  * entry is checked; only wanted bodies are kept. Nothing is written to disk.
  *
- * Fails closed with a {@link PayloadError}: `LAYER_FORMAT` (media type, magic bytes, sparse
+ * Fails closed with a {@link VerifyError}: `LAYER_FORMAT` (media type, magic bytes, sparse
  * files), `LAYER_CORRUPT` (compressed stream or archive truncated or corrupt), `LAYER_OVERSIZE`
  * (a limit of {@link ExtractLimits}), `UNSAFE_PATH` (any entry whose path or link target is
  * absolute or escapes the root), `INVALID_CONTENT` (a wanted path, or a directory above one, that
@@ -166,7 +165,7 @@ export async function extractFromLayer(
       settle(callback, () => {
         uncompressedBytes += chunk.length;
         if (uncompressedBytes > limits.maxUncompressedBytes) {
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_OVERSIZE',
             `${layer}: over the limit of ${String(limits.maxUncompressedBytes)} bytes after ` +
               'decompression',
@@ -179,7 +178,7 @@ export async function extractFromLayer(
       settle(callback, () => {
         if (!inputEnded) {
           // The decompressor stopped before the end of its input: trailing data it ignored.
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_CORRUPT',
             `${layer}: data after the end of the ${compression} stream`,
           );
@@ -200,7 +199,7 @@ export async function extractFromLayer(
     // Anything else came from the decompressor: zlib's Z_DATA_ERROR, Z_BUF_ERROR (truncated),
     // zstd's corruption errors.
     const detail = err instanceof Error ? err.message : String(err);
-    throw new PayloadError('LAYER_CORRUPT', `${layer}: corrupt ${compression} stream: ${detail}`, {
+    throw new VerifyError('LAYER_CORRUPT', `${layer}: corrupt ${compression} stream: ${detail}`, {
       cause: err,
     });
   }
@@ -338,7 +337,7 @@ class LayerInput {
   accept(chunk: Buffer): Buffer[] {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_OVERSIZE',
         `${this.layer}: over the limit of ${String(this.maxBytes)} compressed bytes`,
       );
@@ -376,7 +375,7 @@ class LayerInput {
         ['zstd', ZSTD_MAGIC],
       ] as const) {
         if (data.length >= magic.length && startsWith(data, magic)) {
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_FORMAT',
             `${layer}: declared an uncompressed tar but starts with the ${name} magic bytes`,
           );
@@ -387,14 +386,14 @@ class LayerInput {
     const magic = compression === 'gzip' ? GZIP_MAGIC : ZSTD_MAGIC;
     const head = data.subarray(0, magic.length);
     if (!magic.subarray(0, head.length).equals(head)) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_FORMAT',
         `${layer}: declared ${compression} but does not start with its magic bytes ` +
           `${magic.toString('hex')} (starts with ${head.toString('hex') || 'nothing'})`,
       );
     }
     if (head.length < magic.length) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_CORRUPT',
         `${layer}: the ${compression} stream ends within its magic bytes`,
       );
@@ -501,7 +500,7 @@ class ZstdFrameSplitter {
 
   finish(): void {
     if (this.state.kind !== 'magic' || this.fieldFilled !== 0) {
-      throw new PayloadError('LAYER_CORRUPT', `${this.layer}: the zstd stream ends inside a frame`);
+      throw new VerifyError('LAYER_CORRUPT', `${this.layer}: the zstd stream ends inside a frame`);
     }
   }
 
@@ -528,7 +527,7 @@ class ZstdFrameSplitter {
           this.expect({ kind: 'skippable-size' }, 4);
           return undefined;
         }
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_CORRUPT',
           `${this.layer}: data that is not a zstd frame at byte ${String(end - 4)}`,
         );
@@ -548,7 +547,7 @@ class ZstdFrameSplitter {
         // reserved, checksum flag, dictionary ID flag (2 bits).
         const descriptor = field[0] ?? 0;
         if (descriptor & 0x08) {
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_CORRUPT',
             `${this.layer}: zstd frame header with its reserved bit set at byte ${String(end - 1)}`,
           );
@@ -568,7 +567,7 @@ class ZstdFrameSplitter {
         const type = (header >> 1) & 3;
         const size = header >>> 3;
         if (type === 3 || size > ZSTD_MAX_BLOCK_BYTES) {
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_CORRUPT',
             `${this.layer}: malformed zstd block header at byte ${String(end - 3)}`,
           );
@@ -633,7 +632,7 @@ class WantedFiles {
     if (entry.kind === 'other' && !EXTRACTED_OTHER_TYPEFLAGS.has(entry.typeflag)) {
       // containers/storage fails the whole layer (`unhandled tar header type`); a whiteout is
       // acted on by its name whatever its typeflag, so it is handled above.
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_FORMAT',
         `${this.layer}: entry ${quoteName(entry.name)} has typeflag ` +
           `${JSON.stringify(entry.typeflag)}, which containers/storage does not extract`,
@@ -642,7 +641,7 @@ class WantedFiles {
     const given = this.watched.get(entry.path);
     if (given !== undefined && this.directories.has(entry.path)) {
       if (entry.kind !== 'directory') {
-        throw new PayloadError(
+        throw new VerifyError(
           'INVALID_CONTENT',
           `${this.layer}: ${quoteName(given)} is a ${describeKind(entry)}, not a directory ` +
             `(entry ${quoteName(entry.name)})`,
@@ -652,7 +651,7 @@ class WantedFiles {
     }
     if (given !== undefined) {
       if (entry.kind !== 'file') {
-        throw new PayloadError(
+        throw new VerifyError(
           'INVALID_CONTENT',
           `${this.layer}: ${quoteName(given)} is a ${describeKind(entry)}, not a regular file ` +
             `(entry ${quoteName(entry.name)})`,
@@ -664,7 +663,7 @@ class WantedFiles {
       // The CVO reads every file of the directory (subdirectories are skipped): a link or device
       // there would be read by it and not by us.
       if (entry.kind !== 'file') {
-        throw new PayloadError(
+        throw new VerifyError(
           'INVALID_CONTENT',
           `${this.layer}: ${describeKind(entry)} ${quoteName(entry.name)} in the wanted directory`,
         );
@@ -673,7 +672,7 @@ class WantedFiles {
     }
     const under = this.below.get(entry.path);
     if (under !== undefined && entry.kind !== 'directory') {
-      throw new PayloadError(
+      throw new VerifyError(
         'INVALID_CONTENT',
         `${this.layer}: ${describeKind(entry)} ${quoteName(entry.name)} stands where the ` +
           `directory of ${quoteName(under[0] ?? '')} must be`,
@@ -702,7 +701,7 @@ class WantedFiles {
   private keep(key: string, entry: TarEntry & { kind: 'file' }, inDirectory: boolean): TarBodySink {
     const { maxFileBytes, maxDirectoryBytes } = this.limits;
     if (entry.size > maxFileBytes) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_OVERSIZE',
         `${this.layer}: ${quoteName(key)} is ${String(entry.size)} bytes, over the limit of ` +
           `${String(maxFileBytes)} bytes`,
@@ -711,7 +710,7 @@ class WantedFiles {
     if (inDirectory) {
       this.directoryBytes += entry.size - (this.files.get(key)?.length ?? 0);
       if (this.directoryBytes > maxDirectoryBytes) {
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_OVERSIZE',
           `${this.layer}: the files of the wanted directory are over the limit of ` +
             `${String(maxDirectoryBytes)} bytes (at ${quoteName(key)})`,
@@ -761,7 +760,7 @@ class WantedFiles {
   }
 
   private refuseSameLayer(whiteout: string, key: string): never {
-    throw new PayloadError(
+    throw new VerifyError(
       'INVALID_CONTENT',
       `${this.layer}: whiteout ${quoteName(whiteout)} follows ${quoteName(key)} in the same ` +
         'layer (extractors disagree on whether it deletes it)',
@@ -801,7 +800,7 @@ class LayerTree {
       const ancestor = parts.slice(0, depth).join('/');
       const kind = this.nonDirectories.get(ancestor);
       if (kind === undefined) continue;
-      throw new PayloadError(
+      throw new VerifyError(
         kind === 'symlink' ? 'UNSAFE_PATH' : 'LAYER_FORMAT',
         `${this.layer}: entry ${quoteName(entry.name)} lies below ${quoteName(ancestor)}, a ` +
           `${kind === 'symlink' ? 'symbolic link' : 'non-directory'} of the same layer`,

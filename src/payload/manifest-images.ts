@@ -1,5 +1,5 @@
 import { decodeManifestDocuments, ManifestTextError } from '../json/manifest-text.js';
-import { PayloadError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 /**
  * Every container image the payload's manifests would run, so that none escapes the component
@@ -40,7 +40,7 @@ function checkTemplateActions(path: string, text: string): void {
   for (const match of text.matchAll(TEMPLATE_ACTION_RE)) {
     const action = match[0].replace(/\s+/g, '');
     if (!UNDERSTOOD_TEMPLATE_ACTIONS.has(action)) {
-      throw new PayloadError(
+      throw new VerifyError(
         'INVALID_CONTENT',
         `${path}: template action ${JSON.stringify(match[0].slice(0, 80))} would be evaluated by the cluster-version operator; only {{.ReleaseImage}} and {{.ClusterProfile}} are understood here`,
       );
@@ -145,7 +145,7 @@ export function findManifestImages(manifests: ReadonlyMap<string, Buffer>): Mani
       });
     } catch (err) {
       if (!(err instanceof ManifestTextError)) throw err;
-      throw new PayloadError('INVALID_CONTENT', `${path}: ${err.message}`, { cause: err });
+      throw new VerifyError('INVALID_CONTENT', `${path}: ${err.message}`, { cause: err });
     }
     for (const document of documents) {
       const items =
@@ -165,7 +165,7 @@ export function findManifestImages(manifests: ReadonlyMap<string, Buffer>): Mani
         for (const image of new Set(images)) {
           found.push({ path, object: `${kind}/${name}`, image });
           if (found.length > MAX_MANIFEST_IMAGES) {
-            throw new PayloadError(
+            throw new VerifyError(
               'INVALID_CONTENT',
               `the payload's manifests name more than ${MAX_MANIFEST_IMAGES} images`,
             );

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 
-import { isVerifyError } from '../errors.js';
+import { isVerifyError, toErrorLabel } from '../errors.js';
+import type { ErrorLabel } from '../errors.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import { effectivePolicies, resolvePolicies } from '../policy/scope.js';
 import type { EffectivePolicies } from '../policy/scope.js';
 import type { PolicyObject } from '../policy/types.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
 import { checkSigstore } from '../verify/sigstore-checks.js';
 import { LruCache } from '../verify/verdict-cache.js';
 import type { SigstoreCheck } from '../verify/verdict.js';
@@ -243,8 +243,8 @@ async function pickSource(
       const found = await client.getManifest(source, pullspec.digest, { signal });
       if (found.status === 'found') return source;
     } catch (err) {
-      if (isRegistryError(err, 'ABORTED')) throw err;
-      if (!isRegistryError(err)) throw err;
+      // Registry failures move on to the next mirror; an abort or anything else does not.
+      if (!isVerifyError(err) || err.area !== 'registry') throw err;
       lastError = err;
     }
   }
@@ -252,7 +252,13 @@ async function pickSource(
   return undefined;
 }
 
-const ERROR_CODES = new Set(['STORE_ERROR', 'STORE_TIMEOUT', 'STORE_REDIRECT', 'INVALID_STORE']);
+/** Kinds of failure that mean the registry could not answer (ERROR), not that it said no. */
+const ERROR_LABELS: ReadonlySet<ErrorLabel> = new Set<ErrorLabel>([
+  'unavailable',
+  'timeout',
+  'redirect',
+  'store_misconfigured',
+]);
 
 function classify(checks: readonly SigstoreCheck[]): {
   status: ComponentStatus;
@@ -266,9 +272,11 @@ function classify(checks: readonly SigstoreCheck[]): {
     };
   }
   const reason = failed.map((c) => `${c.policy}: ${c.reason}`).join('; ');
-  if (failed.some((c) => c.code !== undefined && ERROR_CODES.has(c.code))) {
+  if (failed.some((c) => c.code !== undefined && ERROR_LABELS.has(toErrorLabel(c.code)))) {
     return { status: 'error', reason };
   }
-  if (failed.every((c) => c.code === 'NOT_SIGNED')) return { status: 'unsigned', reason };
+  if (failed.every((c) => c.code !== undefined && toErrorLabel(c.code) === 'unsigned')) {
+    return { status: 'unsigned', reason };
+  }
   return { status: 'invalid', reason: reason === '' ? 'no policy check ran' : reason };
 }

@@ -3,7 +3,6 @@ import { parsePullspec } from '../image/pullspec.js';
 import type { DigestPullspec, Pullspec } from '../image/pullspec.js';
 import { isJsonObject, parseStrictJson, StrictJsonError } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { PayloadError } from './errors.js';
 
 /**
  * Largest `image-references` accepted. 4.17's holds ~190 tags in ~150 KiB; 4 MiB is also the
@@ -81,8 +80,8 @@ function typeOf(value: JsonValue | undefined): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function invalid(file: string, problem: string, cause?: unknown): PayloadError {
-  return new PayloadError(
+function invalid(file: string, problem: string, cause?: unknown): VerifyError {
+  return new VerifyError(
     'INVALID_CONTENT',
     `${file}: ${problem}`,
     cause === undefined ? {} : { cause },
@@ -187,7 +186,7 @@ function parseComponentPullspec(raw: string, path: string): DigestPullspec {
 /**
  * Parses `release-manifests/image-references`, the ImageStream listing the payload's component
  * images. Unknown fields are ignored; the fields used are checked strictly: every tag has a
- * unique name and a `DockerImage` pullspec by sha256 digest. Throws {@link PayloadError}
+ * unique name and a `DockerImage` pullspec by sha256 digest. Throws {@link VerifyError}
  * `INVALID_CONTENT` naming the field at fault.
  */
 export function parseImageReferences(bytes: Uint8Array): ImageReferences {
@@ -229,7 +228,7 @@ export function parseImageReferences(bytes: Uint8Array): ImageReferences {
  * Parses `release-manifests/release-metadata` (kind `cincinnati-metadata-v0`). `version` and
  * every `previous` entry must be semantic versions (Cincinnati parses them as such); `metadata`
  * must map strings to strings. Unknown top-level fields (e.g. `next`) are ignored. Throws
- * {@link PayloadError} `INVALID_CONTENT` naming the field at fault.
+ * {@link VerifyError} `INVALID_CONTENT` naming the field at fault.
  */
 export function parseReleaseMetadata(bytes: Uint8Array): ReleaseMetadata {
   const file = RELEASE_METADATA;

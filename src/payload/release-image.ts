@@ -1,9 +1,8 @@
+import { isVerifyError, VerifyError } from '../errors.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
 import { DOCKER_MANIFEST_LIST } from '../registry/manifest.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../registry/manifest.js';
-import { isPayloadError, PayloadError } from './errors.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, extractFromLayer } from './layer-reader.js';
 import type { ExtractLimits, ExtractResult } from './layer-reader.js';
 import { parseImageReferences, parseReleaseMetadata } from './release-content.js';
@@ -101,7 +100,7 @@ export function parsePlatform(text: string): WantedPlatform {
     architecture === '' ||
     variant === ''
   ) {
-    throw new PayloadError(
+    throw new VerifyError(
       'PLATFORM_NOT_FOUND',
       `platform ${JSON.stringify(text)} is not OS/ARCH[/VARIANT]`,
     );
@@ -236,7 +235,7 @@ export function assertUnambiguousListKeys(bytes: Uint8Array, what: string): void
       const folded = foldKey(key);
       const field = known.find((k) => k !== key && k.toLowerCase() === folded);
       if (field !== undefined) {
-        throw new PayloadError(
+        throw new VerifyError(
           'INVALID_CONTENT',
           `${what}: ${where} has the key ${JSON.stringify(key)}, which containers/image reads as ${JSON.stringify(field)}`,
         );
@@ -264,7 +263,7 @@ export function assertUnambiguousListKeys(bytes: Uint8Array, what: string): void
  * Every byte is fetched by digest and checked against it; layers are decompressed and untarred
  * as streams with the limits of {@link ExtractLimits}; nothing is written to disk.
  *
- * Throws PayloadError (`MISSING_FILE`, `PLATFORM_NOT_FOUND`, the layer codes) or RegistryError.
+ * Throws VerifyError: `MISSING_FILE`, `PLATFORM_NOT_FOUND`, the layer codes or a registry code.
  */
 export async function readReleasePayload(
   client: RegistryClient,
@@ -280,12 +279,12 @@ export async function readReleasePayload(
     try {
       found = await client.getManifest(source, pullspec.digest, { signal: options.signal });
     } catch (err) {
-      if (!isRegistryError(err) || err.registryCode === 'ABORTED') throw err;
+      if (!isVerifyError(err) || err.area !== 'registry') throw err;
       lastError = err;
       continue;
     }
     if (found.status === 'not-found') {
-      lastError = new PayloadError(
+      lastError = new VerifyError(
         'MISSING_FILE',
         `release image ${source.name}@${pullspec.digest}: ${found.detail}`,
       );
@@ -305,7 +304,7 @@ export async function readReleasePayload(
       const chosen = chooseInstance(manifest, parsePlatform(wanted));
       if (chosen === undefined) {
         const offered = manifest.manifests.map((m) => platformName(m.platform) ?? '?').join(', ');
-        throw new PayloadError(
+        throw new VerifyError(
           'PLATFORM_NOT_FOUND',
           `${where} has no ${wanted} image (it has ${offered})`,
         );
@@ -316,7 +315,7 @@ export async function readReleasePayload(
     for (const entry of entries) {
       const child = await client.getManifest(source, entry.digest, { signal: options.signal });
       if (child.status === 'not-found' || child.manifest.kind !== 'image') {
-        throw new PayloadError(
+        throw new VerifyError(
           'MISSING_FILE',
           `release image ${source.name}@${entry.digest} (${platformName(entry.platform) ?? '?'}) is missing or not an image`,
         );
@@ -334,7 +333,7 @@ export async function readReleasePayload(
     }
     return payloads;
   }
-  throw lastError ?? new PayloadError('MISSING_FILE', `release image ${pullspec.raw} not found`);
+  throw lastError ?? new VerifyError('MISSING_FILE', `release image ${pullspec.raw} not found`);
 }
 
 async function readPlatform(
@@ -351,7 +350,7 @@ async function readPlatform(
   const deleted = new Set<string>();
   if (manifest.layers.length > MAX_RELEASE_LAYERS) {
     // Refused, not truncated: a manifest in a layer we did not read would escape the checks.
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_OVERSIZE',
       `release image ${source.name}@${manifestDigest} has ${manifest.layers.length} layers, over the limit of ${MAX_RELEASE_LAYERS}`,
     );
@@ -374,8 +373,8 @@ async function readPlatform(
       ...options,
       limits: { ...options.limits, maxUncompressedBytes: Math.min(perLayer, remaining) },
     }).catch((err: unknown) => {
-      if (isPayloadError(err, 'LAYER_OVERSIZE') && remaining < perLayer) {
-        throw new PayloadError(
+      if (isVerifyError(err, 'LAYER_OVERSIZE') && remaining < perLayer) {
+        throw new VerifyError(
           'LAYER_OVERSIZE',
           `release image ${source.name}@${manifestDigest}: its layers decompress to more than ${budget} bytes together (the per-release budget)`,
           { cause: err },
@@ -399,16 +398,10 @@ async function readPlatform(
   const references = files.get(IMAGE_REFERENCES_PATH);
   const metadata = files.get(RELEASE_METADATA_PATH);
   if (references === undefined) {
-    throw new PayloadError(
-      'MISSING_FILE',
-      `release image ${where} has no ${IMAGE_REFERENCES_PATH}`,
-    );
+    throw new VerifyError('MISSING_FILE', `release image ${where} has no ${IMAGE_REFERENCES_PATH}`);
   }
   if (metadata === undefined) {
-    throw new PayloadError(
-      'MISSING_FILE',
-      `release image ${where} has no ${RELEASE_METADATA_PATH}`,
-    );
+    throw new VerifyError('MISSING_FILE', `release image ${where} has no ${RELEASE_METADATA_PATH}`);
   }
   return {
     manifestDigest,

@@ -1,4 +1,4 @@
-import { PayloadError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 /** Tar's unit: headers are one block, bodies are padded to a whole number of blocks. */
 export const TAR_BLOCK_SIZE = 512;
@@ -203,7 +203,7 @@ export class TarReader {
     const state = this.state;
     const { archive } = this.options;
     if (this.headerFilled !== 0) {
-      throw new PayloadError('LAYER_CORRUPT', `${archive}: the archive ends inside a tar header`);
+      throw new VerifyError('LAYER_CORRUPT', `${archive}: the archive ends inside a tar header`);
     }
     switch (state.kind) {
       case 'end':
@@ -211,7 +211,7 @@ export class TarReader {
         return;
       case 'header':
         if (hasPending(this.pending)) {
-          throw new PayloadError(
+          throw new VerifyError(
             'LAYER_CORRUPT',
             `${archive}: the archive ends after an extended header, before its entry`,
           );
@@ -221,12 +221,12 @@ export class TarReader {
         // Go's archive/tar takes an end inside the padding after the last body as the end of
         // the archive (`tryReadFull` of the padding returns io.EOF).
         if (state.remaining === 0 && !hasPending(this.pending)) return;
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_CORRUPT',
           `${archive}: the archive ends inside the body of entry ${quoteName(state.name)}`,
         );
       case 'extension':
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_CORRUPT',
           `${archive}: the archive ends inside an extended header (typeflag ${state.flag})`,
         );
@@ -237,7 +237,7 @@ export class TarReader {
     const { archive } = this.options;
     if (isZeroBlock(block)) {
       if (hasPending(this.pending)) {
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_CORRUPT',
           `${archive}: an extended header is followed by the end of the archive`,
         );
@@ -247,7 +247,7 @@ export class TarReader {
     }
     if (this.state.kind === 'zero') {
       // Go's archive/tar and GNU tar (without --ignore-zeros) disagree past a lone zero block.
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_CORRUPT',
         `${archive}: a lone zero block inside the archive (entry ${String(this.entryCount + 1)})`,
       );
@@ -265,7 +265,7 @@ export class TarReader {
         this.startExtension(typeflag, size);
         return;
       case 'S':
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_FORMAT',
           `${archive}: GNU sparse entry ${quoteName(headerName(block))} is not supported`,
         );
@@ -277,7 +277,7 @@ export class TarReader {
   private startExtension(flag: ExtensionFlag, size: number): void {
     const { archive, maxHeaderBytes } = this.options;
     if (size > maxHeaderBytes) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_OVERSIZE',
         `${archive}: an extended header (typeflag ${flag}) of ${String(size)} bytes is over the ` +
           `limit of ${String(maxHeaderBytes)} bytes`,
@@ -289,7 +289,7 @@ export class TarReader {
       (flag === 'K' && this.pending.longLink !== undefined);
     if (duplicate) {
       // Extractors disagree on whether the second replaces or merges with the first.
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_FORMAT',
         `${archive}: two extended headers of typeflag ${flag} for one entry`,
       );
@@ -297,7 +297,7 @@ export class TarReader {
     if (flag === 'g') {
       if (hasPending(this.pending)) {
         // Go's archive/tar drops pending extended headers at a global header; GNU tar keeps them.
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_FORMAT',
           `${archive}: a global PAX header between an extended header and its entry`,
         );
@@ -326,7 +326,7 @@ export class TarReader {
     const name = headerName(block);
     const path = normaliseArchivePath(name);
     if (path === undefined || path === '') {
-      throw new PayloadError(
+      throw new VerifyError(
         'UNSAFE_PATH',
         `${archive}: global PAX header ${quoteName(name)} has an unsafe path`,
       );
@@ -346,7 +346,7 @@ export class TarReader {
         const records = parsePaxRecords(data, archive);
         for (const key of ['path', 'linkpath', 'size']) {
           if (records.has(key)) {
-            throw new PayloadError(
+            throw new VerifyError(
               'LAYER_FORMAT',
               `${archive}: a global PAX header sets "${key}", which extractors apply differently`,
             );
@@ -375,7 +375,7 @@ export class TarReader {
     const size = paxSize === undefined ? headerSize : parsePaxSize(paxSize, name, archive);
     const path = normaliseArchivePath(name);
     if (path === undefined) {
-      throw new PayloadError(
+      throw new VerifyError(
         'UNSAFE_PATH',
         `${archive}: entry ${quoteName(name)} has an unsafe path`,
       );
@@ -383,7 +383,7 @@ export class TarReader {
 
     for (const key of pax?.keys() ?? []) {
       if (OVERLAY_XATTR_PREFIXES.some((prefix) => key.startsWith(prefix))) {
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_FORMAT',
           `${archive}: entry ${quoteName(name)} carries the overlay xattr ` +
             `${quoteName(key.slice('SCHILY.xattr.'.length))}, which would change what an overlay ` +
@@ -394,7 +394,7 @@ export class TarReader {
     if (HEADER_ONLY_TYPEFLAGS.has(typeflag) && size !== 0) {
       // Go's archive/tar reads no body for these and takes the next block as the next header;
       // other readers skip the size as a body. Ambiguous, so refused.
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_CORRUPT',
         `${archive}: header-only entry ${quoteName(name)} (typeflag ${JSON.stringify(typeflag)}) ` +
           `has a size of ${String(size)} bytes`,
@@ -402,14 +402,14 @@ export class TarReader {
     }
     const entry = toEntry(typeflag, name, path, link, size, archive);
     if (entry.kind !== 'directory' && path === '') {
-      throw new PayloadError(
+      throw new VerifyError(
         'UNSAFE_PATH',
         `${archive}: entry ${quoteName(name)} names the archive root but is not a directory`,
       );
     }
     if (entry.kind === 'directory' && size !== 0) {
       // A pre-POSIX `\0` entry named `dir/`: Go reads it as a header-only directory.
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_CORRUPT',
         `${archive}: directory entry ${quoteName(name)} has a size of ${String(size)} bytes`,
       );
@@ -427,7 +427,7 @@ export class TarReader {
     const { archive, maxEntries } = this.options;
     this.entryCount += 1;
     if (this.entryCount > maxEntries) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_OVERSIZE',
         `${archive}: more than the limit of ${String(maxEntries)} archive entries`,
       );
@@ -468,7 +468,7 @@ function toEntry(
     case '0':
       if (name.endsWith('/')) {
         // Go's archive/tar extracts a file, GNU tar a directory.
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_CORRUPT',
           `${archive}: regular file entry ${quoteName(name)} has a directory name`,
         );
@@ -492,7 +492,7 @@ function toEntry(
       // its link target does not matter.
       if (link === '' && !(name.split('/').pop() ?? '').startsWith('.wh.')) {
         // containers/storage fails the layer (symlink(2) refuses an empty target).
-        throw new PayloadError(
+        throw new VerifyError(
           'LAYER_FORMAT',
           `${archive}: symbolic link entry ${quoteName(name)} has an empty target`,
         );
@@ -522,8 +522,8 @@ function symlinkEscapes(path: string, target: string): boolean {
   return false;
 }
 
-function unsafeLink(what: string, name: string, link: string, archive: string): PayloadError {
-  return new PayloadError(
+function unsafeLink(what: string, name: string, link: string, archive: string): VerifyError {
+  return new VerifyError(
     'UNSAFE_PATH',
     `${archive}: ${what} entry ${quoteName(name)} points outside the archive root (to ${quoteName(link)})`,
   );
@@ -542,7 +542,7 @@ function pick(
   // Go's archive/tar ignores an empty GNU long name or link, as it does an empty PAX value.
   const fromGnu = gnu === '' ? undefined : gnu;
   if (fromPax !== undefined && fromGnu !== undefined && fromPax !== fromGnu) {
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_FORMAT',
       `${archive}: entry ${quoteName(fromPax)} has a PAX ${key} and a different GNU long name ${quoteName(fromGnu)}`,
     );
@@ -587,7 +587,7 @@ function verifyChecksum(block: Buffer, archive: string, entry: number): void {
     signed += byte < 0x80 ? byte : byte - 0x100;
   }
   if (recorded === undefined || (recorded !== unsigned && recorded !== signed)) {
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_CORRUPT',
       `${archive}: bad tar header checksum at entry ${String(entry)} (${quoteName(field(block, 0, 100))})`,
     );
@@ -601,7 +601,7 @@ function parseSize(block: Buffer, archive: string): number {
   let size: number | undefined;
   if (first & 0x80) {
     if (first !== 0x80) {
-      throw new PayloadError(
+      throw new VerifyError(
         'LAYER_CORRUPT',
         `${archive}: entry ${quoteName(field(block, 0, 100))} has a negative base-256 size`,
       );
@@ -612,13 +612,13 @@ function parseSize(block: Buffer, archive: string): number {
     size = parseOctal(bytes);
   }
   if (size === undefined) {
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_CORRUPT',
       `${archive}: entry ${quoteName(field(block, 0, 100))} has a malformed size field`,
     );
   }
   if (!Number.isSafeInteger(size)) {
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_OVERSIZE',
       `${archive}: entry ${quoteName(field(block, 0, 100))} has a size over 2^53 bytes`,
     );
@@ -636,7 +636,7 @@ function parseOctal(bytes: Buffer): number | undefined {
 function parsePaxSize(value: string, name: string, archive: string): number {
   const size = /^[0-9]{1,16}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(size)) {
-    throw new PayloadError(
+    throw new VerifyError(
       'LAYER_CORRUPT',
       `${archive}: entry ${quoteName(name)} has a malformed PAX size ${quoteName(value)}`,
     );
@@ -650,8 +650,8 @@ function parsePaxSize(value: string, name: string, archive: string): number {
  */
 function parsePaxRecords(data: Buffer, archive: string): Map<string, string> {
   const records = new Map<string, string>();
-  const malformed = (): PayloadError =>
-    new PayloadError('LAYER_CORRUPT', `${archive}: malformed PAX extended header`);
+  const malformed = (): VerifyError =>
+    new VerifyError('LAYER_CORRUPT', `${archive}: malformed PAX extended header`);
   let pos = 0;
   while (pos < data.length) {
     const space = data.indexOf(0x20, pos);
@@ -664,10 +664,7 @@ function parsePaxRecords(data: Buffer, archive: string): Map<string, string> {
     }
     const key = data.toString('utf8', space + 1, equals);
     if (key.startsWith('GNU.sparse.')) {
-      throw new PayloadError(
-        'LAYER_FORMAT',
-        `${archive}: GNU sparse PAX records are not supported`,
-      );
+      throw new VerifyError('LAYER_FORMAT', `${archive}: GNU sparse PAX records are not supported`);
     }
     records.set(key, data.toString('utf8', equals + 1, end - 1));
     pos = end;
@@ -681,7 +678,7 @@ function parseLongName(data: Buffer, archive: string): string {
   while (end > 0 && data[end - 1] === 0) end--;
   const name = data.toString('utf8', 0, end);
   if (name.includes('\0')) {
-    throw new PayloadError(
+    throw new VerifyError(
       'UNSAFE_PATH',
       `${archive}: GNU long name ${quoteName(name)} contains a NUL byte`,
     );

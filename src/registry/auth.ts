@@ -1,6 +1,6 @@
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { RegistryCredential, RegistryCredentials } from './credentials.js';
-import { isRegistryError, RegistryError } from './errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
 import { parseWwwAuthenticate } from './headers.js';
 import type { ExchangeRequest, HttpExchange } from './http.js';
 import { describeUrl } from './http.js';
@@ -135,7 +135,7 @@ export class RegistryAuth {
       token = await pending;
     } catch (err) {
       // A shared request aborted by another caller's signal: this caller tries on its own.
-      if (isRegistryError(err, 'ABORTED') && !signal.aborted) {
+      if (isVerifyError(err, 'ABORTED') && !signal.aborted) {
         return this.token(target, challenge, signal);
       }
       throw err;
@@ -159,7 +159,7 @@ export class RegistryAuth {
     try {
       url = new URL(challenge.realm);
     } catch (err) {
-      throw new RegistryError(
+      throw new VerifyError(
         'INVALID_RESPONSE',
         `registry ${target.host}: the token realm in its challenge is not a URL`,
         { cause: err },
@@ -182,7 +182,7 @@ export class RegistryAuth {
       signal,
     );
     if (response.status === 401 || response.status === 403) {
-      throw new RegistryError(
+      throw new VerifyError(
         'UNAUTHORIZED',
         `${what}: the token server answered ${response.status} ` +
           (credential === undefined
@@ -192,7 +192,7 @@ export class RegistryAuth {
       );
     }
     if (response.status < 200 || response.status >= 300) {
-      throw new RegistryError(
+      throw new VerifyError(
         'HTTP_STATUS',
         `${what}: the token server answered ${response.status}`,
         {
@@ -211,10 +211,10 @@ export class RegistryAuth {
       });
     } catch {
       // No cause: the parser's message may quote the token.
-      throw new RegistryError('INVALID_RESPONSE', `${what}: the response is not valid JSON`);
+      throw new VerifyError('INVALID_RESPONSE', `${what}: the response is not valid JSON`);
     }
     if (!isJsonObject(document)) {
-      throw new RegistryError('INVALID_RESPONSE', `${what}: the response is not a JSON object`);
+      throw new VerifyError('INVALID_RESPONSE', `${what}: the response is not a JSON object`);
     }
     const token =
       typeof document.token === 'string' && document.token !== ''
@@ -222,7 +222,7 @@ export class RegistryAuth {
         : document.access_token;
     // Printable ASCII only: the token goes into a header.
     if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
-      throw new RegistryError('INVALID_RESPONSE', `${what}: the response holds no usable token`);
+      throw new VerifyError('INVALID_RESPONSE', `${what}: the response holds no usable token`);
     }
     const expiresIn =
       typeof document.expires_in === 'number' && document.expires_in > 0

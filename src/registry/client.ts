@@ -10,7 +10,7 @@ import { parseDigest } from '../image/pullspec.js';
 import { RegistryAuth } from './auth.js';
 import type { AuthTarget } from './auth.js';
 import type { RegistryCredentials } from './credentials.js';
-import { isRegistryError, RegistryError } from './errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
 import {
   DEFAULT_MAX_RETRY_AFTER_MS,
   parseErrorBody,
@@ -218,7 +218,7 @@ export class RegistryClient {
     const byDigest = reference.includes(':');
     if (byDigest) this.checkDigest(reference);
     else if (!TAG_RE.test(reference)) {
-      throw new RegistryError('INVALID_REFERENCE', `invalid tag ${JSON.stringify(reference)}`);
+      throw new VerifyError('INVALID_REFERENCE', `invalid tag ${JSON.stringify(reference)}`);
     }
     const what = `manifest ${repo.display}${byDigest ? '@' : ':'}${reference}`;
     const url = new URL(`v2/${repo.path}/manifests/${reference}`, repo.base);
@@ -287,7 +287,7 @@ export class RegistryClient {
     const what = `blob ${repo.display}@${digest}`;
     const maxBytes = options.maxBytes ?? this.maxBlobBytes;
     if (size !== undefined && size > maxBytes) {
-      throw new RegistryError(
+      throw new VerifyError(
         'OVERSIZE',
         `${what}: its descriptor's ${size} bytes exceed the limit of ${maxBytes}`,
       );
@@ -304,12 +304,12 @@ export class RegistryClient {
       options.signal,
     );
     if (response.status === 404) {
-      throw new RegistryError('BLOB_NOT_FOUND', `${what}: not found (404)`, { status: 404 });
+      throw new VerifyError('BLOB_NOT_FOUND', `${what}: not found (404)`, { status: 404 });
     }
     if (!isSuccess(response)) this.fail(repo, response, what);
     verifyDigest(response.body, digest, what);
     if (size !== undefined && response.body.length !== size) {
-      throw new RegistryError(
+      throw new VerifyError(
         'DIGEST_MISMATCH',
         `${what}: ${response.body.length} bytes, but the descriptor says ${size}`,
       );
@@ -337,7 +337,7 @@ export class RegistryClient {
     const what = `blob ${repo.display}@${digest}`;
     const maxBytes = options.maxBytes ?? this.maxBlobBytes;
     if (size !== undefined && size > maxBytes) {
-      throw new RegistryError(
+      throw new VerifyError(
         'OVERSIZE',
         `${what}: its descriptor's ${size} bytes exceed the limit of ${maxBytes}`,
       );
@@ -362,13 +362,13 @@ export class RegistryClient {
               yield chunk;
             }
             if (hash.digest('hex') !== expected) {
-              throw new RegistryError(
+              throw new VerifyError(
                 'DIGEST_MISMATCH',
                 `${what}: content does not match its digest`,
               );
             }
             if (size !== undefined && total !== size) {
-              throw new RegistryError(
+              throw new VerifyError(
                 'DIGEST_MISMATCH',
                 `${what}: ${total} bytes, but the descriptor says ${size}`,
               );
@@ -377,7 +377,7 @@ export class RegistryClient {
           };
           await options.consume(verified());
           if (!state.ended) {
-            throw new RegistryError(
+            throw new VerifyError(
               'DIGEST_MISMATCH',
               `${what}: not read to the end, so its digest was not checked`,
             );
@@ -387,7 +387,7 @@ export class RegistryClient {
       options.signal,
     );
     if (response.status === 404) {
-      throw new RegistryError('BLOB_NOT_FOUND', `${what}: not found (404)`, { status: 404 });
+      throw new VerifyError('BLOB_NOT_FOUND', `${what}: not found (404)`, { status: 404 });
     }
     if (!isSuccess(response)) this.fail(repo, response, what);
   }
@@ -434,7 +434,7 @@ export class RegistryClient {
       });
       if (fallback.status === 'not-found') return { source: 'tag', referrers: [] };
       if (fallback.manifest.kind !== 'index') {
-        throw new RegistryError(
+        throw new VerifyError(
           'INVALID_RESPONSE',
           `${what}: the referrers tag ${toReferrersTag(digest)} holds an image manifest, not an index`,
         );
@@ -449,7 +449,7 @@ export class RegistryClient {
       what,
     );
     if (index.kind !== 'index') {
-      throw new RegistryError('INVALID_RESPONSE', `${what}: the response is not an index`);
+      throw new VerifyError('INVALID_RESPONSE', `${what}: the response is not an index`);
     }
     return { source: 'api', referrers: filter(index) };
   }
@@ -457,10 +457,7 @@ export class RegistryClient {
   private target(repository: RegistryRepository): RepoTarget {
     const { host, path } = repository;
     if (path === '' || !path.split('/').every((c) => PATH_COMPONENT_RE.test(c))) {
-      throw new RegistryError(
-        'INVALID_REFERENCE',
-        `invalid repository path ${JSON.stringify(path)}`,
-      );
+      throw new VerifyError('INVALID_REFERENCE', `invalid repository path ${JSON.stringify(path)}`);
     }
     const base = registryBaseUrl(host, this.insecureRegistries);
     return {
@@ -476,7 +473,7 @@ export class RegistryClient {
     try {
       parseDigest(digest);
     } catch (err) {
-      throw new RegistryError(
+      throw new VerifyError(
         'INVALID_REFERENCE',
         `${what}: invalid digest ${JSON.stringify(digest)}`,
         {
@@ -525,7 +522,7 @@ export class RegistryClient {
               this.now(),
               this.maxRetryAfterMs,
             );
-            throw new RegistryError(
+            throw new VerifyError(
               'HTTP_STATUS',
               `${req.what}: ${describeUrl(response.url)} answered ${response.status}${errorSummary(response)}`,
               {
@@ -544,9 +541,9 @@ export class RegistryClient {
           maxTimeout: this.maxRetryDelayMs,
           randomize: true,
           signal,
-          shouldRetry: ({ error }) => error instanceof RegistryError && error.retryable,
+          shouldRetry: ({ error }) => error instanceof VerifyError && error.retryable,
           onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
-            if (!(error instanceof RegistryError) || !error.retryable || retriesLeft <= 0) return;
+            if (!(error instanceof VerifyError) || !error.retryable || retriesLeft <= 0) return;
             // p-retry waits `retryDelay` next; wait the rest of what the server asked for.
             const extra = (error.retryAfterMs ?? 0) - retryDelay;
             if (extra > 0) await sleep(extra, undefined, { signal });
@@ -554,11 +551,11 @@ export class RegistryClient {
         },
       );
     } catch (err) {
-      if (signal.aborted && !isRegistryError(err, 'ABORTED')) {
-        throw new RegistryError('ABORTED', `${req.what}: aborted`, { cause: err });
+      if (signal.aborted && !isVerifyError(err, 'ABORTED')) {
+        throw new VerifyError('ABORTED', `${req.what}: aborted`, { cause: err });
       }
-      if (err instanceof RegistryError && err.retryable && attempts > 1) {
-        throw new RegistryError(err.registryCode, `${err.message} (after ${attempts} attempts)`, {
+      if (err instanceof VerifyError && err.retryable && attempts > 1) {
+        throw new VerifyError(err.code, `${err.message} (after ${attempts} attempts)`, {
           cause: err,
           ...(err.status !== undefined ? { status: err.status } : {}),
         });
@@ -573,7 +570,7 @@ export class RegistryClient {
     const summary = errorSummary(response);
     const { status } = response;
     if (status === 401) {
-      throw new RegistryError(
+      throw new VerifyError(
         'UNAUTHORIZED',
         `${what}: ${where} answered 401${summary} ` +
           (this.auth.hasCredential(repo)
@@ -583,12 +580,12 @@ export class RegistryClient {
       );
     }
     if (status === 403) {
-      throw new RegistryError('DENIED', `${what}: ${where} answered 403${summary}`, { status });
+      throw new VerifyError('DENIED', `${what}: ${where} answered 403${summary}`, { status });
     }
     if (status >= 300 && status < 400) {
-      throw new RegistryError('REDIRECT', `${what}: ${where} answered ${status}`, { status });
+      throw new VerifyError('REDIRECT', `${what}: ${where} answered ${status}`, { status });
     }
-    throw new RegistryError('HTTP_STATUS', `${what}: ${where} answered ${status}${summary}`, {
+    throw new VerifyError('HTTP_STATUS', `${what}: ${where} answered ${status}${summary}`, {
       status,
     });
   }

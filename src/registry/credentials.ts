@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { RegistryError } from './errors.js';
+import { VerifyError } from '../errors.js';
 import { canonicalRegistryHost } from './transport.js';
 
 /** A pull secret holds a handful of registries; 1 MiB is far beyond any real one. */
@@ -112,7 +112,7 @@ function normalizeAuthKey(key: string): string | undefined {
  */
 export function parseDockerConfig(text: string, source = 'docker config'): RegistryCredentials {
   const fail = (why: string): never => {
-    throw new RegistryError('INVALID_CREDENTIALS_FILE', `${source}: ${why}`);
+    throw new VerifyError('INVALID_CREDENTIALS_FILE', `${source}: ${why}`);
   };
   const parse = (json: string, what: string): JsonValue => {
     try {
@@ -179,7 +179,7 @@ export async function loadDockerConfig(
     try {
       const { size } = await handle.stat();
       if (size > MAX_DOCKER_CONFIG_BYTES) {
-        throw new RegistryError(
+        throw new VerifyError(
           'INVALID_CREDENTIALS_FILE',
           `${path}: ${size} bytes exceeds the limit of ${MAX_DOCKER_CONFIG_BYTES}`,
         );
@@ -189,12 +189,12 @@ export async function loadDockerConfig(
       await handle.close();
     }
   } catch (err) {
-    if (err instanceof RegistryError) throw err;
+    if (err instanceof VerifyError) throw err;
     if (signal.aborted) {
-      throw new RegistryError('ABORTED', `reading ${path} was aborted`, { cause: err });
+      throw new VerifyError('ABORTED', `reading ${path} was aborted`, { cause: err });
     }
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new RegistryError('INVALID_CREDENTIALS_FILE', `${path}: cannot read (${code})`, {
+    throw new VerifyError('INVALID_CREDENTIALS_FILE', `${path}: cannot read (${code})`, {
       cause: err,
     });
   }

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 
-import { RegistryError } from './errors.js';
+import { VerifyError } from '../errors.js';
 import { sanitizeServerText } from './headers.js';
 import { Semaphore } from './semaphore.js';
 import { assertTransportAllowed } from './transport.js';
@@ -99,7 +99,7 @@ export class HttpTransport {
     try {
       release = await this.semaphore.acquire(outer);
     } catch (err) {
-      throw new RegistryError('ABORTED', `${req.what}: aborted`, { cause: err });
+      throw new VerifyError('ABORTED', `${req.what}: aborted`, { cause: err });
     }
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
     const signal = AbortSignal.any([outer, timeout]);
@@ -107,18 +107,18 @@ export class HttpTransport {
       return await this.follow(req, signal);
     } catch (err) {
       if (outer.aborted) {
-        throw new RegistryError('ABORTED', `${req.what}: aborted`, { cause: err });
+        throw new VerifyError('ABORTED', `${req.what}: aborted`, { cause: err });
       }
       if (timeout.aborted) {
-        throw new RegistryError(
+        throw new VerifyError(
           'TIMEOUT',
           `${req.what}: no complete response within ${this.options.requestTimeoutMs} ms`,
           { cause: err },
         );
       }
       if (err instanceof ConsumerError) throw err.cause;
-      if (err instanceof RegistryError) throw err;
-      throw new RegistryError('NETWORK', `${req.what}: ${describeNetworkError(err)}`, {
+      if (err instanceof VerifyError) throw err;
+      throw new VerifyError('NETWORK', `${req.what}: ${describeNetworkError(err)}`, {
         cause: err,
         retryable: isRetryableNetworkError(err),
       });
@@ -146,13 +146,13 @@ export class HttpTransport {
         await response.body.dump();
         const location = headerValue(response.headers, 'location');
         if (location === undefined) {
-          throw new RegistryError(
+          throw new VerifyError(
             'REDIRECT',
             `${req.what}: redirect ${status} without a Location header`,
           );
         }
         if (redirects >= this.options.maxRedirects) {
-          throw new RegistryError(
+          throw new VerifyError(
             'REDIRECT',
             `${req.what}: more than ${this.options.maxRedirects} redirects`,
           );
@@ -169,7 +169,7 @@ export class HttpTransport {
           await req.consume(chunks);
         } catch (err) {
           // The body's own failures (reset, timeout, oversize) stay transport errors.
-          if (err instanceof RegistryError || chunks.failed) throw err;
+          if (err instanceof VerifyError || chunks.failed) throw err;
           throw new ConsumerError('body consumer failed', { cause: err });
         } finally {
           response.body.on('error', () => undefined).destroy();
@@ -195,10 +195,7 @@ async function readCapped(
   if (Number.isFinite(declared) && declared > maxBytes) {
     // Destroying an unread body emits an abort error: without a listener it is uncaught.
     body.on('error', () => undefined).destroy();
-    throw new RegistryError(
-      'OVERSIZE',
-      `${what}: ${declared} bytes exceed the limit of ${maxBytes}`,
-    );
+    throw new VerifyError('OVERSIZE', `${what}: ${declared} bytes exceed the limit of ${maxBytes}`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -206,7 +203,7 @@ async function readCapped(
     total += chunk.length;
     if (total > maxBytes) {
       body.on('error', () => undefined).destroy();
-      throw new RegistryError('OVERSIZE', `${what}: more than the limit of ${maxBytes} bytes`);
+      throw new VerifyError('OVERSIZE', `${what}: more than the limit of ${maxBytes} bytes`);
     }
     chunks.push(chunk);
   }
@@ -225,7 +222,7 @@ function cappedChunks(
     const declared = Number(headerValue(response.headers, 'content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       state.failed = true;
-      throw new RegistryError(
+      throw new VerifyError(
         'OVERSIZE',
         `${what}: ${declared} bytes exceed the limit of ${maxBytes}`,
       );
@@ -244,7 +241,7 @@ function cappedChunks(
       total += next.value.length;
       if (total > maxBytes) {
         state.failed = true;
-        throw new RegistryError('OVERSIZE', `${what}: more than the limit of ${maxBytes} bytes`);
+        throw new VerifyError('OVERSIZE', `${what}: more than the limit of ${maxBytes} bytes`);
       }
       yield new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length);
     }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { parseDigest } from '../image/pullspec.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { RegistryError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -79,7 +79,7 @@ export function verifyDigest(bytes: Uint8Array, expected: string, what: string):
   const algorithm = expected.slice(0, expected.indexOf(':'));
   const actual = computeDigest(bytes, algorithm);
   if (actual !== expected) {
-    throw new RegistryError(
+    throw new VerifyError(
       'DIGEST_MISMATCH',
       `${what}: content digest ${actual} does not match the expected ${expected}`,
     );
@@ -104,7 +104,7 @@ export function parseManifest(
   what: string,
 ): Manifest {
   const invalid = (why: string, cause?: unknown): never => {
-    throw new RegistryError(
+    throw new VerifyError(
       'INVALID_RESPONSE',
       `${what}: ${why}`,
       cause === undefined ? {} : { cause },
@@ -215,7 +215,7 @@ export function parseManifest(
       const layers = document.layers;
       if (!Array.isArray(layers)) return invalid('layers is not an array');
       if (layers.length > limits.maxLayers) {
-        throw new RegistryError(
+        throw new VerifyError(
           'TOO_MANY_LAYERS',
           `${what}: ${layers.length} layers exceed the limit of ${limits.maxLayers}`,
         );
@@ -234,7 +234,7 @@ export function parseManifest(
       const manifests = document.manifests;
       if (!Array.isArray(manifests)) return invalid('manifests is not an array');
       if (manifests.length > limits.maxIndexManifests) {
-        throw new RegistryError(
+        throw new VerifyError(
           'TOO_MANY_MANIFESTS',
           `${what}: ${manifests.length} manifests exceed the limit of ${limits.maxIndexManifests}`,
         );

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 
-import { RegistryError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 /** Host names under which Docker Hub is known; its API lives on registry-1.docker.io. */
 export const DOCKER_HUB_ALIASES: readonly string[] = [
@@ -72,7 +72,7 @@ export function registryBaseUrl(host: string, insecureRegistries: readonly strin
   try {
     return new URL(`${scheme}://${apiHost}/`);
   } catch (err) {
-    throw new RegistryError('INVALID_REFERENCE', `invalid registry host ${JSON.stringify(host)}`, {
+    throw new VerifyError('INVALID_REFERENCE', `invalid registry host ${JSON.stringify(host)}`, {
       cause: err,
     });
   }
@@ -89,13 +89,13 @@ export function assertTransportAllowed(
 ): void {
   if (url.protocol === 'https:') return;
   if (url.protocol !== 'http:') {
-    throw new RegistryError(
+    throw new VerifyError(
       'REDIRECT',
       `${what}: unsupported URL scheme ${JSON.stringify(url.protocol)}`,
     );
   }
   if (!isPlainHttpAllowed(url.host, insecureRegistries)) {
-    throw new RegistryError(
+    throw new VerifyError(
       'INSECURE_TRANSPORT',
       `${what}: refusing plain HTTP to ${url.host}, which is neither a loopback host nor listed ` +
         'in insecureRegistries',

@@ -1,4 +1,4 @@
-import { VerifyError } from '../errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
 import type { RootOfTrust } from '../gpg/root-of-trust.js';
 import {
   describeConfigMap,
@@ -11,7 +11,6 @@ import type { ClusterVersion } from '../kube/types.js';
 import { parseMirrorConfig } from '../mirrors/mirrors.js';
 import type { MirrorRule } from '../mirrors/mirrors.js';
 import type { Logger } from '../observability/logger.js';
-import { isPayloadError } from '../payload/errors.js';
 import { readReleasePayload } from '../payload/release-image.js';
 import type { RegistryClient } from '../registry/client.js';
 import { SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
@@ -178,7 +177,7 @@ export class ClusterTrustReader {
           ),
         );
       } catch (err) {
-        if (!isPayloadError(err)) throw err;
+        if (!isVerifyError(err, 'INVALID_CONTENT')) throw err;
       }
     }
     return mirrors;

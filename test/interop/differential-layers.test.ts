@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
 import type { Descriptor } from '../../src/registry/manifest.js';
-import { isPayloadError } from '../../src/payload/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import { parseImageReferences, parseReleaseMetadata } from '../../src/payload/release-content.js';
 import { readReleasePayload } from '../../src/payload/release-image.js';
 import { diffSeed, judge, seededRandom } from '../helpers/differential.js';
@@ -465,22 +465,19 @@ function describePayload(references: unknown, metadata: unknown): Payload {
  * the allow-list key, so each kind of refusal is reviewed once, whatever case provoked it.
  */
 function refusalClass(err: unknown): string {
-  if (!isPayloadError(err)) return 'other';
+  if (!isVerifyError(err) || err.area !== 'payload') return 'other';
   const m = err.message;
   if (/has a size of \d+ bytes/.test(m)) return 'refused:header-only-with-size';
   if (/carries the overlay xattr/.test(m)) return 'refused:overlay-xattr';
   if (
-    err.payloadCode === 'INVALID_CONTENT' &&
+    err.code === 'INVALID_CONTENT' &&
     /is a (symbolic link|hard link)|symbolic link .* in the wanted directory|hard link .* in the wanted directory|symbolic link .* stands where/.test(
       m,
     )
   ) {
     return 'refused:link-at-watched-path';
   }
-  if (
-    err.payloadCode === 'INVALID_CONTENT' &&
-    /not a (regular file|directory)|stands where/.test(m)
-  ) {
+  if (err.code === 'INVALID_CONTENT' && /not a (regular file|directory)|stands where/.test(m)) {
     return 'refused:wanted-path-ever-not-a-file';
   }
   if (/lies below .*, a symbolic link/.test(m)) return 'refused:below-symlink';
@@ -491,10 +488,10 @@ function refusalClass(err: unknown): string {
   if (/different GNU long name|two extended headers|global PAX header/.test(m)) {
     return 'refused:ambiguous-extended-headers';
   }
-  if (err.payloadCode === 'UNSAFE_PATH' && /points outside|unsafe path/.test(m)) {
+  if (err.code === 'UNSAFE_PATH' && /points outside|unsafe path/.test(m)) {
     return 'refused:absolute-or-dotdot';
   }
-  return `refused:${err.payloadCode}`;
+  return `refused:${err.code}`;
 }
 
 describe('release file system against containers/storage ApplyLayer (differential)', () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
 import type { DigestPullspec } from '../../src/image/pullspec.js';
-import { isPayloadError, PayloadError } from '../../src/payload/errors.js';
+import { isVerifyError, VerifyError } from '../../src/errors.js';
 import {
   MAX_MIRROR_DOCUMENT_CHARS,
   MAX_MIRROR_RULES,
@@ -67,8 +67,8 @@ ${entries}`;
 
 function expectInvalid(parse: () => unknown, ...fragments: string[]): void {
   assert.throws(parse, (err: unknown) => {
-    assert.ok(err instanceof PayloadError, `expected PayloadError, got ${String(err)}`);
-    assert.ok(isPayloadError(err, 'INVALID_CONTENT'), `payloadCode ${err.payloadCode}`);
+    assert.ok(err instanceof VerifyError, `expected VerifyError, got ${String(err)}`);
+    assert.ok(isVerifyError(err, 'INVALID_CONTENT'), `code ${err.code}`);
     for (const fragment of fragments)
       assert.ok(
         err.message.includes(fragment),

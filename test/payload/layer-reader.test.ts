@@ -4,8 +4,7 @@ import { describe, it } from 'node:test';
 import { zstdCompressSync } from 'node:zlib';
 
 import { isVerifyError } from '../../src/errors.js';
-import { isPayloadError } from '../../src/payload/errors.js';
-import type { PayloadError, PayloadErrorCode } from '../../src/payload/errors.js';
+import type { PayloadErrorCode, VerifyError } from '../../src/errors.js';
 import { compressionOf, extractFromLayer } from '../../src/payload/layer-reader.js';
 import type {
   ExtractLimits,
@@ -70,15 +69,16 @@ async function rejectsWith(
   promise: Promise<unknown>,
   code: PayloadErrorCode,
   ...mentions: string[]
-): Promise<PayloadError> {
+): Promise<VerifyError> {
   let caught: unknown;
   try {
     await promise;
   } catch (err) {
     caught = err;
   }
-  assert.ok(isPayloadError(caught), `expected a PayloadError ${code}, got ${String(caught)}`);
-  assert.equal(caught.payloadCode, code, caught.message);
+  assert.ok(isVerifyError(caught), `expected a VerifyError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.equal(caught.area, 'payload');
   for (const text of mentions) assert.ok(caught.message.includes(text), caught.message);
   return caught;
 }
@@ -144,7 +144,7 @@ describe('compressionOf', () => {
       assert.throws(
         () => compressionOf(mediaType),
         (err: unknown) =>
-          isPayloadError(err, 'LAYER_FORMAT') && err.message.includes(JSON.stringify(mediaType)),
+          isVerifyError(err, 'LAYER_FORMAT') && err.message.includes(JSON.stringify(mediaType)),
       );
     });
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { isPayloadError } from '../../src/payload/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import {
   findManifestImages,
   imagesOutsideReferences,
@@ -123,7 +123,7 @@ describe('findManifestImages', () => {
   it('fails on a manifest it cannot read, naming it', () => {
     assert.throws(
       () => findManifestImages(manifests({ 'release-manifests/bad.yaml': 'a: [unclosed' })),
-      (err) => isPayloadError(err, 'INVALID_CONTENT') && /bad\.yaml/.test(err.message),
+      (err) => isVerifyError(err, 'INVALID_CONTENT') && /bad\.yaml/.test(err.message),
     );
   });
 });
@@ -160,7 +160,7 @@ describe('imagesOutsideReferences', () => {
               'manifests/0000_00_x.yaml': `kind: Deployment\nmetadata: {name: x}\nspec: {template: {spec: {containers: [{name: x, image: '${action}'}]}}}\n`,
             }),
           ),
-        (err) => isPayloadError(err, 'INVALID_CONTENT') && /template action/.test(err.message),
+        (err) => isVerifyError(err, 'INVALID_CONTENT') && /template action/.test(err.message),
         action,
       );
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { isPayloadError, PayloadError } from '../../src/payload/errors.js';
+import { isVerifyError, VerifyError } from '../../src/errors.js';
 import {
   dedupeComponents,
   MAX_IMAGE_REFERENCE_TAGS,
@@ -70,9 +70,9 @@ function tags(doc: Plain): Plain[] {
 
 function expectInvalid(parse: () => unknown, fragment: string): void {
   assert.throws(parse, (err: unknown) => {
-    assert.ok(err instanceof PayloadError, `expected PayloadError, got ${String(err)}`);
-    assert.ok(isPayloadError(err, 'INVALID_CONTENT'), `payloadCode ${err.payloadCode}`);
-    assert.equal(err.code, 'MALFORMED_MESSAGE');
+    assert.ok(err instanceof VerifyError, `expected VerifyError, got ${String(err)}`);
+    assert.ok(isVerifyError(err, 'INVALID_CONTENT'), `code ${err.code}`);
+    assert.equal(err.area, 'payload');
     assert.ok(
       err.message.includes(fragment),
       `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(fragment)}`,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { nodePlatform } from '../../src/trust/node-platform.js';
-import { isPayloadError } from '../../src/payload/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import {
   assertUnambiguousListKeys,
   chooseInstance,
@@ -77,7 +77,7 @@ describe('parsePlatform', () => {
     it(`refuses ${JSON.stringify(bad)}`, () => {
       assert.throws(
         () => parsePlatform(bad),
-        (err) => isPayloadError(err, 'PLATFORM_NOT_FOUND'),
+        (err) => isVerifyError(err, 'PLATFORM_NOT_FOUND'),
       );
     });
   }
@@ -197,7 +197,7 @@ describe('assertUnambiguousListKeys', () => {
     it(`refuses a key spelt ${name} (Go reads keys case-insensitively)`, () => {
       assert.throws(
         () => assertUnambiguousListKeys(body(text), 'list'),
-        (err) => isPayloadError(err, 'INVALID_CONTENT'),
+        (err) => isVerifyError(err, 'INVALID_CONTENT'),
       );
     });
   }

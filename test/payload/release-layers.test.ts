@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 
 import { gzip, makeTar } from '../../src/demo/tar-writer.js';
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
-import { isPayloadError } from '../../src/payload/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import { findManifestImages } from '../../src/payload/manifest-images.js';
 import { readReleasePayload } from '../../src/payload/release-image.js';
 import type { RegistryClient } from '../../src/registry/client.js';
@@ -89,7 +89,7 @@ describe('readReleasePayload across layers', () => {
         parseReleasePullspec(RELEASE),
         { signal: AbortSignal.timeout(20_000) },
       ),
-      (err) => isPayloadError(err, 'LAYER_OVERSIZE') && /65 layers/.test(err.message),
+      (err) => isVerifyError(err, 'LAYER_OVERSIZE') && /65 layers/.test(err.message),
     );
   });
 
@@ -103,7 +103,7 @@ describe('readReleasePayload across layers', () => {
         maxReleaseUncompressedBytes: 20 * 1024 * 1024,
       }),
       (err) =>
-        isPayloadError(err, 'LAYER_OVERSIZE') &&
+        isVerifyError(err, 'LAYER_OVERSIZE') &&
         /together \(the per-release budget\)/.test(err.message),
     );
     // Within the budget the same release reads.

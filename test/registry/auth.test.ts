@@ -9,8 +9,8 @@ import { inspect } from 'node:util';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { RegistryRepository } from '../../src/registry/client.js';
 import { loadDockerConfig, parseDockerConfig } from '../../src/registry/credentials.js';
-import { isRegistryError } from '../../src/registry/errors.js';
-import type { RegistryError, RegistryErrorCode } from '../../src/registry/errors.js';
+import { isVerifyError } from '../../src/errors.js';
+import type { RegistryErrorCode, VerifyError } from '../../src/errors.js';
 import {
   findRegistryBinary,
   pushImage,
@@ -30,15 +30,16 @@ const signal = (): AbortSignal => AbortSignal.timeout(10_000);
 async function rejectsWith(
   promise: Promise<unknown>,
   code: RegistryErrorCode,
-): Promise<RegistryError> {
+): Promise<VerifyError> {
   let caught: unknown;
   try {
     await promise;
   } catch (err) {
     caught = err;
   }
-  assert.ok(isRegistryError(caught), `expected RegistryError ${code}, got ${String(caught)}`);
-  assert.equal(caught.registryCode, code, caught.message);
+  assert.ok(isVerifyError(caught), `expected a VerifyError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.equal(caught.area, code === 'ABORTED' ? 'common' : 'registry');
   return caught;
 }
 

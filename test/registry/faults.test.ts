@@ -6,8 +6,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { RegistryClientOptions, RegistryRepository } from '../../src/registry/client.js';
 import { parseDockerConfig } from '../../src/registry/credentials.js';
-import { isRegistryError } from '../../src/registry/errors.js';
-import type { RegistryError, RegistryErrorCode } from '../../src/registry/errors.js';
+import { isVerifyError } from '../../src/errors.js';
+import type { RegistryErrorCode, VerifyError } from '../../src/errors.js';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/manifest.js';
 import { RegistryFront, sha256Digest } from '../helpers/registry.js';
 import type { FrontHandler } from '../helpers/registry.js';
@@ -25,15 +25,16 @@ const signal = (): AbortSignal => AbortSignal.timeout(10_000);
 async function rejectsWith(
   promise: Promise<unknown>,
   code: RegistryErrorCode,
-): Promise<RegistryError> {
+): Promise<VerifyError> {
   let caught: unknown;
   try {
     await promise;
   } catch (err) {
     caught = err;
   }
-  assert.ok(isRegistryError(caught), `expected RegistryError ${code}, got ${String(caught)}`);
-  assert.equal(caught.registryCode, code, caught.message);
+  assert.ok(isVerifyError(caught), `expected a VerifyError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.equal(caught.area, code === 'ABORTED' ? 'common' : 'registry');
   return caught;
 }
 
@@ -176,7 +177,7 @@ describe('RegistryClient against misbehaving loopback registries', () => {
         'HTTP_STATUS',
       );
       assert.equal(err.status, 500);
-      assert.equal(err.code, 'STORE_ERROR');
+      assert.equal(err.code, 'HTTP_STATUS');
       assert.match(err.message, /answered 500 \(UNAVAILABLE: status 500\) \(after 3 attempts\)/);
       assert.equal(front.requests.length, 3);
     });
@@ -248,7 +249,7 @@ describe('RegistryClient against misbehaving loopback registries', () => {
         client({ maxManifestBytes: 4 * 1024 }).getManifest(repo, 'v1', { signal: signal() }),
         'OVERSIZE',
       );
-      assert.equal(err.code, 'STORE_OVERSIZE');
+      assert.equal(err.code, 'OVERSIZE');
       assert.match(err.message, /8192 bytes exceed the limit of 4096/);
     });
 
@@ -517,7 +518,7 @@ describe('RegistryClient against misbehaving loopback registries', () => {
           client({ requestTimeoutMs: 200 }).getManifest(repo, 'v1', { signal: signal() }),
           'TIMEOUT',
         );
-        assert.equal(err.code, 'STORE_TIMEOUT');
+        assert.equal(err.code, 'TIMEOUT');
         assert.equal(front.requests.length, 1);
       },
     );
@@ -539,7 +540,7 @@ describe('RegistryClient against misbehaving loopback registries', () => {
         const [first, second] = await Promise.allSettled([running, queued]);
         for (const settled of [first, second]) {
           assert.equal(settled.status, 'rejected');
-          assert.ok(isRegistryError(settled.reason, 'ABORTED'), String(settled.reason));
+          assert.ok(isVerifyError(settled.reason, 'ABORTED'), String(settled.reason));
           assert.equal(settled.reason.code, 'ABORTED');
         }
         assert.equal(front.requests.length, 1);

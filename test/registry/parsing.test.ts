@@ -6,14 +6,13 @@ import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 
 import { isVerifyError } from '../../src/errors.js';
+import type { RegistryErrorCode, VerifyError } from '../../src/errors.js';
 import {
   loadDockerConfig,
   parseDockerConfig,
   RegistryCredential,
 } from '../../src/registry/credentials.js';
 import { selectChallenge } from '../../src/registry/auth.js';
-import { isRegistryError } from '../../src/registry/errors.js';
-import type { RegistryError, RegistryErrorCode } from '../../src/registry/errors.js';
 import { parseRetryAfter, parseWwwAuthenticate } from '../../src/registry/headers.js';
 import {
   computeDigest,
@@ -33,15 +32,16 @@ import {
   registryBaseUrl,
 } from '../../src/registry/transport.js';
 
-function assertRegistryError(fn: () => unknown, code: RegistryErrorCode): RegistryError {
+function assertRegistryError(fn: () => unknown, code: RegistryErrorCode): VerifyError {
   let caught: unknown;
   try {
     fn();
   } catch (err) {
     caught = err;
   }
-  assert.ok(isRegistryError(caught), `expected a RegistryError ${code}, got ${String(caught)}`);
-  assert.equal(caught.registryCode, code, caught.message);
+  assert.ok(isVerifyError(caught), `expected a VerifyError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.equal(caught.area, 'registry');
   return caught;
 }
 
@@ -83,7 +83,7 @@ describe('transport: which scheme a registry is spoken to with', () => {
       () => assertTransportAllowed(url, [], 'token'),
       'INSECURE_TRANSPORT',
     );
-    assert.equal(err.code, 'INVALID_STORE');
+    assert.equal(err.code, 'INSECURE_TRANSPORT');
     assert.doesNotThrow(() => assertTransportAllowed(url, ['registry.example.com'], 'token'));
     assert.doesNotThrow(() => assertTransportAllowed(new URL('http://127.0.0.1:9/x'), [], 'x'));
     assert.doesNotThrow(() => assertTransportAllowed(new URL('https://example.com/'), [], 'x'));
@@ -195,7 +195,7 @@ describe('credentials from a docker config.json or pull secret', () => {
       assert.match(err.message, /^pull\.json: /);
       assert.ok(!err.message.includes('c2VjcmV0'), err.message);
       assert.equal(err.cause, undefined);
-      assert.ok(isVerifyError(err, 'INVALID_STORE'));
+      assert.ok(isVerifyError(err, 'INVALID_CREDENTIALS_FILE'));
     }
   });
 
@@ -213,7 +213,7 @@ describe('credentials from a docker config.json or pull secret', () => {
         'quay.io/openshift-release-dev',
       ]);
       await assert.rejects(loadDockerConfig(join(dir, 'absent.json'), signal), (err) => {
-        assert.ok(isRegistryError(err, 'INVALID_CREDENTIALS_FILE'));
+        assert.ok(isVerifyError(err, 'INVALID_CREDENTIALS_FILE'));
         assert.match(err.message, /ENOENT/);
         return true;
       });
@@ -393,7 +393,7 @@ describe('manifests', () => {
       () => parseManifest(image({ layers: [...layers, blob(4)] }), undefined, limited, 'm'),
       'TOO_MANY_LAYERS',
     );
-    assert.equal(err.code, 'STORE_OVERSIZE');
+    assert.equal(err.code, 'TOO_MANY_LAYERS');
   });
 
   it('names the referrers tag after the digest', () => {

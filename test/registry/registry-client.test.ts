@@ -3,8 +3,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 
 import { RegistryClient } from '../../src/registry/client.js';
 import type { RegistryRepository } from '../../src/registry/client.js';
-import { isRegistryError } from '../../src/registry/errors.js';
-import type { RegistryErrorCode } from '../../src/registry/errors.js';
+import { isVerifyError } from '../../src/errors.js';
+import type { RegistryErrorCode } from '../../src/errors.js';
 import { DEFAULT_MAX_LAYERS, OCI_INDEX, OCI_MANIFEST } from '../../src/registry/manifest.js';
 import {
   findRegistryBinary,
@@ -30,8 +30,9 @@ async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): 
   } catch (err) {
     caught = err;
   }
-  assert.ok(isRegistryError(caught), `expected RegistryError ${code}, got ${String(caught)}`);
-  assert.equal(caught.registryCode, code, caught.message);
+  assert.ok(isVerifyError(caught), `expected a VerifyError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.equal(caught.area, code === 'ABORTED' ? 'common' : 'registry');
   return caught;
 }
 
@@ -143,7 +144,7 @@ describe(
           client.getBlob(repo, { digest: `sha256:${'1'.repeat(64)}` }, { signal: signal() }),
           'BLOB_NOT_FOUND',
         );
-        assert.equal((err as { code?: string }).code, 'STORE_ERROR');
+        assert.equal((err as { code?: string }).code, 'BLOB_NOT_FOUND');
       });
     });
 
@@ -233,7 +234,7 @@ describe(
           client.getManifest(repo, 'many-layers', { signal: signal() }),
           'TOO_MANY_LAYERS',
         );
-        assert.equal((err as { code?: string }).code, 'STORE_OVERSIZE');
+        assert.equal((err as { code?: string }).code, 'TOO_MANY_LAYERS');
         const exact = await client.getManifest(repo, 'many-layers', {
           signal: signal(),
           maxLayers: DEFAULT_MAX_LAYERS + 1,
