@@ -5,7 +5,7 @@
  * each), each with a valid legacy cosign signature (`sha256-<hex>.sig`) made with a P-256 key
  * generated at bench time, identity `host/path:v1`.
  *
- * Timed: verifyImageSignatures (public key, MatchRepoDigestOrExact, by tag and digest) of all
+ * Timed: fetchSignatureLayers + verifyLayers (public key, MatchRepoDigestOrExact, by tag and digest) of all
  * 200 images through one RegistryClient with its default options (so at most
  * DEFAULT_MAX_CONCURRENT_REQUESTS requests in flight and as many pooled connections):
  *   cold       a new client (new dispatcher, so new TCP connections), CONCURRENCY images in flight
@@ -20,12 +20,7 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 
 import { DEFAULT_MAX_CONCURRENT_REQUESTS, RegistryClient } from '../src/registry/client.js';
-import { verifyImageSignatures } from '../src/sigstore/verify-image.js';
-import type {
-  ImageSignatureVerdict,
-  ImageToVerify,
-  VerifyImageSignaturesOptions,
-} from '../src/sigstore/verify-image.js';
+import type { ImageToVerify, LayerVerdict } from '../src/sigstore/verify-signatures.js';
 import {
   createTestKey,
   makeCosignPayload,
@@ -34,6 +29,8 @@ import {
 } from '../test/helpers/cosign.js';
 import { findRegistryBinary, pushImage, TestRegistry } from '../test/helpers/registry.js';
 import type { PushTarget } from '../test/helpers/registry.js';
+import { verifyLayersFromRegistry } from '../test/sigstore/verify-from-registry.js';
+import type { VerifyFromRegistryOptions } from '../test/sigstore/verify-from-registry.js';
 import { summarize } from './stats.js';
 
 const IMAGES = 200;
@@ -105,7 +102,7 @@ async function verifyAll(
   agent: CountingAgent,
   images: readonly ImageToVerify[],
   concurrency: number,
-  options: VerifyImageSignaturesOptions,
+  options: VerifyFromRegistryOptions,
 ): Promise<RunResult> {
   const requestsBefore = agent.requests;
   const connectionsBefore = agent.connections;
@@ -115,10 +112,10 @@ async function verifyAll(
   const started = performance.now();
   await pool(images, concurrency, async (image) => {
     const start = performance.now();
-    let verdict: ImageSignatureVerdict | undefined;
+    let verdict: LayerVerdict | undefined;
     let error: unknown;
     try {
-      verdict = await verifyImageSignatures(client, image, options);
+      verdict = await verifyLayersFromRegistry(client, image, options);
     } catch (err) {
       error = err;
     }
@@ -240,8 +237,8 @@ export async function run(): Promise<void> {
       `setup: docker-registry at ${registry.host}, ${IMAGES} images each with one P-256 cosign signature (${((performance.now() - setupStarted) / 1000).toFixed(1)} s)`,
     );
 
-    const options = (): VerifyImageSignaturesOptions => ({
-      publicKeyPem: signer.publicKeyPem,
+    const options = (): VerifyFromRegistryOptions => ({
+      trust: { type: 'publicKey', keyPem: signer.publicKeyPem },
       signedIdentity: { type: 'matchRepoDigestOrExact' },
       signal: AbortSignal.timeout(60_000),
     });
@@ -281,7 +278,7 @@ export async function run(): Promise<void> {
       { ...medianRun(sequential), label: 'warm sequential, median of 3' },
     ];
     printTable(
-      `verifyImageSignatures of ${IMAGES} images (P-256 key, MatchRepoDigestOrExact), docker-registry on 127.0.0.1`,
+      `fetchSignatureLayers + verifyLayers of ${IMAGES} images (P-256 key, MatchRepoDigestOrExact), docker-registry on 127.0.0.1`,
       rows,
       IMAGES,
     );
@@ -293,7 +290,7 @@ export async function run(): Promise<void> {
     console.log(
       `  in flight = images verified at once; the client itself keeps at most ${DEFAULT_MAX_CONCURRENT_REQUESTS} requests\n` +
         `  in flight (default maxConcurrentRequests) over at most ${DEFAULT_MAX_CONCURRENT_REQUESTS} connections. Per-image latency is\n` +
-        '  one verifyImageSignatures call (waiting for a request permit included). HTTP reqs =\n' +
+        '  one fetch + verify (waiting for a request permit included). HTTP reqs =\n' +
         '  requests dispatched (expected: 1 manifest + 1 blob per image); new conns = TCP connections\n' +
         '  opened during the run. warm rows: the runs with the best and median wall time.',
     );

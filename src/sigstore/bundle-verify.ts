@@ -4,33 +4,15 @@ import { VerifyError } from '../errors.js';
 import type { VerifyErrorCode } from '../errors.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import type { RegistryClient, RegistryRepository } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
-import { OCI_MANIFEST } from '../registry/manifest.js';
-import type { Descriptor } from '../registry/manifest.js';
-import {
-  isCertificateError,
-  parseFulcioRoots,
-  parsePkiRoots,
-  verifyFulcioCertificate,
-  verifyPkiCertificate,
-} from './certificate.js';
-import type { CertificateErrorCode, CertificateRoots } from './certificate.js';
-import { isSigstoreError, SigstoreError } from './errors.js';
-import type { SigstoreErrorCode } from './errors.js';
+import { SigstoreError } from './errors.js';
 import { verifyWithSigstoreJs } from './sigstore-js.js';
 import { decodeCanonicalBase64, parsePublicKey, verifyWithKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
 import { toRekorLogId } from './rekor-set.js';
-import {
-  formatDockerReference,
-  matchesSignedIdentity,
-  parseDockerReference,
-  validateSignedIdentity,
-} from './signed-identity.js';
+import { formatDockerReference, matchesSignedIdentity } from './signed-identity.js';
 import type { DockerReference, SignedIdentity } from './signed-identity.js';
-import type { CertificateTrust } from './verify-image-keyless.js';
-import type { ImageToVerify } from './verify-image.js';
+import { verifySigningCertificate } from './signature-trust.js';
+import type { SignatureTrust } from './signature-trust.js';
 
 /** The artifactType (and layer media type) of a cosign v3 Sigstore bundle referrer. */
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -45,21 +27,11 @@ const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 /** A bundle is a few KiB (certificate, one log entry, a small statement). */
 export const MAX_BUNDLE_BYTES = 256 * 1024;
-/** Bundle referrers examined for one image; more are refused unread. */
-export const MAX_BUNDLE_REFERRERS = 16;
 /** Log entries, DSSE signatures and statement subjects examined in one bundle. */
 const MAX_BUNDLE_ITEMS = 8;
 const MAX_BASE64_LENGTH = MAX_BUNDLE_BYTES;
 const INTEGER_STRING_RE = /^(0|[1-9][0-9]{0,15})$/;
 const HEX_SHA256_RE = /^[0-9a-f]{64}$/;
-
-/** A public-key root of trust (PEM texts, already base64-decoded from the policy). */
-export interface PublicKeyTrust {
-  readonly type: 'publicKey';
-  readonly keyPem: string;
-  /** When set, the bundle must carry a log entry with a valid SET from this Rekor key. */
-  readonly rekorKeyPem?: string;
-}
 
 /** Why a bundle referrer was not accepted, beyond the shared sigstore and certificate codes. */
 export type BundleErrorCode =
@@ -95,226 +67,6 @@ export class BundleError extends VerifyError {
   constructor(code: BundleErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(VERIFY_CODE[code], message, 'cause' in options ? { cause: options.cause } : {});
     this.bundleCode = code;
-  }
-}
-
-/** Every reason a bundle referrer can be rejected. */
-export type BundleRejectionCode = BundleErrorCode | SigstoreErrorCode | CertificateErrorCode;
-
-export interface VerifyImageBundlesOptions {
-  readonly trust: PublicKeyTrust | CertificateTrust;
-  readonly signedIdentity: SignedIdentity;
-  readonly signal: AbortSignal;
-}
-
-/** What happened to one bundle referrer. */
-export type BundleOutcome =
-  | {
-      readonly referrer: string;
-      readonly status: 'verified';
-      readonly dockerReference: string;
-      readonly emails: readonly string[];
-      readonly dnsNames: readonly string[];
-      readonly integratedTime?: number;
-      readonly logIndex?: number;
-    }
-  | {
-      readonly referrer: string;
-      readonly status: 'rejected';
-      readonly code: BundleRejectionCode;
-      readonly message: string;
-    };
-
-/** The result of verifying an image's cosign v3 bundles. */
-export type BundleVerdict =
-  | {
-      readonly status: 'verified';
-      readonly image: string;
-      readonly bundles: readonly BundleOutcome[];
-    }
-  | { readonly status: 'unsigned'; readonly image: string; readonly source: 'api' | 'tag' }
-  | {
-      readonly status: 'rejected';
-      readonly image: string;
-      readonly code: BundleRejectionCode;
-      readonly message: string;
-      readonly bundles: readonly BundleOutcome[];
-    };
-
-interface Context {
-  readonly client: RegistryClient;
-  readonly repository: RegistryRepository;
-  readonly digest: string;
-  readonly identityReference: DockerReference;
-  readonly trust: PublicKeyTrust | CertificateTrust;
-  readonly roots: CertificateRoots | undefined;
-  readonly publicKey: VerificationKey | undefined;
-  readonly rekorKey: VerificationKey | undefined;
-  readonly signedIdentity: SignedIdentity;
-  readonly signal: AbortSignal;
-}
-
-/**
- * Verifies the cosign v3 Sigstore bundles (v0.3, OCI 1.1 referrers) of an image by digest.
- *
- * Supported: bundles holding a DSSE envelope with an in-toto Statement v1 whose subject carries
- * the image's sha256 digest and a name satisfying `signedIdentity`. messageSignature bundles are
- * rejected as unsupported (their payload is not in the bundle).
- *
- * Verified twice, and both must pass. First by the project's own strict reading: the signing
- * certificate is the bundle's leaf only (a chain is refused) and must chain to the configured
- * CAs; the email/hostname must equal the configured one exactly; SCTs are neither required nor
- * read; a Rekor SET (required for Fulcio, and whenever a Rekor key is configured) must verify
- * with the configured key and bind the same payload, signature and key. Then by @sigstore/verify
- * (see sigstore-js.ts): the v0.3 schema, the DSSE signature, the log body, the SET and the
- * inclusion proof against a checkpoint signed by the Rekor key. At least one bundle must pass.
- * Configuration errors and registry failures throw.
- */
-export async function verifyImageBundles(
-  client: RegistryClient,
-  image: ImageToVerify,
-  options: VerifyImageBundlesOptions,
-): Promise<BundleVerdict> {
-  const { trust } = options;
-  const roots =
-    trust.type === 'fulcio'
-      ? parseFulcioRoots(trust.fulcioCaPem)
-      : trust.type === 'pki'
-        ? parsePkiRoots(trust.caRootsPem, trust.caIntermediatesPem)
-        : undefined;
-  const publicKey = trust.type === 'publicKey' ? parsePublicKey(trust.keyPem) : undefined;
-  const rekorKey = trust.rekorKeyPem !== undefined ? parsePublicKey(trust.rekorKeyPem) : undefined;
-  validateSignedIdentity(options.signedIdentity);
-  const raw = `${image.host}/${image.path}${image.tag !== undefined ? `:${image.tag}` : ''}@${image.digest}`;
-  const reference = parseDockerReference(raw);
-  if (reference?.digest === undefined) {
-    throw new VerifyError('INVALID_PULLSPEC', `invalid image reference ${JSON.stringify(raw)}`);
-  }
-  const digest = reference.digest;
-  const shown = formatDockerReference(reference);
-  const repository = image.source ?? { host: image.host, path: image.path };
-  const found = await client.getReferrers(repository, digest, {
-    signal: options.signal,
-    artifactType: BUNDLE_ARTIFACT_TYPE,
-  });
-  if (found.referrers.length === 0) {
-    return { status: 'unsigned', image: shown, source: found.source };
-  }
-  if (found.referrers.length > MAX_BUNDLE_REFERRERS) {
-    return {
-      status: 'rejected',
-      image: shown,
-      code: 'TOO_MANY_BUNDLES',
-      message: `${found.referrers.length} bundle referrers, over the limit of ${MAX_BUNDLE_REFERRERS}`,
-      bundles: [],
-    };
-  }
-  const context: Context = {
-    client,
-    repository,
-    digest,
-    identityReference:
-      reference.tag !== undefined
-        ? { name: reference.name, tag: reference.tag }
-        : { name: reference.name, digest },
-    trust,
-    roots,
-    publicKey,
-    rekorKey,
-    signedIdentity: options.signedIdentity,
-    signal: options.signal,
-  };
-  const bundles: BundleOutcome[] = [];
-  for (const referrer of found.referrers) {
-    if (options.signal.aborted) {
-      throw new VerifyError('ABORTED', 'bundle verification was aborted', {
-        cause: options.signal.reason,
-      });
-    }
-    bundles.push(await verifyReferrer(context, referrer));
-  }
-  if (bundles.some((bundle) => bundle.status === 'verified')) {
-    return { status: 'verified', image: shown, bundles };
-  }
-  const first = bundles.find((bundle) => bundle.status === 'rejected');
-  return {
-    status: 'rejected',
-    image: shown,
-    code: first?.code ?? 'BUNDLE_INVALID',
-    message: first?.message ?? 'no bundle verified',
-    bundles,
-  };
-}
-
-async function verifyReferrer(context: Context, referrer: Descriptor): Promise<BundleOutcome> {
-  const name = referrer.digest;
-  try {
-    const bytes = await fetchBundle(context, referrer);
-    const result = verifyBundleBytes(context, bytes);
-    return { referrer: name, status: 'verified', ...result };
-  } catch (err) {
-    if (err instanceof BundleError) {
-      return { referrer: name, status: 'rejected', code: err.bundleCode, message: err.message };
-    }
-    if (isSigstoreError(err) && err.sigstoreCode !== 'INVALID_POLICY') {
-      return { referrer: name, status: 'rejected', code: err.sigstoreCode, message: err.message };
-    }
-    if (isCertificateError(err) && err.certificateCode !== 'CERTIFICATE_ROOTS_INVALID') {
-      return {
-        referrer: name,
-        status: 'rejected',
-        code: err.certificateCode,
-        message: err.message,
-      };
-    }
-    throw err;
-  }
-}
-
-async function fetchBundle(context: Context, referrer: Descriptor): Promise<Uint8Array> {
-  const { client, repository, signal } = context;
-  try {
-    const found = await client.getManifest(repository, referrer.digest, {
-      signal,
-      accept: [OCI_MANIFEST],
-      maxLayers: 1,
-    });
-    if (found.status === 'not-found') {
-      throw new BundleError('BUNDLE_UNAVAILABLE', `referrer ${referrer.digest}: ${found.detail}`);
-    }
-    const manifest = found.manifest;
-    if (manifest.kind !== 'image') {
-      throw new BundleError('BUNDLE_INVALID', `referrer ${referrer.digest} is an index`);
-    }
-    if (manifest.subject?.digest !== context.digest) {
-      throw new BundleError(
-        'BUNDLE_SUBJECT_MISMATCH',
-        `referrer ${referrer.digest} refers to ${manifest.subject?.digest ?? 'nothing'}, not ${context.digest}`,
-      );
-    }
-    const [layer] = manifest.layers;
-    if (
-      manifest.layers.length !== 1 ||
-      layer === undefined ||
-      layer.mediaType !== BUNDLE_ARTIFACT_TYPE
-    ) {
-      throw new BundleError(
-        'BUNDLE_INVALID',
-        `referrer ${referrer.digest} needs exactly one ${BUNDLE_ARTIFACT_TYPE} layer`,
-      );
-    }
-    return await client.getBlob(repository, layer, { signal, maxBytes: MAX_BUNDLE_BYTES });
-  } catch (err) {
-    if (isRegistryError(err, 'OVERSIZE')) {
-      throw new BundleError('BUNDLE_OVERSIZE', err.message, { cause: err });
-    }
-    if (isRegistryError(err, 'TOO_MANY_LAYERS')) {
-      throw new BundleError('BUNDLE_INVALID', err.message, { cause: err });
-    }
-    if (isRegistryError(err, 'DIGEST_MISMATCH') || isRegistryError(err, 'BLOB_NOT_FOUND')) {
-      throw new BundleError('BUNDLE_UNAVAILABLE', err.message, { cause: err });
-    }
-    throw err;
   }
 }
 
@@ -385,7 +137,17 @@ function sha256Hex(data: Uint8Array): string {
 
 // ---- The bundle -----------------------------------------------------------------------------
 
-interface BundleResult {
+/** What a signature must be about: the image's digest and name, under a signed-identity policy. */
+export interface ImageExpectation {
+  /** The digest the signature must sign. */
+  readonly digest: string;
+  /** The reference signed names are matched against. */
+  readonly identityReference: DockerReference;
+  readonly signedIdentity: SignedIdentity;
+}
+
+/** What a verified bundle proves. */
+export interface BundleResult {
   readonly dockerReference: string;
   readonly emails: readonly string[];
   readonly dnsNames: readonly string[];
@@ -398,7 +160,28 @@ interface TlogEvidence {
   readonly logIndex: number;
 }
 
-function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
+/**
+ * Verifies the bytes of one cosign v3 Sigstore bundle (v0.3) for an image; pure, no I/O.
+ *
+ * Supported: bundles holding a DSSE envelope with an in-toto Statement v1 whose subject carries
+ * the image's sha256 digest and a name satisfying the signed identity. messageSignature bundles
+ * are rejected as unsupported (their payload is not in the bundle).
+ *
+ * Verified twice, and both must pass. First by the project's own strict reading: the signing
+ * certificate is the bundle's leaf only (a chain is refused) and must chain to the configured
+ * CAs; the email/hostname must equal the configured one exactly; SCTs are neither required nor
+ * read; a Rekor SET (required for Fulcio, and whenever a Rekor key is configured) must verify
+ * with the configured key and bind the same payload, signature and key. Then by @sigstore/verify
+ * (see sigstore-js.ts): the v0.3 schema, the DSSE signature, the log body, the SET and the
+ * inclusion proof against a checkpoint signed by the Rekor key.
+ *
+ * Throws BundleError, SigstoreError or CertificateError when the bundle is not accepted.
+ */
+export function verifyBundle(
+  bytes: Uint8Array,
+  trust: SignatureTrust,
+  expected: ImageExpectation,
+): BundleResult {
   let text: string;
   let document: JsonValue;
   try {
@@ -438,9 +221,8 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
   let signingKey: VerificationKey;
   let leafPem: string | undefined;
   let validity: { notBefore: Date; notAfter: Date } | undefined;
-  if (context.trust.type === 'publicKey') {
-    if (context.publicKey === undefined) throw new Error('unreachable: no public key');
-    signingKey = context.publicKey;
+  if (trust.kind === 'key') {
+    signingKey = trust.key;
   } else {
     if (leafDer === undefined) {
       throw new BundleError('BUNDLE_INVALID', 'the bundle has no signing certificate');
@@ -484,8 +266,8 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
 
   // The log entry: required for Fulcio and whenever a Rekor key is configured.
   let tlog: TlogEvidence | undefined;
-  if (context.rekorKey !== undefined) {
-    tlog = verifyTlogEntries(context.rekorKey, material.tlogEntries, {
+  if (trust.rekorKey !== undefined) {
+    tlog = verifyTlogEntries(trust.rekorKey, material.tlogEntries, {
       payload,
       signature,
       signingKey,
@@ -495,24 +277,8 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
   // The certificate, against the configured CAs only, at the log's time.
   let emails: readonly string[] = [];
   let dnsNames: readonly string[] = [];
-  const { trust, roots } = context;
-  if (trust.type !== 'publicKey' && leafPem !== undefined && roots !== undefined) {
-    const verified =
-      trust.type === 'fulcio'
-        ? verifyFulcioCertificate({
-            certificatePem: leafPem,
-            roots,
-            oidcIssuer: trust.oidcIssuer,
-            signedEmail: trust.signedEmail,
-            integratedTime: requireTlog(tlog).integratedTime,
-          })
-        : verifyPkiCertificate({
-            certificatePem: leafPem,
-            roots,
-            ...(trust.email !== undefined ? { email: trust.email } : {}),
-            ...(trust.hostname !== undefined ? { hostname: trust.hostname } : {}),
-            ...(tlog !== undefined ? { at: tlog.integratedTime } : {}),
-          });
+  if (trust.kind !== 'key' && leafPem !== undefined) {
+    const verified = verifySigningCertificate(trust, leafPem, undefined, tlog?.integratedTime);
     emails = verified.emails;
     dnsNames = verified.dnsNames;
   }
@@ -523,13 +289,13 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
       `payloadType ${JSON.stringify(payloadType.slice(0, 80))} is not ${IN_TOTO_PAYLOAD_TYPE}`,
     );
   }
-  const dockerReference = checkStatement(context, payload);
+  const dockerReference = checkStatement(expected, payload);
   // Everything above held by our own reading; the same bundle must also satisfy @sigstore/verify
   // (schema, DSSE, log body, SET, inclusion proof), with the gaps listed in sigstore-js.ts closed.
   verifyWithSigstoreJs(document, {
     signingKey: signingKey.key,
     ...(validity !== undefined ? { validity } : {}),
-    ...(context.rekorKey !== undefined ? { rekorKey: context.rekorKey.key } : {}),
+    ...(trust.rekorKey !== undefined ? { rekorKey: trust.rekorKey.key } : {}),
   });
   return {
     dockerReference,
@@ -537,13 +303,6 @@ function verifyBundleBytes(context: Context, bytes: Uint8Array): BundleResult {
     dnsNames,
     ...(tlog !== undefined ? { integratedTime: tlog.integratedTime, logIndex: tlog.logIndex } : {}),
   };
-}
-
-function requireTlog(tlog: TlogEvidence | undefined): TlogEvidence {
-  if (tlog === undefined) {
-    throw new SigstoreError('REKOR_BUNDLE_MISSING', 'a Fulcio certificate needs a Rekor SET');
-  }
-  return tlog;
 }
 
 function parsePublicKeyFromCertificate(certificate: X509Certificate): VerificationKey {
@@ -684,7 +443,7 @@ function checkDsseEntry(bodyBytes: Buffer, binding: TlogBinding): void {
 }
 
 /** The in-toto statement: a subject with this digest, whose name satisfies the policy. */
-function checkStatement(context: Context, payload: Buffer): string {
+function checkStatement(expected: ImageExpectation, payload: Buffer): string {
   let document: JsonValue;
   try {
     document = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(payload), {
@@ -708,20 +467,20 @@ function checkStatement(context: Context, payload: Buffer): string {
   if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_BUNDLE_ITEMS) {
     throw new SigstoreError('PAYLOAD_INVALID', 'the statement has no usable subject list');
   }
-  const hex = context.digest.slice('sha256:'.length);
+  const hex = expected.digest.slice('sha256:'.length);
   const matching = subjects.filter((subject) => {
     const digest = isJsonObject(subject) ? subject.digest : undefined;
     return isJsonObject(digest) && digest.sha256 === hex;
   });
   if (matching.length === 0) {
-    throw new BundleError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${context.digest}`);
+    throw new BundleError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${expected.digest}`);
   }
   let named = false;
   for (const subject of matching) {
     const name = isJsonObject(subject) ? subject.name : undefined;
     if (typeof name !== 'string') continue;
     named = true;
-    if (matchesSignedIdentity(context.signedIdentity, context.identityReference, name)) {
+    if (matchesSignedIdentity(expected.signedIdentity, expected.identityReference, name)) {
       return name;
     }
   }
@@ -730,11 +489,11 @@ function checkStatement(context: Context, payload: Buffer): string {
     // signature says nothing about which repository it was made for.
     throw new SigstoreError(
       'IDENTITY_MISMATCH',
-      `the statement's subject for ${context.digest} names no image, so ${context.signedIdentity.type} cannot be satisfied (cosign v3 writes digest-only subjects; sign with a legacy .sig signature or a statement naming the image)`,
+      `the statement's subject for ${expected.digest} names no image, so ${expected.signedIdentity.type} cannot be satisfied (cosign v3 writes digest-only subjects; sign with a legacy .sig signature or a statement naming the image)`,
     );
   }
   throw new SigstoreError(
     'IDENTITY_MISMATCH',
-    `no statement subject name matches ${formatDockerReference(context.identityReference)} under ${context.signedIdentity.type}`,
+    `no statement subject name matches ${formatDockerReference(expected.identityReference)} under ${expected.signedIdentity.type}`,
   );
 }

@@ -4,16 +4,12 @@ import type { DigestPullspec } from '../image/pullspec.js';
 import { effectivePolicies, resolvePolicies } from '../policy/scope.js';
 import type { PolicyObject, SignedIdentity as PolicySignedIdentity } from '../policy/types.js';
 import type { RegistryClient, RegistryRepository } from '../registry/client.js';
+import { fetchBundleReferrers, fetchSignatureLayers } from '../sigstore/fetch-signatures.js';
+import type { SignatureRegistry } from '../sigstore/fetch-signatures.js';
 import type { SignedIdentity } from '../sigstore/signed-identity.js';
-import { verifyImageSignatures } from '../sigstore/verify-image.js';
-import type { ImageSignatureVerdict } from '../sigstore/verify-image.js';
-import { verifyImageKeylessSignatures } from '../sigstore/verify-image-keyless.js';
-import type {
-  CertificateTrust,
-  KeylessSignatureVerdict,
-} from '../sigstore/verify-image-keyless.js';
-import { verifyImageBundles } from '../sigstore/bundle-verify.js';
-import type { PublicKeyTrust } from '../sigstore/bundle-verify.js';
+import { parseSignatureTrust } from '../sigstore/signature-trust.js';
+import type { TrustConfig } from '../sigstore/signature-trust.js';
+import { createSignatureVerifier, resolveImage } from '../sigstore/verify-signatures.js';
 import type { SigstoreCheck } from './verdict.js';
 
 export interface SigstoreConfig {
@@ -52,7 +48,7 @@ async function checkOne(
   ref: DigestPullspec,
   policy: PolicyObject,
   scope: string,
-  client: RegistryClient,
+  client: SignatureRegistry,
   signal: AbortSignal,
   source: RegistryRepository | undefined,
 ): Promise<SigstoreCheck> {
@@ -68,47 +64,35 @@ async function checkOne(
   const signedIdentity = toSignedIdentity(policy.spec.policy.signedIdentity);
   const pem = (base64: string): string => Buffer.from(base64, 'base64').toString('utf8');
   try {
-    let verdict: ImageSignatureVerdict | KeylessSignatureVerdict;
-    let bundleTrust: PublicKeyTrust | CertificateTrust;
+    let trust: TrustConfig;
     let how: string;
     switch (root.policyType) {
       case 'PublicKey': {
         const rekorKeyData = root.publicKey.rekorKeyData;
-        bundleTrust = {
+        trust = {
           type: 'publicKey',
           keyPem: pem(root.publicKey.keyData),
           ...(rekorKeyData !== undefined ? { rekorKeyPem: pem(rekorKeyData) } : {}),
         };
-        verdict = await verifyImageSignatures(client, image, {
-          publicKeyPem: pem(root.publicKey.keyData),
-          ...(rekorKeyData !== undefined ? { rekorKeyPem: pem(rekorKeyData) } : {}),
-          signedIdentity,
-          signal,
-        });
         how = "verified with the policy's key";
         break;
       }
       case 'FulcioCAWithRekor': {
         const f = root.fulcioCAWithRekor;
-        bundleTrust = {
+        trust = {
           type: 'fulcio',
           fulcioCaPem: pem(f.fulcioCAData),
           rekorKeyPem: pem(f.rekorKeyData),
           oidcIssuer: f.fulcioSubject.oidcIssuer,
           signedEmail: f.fulcioSubject.signedEmail,
         };
-        verdict = await verifyImageKeylessSignatures(client, image, {
-          trust: bundleTrust,
-          signedIdentity,
-          signal,
-        });
         how = `verified keyless for ${f.fulcioSubject.signedEmail} (${f.fulcioSubject.oidcIssuer})`;
         break;
       }
       case 'PKI': {
         const p = root.pki;
         const subject = p.pkiCertificateSubject;
-        bundleTrust = {
+        trust = {
           type: 'pki',
           caRootsPem: pem(p.caRootsData),
           ...(p.caIntermediatesData !== undefined
@@ -117,11 +101,6 @@ async function checkOne(
           ...(subject.email !== undefined ? { email: subject.email } : {}),
           ...(subject.hostname !== undefined ? { hostname: subject.hostname } : {}),
         };
-        verdict = await verifyImageKeylessSignatures(client, image, {
-          trust: bundleTrust,
-          signedIdentity,
-          signal,
-        });
         how = "verified with a certificate from the policy's PKI";
         break;
       }
@@ -130,26 +109,33 @@ async function checkOne(
         throw new Error(`unknown root of trust ${JSON.stringify(never)}`);
       }
     }
+    // Configuration errors (keys, CAs, signedIdentity, the reference) throw before any request.
+    const verifier = createSignatureVerifier(parseSignatureTrust(trust), signedIdentity);
+    const resolved = resolveImage(image);
+    const verdict = verifier.verifyLayers(
+      await fetchSignatureLayers(client, resolved, {
+        signal,
+        requiredAnnotations: verifier.layerAnnotations,
+      }),
+    );
     if (verdict.status === 'verified') {
       return {
         ...base,
         verified: true,
-        reason: `cosign signature in ${verdict.signatureManifest.tag} ${how}`,
-        evidence: verdict.layers,
+        reason: `cosign signature in ${verdict.location.tag} ${how}`,
+        evidence: verdict.signatures,
       };
     }
     // No acceptable legacy signature: cosign v3 stores Sigstore bundles as OCI 1.1 referrers.
-    const bundles = await verifyImageBundles(client, image, {
-      trust: bundleTrust,
-      signedIdentity,
-      signal,
-    });
+    const bundles = verifier.verifyBundles(
+      await fetchBundleReferrers(client, resolved, { signal }),
+    );
     if (bundles.status === 'verified') {
       return {
         ...base,
         verified: true,
         reason: `cosign v3 Sigstore bundle (OCI referrer) ${how}`,
-        evidence: bundles.bundles,
+        evidence: bundles.signatures,
       };
     }
     if (verdict.status === 'rejected') {
@@ -158,7 +144,7 @@ async function checkOne(
         verified: false,
         code: 'BAD_SIGNATURE',
         reason: `${verdict.code}: ${verdict.message}`,
-        evidence: verdict.layers,
+        evidence: verdict.signatures,
       };
     }
     if (bundles.status === 'rejected') {
@@ -167,7 +153,7 @@ async function checkOne(
         verified: false,
         code: 'BAD_SIGNATURE',
         reason: `${bundles.code}: ${bundles.message}`,
-        evidence: bundles.bundles,
+        evidence: bundles.signatures,
       };
     }
     return {

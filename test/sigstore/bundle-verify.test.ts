@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { RegistryClient } from '../../src/registry/client.js';
-import { verifyImageBundles } from '../../src/sigstore/bundle-verify.js';
+import type { CertificateTrust, PublicKeyTrust } from '../../src/sigstore/signature-trust.js';
 import type {
-  BundleRejectionCode,
   BundleVerdict,
-  PublicKeyTrust,
-} from '../../src/sigstore/bundle-verify.js';
-import type { CertificateTrust } from '../../src/sigstore/verify-image-keyless.js';
-import type { ImageToVerify } from '../../src/sigstore/verify-image.js';
+  ImageToVerify,
+  SignatureRejectionCode,
+} from '../../src/sigstore/verify-signatures.js';
 import {
   BUNDLE_MEDIA_TYPE,
   makeCosignV3Statement,
@@ -28,6 +26,7 @@ import {
   TestRegistry,
 } from '../helpers/registry.js';
 import type { PushedDescriptor, PushTarget } from '../helpers/registry.js';
+import { verifyBundlesFromRegistry } from './verify-from-registry.js';
 
 const binary = await findRegistryBinary();
 const rekor = createTestKey('p256');
@@ -35,7 +34,7 @@ const ISSUER = 'https://accounts.example.com';
 const EMAIL = 'release@example.com';
 
 describe(
-  'verifyImageBundles against a real docker-registry',
+  'cosign v3 bundles (fetchBundleReferrers + verifyBundles) against a real docker-registry',
   { skip: 'skip' in binary ? binary.skip : false },
   () => {
     let registry: TestRegistry;
@@ -122,14 +121,14 @@ describe(
       image: ImageToVerify,
       trust: CertificateTrust | PublicKeyTrust = fulcio,
     ): Promise<BundleVerdict> {
-      return verifyImageBundles(client, image, {
+      return verifyBundlesFromRegistry(client, image, {
         trust,
         signedIdentity: { type: 'matchRepoDigestOrExact' },
         signal: AbortSignal.timeout(20_000),
       });
     }
 
-    function assertRejected(verdict: BundleVerdict, code: BundleRejectionCode): void {
+    function assertRejected(verdict: BundleVerdict, code: SignatureRejectionCode): void {
       assert.equal(verdict.status, 'rejected', JSON.stringify(verdict));
       assert.equal(verdict.code, code, JSON.stringify(verdict));
     }
@@ -144,8 +143,8 @@ describe(
       await pushReferrer(target, image.path, image.descriptor, BUNDLE_MEDIA_TYPE, bundle);
       const verdict = await verify(image);
       assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
-      assert.equal(verdict.bundles.length, 1);
-      const [outcome] = verdict.bundles;
+      assert.equal(verdict.signatures.length, 1);
+      const [outcome] = verdict.signatures;
       assert.equal(outcome?.status, 'verified');
       assert.deepEqual(outcome.emails, [EMAIL]);
       assert.equal(outcome.integratedTime, LEAF_INTEGRATED_TIME);
@@ -158,7 +157,8 @@ describe(
       assert.deepEqual(verdict, {
         status: 'unsigned',
         image: `${image.name}@${image.digest}`,
-        source: 'tag',
+        location: { source: 'tag' },
+        detail: `no application/vnd.dev.sigstore.bundle.v0.3+json referrers of ${image.digest}`,
       });
     });
 

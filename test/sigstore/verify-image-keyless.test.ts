@@ -4,13 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import { isVerifyError } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION } from '../../src/sigstore/certificate.js';
-import { verifyImageKeylessSignatures } from '../../src/sigstore/verify-image-keyless.js';
+import type { CertificateTrust } from '../../src/sigstore/signature-trust.js';
 import type {
-  CertificateTrust,
-  KeylessErrorCode,
-  KeylessSignatureVerdict,
-} from '../../src/sigstore/verify-image-keyless.js';
-import type { ImageToVerify } from '../../src/sigstore/verify-image.js';
+  ImageToVerify,
+  LayerVerdict,
+  SignatureRejectionCode,
+} from '../../src/sigstore/verify-signatures.js';
 import {
   BUNDLE_ANNOTATION,
   createTestKey,
@@ -25,6 +24,7 @@ import { FulcioTestPki, LEAF_INTEGRATED_TIME, LEAF_NOT_AFTER } from '../helpers/
 import type { TestCa, TestLeaf } from '../helpers/fulcio.js';
 import { findRegistryBinary, pushImage, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
+import { verifyLayersFromRegistry } from './verify-from-registry.js';
 
 const binary = await findRegistryBinary();
 const rekor = createTestKey('p256');
@@ -65,7 +65,7 @@ function keylessLayer(
 }
 
 describe(
-  'verifyImageKeylessSignatures against a real docker-registry',
+  'legacy keyless signatures (fetchSignatureLayers + verifyLayers) against a real docker-registry',
   { skip: 'skip' in binary ? binary.skip : false },
   () => {
     let registry: TestRegistry;
@@ -128,16 +128,16 @@ describe(
       image: ImageToVerify,
       layers: readonly SignatureLayer[],
       trust: CertificateTrust = fulcio,
-    ): Promise<KeylessSignatureVerdict> {
+    ): Promise<LayerVerdict> {
       await pushCosignSignatures(target, image.path, image, layers);
-      return verifyImageKeylessSignatures(client, image, {
+      return verifyLayersFromRegistry(client, image, {
         trust,
         signedIdentity: { type: 'matchRepoDigestOrExact' },
         signal: AbortSignal.timeout(20_000),
       });
     }
 
-    function assertRejected(verdict: KeylessSignatureVerdict, code: KeylessErrorCode): void {
+    function assertRejected(verdict: LayerVerdict, code: SignatureRejectionCode): void {
       assert.equal(verdict.status, 'rejected', JSON.stringify(verdict));
       assert.ok(verdict.status === 'rejected');
       assert.equal(verdict.code, code, verdict.message);
@@ -152,7 +152,7 @@ describe(
         keylessLayer(leaf, payload, { chainPem: intermediate.certPem + root.certPem }),
       ]);
       assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
-      const layer = verdict.layers[0];
+      const layer = verdict.signatures[0];
       assert.ok(layer?.status === 'verified');
       assert.equal(layer.oidcIssuer, ISSUER);
       assert.deepEqual(layer.emails, [EMAIL]);

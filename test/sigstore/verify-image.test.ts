@@ -6,12 +6,9 @@ import { RegistryClient } from '../../src/registry/client.js';
 import { isSigstoreError } from '../../src/sigstore/errors.js';
 import type { SigstoreErrorCode } from '../../src/sigstore/errors.js';
 import { MAX_PAYLOAD_BYTES } from '../../src/sigstore/payload.js';
-import { verifyImageSignatures } from '../../src/sigstore/verify-image.js';
-import type {
-  ImageSignatureVerdict,
-  ImageToVerify,
-  VerifyImageSignaturesOptions,
-} from '../../src/sigstore/verify-image.js';
+import type { TrustConfig } from '../../src/sigstore/signature-trust.js';
+import type { SignedIdentity } from '../../src/sigstore/signed-identity.js';
+import type { ImageToVerify, LayerVerdict } from '../../src/sigstore/verify-signatures.js';
 import {
   BUNDLE_ANNOTATION,
   createTestKey,
@@ -26,13 +23,14 @@ import {
 import type { SignatureLayer } from '../helpers/cosign.js';
 import { findRegistryBinary, pushImage, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
+import { verifyLayersFromRegistry } from './verify-from-registry.js';
 
 const binary = await findRegistryBinary();
 const signer = createTestKey('p256');
 const rekor = createTestKey('p256');
 
 describe(
-  'verifyImageSignatures against a real docker-registry',
+  'legacy key signatures (fetchSignatureLayers + verifyLayers) against a real docker-registry',
   { skip: 'skip' in binary ? binary.skip : false },
   () => {
     let registry: TestRegistry;
@@ -64,9 +62,14 @@ describe(
       };
     }
 
-    function options(
-      extra: Partial<VerifyImageSignaturesOptions> = {},
-    ): VerifyImageSignaturesOptions {
+    interface VerifyOptions {
+      readonly publicKeyPem: string;
+      readonly rekorKeyPem?: string;
+      readonly signedIdentity: SignedIdentity;
+      readonly signal: AbortSignal;
+    }
+
+    function options(extra: Partial<VerifyOptions> = {}): VerifyOptions {
       return {
         publicKeyPem: signer.publicKeyPem,
         signedIdentity: { type: 'matchRepoDigestOrExact' },
@@ -75,19 +78,33 @@ describe(
       };
     }
 
+    /** Fetches the image's `.sig` layers, then verifies them with the policy's key. */
+    function verifyImageSignatures(
+      registry: RegistryClient,
+      image: ImageToVerify,
+      { publicKeyPem, rekorKeyPem, ...rest }: VerifyOptions,
+    ): Promise<LayerVerdict> {
+      const trust: TrustConfig = {
+        type: 'publicKey',
+        keyPem: publicKeyPem,
+        ...(rekorKeyPem !== undefined ? { rekorKeyPem } : {}),
+      };
+      return verifyLayersFromRegistry(registry, image, { trust, ...rest });
+    }
+
     async function verify(
       image: ImageToVerify,
       layers: readonly SignatureLayer[],
-      extra: Partial<VerifyImageSignaturesOptions> = {},
-    ): Promise<ImageSignatureVerdict> {
+      extra: Partial<VerifyOptions> = {},
+    ): Promise<LayerVerdict> {
       await pushCosignSignatures(target, image.path, image, layers);
       return verifyImageSignatures(client, image, options(extra));
     }
 
     function assertRejected(
-      verdict: ImageSignatureVerdict,
+      verdict: LayerVerdict,
       code: SigstoreErrorCode,
-    ): asserts verdict is Extract<ImageSignatureVerdict, { status: 'rejected' }> {
+    ): asserts verdict is Extract<LayerVerdict, { status: 'rejected' }> {
       assert.equal(verdict.status, 'rejected', JSON.stringify(verdict));
       assert.equal(verdict.code, code, verdict.message);
     }
@@ -97,8 +114,8 @@ describe(
       const payload = makeCosignPayload(`${image.name}:v1`, image.digest);
       const verdict = await verify(image, [makeSignatureLayer(signer, payload)]);
       assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
-      assert.equal(verdict.layers.length, 1);
-      assert.equal(verdict.layers[0]?.status, 'verified');
+      assert.equal(verdict.signatures.length, 1);
+      assert.equal(verdict.signatures[0]?.status, 'verified');
     });
 
     // A P-521 key said "not verified" where containers/image verifies (SHA-256 over any curve).
@@ -123,7 +140,7 @@ describe(
         { rekorKeyPem: rekor.publicKeyPem },
       );
       assert.equal(verdict.status, 'verified', JSON.stringify(verdict));
-      const layer = verdict.layers[0];
+      const layer = verdict.signatures[0];
       assert.ok(layer?.status === 'verified');
       assert.equal(layer.rekor?.integratedTime, 1_700_000_123);
     });
@@ -139,7 +156,7 @@ describe(
       ]);
       assert.equal(verdict.status, 'verified');
       assert.deepEqual(
-        verdict.layers.map((l) => [l.status, l.status === 'rejected' ? l.code : undefined]),
+        verdict.signatures.map((l) => [l.status, l.status === 'rejected' ? l.code : undefined]),
         [
           ['rejected', 'BAD_SIGNATURE'],
           ['skipped', undefined],
@@ -152,7 +169,7 @@ describe(
       const image = await freshImage();
       const verdict = await verifyImageSignatures(client, image, options());
       assert.equal(verdict.status, 'unsigned');
-      assert.equal(verdict.signatureTag, `${image.digest.replace(':', '-')}.sig`);
+      assert.equal(verdict.location.tag, `${image.digest.replace(':', '-')}.sig`);
     });
 
     it('reports an image in a repository that does not exist as unsigned', async () => {
@@ -268,7 +285,7 @@ describe(
       );
       assertRejected(verdict, 'REKOR_ENTRY_MISMATCH');
       assert.deepEqual(
-        verdict.layers.map((l) => (l.status === 'rejected' ? l.code : l.status)),
+        verdict.signatures.map((l) => (l.status === 'rejected' ? l.code : l.status)),
         ['REKOR_ENTRY_MISMATCH', 'REKOR_ENTRY_MISMATCH'],
       );
     });
