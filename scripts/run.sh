@@ -4,7 +4,11 @@
 # packages) and builds. With a cluster (--kubeconfig, KUBECONFIG, in-cluster, ~/.kube/config) it
 # serves that cluster; with none it starts a local etcd + kube-apiserver, a signature store, a
 # registry and a release key and walks through by-tag, signed, forced-unsigned, late-signed and
-# payload-checked updates. Arguments run another command:
+# payload-checked updates. That choice, and the walkthroughs, are walkthrough/main.ts, run from
+# source through tsx: the walkthroughs use test material (testbed/) that dist/ leaves out.
+#   ./scripts/run.sh [serve] [serve options] [--keep-running]
+#   ./scripts/run.sh demo          the GPG-only walkthrough, no cluster
+# Other arguments run another command of the built CLI:
 #   ./scripts/run.sh verify quay.io/...@sha256:... --root-of-trust cm.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +24,7 @@ if [ ! -f dist/cli/main.js ] ||
   [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/cli/main.js -print -quit)" ]; then
   npm run --silent build
 fi
-if [ $# -eq 0 ]; then set -- serve; fi
+if [ $# -eq 0 ] || [ "$1" = serve ] || [ "$1" = demo ]; then
+  exec node --import tsx walkthrough/main.ts "$@"
+fi
 exec ./bin/cvo-verifier "$@"

@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 
 import { parseDuration } from '../config/duration.js';
-import { runClusterDemo } from '../demo/cluster-demo.js';
 import type { KubeConfigOptions } from '../kube/client.js';
 import { defaultServiceConfig, startService } from '../main.js';
 import type { ServiceConfig } from '../main.js';
 import { createPinoLogger } from '../observability/pino-logger.js';
 import type { LogLevel } from '../observability/pino-logger.js';
-import { ExitCode, UsageError } from './usage-error.js';
+import { ConfigError, ExitCode, UsageError } from './usage-error.js';
 import type { CommandIo } from './verify.js';
 
 export const SERVE_HELP = `Usage: cvo-verifier serve [options]
@@ -20,9 +20,8 @@ spec.desiredUpdate, and records the outcome in status (ReleaseAccepted, ReleaseV
 with verified) and Events, re-checking unverified releases in the background.
 
 The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster service account, else
-~/.kube/config. With none of them, serve starts a local control plane (etcd + kube-apiserver
-built from Go modules on first run), a signature store, a docker-registry and a release key, and
-walks through by-tag, signed, forced-unsigned, late-signed and payload-checked updates.
+~/.kube/config; with none of them serve exits with code 2. The local walkthrough (a local control
+plane, signature store, registry and release key) runs from a source checkout: ./scripts/run.sh.
 
 Options:
   --kubeconfig PATH                 kubeconfig file
@@ -37,7 +36,6 @@ Options:
   --timeout DURATION                verification budget (default 30s)
   --recheck-base DURATION           first background re-check delay (default 30s)
   --recheck-max DURATION            longest re-check delay (default 1h)
-  --keep-running                    local walkthrough only: keep the cluster up until Ctrl-C
   --bind-address ADDR               address the HTTP servers listen on (default 0.0.0.0)
   --health-port PORT                plain HTTP /healthz, /readyz, /metrics (default 8081)
   --webhook-port PORT               HTTPS admission webhook and verify API (default 8443)
@@ -68,6 +66,40 @@ export interface ServeIo extends CommandIo {
   readonly shutdown: Promise<void>;
 }
 
+/** serve's flags, for parseArgs; the walkthrough (./scripts/run.sh) parses the same ones. */
+export const SERVE_OPTIONS = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  'root-of-trust-configmap': { type: 'string' },
+  'event-namespace': { type: 'string' },
+  'leader-elect': { type: 'string' },
+  'leader-election-namespace': { type: 'string' },
+  identity: { type: 'string' },
+  timeout: { type: 'string' },
+  'recheck-base': { type: 'string' },
+  'recheck-max': { type: 'string' },
+  'health-port': { type: 'string' },
+  'webhook-port': { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-key-file': { type: 'string' },
+  'webhook-client-ca-file': { type: 'string' },
+  'webhook-client-names': { type: 'string' },
+  'verify-api': { type: 'boolean' },
+  'webhook-verify-mode': { type: 'string' },
+  'webhook-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  'bind-address': { type: 'string' },
+  'insecure-registry': { type: 'string', multiple: true },
+  'payload-verification': { type: 'string' },
+  'root-of-trust-from-payload': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** Printed, with exit code 2, when serve finds no cluster to serve. */
+export const NO_CLUSTER_MESSAGE =
+  'no cluster configured (--kubeconfig, KUBECONFIG, the in-cluster service account or ~/.kube/config).\n' +
+  'The local walkthrough (a local control plane, signature store and registry) runs from a source checkout: ./scripts/run.sh';
+
 export async function runServe(argv: readonly string[], io: ServeIo): Promise<number> {
   let values;
   try {
@@ -75,34 +107,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: {
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        'root-of-trust-configmap': { type: 'string' },
-        'event-namespace': { type: 'string' },
-        'leader-elect': { type: 'string' },
-        'leader-election-namespace': { type: 'string' },
-        identity: { type: 'string' },
-        timeout: { type: 'string' },
-        'recheck-base': { type: 'string' },
-        'recheck-max': { type: 'string' },
-        'keep-running': { type: 'boolean' },
-        'health-port': { type: 'string' },
-        'webhook-port': { type: 'string' },
-        'tls-cert-file': { type: 'string' },
-        'tls-key-file': { type: 'string' },
-        'webhook-client-ca-file': { type: 'string' },
-        'webhook-client-names': { type: 'string' },
-        'verify-api': { type: 'boolean' },
-        'webhook-verify-mode': { type: 'string' },
-        'webhook-timeout': { type: 'string' },
-        'log-level': { type: 'string' },
-        'bind-address': { type: 'string' },
-        'insecure-registry': { type: 'string', multiple: true },
-        'payload-verification': { type: 'string' },
-        'root-of-trust-from-payload': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: SERVE_OPTIONS,
     }));
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -112,14 +117,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
     return ExitCode.Verified;
   }
   const kube = selectCluster(values.kubeconfig, values.context, io.env);
-  if (kube === undefined) {
-    const ok = await runClusterDemo({
-      stdout: io.stdout,
-      env: io.env,
-      ...(values['keep-running'] === true ? { keepRunning: io.shutdown } : {}),
-    });
-    return ok ? ExitCode.Verified : ExitCode.NotVerified;
-  }
+  if (kube === undefined) throw new ConfigError(NO_CLUSTER_MESSAGE);
   const config = toServiceConfig(kube, values, io.env);
   const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level))

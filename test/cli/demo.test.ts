@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { runGpgDemo } from '../../src/demo/gpg-demo.js';
+import { runGpgDemo } from '../../walkthrough/gpg-demo.js';
 
 describe('cvo-verifier demo (the main job without a cluster)', () => {
   it('walks through by-tag, signed, unsigned and newly published releases with the expected answers', async () => {

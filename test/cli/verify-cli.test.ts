@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
-import { renderRootOfTrust } from '../../src/demo/gpg-demo.js';
+import { renderRootOfTrust } from '../../testbed/root-of-trust.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { atomicPayload, GnuPG, randomDigest } from '../helpers/gnupg.js';
 import { StoreServer } from '../helpers/store-server.js';

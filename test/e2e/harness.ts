@@ -2,12 +2,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { renderRootOfTrust } from '../../src/demo/gpg-demo.js';
-import { LocalStoreServer } from '../../src/demo/local-store-server.js';
+import { renderRootOfTrust } from '../../testbed/root-of-trust.js';
+import { LocalStoreServer } from '../../testbed/local-store-server.js';
 import { toStoreDigestPath } from '../../src/image/pullspec.js';
 import type { KubePort } from '../../src/kube/client.js';
 import type { ClusterVersion, ConfigMap } from '../../src/kube/types.js';
-import { seedClusterVersion } from '../../src/local-cluster/openshift.js';
+import { seedClusterVersion } from '../../testbed/local-cluster/openshift.js';
 import { defaultServiceConfig, startService } from '../../src/main.js';
 import type { Service, ServiceConfig } from '../../src/main.js';
 import { createJsonLogger } from '../../src/observability/logger.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { selectCluster } from '../../src/cli/serve.js';
-import { runClusterDemo } from '../../src/demo/cluster-demo.js';
+import { runClusterDemo } from '../../walkthrough/cluster-demo.js';
 import { withSharedFixture } from '../helpers/fixtures.js';
 
 describe('the main job (cvo-verifier serve) without a cluster', () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { dump } from 'js-yaml';
 
-import { seedClusterVersion } from '../../src/local-cluster/openshift.js';
+import { seedClusterVersion } from '../../testbed/local-cluster/openshift.js';
 import type { Service } from '../../src/main.js';
 import { createTestKey } from '../helpers/cosign.js';
 import { startTestCluster } from '../helpers/local-cluster.js';

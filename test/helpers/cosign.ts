@@ -1,1 +1,1 @@
-export * from '../../src/demo/cosign-signer.js';
+export * from '../../testbed/cosign-signer.js';

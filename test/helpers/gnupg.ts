@@ -1,3 +1,3 @@
 // Tests drive the same GnuPG wrapper as the demo: real gpg, throw-away GNUPGHOME.
-export { atomicPayload, GnuPG, randomDigest } from '../../src/demo/gnupg.js';
-export type { GpgKey, KeyAlgorithm, SignOptions } from '../../src/demo/gnupg.js';
+export { atomicPayload, GnuPG, randomDigest } from '../../testbed/gnupg.js';
+export type { GpgKey, KeyAlgorithm, SignOptions } from '../../testbed/gnupg.js';

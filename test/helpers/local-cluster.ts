@@ -2,11 +2,14 @@ import { join } from 'node:path';
 
 import { createKubePort, loadKubeConfig } from '../../src/kube/client.js';
 import type { KubePort } from '../../src/kube/client.js';
-import { ensureControlPlaneBinaries } from '../../src/local-cluster/binaries.js';
-import type { ControlPlaneBinaries } from '../../src/local-cluster/binaries.js';
-import { bootstrapOpenShiftApi, kubectl } from '../../src/local-cluster/bootstrap.js';
-import { startLocalCluster } from '../../src/local-cluster/cluster.js';
-import type { LocalCluster, WebhookClientCertificate } from '../../src/local-cluster/cluster.js';
+import { ensureControlPlaneBinaries } from '../../testbed/local-cluster/binaries.js';
+import type { ControlPlaneBinaries } from '../../testbed/local-cluster/binaries.js';
+import { bootstrapOpenShiftApi, kubectl } from '../../testbed/local-cluster/bootstrap.js';
+import { startLocalCluster } from '../../testbed/local-cluster/cluster.js';
+import type {
+  LocalCluster,
+  WebhookClientCertificate,
+} from '../../testbed/local-cluster/cluster.js';
 import { repoRoot, sharedFixture } from './fixtures.js';
 
 export interface TestCluster {

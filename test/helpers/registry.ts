@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { locateDockerRegistry } from '../../src/demo/local-registry.js';
-import type { RegistryAuthConfig } from '../../src/demo/local-registry.js';
+import { locateDockerRegistry } from '../../testbed/local-registry.js';
+import type { RegistryAuthConfig } from '../../testbed/local-registry.js';
 
 const run = promisify(execFile);
 
@@ -23,14 +23,14 @@ export {
   pushManifest,
   pushReferrer,
   sha256Digest,
-} from '../../src/demo/local-registry.js';
+} from '../../testbed/local-registry.js';
 export type {
   PushedDescriptor,
   PushedImage,
   PushedManifest,
   PushTarget,
   RegistryAuthConfig,
-} from '../../src/demo/local-registry.js';
+} from '../../testbed/local-registry.js';
 
 /**
  * Debian's `docker-registry` (distribution 2.8). When it is absent the test fails under CI

@@ -1,1 +1,1 @@
-export * from '../../src/demo/synthetic-release.js';
+export * from '../../testbed/synthetic-release.js';

@@ -1,1 +1,1 @@
-export * from '../../src/demo/tar-writer.js';
+export * from '../../testbed/tar-writer.js';

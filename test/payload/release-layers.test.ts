@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { gzip, makeTar } from '../../src/demo/tar-writer.js';
+import { gzip, makeTar } from '../../testbed/tar-writer.js';
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
 import { isVerifyError } from '../../src/errors.js';
 import { findManifestImages } from '../../src/payload/manifest-images.js';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 
-import { ensureControlPlaneBinaries } from '../../src/local-cluster/binaries.js';
+import { ensureControlPlaneBinaries } from '../../testbed/local-cluster/binaries.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { GO_TOOLS, buildGoTool, removeStaleBuilds } from './go-tools.js';
 import type { GoToolName } from './go-tools.js';

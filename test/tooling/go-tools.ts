@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
-import { runGo } from '../../src/local-cluster/binaries.js';
+import { runGo } from '../../testbed/local-cluster/binaries.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 /**

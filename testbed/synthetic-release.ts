@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { OCI_MANIFEST } from '../registry/manifest.js';
+import { OCI_MANIFEST } from '../src/registry/manifest.js';
 import {
   createTestKey,
   makeCosignPayload,

@@ -7,30 +7,30 @@ import { fileURLToPath } from 'node:url';
 
 import { load } from 'js-yaml';
 
-import { formatConditions, formatHistoryTable } from '../cli/format-history.js';
-import { toStoreDigestPath } from '../image/pullspec.js';
-import { createKubePort, loadKubeConfig } from '../kube/client.js';
-import type { KubePort } from '../kube/client.js';
-import type { ClusterVersion, ConfigMap } from '../kube/types.js';
-import { ensureControlPlaneBinaries } from '../local-cluster/binaries.js';
-import { bootstrapOpenShiftApi, kubectl } from '../local-cluster/bootstrap.js';
-import { startLocalCluster } from '../local-cluster/cluster.js';
-import type { LocalCluster } from '../local-cluster/cluster.js';
-import { seedClusterVersion } from '../local-cluster/openshift.js';
-import { defaultServiceConfig, startService } from '../main.js';
-import type { Service } from '../main.js';
-import { createJsonLogger } from '../observability/logger.js';
+import { formatConditions, formatHistoryTable } from '../src/cli/format-history.js';
+import { toStoreDigestPath } from '../src/image/pullspec.js';
+import { createKubePort, loadKubeConfig } from '../src/kube/client.js';
+import type { KubePort } from '../src/kube/client.js';
+import type { ClusterVersion, ConfigMap } from '../src/kube/types.js';
+import { ensureControlPlaneBinaries } from '../testbed/local-cluster/binaries.js';
+import { bootstrapOpenShiftApi, kubectl } from '../testbed/local-cluster/bootstrap.js';
+import { startLocalCluster } from '../testbed/local-cluster/cluster.js';
+import type { LocalCluster } from '../testbed/local-cluster/cluster.js';
+import { seedClusterVersion } from '../testbed/local-cluster/openshift.js';
+import { defaultServiceConfig, startService } from '../src/main.js';
+import type { Service } from '../src/main.js';
+import { createJsonLogger } from '../src/observability/logger.js';
 import {
   createTestKey,
   makeCosignPayload,
   makeSignatureLayer,
   pushCosignSignatures,
-} from './cosign-signer.js';
-import { atomicPayload, GnuPG } from './gnupg.js';
-import { LocalRegistry, locateDockerRegistry } from './local-registry.js';
-import { pushSyntheticRelease } from './synthetic-release.js';
-import { renderRootOfTrust } from './gpg-demo.js';
-import { LocalStoreServer } from './local-store-server.js';
+} from '../testbed/cosign-signer.js';
+import { atomicPayload, GnuPG } from '../testbed/gnupg.js';
+import { LocalRegistry, locateDockerRegistry } from '../testbed/local-registry.js';
+import { pushSyntheticRelease } from '../testbed/synthetic-release.js';
+import { LocalStoreServer } from '../testbed/local-store-server.js';
+import { renderRootOfTrust } from '../testbed/root-of-trust.js';
 
 export interface ClusterDemoOptions {
   readonly stdout: (text: string) => void;
@@ -60,7 +60,7 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
   const say = (text = ''): void => {
     options.stdout(`${text}\n`);
   };
-  const root = options.projectRoot ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const root = options.projectRoot ?? join(dirname(fileURLToPath(import.meta.url)), '..');
   const crdDir = options.crdDir ?? join(root, '..', 'shared', 'fixtures', 'openshift-api');
   if (!existsSync(crdDir))
     throw new Error(

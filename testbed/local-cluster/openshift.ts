@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import type { KubePort } from '../kube/client.js';
-import type { ClusterVersion, Release } from '../kube/types.js';
+import type { KubePort } from '../../src/kube/client.js';
+import type { ClusterVersion, Release } from '../../src/kube/types.js';
 import { kubectl } from './bootstrap.js';
 import type { LocalCluster } from './cluster.js';
 

@@ -3,16 +3,17 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { formatVerdictText } from '../cli/format-verdict.js';
-import { loadRootOfTrust } from '../gpg/root-of-trust.js';
-import { toStoreDigestPath } from '../image/pullspec.js';
-import { createStoreFromUrl } from '../stores/create-store.js';
-import { createHttpDispatcher } from '../stores/http-store.js';
-import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
-import { LruCache } from '../verify/verdict-cache.js';
-import { verifyRelease } from '../verify/release-verifier.js';
-import { atomicPayload, GnuPG } from './gnupg.js';
-import { LocalStoreServer } from './local-store-server.js';
+import { formatVerdictText } from '../src/cli/format-verdict.js';
+import { loadRootOfTrust } from '../src/gpg/root-of-trust.js';
+import { toStoreDigestPath } from '../src/image/pullspec.js';
+import { createStoreFromUrl } from '../src/stores/create-store.js';
+import { createHttpDispatcher } from '../src/stores/http-store.js';
+import { GpgReleaseVerifier } from '../src/verify/gpg-verifier.js';
+import { LruCache } from '../src/verify/verdict-cache.js';
+import { verifyRelease } from '../src/verify/release-verifier.js';
+import { atomicPayload, GnuPG } from '../testbed/gnupg.js';
+import { LocalStoreServer } from '../testbed/local-store-server.js';
+import { renderRootOfTrust } from '../testbed/root-of-trust.js';
 
 export interface DemoIo {
   readonly stdout: (text: string) => void;
@@ -113,25 +114,4 @@ export async function runGpgDemo(io: DemoIo): Promise<boolean> {
     await gpg.cleanup();
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/** A root-of-trust ConfigMap with one keyring and one store, as a release payload carries it. */
-export function renderRootOfTrust(armoredKey: string, storeUrl: string, keyring = 'demo'): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: release-verification',
-    '  namespace: openshift-config-managed',
-    '  annotations:',
-    '    release.openshift.io/verification-config-map: ""',
-    'data:',
-    `  verifier-public-key-${keyring}: |`,
-    ...armoredKey
-      .trimEnd()
-      .split('\n')
-      .map((line) => `    ${line}`),
-    `  store-${keyring}: ${storeUrl}`,
-    '',
-  ].join('\n');
 }
