@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import { toErrorLabel } from '../errors.js';
 import type { PayloadOutcome } from '../payload/payload-check.js';
 import type { StoreReport } from '../verify/verdict.js';
 
@@ -52,7 +53,7 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
   });
   const stores = new Counter({
     name: 'cvo_verifier_signature_store_requests_total',
-    help: 'Signature store reads: signatures read, errors by code, and how each read ended.',
+    help: 'Signature store reads: signatures read, errors by kind, and how each read ended.',
     labelNames: ['store', 'outcome'],
     registers: [registry],
   });
@@ -142,7 +143,8 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
       for (const r of reports) {
         const store = storeLabel(r.store);
         if (r.signaturesRead > 0) stores.inc({ store, outcome: 'signature' }, r.signaturesRead);
-        for (const e of r.errors) stores.inc({ store, outcome: e.code });
+        // Errors count by their bounded label (the kind of failure), never by code or text.
+        for (const e of r.errors) stores.inc({ store, outcome: toErrorLabel(e.code) });
         if (r.end !== undefined) stores.inc({ store, outcome: `end_${r.end.reason}` });
       }
     },

@@ -33,4 +33,31 @@ describe('service metrics', () => {
     assert.ok(stores.has(OTHER_STORE_LABEL));
     assert.ok(!text.includes(`store-${MAX_STORE_LABELS + 10}.example.com`));
   });
+
+  it('counts store errors by their bounded label, never by code or message', async () => {
+    const metrics = createMetrics({
+      isLeader: () => false,
+      reconcileQueueDepth: () => 0,
+      rechecks: () => [],
+    });
+    metrics.recordStores([
+      {
+        store: 'https://store.example.com/sigs',
+        signaturesRead: 0,
+        errors: [
+          { location: 'a', code: 'STORE_TIMEOUT', message: 'no answer in 10s' },
+          { location: 'b', code: 'STORE_ERROR', message: 'response status 500' },
+          { location: 'c', code: 'STORE_ERROR', message: 'connection reset' },
+        ],
+      },
+    ]);
+    const text = await metrics.registry.metrics();
+    const count = (outcome: string): string | undefined =>
+      new RegExp(
+        `cvo_verifier_signature_store_requests_total\\{store="https://store\\.example\\.com/sigs",outcome="${outcome}"\\} (\\d+)`,
+      ).exec(text)?.[1];
+    assert.equal(count('timeout'), '1');
+    assert.equal(count('unavailable'), '2');
+    assert.ok(!text.includes('STORE_'), text);
+  });
 });
