@@ -1,6 +1,8 @@
 # Multi-stage build: compile with the full toolchain, ship only dist/, bin/ and production
 # dependencies on Node 24, as a non-root user. GnuPG is not needed at run time: signatures are
 # verified in-process. test/e2e/runtime-image.test.ts replays the runtime stage without Docker.
+# The build context is src/, bin/ and the package and tsconfig files (.dockerignore): walkthrough
+# and test material (walkthrough/, testbed/, test/) is outside the runtime build.
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
