@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
 
 import { ClusterTrust } from './trust/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
@@ -10,104 +9,14 @@ import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClient } from './registry/client.js';
 import { Semaphore } from './registry/semaphore.js';
-import type { KubeConfigOptions, KubePort } from './kube/client.js';
-import type { WebhookVerifyMode } from './http/admission.js';
+import type { KubePort } from './kube/client.js';
+import type { HttpConfig, ServiceConfig } from './config/service-config.js';
 import { createHealthApp, createWebhookApp } from './http/app.js';
 import { startTlsServer } from './http/tls-server.js';
 import type { RunningTlsServer } from './http/tls-server.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import type { ServiceMetrics } from './observability/metrics.js';
-
-/** Everything `cvo-verifier serve` can be told; defaults match OpenShift's names. */
-export interface ServiceConfig {
-  readonly kube: KubeConfigOptions;
-  readonly clusterVersionName: string;
-  readonly rootOfTrust: { readonly namespace: string; readonly name: string };
-  readonly signatureNamespace: string;
-  readonly caNamespace: string;
-  readonly eventNamespace: string;
-  readonly signatureCacheName: string;
-  /** Where the leader publishes verdict evidence and re-check times (`cvo-verifier status`). */
-  readonly stateConfigMap: { readonly namespace: string; readonly name: string };
-  readonly leaderElection: {
-    readonly enabled: boolean;
-    readonly namespace: string;
-    readonly name: string;
-    readonly identity: string;
-    readonly leaseDurationMs: number;
-    readonly renewIntervalMs: number;
-    readonly retryIntervalMs: number;
-  };
-  readonly budgetMs: number;
-  readonly requestTimeoutMs: number;
-  readonly recheckBaseMs: number;
-  readonly recheckMaxMs: number;
-  readonly proxy: {
-    readonly httpProxy?: string;
-    readonly httpsProxy?: string;
-    readonly noProxy?: string;
-  };
-  /** Registries that may be reached over plain HTTP for Sigstore checks (loopback always may). */
-  readonly insecureRegistries: readonly string[];
-  /** Whole-payload verification before an update is accepted (default warn). */
-  readonly payloadVerification: 'off' | 'warn' | 'enforce';
-  /** Take the GPG root of trust from the running release's payload instead of `rootOfTrust`. */
-  readonly rootOfTrustFromPayload: boolean;
-  /** HTTP surface; absent in tests and walkthroughs that do not need it. */
-  readonly http?: HttpConfig;
-}
-
-export interface HttpConfig {
-  readonly bindAddress: string;
-  /** Plain HTTP: /healthz, /readyz, /metrics. 0 picks a free port. */
-  readonly healthPort: number;
-  /** HTTPS: the admission webhook and the verify API; started only with TLS files. */
-  readonly webhookPort: number;
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
-  /**
-   * Client-certificate authentication on the whole webhook port (webhook and verify API): a
-   * client without a certificate chained to `caFile` fails the TLS handshake; with `names`, one
-   * whose CN or DNS SANs name none of them gets 403. Needs `tls`.
-   */
-  readonly clientAuth?: { readonly caFile: string; readonly names?: readonly string[] };
-  readonly verifyApi: boolean;
-  readonly webhookVerifyMode: WebhookVerifyMode;
-  /** Verification budget inside the API server's webhook timeout (10 s by default there). */
-  readonly webhookBudgetMs: number;
-  /** How often the TLS files are re-read (default 10 s). */
-  readonly tlsReloadIntervalMs?: number;
-}
-
-export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
-  return {
-    kube,
-    clusterVersionName: 'version',
-    rootOfTrust: { namespace: 'openshift-config-managed', name: 'release-verification' },
-    signatureNamespace: 'openshift-config-managed',
-    caNamespace: 'openshift-config',
-    eventNamespace: 'openshift-cluster-version',
-    signatureCacheName: 'cvo-update-verifier-signatures',
-    stateConfigMap: { namespace: 'cvo-update-verifier', name: 'cvo-update-verifier-state' },
-    leaderElection: {
-      enabled: true,
-      namespace: 'cvo-update-verifier',
-      name: 'cvo-update-verifier-leader',
-      identity: `${hostname()}-${process.pid}`,
-      leaseDurationMs: 15_000,
-      renewIntervalMs: 5_000,
-      retryIntervalMs: 2_000,
-    },
-    budgetMs: 30_000,
-    requestTimeoutMs: 10_000,
-    recheckBaseMs: 30_000,
-    recheckMaxMs: 60 * 60_000,
-    proxy: {},
-    insecureRegistries: [],
-    payloadVerification: 'warn',
-    rootOfTrustFromPayload: false,
-  };
-}
 
 /** A running service: the controller while leading, and what stops it cleanly. */
 export interface Service {
@@ -155,11 +64,7 @@ export async function startService(
     rootOfTrustFromPayload: config.rootOfTrustFromPayload,
     signatureNamespace: config.signatureNamespace,
     caNamespace: config.caNamespace,
-    trustedCaBundle: {
-      namespace: 'openshift-config-managed',
-      name: 'trusted-ca-bundle',
-      key: 'ca-bundle.crt',
-    },
+    trustedCaBundle: config.trustedCaBundle,
     http: config.proxy,
     budgetMs: config.budgetMs,
     requestTimeoutMs: config.requestTimeoutMs,

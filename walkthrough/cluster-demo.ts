@@ -17,7 +17,8 @@ import { bootstrapOpenShiftApi, kubectl } from '../testbed/local-cluster/bootstr
 import { startLocalCluster } from '../testbed/local-cluster/cluster.js';
 import type { LocalCluster } from '../testbed/local-cluster/cluster.js';
 import { seedClusterVersion } from '../testbed/local-cluster/openshift.js';
-import { defaultServiceConfig, startService } from '../src/main.js';
+import { startService } from '../src/main.js';
+import { defaultServiceConfig } from '../src/config/service-config.js';
 import type { Service } from '../src/main.js';
 import { createJsonLogger } from '../src/observability/logger.js';
 import {

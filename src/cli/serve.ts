@@ -6,8 +6,9 @@ import type { ParseArgsOptionsConfig } from 'node:util';
 
 import { parseDuration } from '../config/duration.js';
 import type { KubeConfigOptions } from '../kube/client.js';
-import { defaultServiceConfig, startService } from '../main.js';
-import type { ServiceConfig } from '../main.js';
+import { startService } from '../main.js';
+import { DEFAULT_HTTP, defaultServiceConfig } from '../config/service-config.js';
+import type { ServiceConfig } from '../config/service-config.js';
 import { createPinoLogger } from '../observability/pino-logger.js';
 import type { LogLevel } from '../observability/pino-logger.js';
 import { ConfigError, ExitCode, UsageError } from './usage-error.js';
@@ -156,7 +157,7 @@ export function selectCluster(
   return undefined;
 }
 
-function toServiceConfig(
+export function toServiceConfig(
   kube: KubeConfigOptions,
   values: Record<string, string | boolean | string[] | undefined>,
   env: Readonly<Record<string, string | undefined>>,
@@ -217,7 +218,7 @@ function toServiceConfig(
     throw new UsageError('--webhook-client-names needs --webhook-client-ca-file');
   if (clientCaFile !== undefined && certFile === undefined)
     throw new UsageError('--webhook-client-ca-file needs --tls-cert-file and --tls-key-file');
-  const mode = str('webhook-verify-mode') ?? 'off';
+  const mode = str('webhook-verify-mode') ?? DEFAULT_HTTP.webhookVerifyMode;
   if (mode !== 'off' && mode !== 'enforce')
     throw new UsageError('--webhook-verify-mode must be off or enforce');
   const insecure = values['insecure-registry'];
@@ -234,16 +235,16 @@ function toServiceConfig(
     rootOfTrustFromPayload: values['root-of-trust-from-payload'] === true,
     insecureRegistries: Array.isArray(insecure) ? insecure : [],
     http: {
-      bindAddress: str('bind-address') ?? '0.0.0.0',
-      healthPort: port('health-port', 8081),
-      webhookPort: port('webhook-port', 8443),
+      bindAddress: str('bind-address') ?? DEFAULT_HTTP.bindAddress,
+      healthPort: port('health-port', DEFAULT_HTTP.healthPort),
+      webhookPort: port('webhook-port', DEFAULT_HTTP.webhookPort),
       ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
       ...(clientCaFile !== undefined
         ? { clientAuth: { caFile: clientCaFile, ...(clientNames ? { names: clientNames } : {}) } }
         : {}),
       verifyApi: values['verify-api'] === true,
       webhookVerifyMode: mode,
-      webhookBudgetMs: duration('webhook-timeout', 8000),
+      webhookBudgetMs: duration('webhook-timeout', DEFAULT_HTTP.webhookBudgetMs),
     },
     rootOfTrust,
     eventNamespace: str('event-namespace') ?? base.eventNamespace,

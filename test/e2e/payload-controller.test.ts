@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
-import type { Service, ServiceConfig } from '../../src/main.js';
+import type { Service } from '../../src/main.js';
+import type { ServiceConfig } from '../../src/config/service-config.js';
 import {
   createTestKey,
   makeCosignPayload,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 
-import type { HttpConfig, Service } from '../../src/main.js';
+import type { Service } from '../../src/main.js';
+import type { HttpConfig } from '../../src/config/service-config.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
 import { StoreServer } from '../helpers/store-server.js';

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { SERVE_HELP, toServiceConfig } from '../../src/cli/serve.js';
+import type { ServiceConfig } from '../../src/config/service-config.js';
+import { parseDuration } from '../../src/config/duration.js';
+
+// Defaults live in one place (src/config/service-config.ts); serve's help must state the values
+// the service actually starts with.
+
+/** Each help default, as the help states it, and how to read the same value from the config. */
+const CHECKED: Readonly<Record<string, (c: ServiceConfig, stated: string) => boolean>> = {
+  'root-of-trust-configmap': (c, s) => s === `${c.rootOfTrust.namespace}/${c.rootOfTrust.name}`,
+  'event-namespace': (c, s) => s === c.eventNamespace,
+  'leader-elect': (c, s) => s === String(c.leaderElection.enabled),
+  'leader-election-namespace': (c, s) => s === c.leaderElection.namespace,
+  timeout: (c, s) => parseDuration(s) === c.budgetMs,
+  'recheck-base': (c, s) => parseDuration(s) === c.recheckBaseMs,
+  'recheck-max': (c, s) => parseDuration(s) === c.recheckMaxMs,
+  'bind-address': (c, s) => s === c.http?.bindAddress,
+  'health-port': (c, s) => s === String(c.http?.healthPort),
+  'webhook-port': (c, s) => s === String(c.http?.webhookPort),
+  'webhook-verify-mode': (c, s) => s === c.http?.webhookVerifyMode,
+  'webhook-timeout': (c, s) => parseDuration(s) === c.http?.webhookBudgetMs,
+  'payload-verification': (c, s) => s === c.payloadVerification,
+};
+/** Defaults that are not part of the service configuration, with the reason. */
+const NOT_CONFIG: Readonly<Record<string, string>> = {
+  identity: 'hostname-pid is computed per process',
+  'log-level': 'the logger is made by the command, before the configuration',
+  'webhook-client-names': 'no default list: any name the client CA vouches for',
+};
+
+/** `--flag …  text (default X…)`, continuation lines joined to their flag. */
+function statedDefaults(help: string): Map<string, string> {
+  const found = new Map<string, string>();
+  let flag: string | undefined;
+  for (const line of help.split('\n')) {
+    const start = /^\s+--([a-z-]+)/.exec(line);
+    if (start) flag = start[1];
+    else if (!/^\s{20,}/.test(line)) flag = undefined;
+    const stated = /\(default:? ([^):, ]+)/.exec(line);
+    if (flag !== undefined && stated?.[1] !== undefined) found.set(flag, stated[1]);
+  }
+  return found;
+}
+
+describe('serve: the help states the defaults the service starts with', () => {
+  const config = toServiceConfig({}, {}, {});
+  const stated = statedDefaults(SERVE_HELP);
+
+  it('finds the stated defaults', () => {
+    assert.ok(stated.size >= 12, [...stated.keys()].join(', '));
+  });
+
+  for (const [flag, value] of stated) {
+    it(`--${flag} (default ${value})`, () => {
+      if (flag in NOT_CONFIG) return;
+      const check = CHECKED[flag];
+      assert.ok(check, `--${flag} states a default that this test does not compare: add it`);
+      assert.ok(
+        check(config, value),
+        `--${flag}: help says ${value}, the service starts with another value`,
+      );
+    });
+  }
+});
