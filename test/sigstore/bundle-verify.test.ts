@@ -14,10 +14,9 @@ import {
   makeStatement,
   makeTestBundle,
 } from '../helpers/bundle.js';
-import type { TestBundleOptions } from '../helpers/bundle.js';
 import { createTestKey } from '../helpers/cosign.js';
-import { FulcioTestPki, LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
-import type { TestCa, TestLeaf } from '../helpers/fulcio.js';
+import { LEAF_INTEGRATED_TIME } from '../helpers/fulcio.js';
+import type { FulcioTestPki, TestCa } from '../helpers/fulcio.js';
 import {
   findRegistryBinary,
   pushImage,
@@ -26,12 +25,11 @@ import {
   TestRegistry,
 } from '../helpers/registry.js';
 import type { PushedDescriptor, PushTarget } from '../helpers/registry.js';
+import { createFulcioFixture, EMAIL, ISSUER, keylessBundle, rekor } from './fulcio-fixture.js';
+import type { FulcioFixture } from './fulcio-fixture.js';
 import { verifyBundlesFromRegistry } from './verify-from-registry.js';
 
 const binary = await findRegistryBinary();
-const rekor = createTestKey('p256');
-const ISSUER = 'https://accounts.example.com';
-const EMAIL = 'release@example.com';
 
 describe(
   'cosign v3 bundles (fetchBundleReferrers + verifyBundles) against a real docker-registry',
@@ -40,8 +38,8 @@ describe(
     let registry: TestRegistry;
     let target: PushTarget;
     let client: RegistryClient;
+    let fixture: FulcioFixture;
     let pki: FulcioTestPki;
-    let root: TestCa;
     let intermediate: TestCa;
     let fulcio: CertificateTrust;
     let repoCounter = 0;
@@ -51,20 +49,8 @@ describe(
       registry = await TestRegistry.start(binary.path);
       target = { url: registry.url };
       client = new RegistryClient({ retries: 0 });
-      pki = await FulcioTestPki.create();
-      root = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
-      intermediate = await pki.makeCa({
-        subject: '/O=sigstore.dev/CN=sigstore-intermediate',
-        issuer: root,
-        codeSigningEku: true,
-      });
-      fulcio = {
-        type: 'fulcio',
-        fulcioCaPem: root.certPem + intermediate.certPem,
-        rekorKeyPem: rekor.publicKeyPem,
-        oidcIssuer: ISSUER,
-        signedEmail: EMAIL,
-      };
+      fixture = await createFulcioFixture();
+      ({ pki, intermediate, fulcio } = fixture);
     });
 
     after(async () => {
@@ -88,27 +74,7 @@ describe(
     }
 
     function leaf(options: { emails?: readonly string[]; issuer?: TestCa } = {}) {
-      return pki.issueLeaf({
-        issuer: options.issuer ?? intermediate,
-        emails: options.emails ?? [EMAIL],
-        issuerV1: ISSUER,
-        issuerV2: ISSUER,
-      });
-    }
-
-    function keylessBundle(
-      signer: TestLeaf,
-      statement: Buffer,
-      extra: Partial<TestBundleOptions> = {},
-    ): Buffer {
-      return makeTestBundle({
-        signer: signer.key,
-        certPem: signer.certPem,
-        statement,
-        rekorKey: rekor,
-        integratedTime: LEAF_INTEGRATED_TIME,
-        ...extra,
-      });
+      return fixture.leaf(options);
     }
 
     function u16(n: number): Buffer {

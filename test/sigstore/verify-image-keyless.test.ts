@@ -3,66 +3,24 @@ import { after, before, describe, it } from 'node:test';
 
 import { isVerifyError } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION } from '../../src/sigstore/certificate.js';
+import { CERTIFICATE_ANNOTATION } from '../../src/sigstore/certificate.js';
 import type { CertificateTrust } from '../../src/sigstore/signature-trust.js';
 import type {
   ImageToVerify,
   LayerVerdict,
   SignatureRejectionCode,
 } from '../../src/sigstore/verify-signatures.js';
-import {
-  BUNDLE_ANNOTATION,
-  createTestKey,
-  makeCosignPayload,
-  makeRekorBundle,
-  pushCosignSignatures,
-  SIGNATURE_ANNOTATION,
-  signPayload,
-} from '../helpers/cosign.js';
-import type { SignatureLayer, TestKey } from '../helpers/cosign.js';
-import { FulcioTestPki, LEAF_INTEGRATED_TIME, LEAF_NOT_AFTER } from '../helpers/fulcio.js';
-import type { TestCa, TestLeaf } from '../helpers/fulcio.js';
+import { createTestKey, makeCosignPayload, pushCosignSignatures } from '../helpers/cosign.js';
+import type { SignatureLayer } from '../helpers/cosign.js';
+import { LEAF_INTEGRATED_TIME, LEAF_NOT_AFTER } from '../helpers/fulcio.js';
+import type { FulcioTestPki, TestCa, TestLeaf } from '../helpers/fulcio.js';
 import { findRegistryBinary, pushImage, TestRegistry } from '../helpers/registry.js';
 import type { PushTarget } from '../helpers/registry.js';
+import { createFulcioFixture, EMAIL, ISSUER, keylessLayer, rekor } from './fulcio-fixture.js';
+import type { FulcioFixture } from './fulcio-fixture.js';
 import { verifyLayersFromRegistry } from './verify-from-registry.js';
 
 const binary = await findRegistryBinary();
-const rekor = createTestKey('p256');
-const ISSUER = 'https://accounts.example.com';
-const EMAIL = 'release@example.com';
-
-interface KeylessLayerOptions {
-  /** The certificate the Rekor entry binds (default: the signing leaf). */
-  readonly entryCertPem?: string;
-  readonly integratedTime?: number;
-  readonly chainPem?: string;
-  readonly withBundle?: boolean;
-  readonly rekorKey?: TestKey;
-}
-
-/** A layer as `cosign sign` (keyless) makes it: signature, certificate, chain and bundle. */
-function keylessLayer(
-  leaf: TestLeaf,
-  payload: Buffer,
-  options: KeylessLayerOptions = {},
-): SignatureLayer {
-  const signature = signPayload(leaf.key, payload);
-  const annotations: Record<string, string> = {
-    [SIGNATURE_ANNOTATION]: signature.toString('base64'),
-    [CERTIFICATE_ANNOTATION]: leaf.certPem,
-  };
-  if (options.chainPem !== undefined) annotations[CHAIN_ANNOTATION] = options.chainPem;
-  if (options.withBundle ?? true) {
-    annotations[BUNDLE_ANNOTATION] = makeRekorBundle({
-      rekorKey: options.rekorKey ?? rekor,
-      signerPem: options.entryCertPem ?? leaf.certPem,
-      signature,
-      payload,
-      integratedTime: options.integratedTime ?? LEAF_INTEGRATED_TIME,
-    });
-  }
-  return { payload, annotations };
-}
 
 describe(
   'legacy keyless signatures (fetchSignatureLayers + verifyLayers) against a real docker-registry',
@@ -71,6 +29,7 @@ describe(
     let registry: TestRegistry;
     let target: PushTarget;
     let client: RegistryClient;
+    let fixture: FulcioFixture;
     let pki: FulcioTestPki;
     let root: TestCa;
     let intermediate: TestCa;
@@ -82,20 +41,8 @@ describe(
       registry = await TestRegistry.start(binary.path);
       target = { url: registry.url };
       client = new RegistryClient({ retries: 0 });
-      pki = await FulcioTestPki.create();
-      root = await pki.makeCa({ subject: '/O=sigstore.dev/CN=sigstore' });
-      intermediate = await pki.makeCa({
-        subject: '/O=sigstore.dev/CN=sigstore-intermediate',
-        issuer: root,
-        codeSigningEku: true,
-      });
-      fulcio = {
-        type: 'fulcio',
-        fulcioCaPem: root.certPem + intermediate.certPem,
-        rekorKeyPem: rekor.publicKeyPem,
-        oidcIssuer: ISSUER,
-        signedEmail: EMAIL,
-      };
+      fixture = await createFulcioFixture();
+      ({ pki, root, intermediate, fulcio } = fixture);
     });
 
     after(async () => {
@@ -116,12 +63,7 @@ describe(
     }
 
     function fulcioLeaf(options: { emails?: readonly string[]; issuer?: TestCa } = {}) {
-      return pki.issueLeaf({
-        issuer: options.issuer ?? intermediate,
-        emails: options.emails ?? [EMAIL],
-        issuerV1: ISSUER,
-        issuerV2: ISSUER,
-      });
+      return fixture.leaf(options);
     }
 
     async function verify(
