@@ -1828,6 +1828,21 @@ function withUntrustedChain(
   return { anchors: roots.anchors, intermediates: [...roots.intermediates, ...untrusted] };
 }
 
+/** The signing certificate, once a path from it to a configured anchor verified. */
+function verifyLeafPath(
+  input: {
+    readonly certificatePem: string;
+    readonly roots: CertificateRoots;
+    readonly untrustedChainPem?: string;
+  },
+  options: PathOptions,
+): ParsedCertificate {
+  const roots = withUntrustedChain(input.roots, input.untrustedChainPem);
+  const leaf = parseLeafPem(input.certificatePem);
+  verifyChain(leaf, roots, options);
+  return leaf;
+}
+
 export interface VerifyFulcioCertificateInput {
   /** The certificate annotation's PEM. */
   readonly certificatePem: string;
@@ -1860,9 +1875,7 @@ export function verifyFulcioCertificate(input: VerifyFulcioCertificateInput): Ve
       'oidcIssuer and signedEmail are required',
     );
   }
-  const roots = withUntrustedChain(input.roots, input.untrustedChainPem);
-  const leaf = parseLeafPem(input.certificatePem);
-  verifyChain(leaf, roots, {
+  const leaf = verifyLeafPath(input, {
     at: input.integratedTime * 1000,
     // containers/image matches the SAN itself and drops it from Go's unhandled list.
     leafHandled: new Set([SAN_OID]),
@@ -1928,9 +1941,7 @@ export function verifyPkiCertificate(input: VerifyPkiCertificateInput): Verified
       'pkiCertificateSubject needs an email or a hostname',
     );
   }
-  const roots = withUntrustedChain(input.roots, input.untrustedChainPem);
-  const leaf = parseLeafPem(input.certificatePem);
-  verifyChain(leaf, roots, {
+  const leaf = verifyLeafPath(input, {
     at: input.at !== undefined ? input.at * 1000 : Date.now(),
     leafHandled: new Set(),
   });
