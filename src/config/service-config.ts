@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 
 import type { WebhookVerifyMode } from '../http/admission.js';
 import type { KubeConfigOptions } from '../kube/client.js';
+import type { TrustLocations } from '../trust/cluster-inputs.js';
 
 // The service's configuration and every default, in one place: `serve`'s flags (src/cli/serve.ts)
 // start from these values and print them in their help; the composition root (src/main.ts) reads
@@ -15,11 +16,7 @@ export interface ServiceConfig {
   readonly signatureNamespace: string;
   readonly caNamespace: string;
   /** Cluster-wide extra CA bundle every signature store trusts (the CVO's trusted-ca-bundle). */
-  readonly trustedCaBundle: {
-    readonly namespace: string;
-    readonly name: string;
-    readonly key: string;
-  };
+  readonly trustedCaBundle: TrustLocations['trustedCaBundle'];
   readonly eventNamespace: string;
   readonly signatureCacheName: string;
   /** Where the leader publishes verdict evidence and re-check times (`cvo-verifier status`). */

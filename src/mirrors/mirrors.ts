@@ -321,6 +321,15 @@ function parseObject(value: unknown, where: string, ruleBudget: number): MirrorR
  * do not define are rejected. Throws {@link VerifyError} `INVALID_CONTENT` naming the origin
  * (`origin#N` for the Nth document, `.items[i]` inside Lists), the object and the field.
  */
+/**
+ * One ImageDigestMirrorSet or ImageContentSourcePolicy object already decoded (as the API server
+ * returns it, reduced to apiVersion, kind, metadata.name and spec), checked as strictly as a
+ * file's. Throws {@link VerifyError} `INVALID_CONTENT` naming `origin`.
+ */
+export function parseMirrorObject(value: unknown, origin: string): MirrorRule[] {
+  return parseObject(value, origin, MAX_MIRROR_RULES);
+}
+
 export function parseMirrorConfig(text: string, origin: string): MirrorRule[] {
   const documents = decodeDocuments(text, origin);
   const candidates: { value: unknown; where: string }[] = [];

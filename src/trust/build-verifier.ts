@@ -12,6 +12,7 @@ import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import type { LruCache } from '../verify/verdict-cache.js';
+import { apiObject } from './cluster-inputs.js';
 import type { GpgTrustInputs } from './cluster-inputs.js';
 
 /** Long-lived things a built verifier uses; owned (and closed) by whoever composes the service. */
@@ -93,23 +94,12 @@ export function buildSigstoreConfig(
 ): SigstoreConfig {
   const policies: PolicyObject[] = [];
   for (const item of objects) {
-    const object = item as {
-      apiVersion?: unknown;
-      kind?: unknown;
-      metadata?: { name?: unknown };
-      spec?: unknown;
-    };
-    const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+    const object = apiObject(item);
+    const { name } = object.metadata;
     try {
-      // Server-set metadata (uid, managedFields, …) and status are not part of the policy.
       policies.push(
         validatePolicyObject(
-          {
-            apiVersion: object.apiVersion,
-            kind: object.kind ?? 'ClusterImagePolicy',
-            metadata: { name },
-            spec: object.spec,
-          },
+          { ...object, kind: object.kind ?? 'ClusterImagePolicy' },
           `clusterimagepolicy/${name}`,
         ),
       );

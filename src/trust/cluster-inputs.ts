@@ -8,7 +8,7 @@ import {
 } from '../gpg/root-of-trust.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
 import type { ClusterVersion } from '../kube/types.js';
-import { parseMirrorConfig } from '../mirrors/mirrors.js';
+import { parseMirrorObject } from '../mirrors/mirrors.js';
 import type { MirrorRule } from '../mirrors/mirrors.js';
 import type { Logger } from '../observability/logger.js';
 import { readReleasePayload } from '../payload/release-image.js';
@@ -157,24 +157,10 @@ export class ClusterTrustReader {
   private async mirrorRules(): Promise<MirrorRule[]> {
     const mirrors: MirrorRule[] = [];
     for (const item of await this.options.source.listMirrorSets()) {
-      const object = item as {
-        apiVersion?: unknown;
-        kind?: unknown;
-        metadata?: { name?: unknown };
-        spec?: unknown;
-      };
-      const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+      const object = apiObject(item);
       try {
         mirrors.push(
-          ...parseMirrorConfig(
-            JSON.stringify({
-              apiVersion: object.apiVersion,
-              kind: object.kind,
-              metadata: { name },
-              spec: object.spec,
-            }),
-            `${String(object.kind)}/${name}`,
-          ),
+          ...parseMirrorObject(object, `${String(object.kind)}/${object.metadata.name}`),
         );
       } catch (err) {
         if (!isVerifyError(err, 'INVALID_CONTENT')) throw err;
@@ -278,4 +264,29 @@ export class ClusterTrustReader {
       ? bundle
       : undefined;
   }
+}
+
+/**
+ * What of an object the API server returned is configuration: apiVersion, kind, metadata.name and
+ * spec. Server-set metadata (uid, managedFields, …) and status are not.
+ */
+export function apiObject(item: unknown): {
+  readonly apiVersion: unknown;
+  readonly kind: unknown;
+  readonly metadata: { readonly name: string };
+  readonly spec: unknown;
+} {
+  const object = (typeof item === 'object' && item !== null ? item : {}) as {
+    apiVersion?: unknown;
+    kind?: unknown;
+    metadata?: { name?: unknown };
+    spec?: unknown;
+  };
+  const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: { name },
+    spec: object.spec,
+  };
 }
