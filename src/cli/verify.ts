@@ -7,6 +7,7 @@ import { parseDuration } from '../config/duration.js';
 import { isVerifyError } from '../errors.js';
 import { loadRootOfTrust } from '../gpg/root-of-trust.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
+import type { DigestPullspec } from '../image/pullspec.js';
 import { createStoreFromUrl } from '../stores/create-store.js';
 import { createHttpDispatcher } from '../stores/http-store.js';
 import type { SignatureStore } from '../stores/store.js';
@@ -121,8 +122,10 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
   };
 
   // A by-tag or malformed pullspec can never be verified, whatever the configuration (CVO order).
+  // Parsed once here; the verifier gets the typed value.
+  let release: DigestPullspec;
   try {
-    parseReleasePullspec(image);
+    release = parseReleasePullspec(image);
   } catch (err) {
     if (
       isVerifyError(err, 'NOT_BY_DIGEST') ||
@@ -188,7 +191,7 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
   try {
     return print(
       await verifyRelease(
-        image,
+        release,
         { ...(gpg !== undefined ? { gpg } : {}), ...(sigstore !== undefined ? { sigstore } : {}) },
         AbortSignal.timeout(budgetMs),
       ),

@@ -12,6 +12,7 @@ import type {
   VerifyCallOptions,
 } from '../controller/verification-port.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
+import type { DigestPullspec } from '../image/pullspec.js';
 import type { ClusterVersion } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
@@ -103,6 +104,9 @@ export class ClusterTrust implements ReleaseVerifierPort {
     call: VerifyCallOptions = {},
   ): Promise<ClusterVerification> {
     const notes: string[] = [];
+    // Parsed once here, at the edge; a by-tag or malformed pullspec is refused by verifyRelease
+    // (or below, when the trust cannot be built) with the CVO's words.
+    const parsed = parsePullspecOrError(image);
     let gpg;
     try {
       gpg = buildGpgVerifier(
@@ -118,7 +122,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
         notes,
       );
     } catch (err) {
-      return refusedWithoutTrust(image, err, notes);
+      return refusedWithoutTrust(parsed, err, notes);
     }
     const client = this.options.registry;
     const sigstore =
@@ -126,7 +130,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
         ? undefined
         : buildSigstoreConfig(await this.reader.policyObjects(), client, notes);
     const verdict = await verifyRelease(
-      image,
+      parsed instanceof VerifyError ? image : parsed,
       { gpg, ...(sigstore !== undefined ? { sigstore } : {}) },
       signal,
     );
@@ -145,8 +149,8 @@ export class ClusterTrust implements ReleaseVerifierPort {
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
     const force = cv.spec.desiredUpdate?.force === true;
     const payload =
-      call.payload === true && (verdict.verified || force) && verdict.digest !== null
-        ? await this.checkPayload(image, sigstore, signal)
+      call.payload === true && (verdict.verified || force) && !(parsed instanceof VerifyError)
+        ? await this.checkPayload(parsed, sigstore, signal)
         : undefined;
     return {
       outcome: toOutcome(
@@ -164,7 +168,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
 
   /** The payload's verdict; none without payload verification or ClusterImagePolicies. */
   private async checkPayload(
-    image: string,
+    release: DigestPullspec,
     sigstore: SigstoreConfig | undefined,
     signal: AbortSignal | undefined,
   ): Promise<PayloadVerification | undefined> {
@@ -178,7 +182,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     // Each node architecture pulls its own instance of a manifest-list release: every one the
     // cluster runs is verified, and the first failure (naming its platform) is the verdict.
     for (const platform of platforms) {
-      const one = await checkReleasePayload(parseReleasePullspec(image), {
+      const one = await checkReleasePayload(release, {
         client: sigstore.client,
         platform,
         policies: sigstore.policies,
@@ -217,30 +221,41 @@ export class ClusterTrust implements ReleaseVerifierPort {
   }
 }
 
+/** The typed pullspec, or the CVO's refusal of a by-tag or malformed one. */
+function parsePullspecOrError(image: string): DigestPullspec | VerifyError {
+  try {
+    return parseReleasePullspec(image);
+  } catch (err) {
+    if (err instanceof VerifyError) return err;
+    throw err;
+  }
+}
+
 /**
  * The verdict when the trust itself cannot be read or built. A by-tag pullspec is still refused
  * with the CVO's words, so the admin sees the first thing to fix.
  */
-function refusedWithoutTrust(image: string, err: unknown, notes: string[]): ClusterVerification {
-  const e =
-    err instanceof VerifyError
-      ? err
-      : new VerifyError('ROOT_OF_TRUST_INVALID', String(err), { cause: err });
-  try {
-    const { digest } = parseReleasePullspec(image);
+function refusedWithoutTrust(
+  parsed: DigestPullspec | VerifyError,
+  err: unknown,
+  notes: string[],
+): ClusterVerification {
+  if (parsed instanceof VerifyError) {
     return {
-      outcome: toOutcome(false, e.code, e.message, notes, e.message),
-      signatures: [],
-      digest,
-    };
-  } catch (gate) {
-    if (!(gate instanceof VerifyError)) throw gate;
-    return {
-      outcome: toOutcome(false, gate.code, gate.message, [], gate.message),
+      outcome: toOutcome(false, parsed.code, parsed.message, [], parsed.message),
       signatures: [],
       digest: null,
     };
   }
+  const e =
+    err instanceof VerifyError
+      ? err
+      : new VerifyError('ROOT_OF_TRUST_INVALID', String(err), { cause: err });
+  return {
+    outcome: toOutcome(false, e.code, e.message, notes, e.message),
+    signatures: [],
+    digest: parsed.digest,
+  };
 }
 
 function toOutcome(

@@ -1,5 +1,6 @@
 import { VerifyError } from '../errors.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
+import type { DigestPullspec } from '../image/pullspec.js';
 import type { GpgReleaseVerifier, GpgResult } from './gpg-verifier.js';
 import { checkSigstore } from './sigstore-checks.js';
 import type { SigstoreConfig } from './sigstore-checks.js';
@@ -13,21 +14,23 @@ export interface ReleaseVerifierOptions {
 }
 
 /**
- * Verifies a release pullspec with every configured check. By-tag and malformed pullspecs are
+ * Verifies a release pullspec (text, or already parsed) with every configured check. By-tag and malformed pullspecs are
  * refused with the CVO's messages before any check runs; with no check configured the answer
  * is a configuration error, never "verified".
  */
 export async function verifyRelease(
-  image: string,
+  release: string | DigestPullspec,
   options: ReleaseVerifierOptions,
   signal?: AbortSignal,
 ): Promise<ReleaseVerdict> {
   const clock = options.clock ?? (() => performance.now());
   const started = clock();
+  const image = typeof release === 'string' ? release : release.raw;
   let digest: string;
-  let ref: ReturnType<typeof parseReleasePullspec>;
+  let ref: DigestPullspec;
   try {
-    ref = parseReleasePullspec(image);
+    // Parsed once: callers that already hold the typed pullspec pass it.
+    ref = typeof release === 'string' ? parseReleasePullspec(release) : release;
     digest = ref.digest;
   } catch (err) {
     if (!(err instanceof VerifyError)) throw err;
