@@ -1,10 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 
 import { VerifyError } from '../errors.js';
-import type { VerifyErrorCode } from '../errors.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { SigstoreError } from './errors.js';
 import { verifyWithSigstoreJs } from './sigstore-js.js';
 import { decodeCanonicalBase64, parsePublicKey, verifyWithKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
@@ -33,49 +31,12 @@ const MAX_BASE64_LENGTH = MAX_BUNDLE_BYTES;
 const INTEGER_STRING_RE = /^(0|[1-9][0-9]{0,15})$/;
 const HEX_SHA256_RE = /^[0-9a-f]{64}$/;
 
-/** Why a bundle referrer was not accepted, beyond the shared sigstore and certificate codes. */
-export type BundleErrorCode =
-  /** A bundle that is not strict JSON of the v0.3 shape, or a referrer manifest not of its shape. */
-  | 'BUNDLE_INVALID'
-  /** A bundle form we do not verify (messageSignature, another payload type or log entry kind). */
-  | 'BUNDLE_UNSUPPORTED'
-  /** The referrer's subject, or the statement's subject, is another digest. */
-  | 'BUNDLE_SUBJECT_MISMATCH'
-  /** An attestation (a statement whose predicateType is not cosign's signature predicate). */
-  | 'BUNDLE_NOT_A_SIGNATURE'
-  /** A bundle blob over its size limit. */
-  | 'BUNDLE_OVERSIZE'
-  /** A bundle blob the registry cannot serve intact. */
-  | 'BUNDLE_UNAVAILABLE'
-  /** More bundle referrers than the limit. */
-  | 'TOO_MANY_BUNDLES';
-
-const VERIFY_CODE: Readonly<Record<BundleErrorCode, VerifyErrorCode>> = {
-  BUNDLE_INVALID: 'MALFORMED_MESSAGE',
-  BUNDLE_UNSUPPORTED: 'UNSUPPORTED_MESSAGE',
-  BUNDLE_SUBJECT_MISMATCH: 'PAYLOAD_DIGEST_MISMATCH',
-  BUNDLE_NOT_A_SIGNATURE: 'PAYLOAD_WRONG_TYPE',
-  BUNDLE_OVERSIZE: 'STORE_OVERSIZE',
-  BUNDLE_UNAVAILABLE: 'STORE_ERROR',
-  TOO_MANY_BUNDLES: 'STORE_OVERSIZE',
-};
-
-/** A bundle verification failure, carrying the project-wide code and the detail. */
-export class BundleError extends VerifyError {
-  readonly bundleCode: BundleErrorCode;
-
-  constructor(code: BundleErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(VERIFY_CODE[code], message, 'cause' in options ? { cause: options.cause } : {});
-    this.bundleCode = code;
-  }
-}
-
 // ---- Strict shape readers -------------------------------------------------------------------
 
 type JsonObject = { readonly [key: string]: JsonValue };
 
-function invalid(message: string): BundleError {
-  return new BundleError('BUNDLE_INVALID', message);
+function invalid(message: string): VerifyError {
+  return new VerifyError('BUNDLE_INVALID', message);
 }
 
 function object(
@@ -107,7 +68,7 @@ function base64(value: JsonValue | undefined, what: string): Buffer {
   try {
     return decodeCanonicalBase64(text, MAX_BASE64_LENGTH, what);
   } catch (err) {
-    throw new BundleError('BUNDLE_INVALID', `${what} is not canonical base64`, { cause: err });
+    throw new VerifyError('BUNDLE_INVALID', `${what} is not canonical base64`, { cause: err });
   }
 }
 
@@ -175,7 +136,7 @@ interface TlogEvidence {
  * (see sigstore-js.ts): the v0.3 schema, the DSSE signature, the log body, the SET and the
  * inclusion proof against a checkpoint signed by the Rekor key.
  *
- * Throws BundleError, SigstoreError or CertificateError when the bundle is not accepted.
+ * Throws VerifyError (a bundle, sigstore or certificate code) when the bundle is not accepted.
  */
 export function verifyBundle(
   bytes: Uint8Array,
@@ -188,7 +149,7 @@ export function verifyBundle(
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     document = parseStrictJson(text, { maxLength: MAX_BUNDLE_BYTES });
   } catch (err) {
-    throw new BundleError('BUNDLE_INVALID', 'the bundle is not strict UTF-8 JSON', { cause: err });
+    throw new VerifyError('BUNDLE_INVALID', 'the bundle is not strict UTF-8 JSON', { cause: err });
   }
   const bundle = object(
     document,
@@ -196,13 +157,13 @@ export function verifyBundle(
     'the bundle',
   );
   if (bundle.mediaType !== BUNDLE_ARTIFACT_TYPE) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_UNSUPPORTED',
       `bundle mediaType ${JSON.stringify(bundle.mediaType ?? null).slice(0, 80)} is not ${BUNDLE_ARTIFACT_TYPE}`,
     );
   }
   if (bundle.messageSignature !== undefined || bundle.dsseEnvelope === undefined) {
-    throw new BundleError('BUNDLE_UNSUPPORTED', 'only DSSE bundles are verified');
+    throw new VerifyError('BUNDLE_UNSUPPORTED', 'only DSSE bundles are verified');
   }
   const material = object(
     bundle.verificationMaterial,
@@ -225,13 +186,13 @@ export function verifyBundle(
     signingKey = trust.key;
   } else {
     if (leafDer === undefined) {
-      throw new BundleError('BUNDLE_INVALID', 'the bundle has no signing certificate');
+      throw new VerifyError('BUNDLE_INVALID', 'the bundle has no signing certificate');
     }
     let certificate: X509Certificate;
     try {
       certificate = new X509Certificate(leafDer);
     } catch (err) {
-      throw new BundleError('BUNDLE_INVALID', 'the signing certificate cannot be read', {
+      throw new VerifyError('BUNDLE_INVALID', 'the signing certificate cannot be read', {
         cause: err,
       });
     }
@@ -250,7 +211,7 @@ export function verifyBundle(
   const payload = base64(envelope.payload, 'dsseEnvelope.payload');
   const signatures = array(envelope.signatures, 'dsseEnvelope.signatures');
   if (signatures.length !== 1) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_UNSUPPORTED',
       'a bundle envelope must have exactly one signature',
     );
@@ -258,7 +219,7 @@ export function verifyBundle(
   const signatureEntry = object(signatures[0], ['sig', 'keyid'], 'dsseEnvelope.signatures[0]');
   const signature = base64(signatureEntry.sig, 'dsseEnvelope.signatures[0].sig');
   if (!verifyWithKey(signingKey, pae(payloadType, payload), signature)) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'BAD_SIGNATURE',
       `the DSSE signature does not verify with the ${signingKey.algorithm} key`,
     );
@@ -284,7 +245,7 @@ export function verifyBundle(
   }
 
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_UNSUPPORTED',
       `payloadType ${JSON.stringify(payloadType.slice(0, 80))} is not ${IN_TOTO_PAYLOAD_TYPE}`,
     );
@@ -340,7 +301,7 @@ function verifyTlogEntries(
   binding: TlogBinding,
 ): TlogEvidence {
   if (value === undefined) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_BUNDLE_MISSING',
       'a Rekor key is configured but the bundle has no tlogEntries',
     );
@@ -366,7 +327,7 @@ function verifyTlogEntries(
   );
   const body = string(entry.canonicalizedBody, 'canonicalizedBody');
   if (entry.inclusionPromise === undefined) {
-    throw new SigstoreError('REKOR_BUNDLE_MISSING', 'the log entry has no inclusionPromise (SET)');
+    throw new VerifyError('REKOR_BUNDLE_MISSING', 'the log entry has no inclusionPromise (SET)');
   }
   const set = base64(
     object(entry.inclusionPromise, ['signedEntryTimestamp'], 'inclusionPromise')
@@ -374,12 +335,12 @@ function verifyTlogEntries(
     'signedEntryTimestamp',
   );
   if (logId !== toRekorLogId(rekorKey)) {
-    throw new SigstoreError('REKOR_LOG_ID_MISMATCH', 'the log entry is from another log');
+    throw new VerifyError('REKOR_LOG_ID_MISMATCH', 'the log entry is from another log');
   }
   const canonical = `{"body":${JSON.stringify(body)},"integratedTime":${integratedTime},"logID":${JSON.stringify(logId)},"logIndex":${logIndex}}`;
   const hash = rekorKey.algorithm === 'ed25519' ? null : 'sha256';
   if (!verifyWithKey(rekorKey, Buffer.from(canonical, 'utf8'), set, hash)) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_SET_INVALID',
       'the SignedEntryTimestamp does not verify with the Rekor key',
     );
@@ -396,13 +357,13 @@ function checkDsseEntry(bodyBytes: Buffer, binding: TlogBinding): void {
       maxLength: MAX_BUNDLE_BYTES,
     });
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the entry body is not strict JSON', {
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the entry body is not strict JSON', {
       cause: err,
     });
   }
   const body = object(document, ['apiVersion', 'kind', 'spec'], 'the entry body');
   if (body.kind !== 'dsse' || body.apiVersion !== '0.0.1') {
-    throw new SigstoreError('REKOR_UNSUPPORTED_ENTRY', 'only dsse 0.0.1 log entries are verified');
+    throw new VerifyError('REKOR_UNSUPPORTED_ENTRY', 'only dsse 0.0.1 log entries are verified');
   }
   const spec = object(body.spec, ['envelopeHash', 'payloadHash', 'signatures'], 'spec');
   const payloadHash = object(spec.payloadHash, ['algorithm', 'value'], 'spec.payloadHash');
@@ -412,18 +373,15 @@ function checkDsseEntry(bodyBytes: Buffer, binding: TlogBinding): void {
     !HEX_SHA256_RE.test(value) ||
     value !== sha256Hex(binding.payload)
   ) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another payload');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another payload');
   }
   const signatures = array(spec.signatures, 'spec.signatures');
   if (signatures.length !== 1) {
-    throw new SigstoreError(
-      'REKOR_ENTRY_MISMATCH',
-      'the log entry must have exactly one signature',
-    );
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry must have exactly one signature');
   }
   const entrySignature = object(signatures[0], ['signature', 'verifier'], 'spec.signatures[0]');
   if (!base64(entrySignature.signature, 'signature').equals(binding.signature)) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another signature');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another signature');
   }
   const verifierPem = base64(entrySignature.verifier, 'verifier').toString('utf8');
   let spki: Buffer;
@@ -433,12 +391,12 @@ function checkDsseEntry(bodyBytes: Buffer, binding: TlogBinding): void {
       : parsePublicKey(verifierPem).key;
     spki = key.export({ format: 'der', type: 'spki' });
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the log entry verifier cannot be read', {
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the log entry verifier cannot be read', {
       cause: err,
     });
   }
   if (!spki.equals(binding.signingKey.spki)) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another key');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another key');
   }
 }
 
@@ -450,13 +408,13 @@ function checkStatement(expected: ImageExpectation, payload: Buffer): string {
       maxLength: MAX_BUNDLE_BYTES,
     });
   } catch (err) {
-    throw new SigstoreError('PAYLOAD_INVALID', 'the statement is not strict JSON', { cause: err });
+    throw new VerifyError('PAYLOAD_INVALID', 'the statement is not strict JSON', { cause: err });
   }
   if (!isJsonObject(document) || document._type !== IN_TOTO_STATEMENT_V1) {
-    throw new SigstoreError('PAYLOAD_WRONG_TYPE', `the payload is not an ${IN_TOTO_STATEMENT_V1}`);
+    throw new VerifyError('PAYLOAD_WRONG_TYPE', `the payload is not an ${IN_TOTO_STATEMENT_V1}`);
   }
   if (document.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_NOT_A_SIGNATURE',
       typeof document.predicateType === 'string'
         ? `the bundle is an attestation (predicateType ${JSON.stringify(document.predicateType.slice(0, 200))}), not a signature: only predicateType ${COSIGN_SIGN_PREDICATE_TYPE} signs an image`
@@ -465,7 +423,7 @@ function checkStatement(expected: ImageExpectation, payload: Buffer): string {
   }
   const subjects = document.subject;
   if (!Array.isArray(subjects) || subjects.length === 0 || subjects.length > MAX_BUNDLE_ITEMS) {
-    throw new SigstoreError('PAYLOAD_INVALID', 'the statement has no usable subject list');
+    throw new VerifyError('PAYLOAD_INVALID', 'the statement has no usable subject list');
   }
   const hex = expected.digest.slice('sha256:'.length);
   const matching = subjects.filter((subject) => {
@@ -473,7 +431,7 @@ function checkStatement(expected: ImageExpectation, payload: Buffer): string {
     return isJsonObject(digest) && digest.sha256 === hex;
   });
   if (matching.length === 0) {
-    throw new BundleError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${expected.digest}`);
+    throw new VerifyError('BUNDLE_SUBJECT_MISMATCH', `no statement subject is ${expected.digest}`);
   }
   let named = false;
   for (const subject of matching) {
@@ -487,12 +445,12 @@ function checkStatement(expected: ImageExpectation, payload: Buffer): string {
   if (!named) {
     // cosign v3's `sign` writes exactly this: a subject with a digest and no name, so the
     // signature says nothing about which repository it was made for.
-    throw new SigstoreError(
+    throw new VerifyError(
       'IDENTITY_MISMATCH',
       `the statement's subject for ${expected.digest} names no image, so ${expected.signedIdentity.type} cannot be satisfied (cosign v3 writes digest-only subjects; sign with a legacy .sig signature or a statement naming the image)`,
     );
   }
-  throw new SigstoreError(
+  throw new VerifyError(
     'IDENTITY_MISMATCH',
     `no statement subject name matches ${formatDockerReference(expected.identityReference)} under ${expected.signedIdentity.type}`,
   );

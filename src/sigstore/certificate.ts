@@ -1,8 +1,8 @@
 import { constants, verify, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
-import { VerifyError } from '../errors.js';
-import type { VerifyErrorCode } from '../errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
+import type { CertificateErrorCode } from '../errors.js';
 import { toVerificationKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
 
@@ -68,83 +68,6 @@ const NEVER_CRITICAL = new Set([
 ]);
 /** keyUsage keyCertSign, as a bit of the 9-bit mask Go reads (bit 0 = digitalSignature). */
 const KEY_USAGE_CERT_SIGN = 1 << 5;
-
-/** Why a signing certificate (or a configured CA bundle) was not accepted. */
-export type CertificateErrorCode =
-  /** A layer with a signature but no certificate annotation. */
-  | 'CERTIFICATE_MISSING'
-  /** A certificate that is not exactly one readable PEM block of well-formed DER. */
-  | 'CERTIFICATE_INVALID'
-  /** The chain annotation is oversized, not PEM certificates, or holds an unreadable one. */
-  | 'CERTIFICATE_CHAIN_INVALID'
-  /** No path from the certificate to a configured anchor (through configured or chain CAs). */
-  | 'CERTIFICATE_UNTRUSTED'
-  /** A certificate in the path had expired at the verification time. */
-  | 'CERTIFICATE_EXPIRED'
-  /** A certificate in the path was not yet valid at the verification time. */
-  | 'CERTIFICATE_NOT_YET_VALID'
-  /** A certificate in the path is signed with MD5 or SHA-1 (or an RSA key under 1024 bits). */
-  | 'CERTIFICATE_INSECURE_ALGORITHM'
-  /** A certificate in the path is signed with an algorithm Go does not verify (DSA, …). */
-  | 'CERTIFICATE_UNSUPPORTED_ALGORITHM'
-  /** An issuer that may not sign certificates: not a CA, or keyUsage without keyCertSign. */
-  | 'CERTIFICATE_NOT_CA'
-  /** A CA's basicConstraints pathLenConstraint allows fewer intermediates below it. */
-  | 'CERTIFICATE_PATH_LENGTH'
-  /** A name in the path is outside a CA's permitted subtrees or inside its excluded ones. */
-  | 'CERTIFICATE_NAME_CONSTRAINTS'
-  /** The path's certificate policies fail RFC 5280/9618 policy validation. */
-  | 'CERTIFICATE_POLICY_INVALID'
-  /** The leaf, or a CA constraining EKUs, does not allow code signing. */
-  | 'CERTIFICATE_NOT_CODE_SIGNING'
-  /** A critical extension Go does not handle. */
-  | 'CERTIFICATE_UNSUPPORTED_EXTENSION'
-  /** The Fulcio issuer extensions are absent or name another OIDC issuer. */
-  | 'CERTIFICATE_ISSUER_MISMATCH'
-  /** The v1 and v2 Fulcio issuer extensions disagree. */
-  | 'CERTIFICATE_ISSUER_CONFLICT'
-  /** No SAN equals the configured email or matches the configured hostname. */
-  | 'CERTIFICATE_SUBJECT_MISMATCH'
-  /** A configured CA bundle or subject that cannot be used (a configuration error). */
-  | 'CERTIFICATE_ROOTS_INVALID';
-
-const VERIFY_CODE: Readonly<Record<CertificateErrorCode, VerifyErrorCode>> = {
-  CERTIFICATE_MISSING: 'UNSIGNED',
-  CERTIFICATE_INVALID: 'MALFORMED_MESSAGE',
-  CERTIFICATE_CHAIN_INVALID: 'MALFORMED_MESSAGE',
-  CERTIFICATE_UNTRUSTED: 'UNKNOWN_KEY',
-  CERTIFICATE_EXPIRED: 'KEY_NOT_VALID',
-  CERTIFICATE_NOT_YET_VALID: 'KEY_NOT_VALID',
-  CERTIFICATE_INSECURE_ALGORITHM: 'UNSUPPORTED_ALGORITHM',
-  CERTIFICATE_UNSUPPORTED_ALGORITHM: 'UNSUPPORTED_ALGORITHM',
-  CERTIFICATE_NOT_CA: 'KEY_NOT_VALID',
-  CERTIFICATE_PATH_LENGTH: 'KEY_NOT_VALID',
-  CERTIFICATE_NAME_CONSTRAINTS: 'KEY_NOT_VALID',
-  CERTIFICATE_POLICY_INVALID: 'KEY_NOT_VALID',
-  CERTIFICATE_NOT_CODE_SIGNING: 'KEY_NOT_VALID',
-  CERTIFICATE_UNSUPPORTED_EXTENSION: 'UNSUPPORTED_MESSAGE',
-  CERTIFICATE_ISSUER_MISMATCH: 'UNKNOWN_KEY',
-  CERTIFICATE_ISSUER_CONFLICT: 'MALFORMED_MESSAGE',
-  CERTIFICATE_SUBJECT_MISMATCH: 'UNKNOWN_KEY',
-  CERTIFICATE_ROOTS_INVALID: 'ROOT_OF_TRUST_INVALID',
-};
-
-/** A certificate verification failure, carrying the project-wide code and the detail. */
-export class CertificateError extends VerifyError {
-  readonly certificateCode: CertificateErrorCode;
-
-  constructor(code: CertificateErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(VERIFY_CODE[code], message, 'cause' in options ? { cause: options.cause } : {});
-    this.certificateCode = code;
-  }
-}
-
-export function isCertificateError(
-  err: unknown,
-  code?: CertificateErrorCode,
-): err is CertificateError {
-  return err instanceof CertificateError && (code === undefined || err.certificateCode === code);
-}
 
 // ---- A tiny, bounded DER reader -------------------------------------------------------------
 
@@ -738,7 +661,7 @@ export function readCertificateFields(certificate: X509Certificate): Certificate
     return result;
   } catch (err) {
     if (err instanceof DerError || err instanceof TypeError) {
-      throw new CertificateError('CERTIFICATE_INVALID', `malformed certificate: ${err.message}`, {
+      throw new VerifyError('CERTIFICATE_INVALID', `malformed certificate: ${err.message}`, {
         cause: err,
       });
     }
@@ -1075,12 +998,14 @@ function parseOne(
   try {
     certificate = new X509Certificate(pem);
   } catch (err) {
-    throw new CertificateError(code, `${what} cannot be read`, { cause: err });
+    throw new VerifyError(code, `${what} cannot be read`, { cause: err });
   }
   try {
     return { certificate, fields: readCertificateFields(certificate) };
   } catch (err) {
-    if (isCertificateError(err)) throw new CertificateError(code, `${what}: ${err.message}`);
+    if (isVerifyError(err) && err.area === 'certificate') {
+      throw new VerifyError(code, `${what}: ${err.message}`);
+    }
     throw err;
   }
 }
@@ -1121,14 +1046,14 @@ function goPemBlocks(text: string): RegExpExecArray[] | undefined {
 /** The certificate annotation: exactly one PEM CERTIFICATE block, nothing after it. */
 function parseLeafPem(pem: string): ParsedCertificate {
   if (pem.length > MAX_CERTIFICATE_PEM_LENGTH) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_INVALID',
       `the certificate is over ${MAX_CERTIFICATE_PEM_LENGTH} characters`,
     );
   }
   const blocks = goPemBlocks(pem);
   if (blocks === undefined) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_INVALID',
       'the certificate annotation has text after its PEM block (Go refuses it too)',
     );
@@ -1136,7 +1061,7 @@ function parseLeafPem(pem: string): ParsedCertificate {
   const der =
     blocks.length === 1 && blocks[0] !== undefined ? pemBlockDer(blocks[0][0]) : undefined;
   if (der === undefined) {
-    throw new CertificateError('CERTIFICATE_INVALID', 'expected exactly one PEM certificate');
+    throw new VerifyError('CERTIFICATE_INVALID', 'expected exactly one PEM certificate');
   }
   return parseOne(der, 'CERTIFICATE_INVALID', 'the certificate');
 }
@@ -1144,24 +1069,24 @@ function parseLeafPem(pem: string): ParsedCertificate {
 /** A configured bundle: one or more PEM CERTIFICATE blocks and nothing else. */
 function parseBundle(pem: string, what: string): ParsedCertificate[] {
   if (pem.length > MAX_BUNDLE_PEM_LENGTH) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_ROOTS_INVALID',
       `${what} is over ${MAX_BUNDLE_PEM_LENGTH} characters`,
     );
   }
   const blocks = [...pem.matchAll(PEM_BLOCK_RE)];
   if (blocks.length === 0 || blocks.length > MAX_BUNDLE_CERTIFICATES) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_ROOTS_INVALID',
       `${what} must hold 1 to ${MAX_BUNDLE_CERTIFICATES} PEM certificates`,
     );
   }
   if (pem.replace(PEM_BLOCK_RE, '').trim() !== '') {
-    throw new CertificateError('CERTIFICATE_ROOTS_INVALID', `${what} has text outside PEM blocks`);
+    throw new VerifyError('CERTIFICATE_ROOTS_INVALID', `${what} has text outside PEM blocks`);
   }
   return blocks.map((block, index) => {
     if (block[1] !== 'CERTIFICATE') {
-      throw new CertificateError('CERTIFICATE_ROOTS_INVALID', `${what} holds a ${block[1]}`);
+      throw new VerifyError('CERTIFICATE_ROOTS_INVALID', `${what} holds a ${block[1]}`);
     }
     return parseOne(block[0], 'CERTIFICATE_ROOTS_INVALID', `${what} certificate ${index + 1}`);
   });
@@ -1176,20 +1101,20 @@ function parseBundle(pem: string, what: string): ParsedCertificate[] {
 function parseUntrustedChain(pem: string | undefined): ParsedCertificate[] {
   if (pem === undefined || pem === '') return [];
   if (pem.length > MAX_CHAIN_PEM_LENGTH) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_CHAIN_INVALID',
       `the ${CHAIN_ANNOTATION} annotation is over ${MAX_CHAIN_PEM_LENGTH} characters`,
     );
   }
   const blocks = goPemBlocks(pem);
   if (blocks === undefined || blocks.length === 0) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_CHAIN_INVALID',
       `the ${CHAIN_ANNOTATION} annotation is not a sequence of PEM certificates`,
     );
   }
   if (blocks.length > MAX_CHAIN_CERTIFICATES) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_CHAIN_INVALID',
       `the ${CHAIN_ANNOTATION} annotation holds over ${MAX_CHAIN_CERTIFICATES} certificates`,
     );
@@ -1198,7 +1123,7 @@ function parseUntrustedChain(pem: string | undefined): ParsedCertificate[] {
     const what = `the ${CHAIN_ANNOTATION} annotation's certificate ${index + 1}`;
     const der = pemBlockDer(block[0]);
     if (der === undefined) {
-      throw new CertificateError('CERTIFICATE_CHAIN_INVALID', `${what} is not a PEM block`);
+      throw new VerifyError('CERTIFICATE_CHAIN_INVALID', `${what} is not a PEM block`);
     }
     return parseOne(der, 'CERTIFICATE_CHAIN_INVALID', what);
   });
@@ -1330,13 +1255,13 @@ function checkSignatureFrom(child: ParsedCertificate, parent: ParsedCertificate)
     (fields.version === 3 && fields.basicConstraints === undefined) ||
     (fields.basicConstraints !== undefined && !fields.basicConstraints.isCa)
   ) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_NOT_CA',
       'the issuing certificate is not a CA (basicConstraints CA:TRUE)',
     );
   }
   if (fields.keyUsage !== 0 && (fields.keyUsage & KEY_USAGE_CERT_SIGN) === 0) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_NOT_CA',
       "the issuing certificate's keyUsage does not allow keyCertSign",
     );
@@ -1345,32 +1270,32 @@ function checkSignatureFrom(child: ParsedCertificate, parent: ParsedCertificate)
   const kind = keyKind(key);
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (kind === undefined || (kind === 'ecdsa' && (curve === undefined || !GO_CURVES.has(curve)))) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_UNSUPPORTED_ALGORITHM',
       `the issuing certificate's ${String(key.asymmetricKeyType)} key is not supported`,
     );
   }
   const scheme = signatureScheme(child.fields.signatureAlgorithm);
   if (scheme === undefined) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_UNSUPPORTED_ALGORITHM',
       `signature algorithm ${child.fields.signatureAlgorithm.oid} is not supported`,
     );
   }
   if (scheme.hash === 'md5' || scheme.hash === 'sha1') {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_INSECURE_ALGORITHM',
       `a certificate in the path is signed with ${scheme.name}, which is insecure`,
     );
   }
   if (scheme.key !== kind || kind === 'dsa') {
-    throw new CertificateError(
+    throw new VerifyError(
       kind === 'dsa' ? 'CERTIFICATE_UNSUPPORTED_ALGORITHM' : 'CERTIFICATE_UNTRUSTED',
       `a ${scheme.name} signature cannot be verified with a ${kind} key`,
     );
   }
   if (kind === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_CA_RSA_BITS) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_INSECURE_ALGORITHM',
       `the issuing certificate's RSA key is under ${MIN_CA_RSA_BITS} bits`,
     );
@@ -1391,7 +1316,7 @@ function checkSignatureFrom(child: ParsedCertificate, parent: ParsedCertificate)
     valid = false;
   }
   if (!valid) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_UNTRUSTED',
       'a certificate signature does not verify with its issuer key',
     );
@@ -1432,32 +1357,32 @@ function checkCandidate(
     (oid) => role !== 'leaf' || !options.leafHandled.has(oid),
   );
   if (unsupported.length > 0) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_UNSUPPORTED_EXTENSION',
       `${what} has unsupported critical extensions ${unsupported.join(', ')}`,
     );
   }
   const { at } = options;
   if (at < fields.notBefore) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_NOT_YET_VALID',
       `${what} is not valid before ${new Date(fields.notBefore).toISOString()} (checked at ${new Date(at).toISOString()})`,
     );
   }
   if (at > fields.notAfter) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_EXPIRED',
       `${what} expired at ${new Date(fields.notAfter).toISOString()} (checked at ${new Date(at).toISOString()})`,
     );
   }
   const constraints = fields.basicConstraints;
   if (role === 'intermediate' && constraints?.isCa !== true) {
-    throw new CertificateError('CERTIFICATE_NOT_CA', `${what} is not a CA (basicConstraints)`);
+    throw new VerifyError('CERTIFICATE_NOT_CA', `${what} is not a CA (basicConstraints)`);
   }
   if (constraints !== undefined && constraints.maxPathLen >= 0) {
     const below = chain.length - 1;
     if (below > constraints.maxPathLen) {
-      throw new CertificateError(
+      throw new VerifyError(
         'CERTIFICATE_PATH_LENGTH',
         `${what} allows ${constraints.maxPathLen} intermediate certificates below it, the path has ${below}`,
       );
@@ -1502,7 +1427,7 @@ interface SearchState {
   signatureChecks: number;
   limitReached: boolean;
   /** Why the first rejected candidate issuer was rejected, as a hint for the error. */
-  hint: CertificateError | undefined;
+  hint: VerifyError | undefined;
 }
 
 function buildPaths(
@@ -1529,7 +1454,7 @@ function buildPaths(
         checkSignatureFrom(child, candidate);
         checkCandidate(candidate, role, chain, options);
       } catch (err) {
-        if (!isCertificateError(err)) throw err;
+        if (!isVerifyError(err) || err.area !== 'certificate') throw err;
         state.hint ??= err;
         continue;
       }
@@ -1650,7 +1575,7 @@ function checkNameConstraints(path: readonly ParsedCertificate[]): void {
     if (above.length === 0) continue;
     const what = describePosition(i);
     const fail = (detail: string): never => {
-      throw new CertificateError('CERTIFICATE_NAME_CONSTRAINTS', `${what}: ${detail}`);
+      throw new VerifyError('CERTIFICATE_NAME_CONSTRAINTS', `${what}: ${detail}`);
     };
     const uriDomains = fields.uris.map((uri) => {
       let host = lowerAscii(uriHost(uri) ?? '');
@@ -1740,20 +1665,20 @@ function verifyChain(
     : buildPaths([leaf], roots, state, options);
   if (paths.length === 0) {
     if (state.limitReached) {
-      throw new CertificateError(
+      throw new VerifyError(
         'CERTIFICATE_UNTRUSTED',
         `no path to a configured CA within ${MAX_SIGNATURE_CHECKS} signature checks`,
       );
     }
     const hint = state.hint;
-    if (hint !== undefined && hint.certificateCode !== 'CERTIFICATE_UNTRUSTED') throw hint;
-    throw new CertificateError(
+    if (hint !== undefined && hint.code !== 'CERTIFICATE_UNTRUSTED') throw hint;
+    throw new VerifyError(
       'CERTIFICATE_UNTRUSTED',
       'the certificate does not chain to the configured CA certificates',
       hint !== undefined ? { cause: hint } : {},
     );
   }
-  let constraintsError: CertificateError | undefined;
+  let constraintsError: VerifyError | undefined;
   let wrongUsage = 0;
   for (const path of paths) {
     if (!policiesValid(path)) continue;
@@ -1764,7 +1689,7 @@ function verifyChain(
     try {
       checkNameConstraints(path);
     } catch (err) {
-      if (!isCertificateError(err)) throw err;
+      if (!isVerifyError(err) || err.area !== 'certificate') throw err;
       constraintsError ??= err;
       continue;
     }
@@ -1772,12 +1697,12 @@ function verifyChain(
   }
   if (constraintsError !== undefined) throw constraintsError;
   if (wrongUsage > 0) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_NOT_CODE_SIGNING',
       `the certificate, or a CA constraining EKUs, does not allow code signing (EKU ${CODE_SIGNING_EKU_OID})`,
     );
   }
-  throw new CertificateError(
+  throw new VerifyError(
     'CERTIFICATE_POLICY_INVALID',
     'no path to a configured CA satisfies its certificate policy constraints',
   );
@@ -1870,10 +1795,7 @@ export interface VerifyFulcioCertificateInput {
  */
 export function verifyFulcioCertificate(input: VerifyFulcioCertificateInput): VerifiedCertificate {
   if (input.oidcIssuer === '' || input.signedEmail === '') {
-    throw new CertificateError(
-      'CERTIFICATE_ROOTS_INVALID',
-      'oidcIssuer and signedEmail are required',
-    );
+    throw new VerifyError('CERTIFICATE_ROOTS_INVALID', 'oidcIssuer and signedEmail are required');
   }
   const leaf = verifyLeafPath(input, {
     at: input.integratedTime * 1000,
@@ -1882,26 +1804,23 @@ export function verifyFulcioCertificate(input: VerifyFulcioCertificateInput): Ve
   });
   const { issuerV1, issuerV2, emails, dnsNames } = leaf.fields;
   if (issuerV1 !== undefined && issuerV2 !== undefined && issuerV1 !== issuerV2) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_ISSUER_CONFLICT',
       'the certificate names two different OIDC issuers',
     );
   }
   const issuer = issuerV2 ?? issuerV1;
   if (issuer === undefined) {
-    throw new CertificateError(
-      'CERTIFICATE_ISSUER_MISMATCH',
-      'the certificate names no OIDC issuer',
-    );
+    throw new VerifyError('CERTIFICATE_ISSUER_MISMATCH', 'the certificate names no OIDC issuer');
   }
   if (issuer !== input.oidcIssuer) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_ISSUER_MISMATCH',
       `the certificate's OIDC issuer ${JSON.stringify(issuer.slice(0, 200))} is not ${JSON.stringify(input.oidcIssuer)}`,
     );
   }
   if (!emails.includes(input.signedEmail)) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_SUBJECT_MISMATCH',
       `no email SAN of the certificate is ${JSON.stringify(input.signedEmail)}`,
     );
@@ -1936,7 +1855,7 @@ export interface VerifyPkiCertificateInput {
  */
 export function verifyPkiCertificate(input: VerifyPkiCertificateInput): VerifiedCertificate {
   if (input.email === undefined && input.hostname === undefined) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_ROOTS_INVALID',
       'pkiCertificateSubject needs an email or a hostname',
     );
@@ -1947,13 +1866,13 @@ export function verifyPkiCertificate(input: VerifyPkiCertificateInput): Verified
   });
   const { emails, dnsNames } = leaf.fields;
   if (input.email !== undefined && !emails.includes(input.email)) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_SUBJECT_MISMATCH',
       `no email SAN of the certificate is ${JSON.stringify(input.email)}`,
     );
   }
   if (input.hostname !== undefined && !matchesHostname(leaf.fields, input.hostname)) {
-    throw new CertificateError(
+    throw new VerifyError(
       'CERTIFICATE_SUBJECT_MISMATCH',
       `no SAN of the certificate matches the hostname ${JSON.stringify(input.hostname)}`,
     );

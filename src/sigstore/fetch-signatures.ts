@@ -1,4 +1,5 @@
-import { VerifyError } from '../errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
+import type { BundleErrorCode, RegistryErrorCode, SigstoreErrorCode } from '../errors.js';
 import type {
   GetBlobOptions,
   GetManifestOptions,
@@ -6,14 +7,9 @@ import type {
   ManifestResult,
   ReferrersResult,
 } from '../registry/client.js';
-import { isRegistryError } from '../registry/errors.js';
-import type { RegistryErrorCode } from '../registry/errors.js';
 import { DOCKER_MANIFEST, OCI_MANIFEST } from '../registry/manifest.js';
 import type { Descriptor } from '../registry/manifest.js';
-import { BUNDLE_ARTIFACT_TYPE, BundleError, MAX_BUNDLE_BYTES } from './bundle-verify.js';
-import type { BundleErrorCode } from './bundle-verify.js';
-import { SigstoreError } from './errors.js';
-import type { SigstoreErrorCode } from './errors.js';
+import { BUNDLE_ARTIFACT_TYPE, MAX_BUNDLE_BYTES } from './bundle-verify.js';
 import { MAX_PAYLOAD_BYTES, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 import type {
   FetchedBlob,
@@ -94,7 +90,7 @@ export async function fetchSignatureLayers(
       maxLayers,
     });
   } catch (err) {
-    if (isRegistryError(err, 'TOO_MANY_LAYERS')) {
+    if (isVerifyError(err, 'TOO_MANY_LAYERS')) {
       return {
         kind: 'refused',
         image,
@@ -134,12 +130,7 @@ export async function fetchSignatureLayers(
             payload: await fetchBlob(
               () =>
                 registry.getBlob(image.repository, layer, { signal, maxBytes: MAX_PAYLOAD_BYTES }),
-              (err) =>
-                blobFailure(
-                  err,
-                  PAYLOAD_FAILURES,
-                  (code, message, cause) => new SigstoreError(code, message, cause),
-                ),
+              (err) => blobFailure(err, PAYLOAD_FAILURES),
             ),
           }
         : {}),
@@ -153,7 +144,7 @@ export async function fetchSignatureLayers(
  * (none is `unsigned`; more than MAX_BUNDLE_REFERRERS is `refused`), then, referrer by referrer,
  * its manifest and its one bundle layer (capped at MAX_BUNDLE_BYTES). A referrer that is not a
  * one-bundle-layer image manifest whose subject is this image, or whose blobs the registry
- * cannot serve intact, is recorded as a BundleError. Registry failures and an aborted signal
+ * cannot serve intact, is recorded as its bundle-coded error. Registry failures and an aborted signal
  * throw.
  */
 export async function fetchBundleReferrers(
@@ -194,13 +185,7 @@ export async function fetchBundleReferrers(
       bundle: await fetchBlob(
         () => fetchBundleBlob(registry, image, referrer.digest, signal),
         (err) =>
-          err instanceof BundleError
-            ? err
-            : blobFailure(
-                err,
-                BUNDLE_FAILURES,
-                (code, message, cause) => new BundleError(code, message, cause),
-              ),
+          isVerifyError(err) && err.area === 'bundle' ? err : blobFailure(err, BUNDLE_FAILURES),
       ),
     }),
   );
@@ -220,15 +205,15 @@ async function fetchBundleBlob(
     maxLayers: 1,
   });
   if (found.status === 'not-found') {
-    throw new BundleError('BUNDLE_UNAVAILABLE', `referrer ${referrer}: ${found.detail}`);
+    throw new VerifyError('BUNDLE_UNAVAILABLE', `referrer ${referrer}: ${found.detail}`);
   }
   const manifest = found.manifest;
   if (manifest.kind !== 'image') {
-    throw new BundleError('BUNDLE_INVALID', `referrer ${referrer} is an index`);
+    throw new VerifyError('BUNDLE_INVALID', `referrer ${referrer} is an index`);
   }
   // The referrers list is the registry's word; the manifest's subject is what the referrer says.
   if (manifest.subject?.digest !== image.digest) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_SUBJECT_MISMATCH',
       `referrer ${referrer} refers to ${manifest.subject?.digest ?? 'nothing'}, not ${image.digest}`,
     );
@@ -239,7 +224,7 @@ async function fetchBundleBlob(
     layer === undefined ||
     layer.mediaType !== BUNDLE_ARTIFACT_TYPE
   ) {
-    throw new BundleError(
+    throw new VerifyError(
       'BUNDLE_INVALID',
       `referrer ${referrer} needs exactly one ${BUNDLE_ARTIFACT_TYPE} layer`,
     );
@@ -264,13 +249,12 @@ const BUNDLE_FAILURES: BlobFailures<BundleErrorCode> = [
 ];
 
 /** The listed registry failure `err` is, as the signature's error; undefined for any other. */
-function blobFailure<C extends string, E extends Error>(
+function blobFailure<C extends SigstoreErrorCode | BundleErrorCode>(
   err: unknown,
   failures: BlobFailures<C>,
-  toError: (code: C, message: string, options: { cause: unknown }) => E,
-): E | undefined {
+): VerifyError | undefined {
   for (const [registryCode, code] of failures) {
-    if (isRegistryError(err, registryCode)) return toError(code, err.message, { cause: err });
+    if (isVerifyError(err, registryCode)) return new VerifyError(code, err.message, { cause: err });
   }
   return undefined;
 }
@@ -279,10 +263,10 @@ function blobFailure<C extends string, E extends Error>(
  * Runs `fetch`, recording what `failure` classifies as the signature's failure; anything else
  * (transport, auth, abort) throws.
  */
-async function fetchBlob<E extends Error>(
+async function fetchBlob(
   fetch: () => Promise<Uint8Array>,
-  failure: (err: unknown) => E | undefined,
-): Promise<FetchedBlob<E>> {
+  failure: (err: unknown) => VerifyError | undefined,
+): Promise<FetchedBlob> {
   try {
     return { status: 'fetched', bytes: await fetch() };
   } catch (err) {

@@ -1,7 +1,7 @@
+import { VerifyError } from '../errors.js';
 import { parseDigest } from '../image/pullspec.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { SigstoreError } from './errors.js';
 
 /** The layer media type of a cosign "simple signing" payload. */
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -35,14 +35,14 @@ type JsonObject = { readonly [key: string]: JsonValue };
  */
 export function parseCosignPayload(bytes: Uint8Array, maxBytes = MAX_PAYLOAD_BYTES): CosignPayload {
   const invalid = (why: string, cause?: unknown): never => {
-    throw new SigstoreError(
+    throw new VerifyError(
       'PAYLOAD_INVALID',
       `cosign payload: ${why}`,
       cause === undefined ? {} : { cause },
     );
   };
   if (bytes.length > maxBytes) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'PAYLOAD_OVERSIZE',
       `cosign payload: ${bytes.length} bytes exceed the limit of ${maxBytes}`,
     );
@@ -77,7 +77,7 @@ export function parseCosignPayload(bytes: Uint8Array, maxBytes = MAX_PAYLOAD_BYT
   const critical = exactly(top.critical, ['identity', 'image', 'type'], 'critical');
   if (typeof critical.type !== 'string') return invalid('critical.type is not a string');
   if (critical.type !== COSIGN_SIGNATURE_TYPE) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'PAYLOAD_WRONG_TYPE',
       `cosign payload: critical.type ${JSON.stringify(critical.type.slice(0, 100))} is not ${JSON.stringify(COSIGN_SIGNATURE_TYPE)}`,
     );

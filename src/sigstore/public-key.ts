@@ -1,7 +1,7 @@
 import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
-import { SigstoreError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 /** The annotation on a simplesigning layer holding its base64 signature. */
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -29,20 +29,20 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Reads a PEM `PUBLIC KEY` (exactly one block) and checks it is a kind cosign signs with. */
 export function parsePublicKey(pem: string): VerificationKey {
   if (pem.length > MAX_PUBLIC_KEY_PEM_LENGTH) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'INVALID_PUBLIC_KEY',
       `public key PEM is over ${MAX_PUBLIC_KEY_PEM_LENGTH} characters`,
     );
   }
   const blocks = [...pem.matchAll(PEM_BLOCK_RE)];
   if (blocks.length !== 1 || blocks[0]?.[1] !== 'PUBLIC KEY') {
-    throw new SigstoreError('INVALID_PUBLIC_KEY', 'expected exactly one PEM "PUBLIC KEY" block');
+    throw new VerifyError('INVALID_PUBLIC_KEY', 'expected exactly one PEM "PUBLIC KEY" block');
   }
   let key: KeyObject;
   try {
     key = createPublicKey({ key: blocks[0][0], format: 'pem' });
   } catch (err) {
-    throw new SigstoreError('INVALID_PUBLIC_KEY', 'the public key PEM cannot be read', {
+    throw new VerifyError('INVALID_PUBLIC_KEY', 'the public key PEM cannot be read', {
       cause: err,
     });
   }
@@ -52,7 +52,7 @@ export function parsePublicKey(pem: string): VerificationKey {
 /** Classifies a public KeyObject; refuses curves, sizes and types we do not verify with. */
 export function toVerificationKey(key: KeyObject): VerificationKey {
   if (key.type !== 'public') {
-    throw new SigstoreError('INVALID_PUBLIC_KEY', 'expected a public key');
+    throw new VerifyError('INVALID_PUBLIC_KEY', 'expected a public key');
   }
   const spki = key.export({ format: 'der', type: 'spki' });
   const details = key.asymmetricKeyDetails ?? {};
@@ -63,13 +63,13 @@ export function toVerificationKey(key: KeyObject): VerificationKey {
       if (details.namedCurve === 'secp521r1') return { algorithm: 'ecdsa-p521-sha512', key, spki };
       // P-224 and others: containers/image would take P-224 (Go's ecdsa knows it); refused as
       // below 128-bit security (allow-listed difference).
-      throw new SigstoreError(
+      throw new VerifyError(
         'UNSUPPORTED_KEY',
         `unsupported ECDSA curve ${String(details.namedCurve)} (P-256, P-384 and P-521 are supported)`,
       );
     case 'rsa':
       if ((details.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) {
-        throw new SigstoreError(
+        throw new VerifyError(
           'UNSUPPORTED_KEY',
           `RSA keys need at least ${MIN_RSA_MODULUS_BITS} bits`,
         );
@@ -78,7 +78,7 @@ export function toVerificationKey(key: KeyObject): VerificationKey {
     case 'ed25519':
       return { algorithm: 'ed25519', key, spki };
     default:
-      throw new SigstoreError(
+      throw new VerifyError(
         'UNSUPPORTED_KEY',
         `unsupported key type ${String(key.asymmetricKeyType)}`,
       );
@@ -110,11 +110,11 @@ export function readPublicKeyOrCertificate(pem: string): KeyObject | undefined {
  */
 export function decodeCanonicalBase64(text: string, maxLength: number, what: string): Buffer {
   if (text.length > maxLength) {
-    throw new SigstoreError('SIGNATURE_ENCODING', `${what} is over ${maxLength} characters`);
+    throw new VerifyError('SIGNATURE_ENCODING', `${what} is over ${maxLength} characters`);
   }
   const joined = text.replace(/[\r\n]/g, '');
   if (!BASE64_RE.test(joined) || joined.length % 4 !== 0) {
-    throw new SigstoreError('SIGNATURE_ENCODING', `${what} is not padded standard base64`);
+    throw new VerifyError('SIGNATURE_ENCODING', `${what} is not padded standard base64`);
   }
   return Buffer.from(joined, 'base64');
 }
@@ -174,7 +174,7 @@ export function verifyPayloadSignature(
     `the ${SIGNATURE_ANNOTATION} annotation`,
   );
   if (!verifyWithKey(key, payload, signature, legacyHashOf(key.algorithm))) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'BAD_SIGNATURE',
       `the signature does not verify with the ${key.algorithm} key`,
     );

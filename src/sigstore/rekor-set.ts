@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { SigstoreError } from './errors.js';
+import { VerifyError } from '../errors.js';
 import { decodeCanonicalBase64, readPublicKeyOrCertificate, verifyWithKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
 
@@ -53,7 +53,7 @@ function parseObject(
   try {
     document = parseStrictJson(text, { maxLength: MAX_BUNDLE_LENGTH });
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what} is not valid JSON`, { cause: err });
+    throw new VerifyError('REKOR_BUNDLE_INVALID', `${what} is not valid JSON`, { cause: err });
   }
   return exactObject(document, fields, what);
 }
@@ -64,11 +64,11 @@ function exactObject(
   what: string,
 ): { readonly get: (field: string) => JsonValue; readonly value: JsonObject } {
   if (!isJsonObject(value)) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what} is not an object`);
+    throw new VerifyError('REKOR_BUNDLE_INVALID', `${what} is not an object`);
   }
   for (const key of Object.keys(value)) {
     if (!fields.includes(key)) {
-      throw new SigstoreError(
+      throw new VerifyError(
         'REKOR_BUNDLE_INVALID',
         `unknown field ${JSON.stringify(key)} in ${what}`,
       );
@@ -77,7 +77,7 @@ function exactObject(
   const get = (field: string): JsonValue => {
     const entry = value[field];
     if (entry === undefined) {
-      throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what}.${field} is missing`);
+      throw new VerifyError('REKOR_BUNDLE_INVALID', `${what}.${field} is missing`);
     }
     return entry;
   };
@@ -86,13 +86,13 @@ function exactObject(
 
 function stringField(value: JsonValue, what: string): string {
   if (typeof value !== 'string')
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what} is not a string`);
+    throw new VerifyError('REKOR_BUNDLE_INVALID', `${what} is not a string`);
   return value;
 }
 
 function integerField(value: JsonValue, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what} is not a non-negative integer`);
+    throw new VerifyError('REKOR_BUNDLE_INVALID', `${what} is not a non-negative integer`);
   }
   return value;
 }
@@ -102,7 +102,7 @@ function base64Field(value: JsonValue, maxLength: number, what: string): Buffer 
   try {
     return decodeCanonicalBase64(text, maxLength, what);
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', `${what} is not canonical base64`, {
+    throw new VerifyError('REKOR_BUNDLE_INVALID', `${what} is not canonical base64`, {
       cause: err,
     });
   }
@@ -119,7 +119,7 @@ function base64Field(value: JsonValue, maxLength: number, what: string): Buffer 
  */
 export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence {
   if (input.bundle.length > MAX_BUNDLE_LENGTH) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_BUNDLE_INVALID',
       `the bundle is over ${MAX_BUNDLE_LENGTH} characters`,
     );
@@ -142,7 +142,7 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
 
   const expectedLogId = toRekorLogId(input.rekorKey);
   if (logID !== expectedLogId) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_LOG_ID_MISMATCH',
       `the bundle's logID ${JSON.stringify(logID.slice(0, 80))} is not the configured Rekor key's ${expectedLogId}`,
     );
@@ -152,7 +152,7 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
   const canonical = `{"body":${JSON.stringify(bodyBase64)},"integratedTime":${integratedTime},"logID":${JSON.stringify(logID)},"logIndex":${logIndex}}`;
   const setHash = input.rekorKey.algorithm === 'ed25519' ? null : 'sha256';
   if (!verifyWithKey(input.rekorKey, Buffer.from(canonical, 'utf8'), set, setHash)) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_SET_INVALID',
       'the SignedEntryTimestamp does not verify with the Rekor key',
     );
@@ -164,13 +164,13 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
   try {
     bodyText = new TextDecoder('utf-8', { fatal: true }).decode(bodyBytes);
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the entry body is not UTF-8', { cause: err });
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the entry body is not UTF-8', { cause: err });
   }
   const body = parseObject(bodyText, ['apiVersion', 'kind', 'spec'], 'the entry body');
   const kind = stringField(body.get('kind'), 'kind');
   const apiVersion = stringField(body.get('apiVersion'), 'apiVersion');
   if (kind !== 'hashedrekord' || apiVersion !== '0.0.1') {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_UNSUPPORTED_ENTRY',
       `unsupported Rekor entry ${JSON.stringify(kind.slice(0, 40))} ${JSON.stringify(apiVersion.slice(0, 20))}`,
     );
@@ -189,7 +189,7 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
   const value = stringField(hash.get('value'), 'spec.data.hash.value');
   const payloadHash = createHash('sha256').update(input.payload).digest('hex');
   if (algorithm !== 'sha256' || !HEX_SHA256_RE.test(value) || value !== payloadHash) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another payload');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another payload');
   }
   const entrySignature = base64Field(
     signature.get('content'),
@@ -197,7 +197,7 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
     'spec.signature.content',
   );
   if (!entrySignature.equals(input.signature)) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another signature');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another signature');
   }
   const pem = base64Field(
     publicKey.get('content'),
@@ -206,13 +206,13 @@ export function verifyRekorBundle(input: VerifyRekorBundleInput): RekorEvidence 
   ).toString('utf8');
   const entryKey = readPublicKeyOrCertificate(pem);
   if (entryKey === undefined) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_BUNDLE_INVALID',
       'the log entry public key is neither a PEM key nor a certificate',
     );
   }
   if (!entryKey.export({ format: 'der', type: 'spki' }).equals(input.signingKey.spki)) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another public key');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another public key');
   }
   return { integratedTime, logIndex, logID };
 }

@@ -5,7 +5,7 @@ import {
   verifyPkiCertificate,
 } from './certificate.js';
 import type { CertificateRoots, VerifiedCertificate } from './certificate.js';
-import { SigstoreError } from './errors.js';
+import { VerifyError } from '../errors.js';
 import { parsePublicKey } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
 
@@ -124,7 +124,7 @@ export function verifySigningCertificate(
   const chain = untrustedChainPem !== undefined ? { untrustedChainPem } : {};
   if (trust.kind === 'fulcio') {
     if (integratedTime === undefined) {
-      throw new SigstoreError('REKOR_BUNDLE_MISSING', 'a Fulcio certificate needs a Rekor SET');
+      throw new VerifyError('REKOR_BUNDLE_MISSING', 'a Fulcio certificate needs a Rekor SET');
     }
     return verifyFulcioCertificate({
       certificatePem,

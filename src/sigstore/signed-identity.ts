@@ -1,5 +1,5 @@
 import { parseDigest } from '../image/pullspec.js';
-import { SigstoreError } from './errors.js';
+import { VerifyError } from '../errors.js';
 
 /**
  * A fully normalised docker reference, as containers/image's `reference.ParseNormalizedNamed`
@@ -107,7 +107,7 @@ function parseCanonicalReference(text: string): DockerReference | undefined {
  */
 export function validateSignedIdentity(identity: SignedIdentity): void {
   const invalid = (why: string): never => {
-    throw new SigstoreError('INVALID_POLICY', `signedIdentity ${identity.type}: ${why}`);
+    throw new VerifyError('INVALID_POLICY', `signedIdentity ${identity.type}: ${why}`);
   };
   switch (identity.type) {
     case 'matchRepoDigestOrExact':

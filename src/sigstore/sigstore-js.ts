@@ -6,9 +6,9 @@ import type { Bundle } from '@sigstore/bundle';
 import { PolicyError, toSignedEntity, VerificationError, Verifier } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 
+import { VerifyError } from '../errors.js';
+import type { SigstoreErrorCode } from '../errors.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { SigstoreError } from './errors.js';
-import type { SigstoreErrorCode } from './errors.js';
 
 /**
  * What @sigstore/verify is asked to check once our own reading of a bundle has settled who the
@@ -45,7 +45,7 @@ export interface SigstoreJsCheck {
  * - A checkpoint is bound to the log by the Rekor key alone (the policy names no log URL),
  *   so the log authority's name is taken from the checkpoint it verifies.
  *
- * Throws SigstoreError; never returns on failure.
+ * Throws VerifyError (a sigstore code); never returns on failure.
  */
 export function verifyWithSigstoreJs(document: JsonValue, check: SigstoreJsCheck): void {
   let bundle: Bundle;
@@ -58,7 +58,7 @@ export function verifyWithSigstoreJs(document: JsonValue, check: SigstoreJsCheck
         : err instanceof Error
           ? err.message
           : String(err);
-    throw new SigstoreError(
+    throw new VerifyError(
       'REKOR_BUNDLE_INVALID',
       `the bundle is not a valid v0.3 Sigstore bundle (${detail})`,
       {
@@ -70,13 +70,9 @@ export function verifyWithSigstoreJs(document: JsonValue, check: SigstoreJsCheck
   try {
     entity = toSignedEntity(bundle);
   } catch (err) {
-    throw new SigstoreError(
-      'REKOR_BUNDLE_INVALID',
-      'the bundle cannot be read as a signed entity',
-      {
-        cause: err,
-      },
-    );
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the bundle cannot be read as a signed entity', {
+      cause: err,
+    });
   }
   const { rekorKey } = check;
   const withLog = rekorKey !== undefined;
@@ -110,15 +106,11 @@ export function verifyWithSigstoreJs(document: JsonValue, check: SigstoreJsCheck
     verifier.verify(adjusted);
   } catch (err) {
     if (err instanceof VerificationError || err instanceof PolicyError) {
-      throw new SigstoreError(
-        CODE[err.code] ?? 'BAD_SIGNATURE',
-        `@sigstore/verify: ${err.message}`,
-        {
-          cause: err,
-        },
-      );
+      throw new VerifyError(CODE[err.code] ?? 'BAD_SIGNATURE', `@sigstore/verify: ${err.message}`, {
+        cause: err,
+      });
     }
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the bundle could not be verified', {
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the bundle could not be verified', {
       cause: err,
     });
   }

@@ -1,20 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 
-import { VerifyError } from '../errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
+import type {
+  BundleErrorCode,
+  CertificateErrorCode,
+  ErrorArea,
+  SigstoreErrorCode,
+} from '../errors.js';
 import { isJsonObject, parseStrictJson } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
-import { BundleError, verifyBundle } from './bundle-verify.js';
-import type { BundleErrorCode, ImageExpectation } from './bundle-verify.js';
-import {
-  CERTIFICATE_ANNOTATION,
-  CertificateError,
-  CHAIN_ANNOTATION,
-  isCertificateError,
-  readCertificateKey,
-} from './certificate.js';
-import type { CertificateErrorCode } from './certificate.js';
-import { isSigstoreError, SigstoreError } from './errors.js';
-import type { SigstoreErrorCode } from './errors.js';
+import { verifyBundle } from './bundle-verify.js';
+import type { ImageExpectation } from './bundle-verify.js';
+import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, readCertificateKey } from './certificate.js';
 import { parseCosignPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 import { SIGNATURE_ANNOTATION, verifyPayloadSignature } from './public-key.js';
 import type { VerificationKey } from './public-key.js';
@@ -98,9 +95,9 @@ export function resolveImage(image: ImageToVerify): ResolvedImage {
 // ---- What is verified: fetched signatures -----------------------------------------------------
 
 /** A blob as fetched: its bytes, or why the registry could not serve it intact. */
-export type FetchedBlob<E extends Error> =
+export type FetchedBlob =
   | { readonly status: 'fetched'; readonly bytes: Uint8Array }
-  | { readonly status: 'failed'; readonly error: E };
+  | { readonly status: 'failed'; readonly error: VerifyError };
 
 /** One layer of a legacy `.sig` signature manifest. */
 export interface FetchedLayer {
@@ -112,14 +109,14 @@ export interface FetchedLayer {
    * or an annotation every signature needs under the trust at hand is missing (see
    * {@link SignatureVerifier.layerAnnotations}).
    */
-  readonly payload?: FetchedBlob<SigstoreError>;
+  readonly payload?: FetchedBlob;
 }
 
 /** One cosign v3 Sigstore bundle, an OCI 1.1 referrer of the image. */
 export interface FetchedBundle {
   /** The referrer manifest's digest. */
   readonly referrer: string;
-  readonly bundle: FetchedBlob<BundleError>;
+  readonly bundle: FetchedBlob;
 }
 
 /** Where legacy signatures are: the `.sig` manifest's tag, and its digest once found. */
@@ -270,17 +267,16 @@ interface RequiredAnnotation {
 
 const SIGNATURE_REQUIRED: RequiredAnnotation = {
   name: SIGNATURE_ANNOTATION,
-  missing: () => new SigstoreError('SIGNATURE_MISSING', `no ${SIGNATURE_ANNOTATION} annotation`),
+  missing: () => new VerifyError('SIGNATURE_MISSING', `no ${SIGNATURE_ANNOTATION} annotation`),
 };
 const CERTIFICATE_REQUIRED: RequiredAnnotation = {
   name: CERTIFICATE_ANNOTATION,
-  missing: () =>
-    new CertificateError('CERTIFICATE_MISSING', `no ${CERTIFICATE_ANNOTATION} annotation`),
+  missing: () => new VerifyError('CERTIFICATE_MISSING', `no ${CERTIFICATE_ANNOTATION} annotation`),
 };
 const FULCIO_BUNDLE_REQUIRED: RequiredAnnotation = {
   name: BUNDLE_ANNOTATION,
   missing: () =>
-    new SigstoreError(
+    new VerifyError(
       'REKOR_BUNDLE_MISSING',
       `a Fulcio root of trust needs a Rekor SET, and the layer has no ${BUNDLE_ANNOTATION} annotation`,
     ),
@@ -353,15 +349,18 @@ type OutcomeLike =
  * roots) and anything unexpected are thrown, never taken for a bad signature.
  */
 function toRejection(err: unknown): Rejection | undefined {
-  if (err instanceof BundleError) return { code: err.bundleCode, message: err.message };
-  if (isSigstoreError(err) && err.sigstoreCode !== 'INVALID_POLICY') {
-    return { code: err.sigstoreCode, message: err.message };
-  }
-  if (isCertificateError(err) && err.certificateCode !== 'CERTIFICATE_ROOTS_INVALID') {
-    return { code: err.certificateCode, message: err.message };
-  }
-  return undefined;
+  if (!isVerifyError(err) || !REJECTION_AREAS.has(err.area)) return undefined;
+  if (err.code === 'INVALID_POLICY' || err.code === 'CERTIFICATE_ROOTS_INVALID') return undefined;
+  return { code: err.code as SignatureRejectionCode, message: err.message };
 }
+
+/** The areas whose codes say why one signature is refused (see {@link SignatureRejectionCode}). */
+const REJECTION_AREAS: ReadonlySet<ErrorArea> = new Set<ErrorArea>([
+  'signature',
+  'sigstore',
+  'certificate',
+  'bundle',
+]);
 
 /**
  * The loop every form shares: each signature checked in order (`check` returns its outcome or
@@ -412,7 +411,7 @@ function firstRejection(outcomes: readonly OutcomeLike[]): Rejection | undefined
 }
 
 /** A fetched blob's bytes; a fetch failure is the signature's rejection. */
-function blobOf(blob: FetchedBlob<Error>): Uint8Array {
+function blobOf(blob: FetchedBlob): Uint8Array {
   if (blob.status === 'failed') throw blob.error;
   return blob.bytes;
 }
@@ -431,10 +430,7 @@ function checkLayer(
   }
   for (const required of REQUIRED_ANNOTATIONS[trust.kind]) annotation(annotations, required);
   if (layer.payload === undefined) {
-    throw new SigstoreError(
-      'PAYLOAD_UNAVAILABLE',
-      `the payload of layer ${digest} was not fetched`,
-    );
+    throw new VerifyError('PAYLOAD_UNAVAILABLE', `the payload of layer ${digest} was not fetched`);
   }
   const payload = blobOf(layer.payload);
   const signer = layerSigner(trust, annotations);
@@ -448,7 +444,7 @@ function checkLayer(
   if (trust.rekorKey !== undefined) {
     const bundle = annotations[BUNDLE_ANNOTATION];
     if (bundle === undefined) {
-      throw new SigstoreError(
+      throw new VerifyError(
         'REKOR_BUNDLE_MISSING',
         `a Rekor key is configured but the layer has no ${BUNDLE_ANNOTATION} annotation`,
       );
@@ -518,7 +514,7 @@ function layerSigner(
 function checkPayloadClaims(expected: ImageExpectation, payload: Uint8Array): string {
   const claims = parseCosignPayload(payload);
   if (claims.dockerManifestDigest !== expected.digest) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'PAYLOAD_DIGEST_MISMATCH',
       `the payload signs ${claims.dockerManifestDigest}, not ${expected.digest}`,
     );
@@ -530,7 +526,7 @@ function checkPayloadClaims(expected: ImageExpectation, payload: Uint8Array): st
       claims.dockerReference,
     )
   ) {
-    throw new SigstoreError(
+    throw new VerifyError(
       'IDENTITY_MISMATCH',
       `the signed identity ${JSON.stringify(claims.dockerReference.slice(0, 300))} does not match ` +
         `${formatDockerReference(expected.identityReference)} under ${expected.signedIdentity.type}`,
@@ -564,11 +560,11 @@ function checkEntryCertificate(bundle: string, leafDer: Buffer): void {
   try {
     entryDer = new X509Certificate(pem).raw;
   } catch (err) {
-    throw new SigstoreError('REKOR_BUNDLE_INVALID', 'the log entry certificate cannot be read', {
+    throw new VerifyError('REKOR_BUNDLE_INVALID', 'the log entry certificate cannot be read', {
       cause: err,
     });
   }
   if (!entryDer.equals(leafDer)) {
-    throw new SigstoreError('REKOR_ENTRY_MISMATCH', 'the log entry is for another certificate');
+    throw new VerifyError('REKOR_ENTRY_MISMATCH', 'the log entry is for another certificate');
   }
 }

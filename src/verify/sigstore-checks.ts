@@ -1,5 +1,4 @@
 import { isVerifyError } from '../errors.js';
-import type { VerifyErrorCode } from '../errors.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import { effectivePolicies, resolvePolicies } from '../policy/scope.js';
 import type { PolicyObject, SignedIdentity as PolicySignedIdentity } from '../policy/types.js';
@@ -142,7 +141,7 @@ async function checkOne(
       return {
         ...base,
         verified: false,
-        code: 'BAD_SIGNATURE',
+        code: verdict.code,
         reason: `${verdict.code}: ${verdict.message}`,
         evidence: verdict.signatures,
       };
@@ -151,7 +150,7 @@ async function checkOne(
       return {
         ...base,
         verified: false,
-        code: 'BAD_SIGNATURE',
+        code: bundles.code,
         reason: `${bundles.code}: ${bundles.message}`,
         evidence: bundles.signatures,
       };
@@ -165,8 +164,7 @@ async function checkOne(
     };
   } catch (err) {
     if (!isVerifyError(err)) throw err;
-    const code: VerifyErrorCode = err.code;
-    return { ...base, verified: false, code, reason: err.message, evidence: [] };
+    return { ...base, verified: false, code: err.code, reason: err.message, evidence: [] };
   }
 }
 

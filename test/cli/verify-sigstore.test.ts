@@ -318,13 +318,25 @@ describe(
           (JSON.parse(good.stdout) as { checks: { reason: string }[] }).checks[0]?.reason ?? '',
           /verified keyless for release@example.com/,
         );
-        const other = await cli([
+        const mallory = await sign('keyless/release', 'mallory@example.com');
+        const other = await cli(['verify', mallory, '--policy', keylessPolicy]);
+        assert.equal(other.code, 1, other.stdout);
+        // The certificate's own code reaches the verdict (it used to read BAD_SIGNATURE).
+        const otherJson = await cli([
           'verify',
-          await sign('keyless/release', 'mallory@example.com'),
+          mallory,
           '--policy',
           keylessPolicy,
+          '--output',
+          'json',
         ]);
-        assert.equal(other.code, 1, other.stdout);
+        assert.equal(otherJson.code, 1, otherJson.stdout);
+        const verdict = JSON.parse(otherJson.stdout) as {
+          code: string;
+          checks: { code: string }[];
+        };
+        assert.equal(verdict.code, 'CERTIFICATE_SUBJECT_MISMATCH');
+        assert.equal(verdict.checks[0]?.code, 'CERTIFICATE_SUBJECT_MISMATCH');
       } finally {
         await pki.cleanup();
       }

@@ -3,8 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
 import { isVerifyError } from '../../src/errors.js';
+import type { CertificateErrorCode } from '../../src/errors.js';
 import {
-  isCertificateError,
   MAX_CHAIN_CERTIFICATES,
   MAX_CHAIN_PEM_LENGTH,
   parseFulcioRoots,
@@ -14,7 +14,6 @@ import {
   verifyPkiCertificate,
 } from '../../src/sigstore/certificate.js';
 import type {
-  CertificateErrorCode,
   CertificateRoots,
   VerifyFulcioCertificateInput,
 } from '../../src/sigstore/certificate.js';
@@ -31,8 +30,9 @@ const EMAIL = 'release@example.com';
 
 function throwsCode(fn: () => unknown, code: CertificateErrorCode): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(isCertificateError(err), String(err));
-    assert.equal(err.certificateCode, code, err.message);
+    assert.ok(isVerifyError(err), String(err));
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.area, 'certificate');
     return true;
   });
 }
@@ -240,7 +240,7 @@ describe('Fulcio and PKI certificate verification (openssl-minted certificates)'
     throwsCode(() => parseFulcioRoots(`junk\n${root.certPem}`), 'CERTIFICATE_ROOTS_INVALID');
     assert.throws(
       () => parseFulcioRoots('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'),
-      (err: unknown) => isVerifyError(err, 'ROOT_OF_TRUST_INVALID'),
+      (err: unknown) => isVerifyError(err, 'CERTIFICATE_ROOTS_INVALID'),
     );
   });
 
@@ -797,7 +797,7 @@ describe('Fulcio and PKI certificate verification (openssl-minted certificates)'
         assert.throws(
           () => verifyFulcio(negative, root.certPem, intermediate.certPem + root.certPem),
           (err: unknown) =>
-            isCertificateError(err, 'CERTIFICATE_INVALID') && /negative serial/.test(err.message),
+            isVerifyError(err, 'CERTIFICATE_INVALID') && /negative serial/.test(err.message),
         );
       });
     });

@@ -128,7 +128,7 @@ function layer(
 
 const SIGNED = { [SIGNATURE_ANNOTATION]: 'c2lnbmF0dXJl' };
 
-function failure<E extends Error>(blob: FetchedBlob<E> | undefined): E | undefined {
+function failure(blob: FetchedBlob | undefined): VerifyError | undefined {
   return blob?.status === 'failed' ? blob.error : undefined;
 }
 
@@ -191,7 +191,7 @@ describe('fetchSignatureLayers', () => {
       });
       assert.ok(fetched.kind === 'found');
       const error = failure(fetched.signatures[0]?.payload);
-      assert.equal(error?.sigstoreCode, code);
+      assert.equal(error?.code, code);
       assert.equal(error.message, 'the detail');
     });
   }
@@ -314,7 +314,7 @@ describe('fetchBundleReferrers', () => {
       registry.manifests.set(referrer.digest, manifest);
       const fetched = await fetchBundleReferrers(registry, image, { signal });
       assert.ok(fetched.kind === 'found');
-      assert.equal(failure(fetched.signatures[0]?.bundle)?.bundleCode, code);
+      assert.equal(failure(fetched.signatures[0]?.bundle)?.code, code);
       assert.equal(registry.requests.filter((r) => r.startsWith('blob')).length, 0);
     });
   }
@@ -324,6 +324,6 @@ describe('fetchBundleReferrers', () => {
     registry.blobs.delete(bundleLayer.digest);
     const fetched = await fetchBundleReferrers(registry, image, { signal });
     assert.ok(fetched.kind === 'found');
-    assert.equal(failure(fetched.signatures[0]?.bundle)?.bundleCode, 'BUNDLE_UNAVAILABLE');
+    assert.equal(failure(fetched.signatures[0]?.bundle)?.code, 'BUNDLE_UNAVAILABLE');
   });
 });

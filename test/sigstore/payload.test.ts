@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { isSigstoreError } from '../../src/sigstore/errors.js';
-import type { SigstoreErrorCode } from '../../src/sigstore/errors.js';
+import { isVerifyError } from '../../src/errors.js';
+import type { SigstoreErrorCode } from '../../src/errors.js';
 import { MAX_PAYLOAD_BYTES, parseCosignPayload } from '../../src/sigstore/payload.js';
 import { makeCosignPayload } from '../helpers/cosign.js';
 
@@ -98,7 +98,7 @@ describe('parseCosignPayload', () => {
       const bytes = typeof input === 'string' ? Buffer.from(input) : input;
       assert.throws(
         () => parseCosignPayload(bytes),
-        (err) => isSigstoreError(err, code),
+        (err) => isVerifyError(err, code),
       );
     });
   }

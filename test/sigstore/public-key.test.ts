@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { isSigstoreError } from '../../src/sigstore/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import {
   decodeCanonicalBase64,
   parsePublicKey,
@@ -28,7 +28,7 @@ describe('verifyPayloadSignature', () => {
         const other = Buffer.concat([PAYLOAD, Buffer.from(' ')]);
         assert.throws(
           () => verifyPayloadSignature(verifier, other, signature),
-          (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+          (err) => isVerifyError(err, 'BAD_SIGNATURE'),
         );
       });
 
@@ -36,7 +36,7 @@ describe('verifyPayloadSignature', () => {
         const stranger = parsePublicKey(createTestKey(kind).publicKeyPem);
         assert.throws(
           () => verifyPayloadSignature(stranger, PAYLOAD, signature),
-          (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+          (err) => isVerifyError(err, 'BAD_SIGNATURE'),
         );
       });
     });
@@ -50,7 +50,7 @@ describe('verifyPayloadSignature', () => {
     }).toString('base64');
     assert.throws(
       () => verifyPayloadSignature(parsePublicKey(key.publicKeyPem), PAYLOAD, p1363),
-      (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+      (err) => isVerifyError(err, 'BAD_SIGNATURE'),
     );
   });
 
@@ -66,7 +66,7 @@ describe('verifyPayloadSignature', () => {
       assert.throws(
         () =>
           verifyPayloadSignature(parsePublicKey(key.publicKeyPem), PAYLOAD, der.toString('base64')),
-        (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+        (err) => isVerifyError(err, 'BAD_SIGNATURE'),
       );
     });
   }
@@ -77,7 +77,7 @@ describe('verifyPayloadSignature', () => {
       .toString();
     assert.throws(
       () => parsePublicKey(pem),
-      (err) => isSigstoreError(err, 'UNSUPPORTED_KEY') && /secp224r1/.test(err.message),
+      (err) => isVerifyError(err, 'UNSUPPORTED_KEY') && /secp224r1/.test(err.message),
     );
   });
 
@@ -99,7 +99,7 @@ describe('verifyPayloadSignature', () => {
     for (const bad of [longForm, trailing]) {
       assert.throws(
         () => verifyPayloadSignature(verifier, PAYLOAD, bad.toString('base64')),
-        (err) => isSigstoreError(err, 'BAD_SIGNATURE'),
+        (err) => isVerifyError(err, 'BAD_SIGNATURE'),
       );
     }
   });
@@ -118,7 +118,7 @@ describe('verifyPayloadSignature', () => {
       if (bad === good) continue;
       assert.throws(
         () => verifyPayloadSignature(verifier, PAYLOAD, bad),
-        (err) => isSigstoreError(err, 'SIGNATURE_ENCODING'),
+        (err) => isVerifyError(err, 'SIGNATURE_ENCODING'),
         JSON.stringify(bad),
       );
     }
@@ -150,7 +150,7 @@ describe('decodeCanonicalBase64', () => {
       else
         assert.throws(
           () => decodeCanonicalBase64(text, 100, 'x'),
-          (err) => isSigstoreError(err, 'SIGNATURE_ENCODING'),
+          (err) => isVerifyError(err, 'SIGNATURE_ENCODING'),
         );
     });
   }
@@ -181,7 +181,7 @@ describe('parsePublicKey', () => {
     for (const [pem, code] of cases) {
       assert.throws(
         () => parsePublicKey(pem),
-        (err) => isSigstoreError(err, code),
+        (err) => isVerifyError(err, code),
       );
     }
     assert.equal(parsePublicKey(publicPem).algorithm, 'ecdsa-p256-sha256');

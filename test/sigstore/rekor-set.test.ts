@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { isSigstoreError } from '../../src/sigstore/errors.js';
-import type { SigstoreErrorCode } from '../../src/sigstore/errors.js';
+import { isVerifyError } from '../../src/errors.js';
+import type { SigstoreErrorCode } from '../../src/errors.js';
 import { parsePublicKey } from '../../src/sigstore/public-key.js';
 import { verifyRekorBundle } from '../../src/sigstore/rekor-set.js';
 import {
@@ -41,7 +41,7 @@ function verify(bundle: string, rekorPem = rekor.publicKeyPem) {
 function rejects(bundle: string, code: SigstoreErrorCode, rekorPem?: string): void {
   assert.throws(
     () => verify(bundle, rekorPem),
-    (err) => isSigstoreError(err, code),
+    (err) => isVerifyError(err, code),
   );
 }
 

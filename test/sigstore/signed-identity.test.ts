@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { isSigstoreError } from '../../src/sigstore/errors.js';
+import { isVerifyError } from '../../src/errors.js';
 import {
   formatDockerReference,
   matchesSignedIdentity,
@@ -238,7 +238,7 @@ describe('validateSignedIdentity', () => {
     it(`rejects ${JSON.stringify(identity)}`, () => {
       assert.throws(
         () => validateSignedIdentity(identity),
-        (err) => isSigstoreError(err, 'INVALID_POLICY'),
+        (err) => isVerifyError(err, 'INVALID_POLICY'),
       );
     });
   }

@@ -275,7 +275,7 @@ describe(
           oidcIssuer: ISSUER,
           signedEmail: EMAIL,
         }),
-        (err: unknown) => isVerifyError(err, 'ROOT_OF_TRUST_INVALID'),
+        (err: unknown) => isVerifyError(err, 'CERTIFICATE_ROOTS_INVALID'),
       );
     });
   },

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { isVerifyError } from '../../src/errors.js';
+import type { SigstoreErrorCode } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { isSigstoreError } from '../../src/sigstore/errors.js';
-import type { SigstoreErrorCode } from '../../src/sigstore/errors.js';
 import { MAX_PAYLOAD_BYTES } from '../../src/sigstore/payload.js';
 import type { TrustConfig } from '../../src/sigstore/signature-trust.js';
 import type { SignedIdentity } from '../../src/sigstore/signed-identity.js';
@@ -397,7 +396,7 @@ describe(
       const image = await freshImage();
       await assert.rejects(
         verifyImageSignatures(client, image, options({ publicKeyPem: 'nope' })),
-        (err) => isSigstoreError(err, 'INVALID_PUBLIC_KEY'),
+        (err) => isVerifyError(err, 'INVALID_PUBLIC_KEY'),
       );
       await assert.rejects(
         verifyImageSignatures(
@@ -407,7 +406,7 @@ describe(
             signedIdentity: { type: 'remapIdentity', prefix: 'a:b/c', signedPrefix: 'x' },
           }),
         ),
-        (err) => isSigstoreError(err, 'INVALID_POLICY'),
+        (err) => isVerifyError(err, 'INVALID_POLICY'),
       );
     });
   },

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
-import { BundleError } from '../../src/sigstore/bundle-verify.js';
-import { CERTIFICATE_ANNOTATION, isCertificateError } from '../../src/sigstore/certificate.js';
-import { isSigstoreError, SigstoreError } from '../../src/sigstore/errors.js';
+import { isVerifyError, VerifyError } from '../../src/errors.js';
+import { CERTIFICATE_ANNOTATION } from '../../src/sigstore/certificate.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/sigstore/payload.js';
 import { parseSignatureTrust } from '../../src/sigstore/signature-trust.js';
 import type { SignatureTrust, TrustConfig } from '../../src/sigstore/signature-trust.js';
@@ -62,7 +61,7 @@ function sha256(bytes: Uint8Array): string {
  */
 function fetched(
   layer: SignatureLayer,
-  payload: FetchedBlob<SigstoreError> | null = { status: 'fetched', bytes: layer.payload },
+  payload: FetchedBlob | null = { status: 'fetched', bytes: layer.payload },
 ): FetchedLayer {
   return {
     digest: sha256(layer.payload),
@@ -132,14 +131,14 @@ describe('createSignatureVerifier', () => {
             signedPrefix: 'x',
           },
         ),
-      (err) => isSigstoreError(err, 'INVALID_POLICY'),
+      (err) => isVerifyError(err, 'INVALID_POLICY'),
     );
   });
 
   it('refuses an unreadable key as a configuration error', () => {
     assert.throws(
       () => parseSignatureTrust({ type: 'publicKey', keyPem: 'nope' }),
-      (err) => isSigstoreError(err, 'INVALID_PUBLIC_KEY'),
+      (err) => isVerifyError(err, 'INVALID_PUBLIC_KEY'),
     );
   });
 });
@@ -259,7 +258,7 @@ describe('verifyLayers', () => {
 
     it('rejects a layer whose payload could not be fetched, with the fetch code', () => {
       const layer = makeSignatureLayer(signer, payload);
-      const failure = new SigstoreError('PAYLOAD_OVERSIZE', 'blob over the limit of 65536 bytes');
+      const failure = new VerifyError('PAYLOAD_OVERSIZE', 'blob over the limit of 65536 bytes');
       const verdict = byKey.verifyLayers(
         found(fetched(layer, { status: 'failed', error: failure })),
       );
@@ -371,7 +370,7 @@ describe('verifyLayers', () => {
           verifier({ ...fixture.fulcio, oidcIssuer: '' }).verifyLayers(
             found(fetched(keylessLayerWithout())),
           ),
-        (err) => isCertificateError(err, 'CERTIFICATE_ROOTS_INVALID'),
+        (err) => isVerifyError(err, 'CERTIFICATE_ROOTS_INVALID'),
       );
     });
 
@@ -390,7 +389,7 @@ describe('verifyLayers', () => {
 
 const REFERRER = `sha256:${'ef'.repeat(32)}`;
 
-function bundles(...blobs: FetchedBlob<BundleError>[]): FetchedBundles {
+function bundles(...blobs: FetchedBlob[]): FetchedBundles {
   return {
     kind: 'found',
     image,
@@ -422,7 +421,7 @@ describe('verifyBundles', () => {
   });
 
   it('rejects a referrer the registry could not serve, with the fetch code', () => {
-    const error = new BundleError('BUNDLE_SUBJECT_MISMATCH', `referrer refers to nothing`);
+    const error = new VerifyError('BUNDLE_SUBJECT_MISMATCH', `referrer refers to nothing`);
     const verdict = byKey.verifyBundles(
       bundles({ status: 'failed', error }, { status: 'fetched', bytes: Buffer.from('{}') }),
     );
