@@ -5,7 +5,7 @@ import type { ClusterVersionPort, EventPort, KubeEvent, Watcher } from '../kube/
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterVerification, ReleaseVerifierPort } from './verification-port.js';
-import { systemClock } from './clock.js';
+import { createDeadline, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
@@ -35,9 +35,26 @@ export interface ControllerOptions {
   readonly recheckMaxMs?: number;
   /** Time and timers for the queue, re-checks, budgets and timestamps; the process clock by default. */
   readonly clock?: Clock;
+  /**
+   * How long one verification the controller starts may run: a requested update's (its payload
+   * included) or a background re-check's; {@link DEFAULT_RECONCILE_BUDGET_MS} by default. A
+   * requested update whose verification has not finished by then is refused like any other
+   * unverified one (ReleaseAccepted=False, ReleaseVerified=False with reason VerificationAborted;
+   * a forced one is accepted with verified: false) and re-checked in the background; a re-check
+   * cut short changes nothing.
+   */
+  readonly reconcileBudgetMs?: number;
   /** Attempts at a status write that keeps meeting 409 Conflict. */
   readonly maxConflictRetries?: number;
 }
+
+/**
+ * The default reconcile budget: five minutes, what the payload check got before the budget was
+ * named (ten 30 s signature budgets). A whole-payload check reads the manifests and signatures of
+ * a few hundred component images and takes far longer than one signature check, which the
+ * verifier bounds more tightly with its own budget inside this one.
+ */
+export const DEFAULT_RECONCILE_BUDGET_MS = 5 * 60_000;
 
 const HISTORY_KEY = 'history:';
 const TARGET_KEY = 'target:';
@@ -83,6 +100,12 @@ export class ReleaseController {
   private queue: WorkQueue;
   private rechecks: RecheckScheduler;
   private readonly clock: Clock;
+  private readonly budgetMs: number;
+  /**
+   * Aborted by stop(): verifications in flight end at once and nothing they concluded is
+   * written. Each reconcile and re-check holds the signal it started under; start() makes a new one.
+   */
+  private lifetime = new AbortController();
   private watcher: Watcher | undefined;
   /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
   private lastSpec: string | undefined;
@@ -94,6 +117,7 @@ export class ReleaseController {
     this.options = options;
     this.name = options.name ?? 'version';
     this.clock = options.clock ?? systemClock;
+    this.budgetMs = options.reconcileBudgetMs ?? DEFAULT_RECONCILE_BUDGET_MS;
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
   }
@@ -137,6 +161,7 @@ export class ReleaseController {
   }
 
   async start(): Promise<void> {
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
     this.lastSpec = undefined;
@@ -171,8 +196,10 @@ export class ReleaseController {
     return this.synced;
   }
 
+  /** Cancels verifications in flight and resolves once nothing more will be written. */
   async stop(): Promise<void> {
     this.synced = false;
+    this.lifetime.abort(new DOMException('the controller stopped', 'AbortError'));
     await this.rechecks.stop();
     await this.watcher?.stop();
     await this.queue.stop();
@@ -189,8 +216,10 @@ export class ReleaseController {
   }
 
   private async reconcile(name: string): Promise<void> {
+    const lifetime = this.lifetime.signal;
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
+      if (lifetime.aborted) return;
       let cv: ClusterVersion;
       try {
         cv = await this.options.kube.getClusterVersion(name);
@@ -214,7 +243,9 @@ export class ReleaseController {
           const key = JSON.stringify([plan.image, plan.force]);
           verification =
             this.outcomes.get(key) ??
-            (await this.options.verifier.verify(plan.image, cv, undefined, { payload: true }));
+            (await this.verifyWithinBudget(plan.image, cv, lifetime, { payload: true }));
+          // Stopped meanwhile: nothing a cancelled verification concluded is written.
+          if (verification === undefined) return;
           this.recordVerdict(plan.image, verification);
           this.outcomes.clear();
           this.outcomes.set(key, verification);
@@ -232,6 +263,8 @@ export class ReleaseController {
           throw new Error(`unknown plan ${JSON.stringify(never)}`);
         }
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the awaits above
+      if (lifetime.aborted) return;
       let written: ClusterVersion;
       try {
         written = await this.options.kube.replaceClusterVersionStatus({ ...cv, status });
@@ -325,7 +358,8 @@ export class ReleaseController {
   }
 
   private async recheck(key: string): Promise<boolean> {
-    if (key.startsWith(TRUST_KEY)) return this.recheckTrust(key.slice(TRUST_KEY.length));
+    const lifetime = this.lifetime.signal;
+    if (key.startsWith(TRUST_KEY)) return this.recheckTrust(key.slice(TRUST_KEY.length), lifetime);
     if (key.startsWith(TARGET_KEY)) {
       this.queue.add(this.name);
       await this.queue.idle();
@@ -335,7 +369,8 @@ export class ReleaseController {
     const image = key.slice(HISTORY_KEY.length);
     let cv = await this.options.kube.getClusterVersion(this.name);
     if (!(cv.status?.history ?? []).some((h) => h.image === image && !h.verified)) return true;
-    const verification = await this.options.verifier.verify(image, cv);
+    const verification = await this.verifyWithinBudget(image, cv, lifetime, {});
+    if (verification === undefined) return false;
     this.recordVerdict(image, verification);
     if (!verification.outcome.verified) {
       this.options.logger.info('release still unverified', {
@@ -346,6 +381,7 @@ export class ReleaseController {
     }
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
+      if (lifetime.aborted) return false;
       const { history, changed } = markVerified(cv.status?.history, image);
       if (!changed || cv.status === undefined) return true;
       // The current target's ReleaseVerified turns True with the signature that proved it.
@@ -391,10 +427,11 @@ export class ReleaseController {
    * Event; verified again later (the revocation undone), it turns True with a Normal one. History
    * keeps `verified` as recorded at acceptance.
    */
-  private async recheckTrust(image: string): Promise<boolean> {
+  private async recheckTrust(image: string, lifetime: AbortSignal): Promise<boolean> {
     const cv = await this.options.kube.getClusterVersion(this.name);
     if (cv.status === undefined || !watchesTrustOf(cv, image)) return true;
-    const verification = await this.options.verifier.verify(image, cv);
+    const verification = await this.verifyWithinBudget(image, cv, lifetime, {});
+    if (verification === undefined) return false;
     this.recordVerdict(image, verification);
     const { outcome } = verification;
     const current = findCondition(cv.status.conditions, ConditionType.ReleaseVerified);
@@ -412,6 +449,7 @@ export class ReleaseController {
             reason: 'ReleaseVerified',
             message: `Release ${image} verifies again under the cluster's current trust: ${outcome.summary}`,
           },
+          lifetime,
         });
       }
       return false;
@@ -432,6 +470,7 @@ export class ReleaseController {
         reason: 'ReleaseNoLongerVerified',
         message: `Release ${image}, accepted as verified, no longer verifies under the cluster's current trust: ${outcome.message} (history keeps verified: true as recorded at acceptance)`,
       },
+      lifetime,
     });
     this.options.logger.warn('accepted release no longer verifies', {
       image,
@@ -446,11 +485,14 @@ export class ReleaseController {
     change: {
       condition: Parameters<typeof setCondition>[1];
       event: EventSpec;
+      /** The re-check's: once aborted (stop), nothing is written. */
+      lifetime: AbortSignal;
     },
   ): Promise<void> {
     let cv = await this.options.kube.getClusterVersion(this.name);
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
+      if (change.lifetime.aborted) return;
       if (cv.status === undefined || !watchesTrustOf(cv, image)) return;
       const conditions = setCondition(
         cv.status.conditions,
@@ -469,6 +511,56 @@ export class ReleaseController {
       }
     }
     await this.recordEvent(cv, change.event);
+  }
+
+  /**
+   * Verifies `image` with a signal that aborts when the reconcile budget runs out or the
+   * controller stops (`lifetime`). Undefined when it stopped: the caller writes nothing. When the
+   * budget ran out first, an unverified or unfinished verdict becomes ABORTED, saying so (fail
+   * closed); a verdict that verified in time stands.
+   */
+  private async verifyWithinBudget(
+    image: string,
+    cv: ClusterVersion,
+    lifetime: AbortSignal,
+    call: { readonly payload?: boolean },
+  ): Promise<ClusterVerification | undefined> {
+    if (lifetime.aborted) return undefined;
+    const deadline = createDeadline(this.clock, this.budgetMs, 'the reconcile budget');
+    const signal = AbortSignal.any([lifetime, deadline.signal]);
+    let verification: ClusterVerification | undefined;
+    try {
+      verification = await this.options.verifier.verify(image, cv, signal, call);
+    } catch (err) {
+      // A verifier may report being aborted by throwing: then it is one of the two cases below.
+      if (!signal.aborted) throw err;
+    } finally {
+      deadline.dispose();
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the verification
+    if (lifetime.aborted) return undefined;
+    if (verification !== undefined && (verification.outcome.verified || !deadline.signal.aborted))
+      return verification;
+    const message = `verification did not finish within the reconcile budget of ${String(this.budgetMs)} ms`;
+    this.options.logger.warn('verification exceeded the reconcile budget', {
+      image,
+      budgetMs: this.budgetMs,
+    });
+    return {
+      outcome: {
+        verified: false,
+        code: 'ABORTED',
+        message,
+        summary: message,
+        details:
+          verification !== undefined
+            ? [verification.outcome.message, ...verification.outcome.details]
+            : [],
+      },
+      signatures: [],
+      digest: verification?.digest ?? null,
+      ...(verification?.payload !== undefined ? { payload: verification.payload } : {}),
+    };
   }
 
   private async persistSignatures(
