@@ -14,10 +14,19 @@ import { toConditionReason } from './reasons.js';
 import type { EventSpec } from './reconcile.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
-import type { SignatureCache } from './signature-cache.js';
 import { MAX_PUBLISHED_FAILURES } from './state-publisher.js';
 import type { StatePublisher } from './state-publisher.js';
 import { WorkQueue } from './work-queue.js';
+
+/**
+ * Where the signatures that verified a release are kept, so a restarted or disconnected service
+ * verifies it again without reaching a store (the CVO's signature ConfigMap in production).
+ */
+export interface SignatureCachePort {
+  describe(): string;
+  /** Adds `signatures` for `digest`; resolves how many were new. */
+  persist(digest: string, signatures: readonly Uint8Array[]): Promise<number>;
+}
 
 export interface ControllerOptions {
   /** The ClusterVersion it decides on and the Events it records (a KubePort in production). */
@@ -28,7 +37,7 @@ export interface ControllerOptions {
   readonly name?: string;
   /** Where Events about the ClusterVersion are written (the CVO uses openshift-cluster-version). */
   readonly eventNamespace?: string;
-  readonly signatureCache?: SignatureCache;
+  readonly signatureCache?: SignatureCachePort;
   /** Publishes verdict evidence and re-check times for `cvo-verifier status`. */
   readonly statePublisher?: StatePublisher;
   readonly recheckBaseMs?: number;
