@@ -205,7 +205,10 @@ export class ReleaseController {
     return this.synced;
   }
 
-  /** Cancels verifications in flight and resolves once nothing more will be written. */
+  /**
+   * Cancels the verifications in flight and resolves once the reconcile and re-checks that were
+   * running have ended: no status or Event is written after (the published state may still be).
+   */
   async stop(): Promise<void> {
     this.synced = false;
     this.lifetime.abort(new DOMException('the controller stopped', 'AbortError'));
