@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ClusterTrust } from './trust/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
 import { LeaderElector } from './controller/leader-election.js';
-import { SignatureCache } from './controller/signature-cache.js';
+import { SignatureCache } from './trust/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClient } from './registry/client.js';
@@ -84,6 +84,7 @@ export async function startService(
     ),
     recheckBaseMs: config.recheckBaseMs,
     recheckMaxMs: config.recheckMaxMs,
+    reconcileBudgetMs: config.reconcileBudgetMs,
   });
   refs.controller = controller;
   logger.info('starting cvo-update-verifier', {

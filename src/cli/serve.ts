@@ -35,6 +35,8 @@ Options:
   --leader-election-namespace NS    namespace of the Lease (default cvo-update-verifier)
   --identity NAME                   leader election identity (default hostname-pid)
   --timeout DURATION                verification budget (default 30s)
+  --reconcile-timeout DURATION      budget of one reconcile's verification, the whole-payload
+                                    check included (default 5m)
   --recheck-base DURATION           first background re-check delay (default 30s)
   --recheck-max DURATION            longest re-check delay (default 1h)
   --bind-address ADDR               address the HTTP servers listen on (default 0.0.0.0)
@@ -77,6 +79,7 @@ export const SERVE_OPTIONS = {
   'leader-election-namespace': { type: 'string' },
   identity: { type: 'string' },
   timeout: { type: 'string' },
+  'reconcile-timeout': { type: 'string' },
   'recheck-base': { type: 'string' },
   'recheck-max': { type: 'string' },
   'health-port': { type: 'string' },
@@ -255,6 +258,7 @@ export function toServiceConfig(
       identity: str('identity') ?? base.leaderElection.identity,
     },
     budgetMs: duration('timeout', base.budgetMs),
+    reconcileBudgetMs: duration('reconcile-timeout', base.reconcileBudgetMs),
     recheckBaseMs: duration('recheck-base', base.recheckBaseMs),
     recheckMaxMs: duration('recheck-max', base.recheckMaxMs),
     proxy: {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 
+import { DEFAULT_RECONCILE_BUDGET_MS } from '../controller/controller.js';
 import type { WebhookVerifyMode } from '../http/admission.js';
 import type { KubeConfigOptions } from '../kube/client.js';
 import type { TrustLocations } from '../trust/cluster-inputs.js';
@@ -30,7 +31,13 @@ export interface ServiceConfig {
     readonly renewIntervalMs: number;
     readonly retryIntervalMs: number;
   };
+  /** Bounds one signature verification (GPG stores, Sigstore checks, the webhook's verify API). */
   readonly budgetMs: number;
+  /**
+   * Bounds one reconcile's verification, the whole-payload check of a requested update included;
+   * the controller aborts it when it stops leading.
+   */
+  readonly reconcileBudgetMs: number;
   readonly requestTimeoutMs: number;
   readonly recheckBaseMs: number;
   readonly recheckMaxMs: number;
@@ -95,6 +102,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
       retryIntervalMs: 2_000,
     },
     budgetMs: 30_000,
+    reconcileBudgetMs: DEFAULT_RECONCILE_BUDGET_MS,
     requestTimeoutMs: 10_000,
     recheckBaseMs: 30_000,
     recheckMaxMs: 60 * 60_000,

@@ -15,7 +15,7 @@ export interface ReleaseVerifierPort {
   verify(
     image: string,
     cv: ClusterVersion,
-    signal?: AbortSignal,
+    signal: AbortSignal,
     options?: VerifyCallOptions,
   ): Promise<ClusterVerification>;
 }

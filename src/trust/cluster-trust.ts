@@ -100,7 +100,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
   async verify(
     image: string,
     cv: ClusterVersion,
-    signal?: AbortSignal,
+    signal: AbortSignal,
     call: VerifyCallOptions = {},
   ): Promise<ClusterVerification> {
     const notes: string[] = [];
@@ -170,14 +170,13 @@ export class ClusterTrust implements ReleaseVerifierPort {
   private async checkPayload(
     release: DigestPullspec,
     sigstore: SigstoreConfig | undefined,
-    signal: AbortSignal | undefined,
+    signal: AbortSignal,
   ): Promise<PayloadVerification | undefined> {
     const config = this.options.payload;
     if (config === undefined || sigstore === undefined || sigstore.policies.length === 0) {
       return undefined;
     }
     const { mirrors, platforms } = await this.reader.payloadInputs();
-    const budget = signal ?? AbortSignal.timeout(this.options.budgetMs * 10);
     let outcome: PayloadOutcome | undefined;
     // Each node architecture pulls its own instance of a manifest-list release: every one the
     // cluster runs is verified, and the first failure (naming its platform) is the verdict.
@@ -189,7 +188,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
         mirrors,
         cache: this.componentCache,
         ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
-        signal: budget,
+        signal,
       });
       if (!one.verified) {
         outcome = platforms.length > 1 ? { ...one, message: `${platform}: ${one.message}` } : one;

@@ -15,6 +15,7 @@ const CHECKED: Readonly<Record<string, (c: ServiceConfig, stated: string) => boo
   'leader-elect': (c, s) => s === String(c.leaderElection.enabled),
   'leader-election-namespace': (c, s) => s === c.leaderElection.namespace,
   timeout: (c, s) => parseDuration(s) === c.budgetMs,
+  'reconcile-timeout': (c, s) => parseDuration(s) === c.reconcileBudgetMs,
   'recheck-base': (c, s) => parseDuration(s) === c.recheckBaseMs,
   'recheck-max': (c, s) => parseDuration(s) === c.recheckMaxMs,
   'bind-address': (c, s) => s === c.http?.bindAddress,
