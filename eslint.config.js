@@ -3,6 +3,42 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Import boundaries (ARCHITECTURE.md). The verification core decides verdicts from bytes and
+ * configuration and knows nothing of how it is served: it may not import the service (the
+ * Kubernetes client, the controller, the trust adapter, HTTP, observability, the CLI, the
+ * composition root) nor test and walkthrough material. test/unit/architecture.test.ts proves
+ * these rules fire and checks the folder graph has no cycles.
+ */
+export const CORE_FOLDERS = [
+  'gpg',
+  'image',
+  'json',
+  'mirrors',
+  'payload',
+  'policy',
+  'registry',
+  'sigstore',
+  'stores',
+  'verify',
+];
+const SERVICE_IMPORT = {
+  regex: String.raw`(^|/)(kube|controller|trust|http|observability|cli|config|testbed|walkthrough)/|(^|/)main\.js$`,
+  message:
+    'The verification core (gpg, sigstore, policy, image, registry, stores, verify, payload, mirrors, json) must not import the service, test or walkthrough material: see ARCHITECTURE.md.',
+};
+/** The controller sees verification only through its port (controller/verification-port.ts). */
+const CONTROLLER_IMPORT = {
+  regex: String.raw`(^|/)(gpg|sigstore|policy|registry|stores|verify|payload|mirrors|trust|http|cli|testbed|walkthrough)/|(^|/)main\.js$`,
+  message:
+    'The controller depends on its ReleaseVerifierPort, not on verification code, HTTP or the CLI: see ARCHITECTURE.md.',
+};
+/** Shipped code (src/) never imports test or walkthrough material. */
+const TEST_MATERIAL_IMPORT = {
+  regex: String.raw`(^|/)(testbed|walkthrough|test|bench)/`,
+  message: 'src/ ships in the image: it must not import testbed/, walkthrough/, test/ or bench/.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.tools/', '.cache/', 'eslint.config.js'] },
   js.configs.recommended,
@@ -52,6 +88,22 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [TEST_MATERIAL_IMPORT] }] },
+  },
+  {
+    files: ['src/controller/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [CONTROLLER_IMPORT, TEST_MATERIAL_IMPORT] }],
+    },
+  },
+  {
+    files: [...CORE_FOLDERS.map((f) => `src/${f}/**/*.ts`), 'src/errors.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [SERVICE_IMPORT, TEST_MATERIAL_IMPORT] }],
     },
   },
 );
