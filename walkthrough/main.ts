@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
 import type { ServeIo } from '../src/cli/serve.js';
-import { ConfigError, ExitCode, UsageError } from '../src/cli/usage-error.js';
+import { ExitCode, UsageError, usageErrorText } from '../src/cli/usage-error.js';
 
 export const MAIN_JOB_HELP = `Usage: ./scripts/run.sh [serve] [serve options] [--keep-running]
        ./scripts/run.sh demo
@@ -74,11 +74,7 @@ export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<
     return ok ? ExitCode.Verified : ExitCode.NotVerified;
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(
-        err instanceof ConfigError
-          ? `error: ${err.message}\n`
-          : `error: ${err.message}\nRun './scripts/run.sh serve --help' for usage.\n`,
-      );
+      io.stderr(usageErrorText(err, './scripts/run.sh serve --help'));
       return ExitCode.Usage;
     }
     throw err;

@@ -1,6 +1,6 @@
 import type { ServeIo } from './serve.js';
 import type { CommandIo } from './verify.js';
-import { ConfigError, ExitCode, UsageError } from './usage-error.js';
+import { ConfigError, ExitCode, UsageError, usageErrorText } from './usage-error.js';
 
 const HELP = `Usage: cvo-verifier COMMAND [options]
 
@@ -93,11 +93,7 @@ export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): 
     return await (await load()).run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(
-        err instanceof ConfigError
-          ? `error: ${err.message}\n`
-          : `error: ${err.message}\nRun 'cvo-verifier --help' for usage.\n`,
-      );
+      io.stderr(usageErrorText(err, 'cvo-verifier --help'));
       return ExitCode.Usage;
     }
     throw err;

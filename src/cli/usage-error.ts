@@ -13,3 +13,13 @@ export class ConfigError extends UsageError {
 
 /** Exit codes shared by every command. */
 export const ExitCode = { Verified: 0, NotVerified: 1, Usage: 2 } as const;
+
+/**
+ * What a command prints for a usage or configuration error: the message, and for a usage error
+ * where its help is (a configuration error is the input's fault, not the call's).
+ */
+export function usageErrorText(err: UsageError, helpCommand: string): string {
+  return err instanceof ConfigError
+    ? `error: ${err.message}\n`
+    : `error: ${err.message}\nRun '${helpCommand}' for usage.\n`;
+}

@@ -1,6 +1,7 @@
 import { KubeApiError } from '../kube/client.js';
 import type { ConfigMapPort } from '../kube/client.js';
 import type { ConfigMap } from '../kube/types.js';
+import type { PayloadVerification } from './verification-port.js';
 
 /** The key under which the state JSON is stored in its ConfigMap. */
 export const STATE_KEY = 'state.json';
@@ -22,25 +23,11 @@ export interface PublishedVerdict {
   readonly payload?: PublishedPayload;
 }
 
-export interface PublishedPayload {
-  readonly mode: 'warn' | 'enforce';
-  readonly verified: boolean;
-  readonly message: string;
-  readonly summary?: {
-    readonly total: number;
-    readonly verified: number;
-    readonly unsigned: number;
-    readonly invalid: number;
-    readonly notCovered: number;
-    readonly errors: number;
-  };
-  readonly failing: readonly {
-    readonly tags: readonly string[];
-    readonly pullspec: string;
-    readonly status: string;
-    readonly reason: string;
-  }[];
-}
+/** The payload verdict as published: the failing components capped. */
+export type PublishedPayload = Pick<
+  PayloadVerification,
+  'mode' | 'verified' | 'message' | 'summary' | 'failing'
+>;
 
 export interface PublishedRecheck {
   readonly kind: 'history' | 'target';
