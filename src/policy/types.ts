@@ -1,8 +1,11 @@
 /**
- * ClusterImagePolicy and ImagePolicy (config.openshift.io/v1) as validated values. Base64 fields
- * keep the text as written; rendering re-encodes the decoded bytes.
+ * ClusterImagePolicy and ImagePolicy (config.openshift.io/v1 or v1alpha1) as validated values.
+ * The two versions have the same fields; they differ only in validation rules (validate.ts).
+ * Base64 fields keep the text as written; rendering re-encodes the decoded bytes.
  */
 export type PolicyKind = 'ClusterImagePolicy' | 'ImagePolicy';
+
+export type PolicyApiVersion = 'config.openshift.io/v1' | 'config.openshift.io/v1alpha1';
 
 export type PolicyType = 'PublicKey' | 'FulcioCAWithRekor' | 'PKI';
 
@@ -54,6 +57,8 @@ export interface ImagePolicySpec {
 
 /** One validated object and where it came from. */
 export interface PolicyObject {
+  /** The version the object was written in (and validated against). */
+  readonly apiVersion: PolicyApiVersion;
   readonly kind: PolicyKind;
   readonly name: string;
   /** Set for ImagePolicy when the document names it; never for ClusterImagePolicy. */

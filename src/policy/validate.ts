@@ -4,6 +4,7 @@ import type { PolicyIssue } from './policy-error.js';
 import type {
   ImagePolicySpec,
   MatchPolicy,
+  PolicyApiVersion,
   PolicyKind,
   PolicyObject,
   PolicyType,
@@ -11,19 +12,24 @@ import type {
   SignedIdentity,
 } from './types.js';
 
-export const POLICY_API_VERSION = 'config.openshift.io/v1';
+/**
+ * The versions the API server serves these kinds in, newest first: `v1` (openshift/api
+ * config/v1, the payload's CRDs since the hard cut to v1 in openshift/api d1ee05174e) and
+ * `v1alpha1` (config/v1alpha1, served by TechPreviewNoUpgrade clusters before that cut and the
+ * version the OpenShift documentation shows). Any other apiVersion is refused.
+ */
+export const POLICY_API_VERSIONS = [
+  'config.openshift.io/v1',
+  'config.openshift.io/v1alpha1',
+] as const satisfies readonly PolicyApiVersion[];
 
-// Limits from the CRD schemas (openshift/api config/v1, ClusterImagePolicy and ImagePolicy).
+// Limits the two schemas share (openshift/api config/v1 and config/v1alpha1).
 const MAX_SCOPES = 256;
 const MAX_SCOPE_LENGTH = 512;
 const MAX_KEY_DATA_LENGTH = 8192;
-const MIN_KEY_DATA_LENGTH = 68;
-const MIN_CA_DATA_LENGTH = 72;
-const MAX_OIDC_ISSUER_LENGTH = 2048;
 const MAX_EMAIL_LENGTH = 320;
 const MAX_HOSTNAME_LENGTH = 253;
 const MAX_REPOSITORY_LENGTH = 512;
-const MAX_CONDITIONS = 8;
 // Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label).
 const MAX_NAME_LENGTH = 253;
 const MAX_NAMESPACE_LENGTH = 63;
@@ -44,7 +50,9 @@ const SCOPE_RE = new RegExp(
 const REPOSITORY_RE = new RegExp(`^(?:${DOMAIN})${PATH}$`);
 const ENDS_WITH_TAG_RE = /:[\w][\w.-]{0,127}$/;
 const LOCALHOST_PORT_RE = /^localhost:[0-9]+$/;
-const EMAIL_RE = /^\S+@\S+$/;
+// CEL `matches` is RE2, whose \S is [^\t\n\f\r ] (ASCII only; JavaScript's \S also excludes
+// \v and Unicode spaces, which the API server accepts).
+const EMAIL_RE = /^[^\t\n\f\r ]+@[^\t\n\f\r ]+$/;
 
 const POLICY_TYPES: readonly PolicyType[] = ['PublicKey', 'FulcioCAWithRekor', 'PKI'];
 const MATCH_POLICIES: readonly MatchPolicy[] = [
@@ -62,14 +70,84 @@ const SCOPE_SYNTAX_MESSAGE =
   'invalid repository namespace or image specification in the image scope';
 const REPOSITORY_TAG_MESSAGE =
   'invalid repository or prefix in the signedIdentity, should not include the tag or digest';
-const REPOSITORY_SYNTAX_MESSAGE =
-  "invalid repository or prefix in the signedIdentity. The repository or prefix must starts with 'localhost' or a valid '.' separated domain. If contains registry paths, the path component names must start with at least one letter or number, with following parts able to be separated by one period, one or two underscore and multiple dashes.";
+
+/**
+ * What differs between the v1 and v1alpha1 schemas (compare the CRDs: openshift/api
+ * config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_clusterimagepolicies.crd.yaml
+ * with config/v1alpha1's copy as of 85c1377d1^, the last commit that had it; the TechPreview
+ * payload CRD shipped before the cut is the same schema). Field names, required fields, enums,
+ * the scope, repository, union and PKI rules, and every other length are the same in both.
+ */
+interface SchemaRules {
+  /**
+   * `publicKey.keyData`, both `rekorKeyData` and `fulcioCAData` carry CEL rules on their first
+   * and last PEM markers (v1 only; v1alpha1 has them on the PKI fields alone).
+   */
+  readonly keyMarkerRules: boolean;
+  /** `publicKey.keyData` minLength (v1: 68). */
+  readonly minKeyDataLength: number | undefined;
+  /** `pki.caRootsData` / `pki.caIntermediatesData` minLength (v1: 72). */
+  readonly minCaDataLength: number | undefined;
+  /** `fulcioSubject.oidcIssuer` maxLength (v1: 2048). */
+  readonly maxOidcIssuerLength: number | undefined;
+  /** `fulcioSubject.signedEmail` maxLength (v1: 320). */
+  readonly maxSignedEmailLength: number | undefined;
+  /** `status.conditions` maxItems (v1: 8). */
+  readonly maxConditions: number | undefined;
+  /** CEL message of `pkiCertificateSubject.email`. */
+  readonly pkiEmailMessage: string;
+  /** CEL message of `pkiCertificateSubject.hostname`. */
+  readonly hostnameMessage: string;
+  /** CEL message of the signedIdentity repository / prefix syntax rule. */
+  readonly repositorySyntaxMessage: string;
+}
+
+const SCHEMA_RULES: Readonly<Record<PolicyApiVersion, SchemaRules>> = {
+  'config.openshift.io/v1': {
+    keyMarkerRules: true,
+    minKeyDataLength: 68,
+    minCaDataLength: 72,
+    maxOidcIssuerLength: 2048,
+    maxSignedEmailLength: MAX_EMAIL_LENGTH,
+    maxConditions: 8,
+    pkiEmailMessage: 'invalid email address',
+    hostnameMessage:
+      "hostname must be a valid dns 1123 subdomain name, optionally prefixed by '*.'. It must consist only of lowercase alphanumeric characters, hyphens, periods and the optional preceding asterisk.",
+    repositorySyntaxMessage:
+      "invalid repository or prefix in the signedIdentity. The repository or prefix must starts with 'localhost' or a valid '.' separated domain. If contains registry paths, the path component names must start with at least one letter or number, with following parts able to be separated by one period, one or two underscore and multiple dashes.",
+  },
+  'config.openshift.io/v1alpha1': {
+    keyMarkerRules: false,
+    minKeyDataLength: undefined,
+    minCaDataLength: undefined,
+    maxOidcIssuerLength: undefined,
+    maxSignedEmailLength: undefined,
+    maxConditions: undefined,
+    pkiEmailMessage: 'invalid email address in pkiCertificateSubject',
+    hostnameMessage:
+      "hostname should be a valid dns 1123 subdomain name, optionally prefixed by '*.'. It should consist only of lowercase alphanumeric characters, hyphens, periods and the optional preceding asterisk.",
+    repositorySyntaxMessage: 'invalid repository or prefix in the signedIdentity',
+  },
+};
 
 type Obj = Readonly<Record<string, unknown>>;
+
+function isRecord(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /** Collects every failure, like the API server, instead of stopping at the first. */
 class Checker {
   readonly issues: PolicyIssue[] = [];
+
+  readonly version: PolicyApiVersion;
+  readonly rules: SchemaRules;
+
+  /** `version`: the schema the object is checked against. */
+  constructor(version: PolicyApiVersion) {
+    this.version = version;
+    this.rules = SCHEMA_RULES[version];
+  }
 
   fail(path: string, message: string): void {
     this.issues.push({ path, message });
@@ -141,10 +219,16 @@ export function checkScope(scope: string): string | undefined {
   return SCOPE_RE.test(scope) ? undefined : SCOPE_SYNTAX_MESSAGE;
 }
 
-/** The CRD's CEL rules for signedIdentity repositories and prefixes; undefined when valid. */
-export function checkRepository(value: string): string | undefined {
+/**
+ * The CRD's CEL rules for signedIdentity repositories and prefixes; undefined when valid. The
+ * rules are the same in both versions, the syntax rule's message is not.
+ */
+export function checkRepository(
+  value: string,
+  apiVersion: PolicyApiVersion = 'config.openshift.io/v1',
+): string | undefined {
   if (ENDS_WITH_TAG_RE.test(value) && !LOCALHOST_PORT_RE.test(value)) return REPOSITORY_TAG_MESSAGE;
-  return REPOSITORY_RE.test(value) ? undefined : REPOSITORY_SYNTAX_MESSAGE;
+  return REPOSITORY_RE.test(value) ? undefined : SCHEMA_RULES[apiVersion].repositorySyntaxMessage;
 }
 
 /**
@@ -164,14 +248,17 @@ function isUrl(value: string): boolean {
   return /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]]*)(?::[0-9]*)?$/.test(authority);
 }
 
-/** format: byte plus the CEL start/end rules, then (stricter) the decoded PEM's kind. */
+/**
+ * format: byte plus, where the schema has them, the CEL start/end (and marker count) rules, then
+ * (stricter, in both versions) the decoded PEM's kind: only PEM blocks of that kind.
+ */
 function checkPemField(
   c: Checker,
   value: unknown,
   path: string,
   kind: 'PUBLIC KEY' | 'CERTIFICATE',
-  limits: { readonly min?: number; readonly max: number },
-  countMarkers = false,
+  limits: { readonly min?: number | undefined; readonly max: number },
+  markers: 'none' | 'start-end' | 'start-end-count',
 ): string | undefined {
   const text = c.string(value, path, limits);
   if (text === undefined) return undefined;
@@ -185,15 +272,15 @@ function checkPemField(
   const begin = `-----BEGIN ${kind}-----`;
   const end = `-----END ${kind}-----`;
   let ok = true;
-  if (!pem.startsWith(begin)) {
+  if (markers !== 'none' && !pem.startsWith(begin)) {
     c.fail(path, `Invalid value: the ${field} must start with base64 encoding of '${begin}'.`);
     ok = false;
   }
-  if (!pem.endsWith(`${end}\n`) && !pem.endsWith(end)) {
+  if (markers !== 'none' && !pem.endsWith(`${end}\n`) && !pem.endsWith(end)) {
     c.fail(path, `Invalid value: the ${field} must end with base64 encoding of '${end}'.`);
     ok = false;
   }
-  if (countMarkers && pem.split(begin).length !== pem.split(end).length) {
+  if (markers === 'start-end-count' && pem.split(begin).length !== pem.split(end).length) {
     c.fail(
       path,
       `Invalid value: ${field} must be base64 encoding of valid PEM format data contain the same number of '${begin}' and '${end}' markers.`,
@@ -209,11 +296,17 @@ function checkPemField(
   return text;
 }
 
-function checkEmail(c: Checker, value: unknown, path: string): string | undefined {
-  const text = c.string(value, path, { max: MAX_EMAIL_LENGTH });
+function checkEmail(
+  c: Checker,
+  value: unknown,
+  path: string,
+  max: number | undefined,
+  message: string,
+): string | undefined {
+  const text = c.string(value, path, max === undefined ? {} : { max });
   if (text === undefined) return undefined;
   if (!EMAIL_RE.test(text)) {
-    c.fail(path, 'Invalid value: invalid email address');
+    c.fail(path, `Invalid value: ${message}`);
     return undefined;
   }
   return text;
@@ -243,6 +336,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
     }
   }
 
+  const keyMarkers = c.rules.keyMarkerRules ? 'start-end' : 'none';
   let result: RootOfTrust | undefined;
   if (obj.publicKey !== undefined) {
     const p = join(path, 'publicKey');
@@ -253,17 +347,20 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
         c.required(pk, p, 'keyData'),
         join(p, 'keyData'),
         'PUBLIC KEY',
-        {
-          min: MIN_KEY_DATA_LENGTH,
-          max: MAX_KEY_DATA_LENGTH,
-        },
+        { min: c.rules.minKeyDataLength, max: MAX_KEY_DATA_LENGTH },
+        keyMarkers,
       );
       const rekorKeyData =
         pk.rekorKeyData === undefined
           ? undefined
-          : checkPemField(c, pk.rekorKeyData, join(p, 'rekorKeyData'), 'PUBLIC KEY', {
-              max: MAX_KEY_DATA_LENGTH,
-            });
+          : checkPemField(
+              c,
+              pk.rekorKeyData,
+              join(p, 'rekorKeyData'),
+              'PUBLIC KEY',
+              { max: MAX_KEY_DATA_LENGTH },
+              keyMarkers,
+            );
       if (keyData !== undefined && (pk.rekorKeyData === undefined || rekorKeyData !== undefined))
         result = {
           policyType: 'PublicKey',
@@ -281,6 +378,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
         join(p, 'fulcioCAData'),
         'CERTIFICATE',
         { max: MAX_KEY_DATA_LENGTH },
+        keyMarkers,
       );
       const rekorKeyData = checkPemField(
         c,
@@ -288,6 +386,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
         join(p, 'rekorKeyData'),
         'PUBLIC KEY',
         { max: MAX_KEY_DATA_LENGTH },
+        keyMarkers,
       );
       const sp = join(p, 'fulcioSubject');
       const subjectValue = c.required(f, p, 'fulcioSubject');
@@ -300,9 +399,12 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
       if (subject !== undefined) {
         const issuerValue = c.required(subject, sp, 'oidcIssuer');
         if (issuerValue !== undefined) {
-          oidcIssuer = c.string(issuerValue, join(sp, 'oidcIssuer'), {
-            max: MAX_OIDC_ISSUER_LENGTH,
-          });
+          const max = c.rules.maxOidcIssuerLength;
+          oidcIssuer = c.string(
+            issuerValue,
+            join(sp, 'oidcIssuer'),
+            max === undefined ? {} : { max },
+          );
           if (oidcIssuer !== undefined && !isUrl(oidcIssuer)) {
             c.fail(join(sp, 'oidcIssuer'), 'Invalid value: oidcIssuer must be a valid URL');
             oidcIssuer = undefined;
@@ -310,7 +412,13 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
         }
         const emailValue = c.required(subject, sp, 'signedEmail');
         if (emailValue !== undefined)
-          signedEmail = checkEmail(c, emailValue, join(sp, 'signedEmail'));
+          signedEmail = checkEmail(
+            c,
+            emailValue,
+            join(sp, 'signedEmail'),
+            c.rules.maxSignedEmailLength,
+            'invalid email address',
+          );
       }
       if (
         fulcioCAData !== undefined &&
@@ -332,14 +440,14 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
     const p = join(path, 'pki');
     const k = c.object(obj.pki, p, ['caRootsData', 'caIntermediatesData', 'pkiCertificateSubject']);
     if (k !== undefined) {
-      const caLimits = { min: MIN_CA_DATA_LENGTH, max: MAX_KEY_DATA_LENGTH };
+      const caLimits = { min: c.rules.minCaDataLength, max: MAX_KEY_DATA_LENGTH };
       const caRootsData = checkPemField(
         c,
         c.required(k, p, 'caRootsData'),
         join(p, 'caRootsData'),
         'CERTIFICATE',
         caLimits,
-        true,
+        'start-end-count',
       );
       const caIntermediatesData =
         k.caIntermediatesData === undefined
@@ -350,7 +458,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
               join(p, 'caIntermediatesData'),
               'CERTIFICATE',
               caLimits,
-              true,
+              'start-end-count',
             );
       const sp = join(p, 'pkiCertificateSubject');
       const subjectValue = c.required(k, p, 'pkiCertificateSubject');
@@ -368,7 +476,13 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
           subjectOk = false;
         }
         if (subject.email !== undefined) {
-          email = checkEmail(c, subject.email, join(sp, 'email'));
+          email = checkEmail(
+            c,
+            subject.email,
+            join(sp, 'email'),
+            MAX_EMAIL_LENGTH,
+            c.rules.pkiEmailMessage,
+          );
           subjectOk &&= email !== undefined;
         }
         if (subject.hostname !== undefined) {
@@ -378,10 +492,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
             bare !== undefined &&
             (bare.length > MAX_NAME_LENGTH || !DNS1123_SUBDOMAIN_RE.test(bare))
           ) {
-            c.fail(
-              join(sp, 'hostname'),
-              "Invalid value: hostname must be a valid dns 1123 subdomain name, optionally prefixed by '*.'. It must consist only of lowercase alphanumeric characters, hyphens, periods and the optional preceding asterisk.",
-            );
+            c.fail(join(sp, 'hostname'), `Invalid value: ${c.rules.hostnameMessage}`);
             hostname = undefined;
           }
           subjectOk &&= hostname !== undefined;
@@ -411,7 +522,7 @@ function checkRootOfTrust(c: Checker, value: unknown, path: string): RootOfTrust
 function checkRepositoryField(c: Checker, value: unknown, path: string): string | undefined {
   const text = c.string(value, path, { max: MAX_REPOSITORY_LENGTH });
   if (text === undefined) return undefined;
-  const reason = checkRepository(text);
+  const reason = checkRepository(text, c.version);
   if (reason !== undefined) {
     c.fail(path, `Invalid value: ${reason}`);
     return undefined;
@@ -541,10 +652,11 @@ function checkStatus(c: Checker, value: unknown): void {
   // Status is written by the cluster; we only check its shape, never act on it.
   const status = c.object(value, 'status', ['conditions']);
   if (status?.conditions === undefined) return;
+  const max = c.rules.maxConditions;
   if (!Array.isArray(status.conditions))
     c.fail('status.conditions', 'Invalid value: must be an array');
-  else if (status.conditions.length > MAX_CONDITIONS)
-    c.fail('status.conditions', `Too many: must have at most ${MAX_CONDITIONS} items`);
+  else if (max !== undefined && status.conditions.length > max)
+    c.fail('status.conditions', `Too many: must have at most ${max} items`);
 }
 
 /**
@@ -553,7 +665,11 @@ function checkStatus(c: Checker, value: unknown): void {
  * Throws a PolicyError (`INVALID_POLICY`) listing every failing field.
  */
 export function validatePolicyObject(value: unknown, source: string): PolicyObject {
-  const c = new Checker();
+  const apiVersion = isRecord(value) ? value.apiVersion : undefined;
+  const version = POLICY_API_VERSIONS.find((v) => v === apiVersion);
+  // An unknown apiVersion is refused below; the rest of the object is still checked (as v1, the
+  // stricter schema) so every problem is reported at once.
+  const c = new Checker(version ?? 'config.openshift.io/v1');
   const obj = c.object(value, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
   if (obj === undefined) throw new PolicyError('INVALID_POLICY', source, c.issues);
   const kind = obj.kind;
@@ -565,10 +681,10 @@ export function validatePolicyObject(value: unknown, source: string): PolicyObje
       },
     ]);
   }
-  if (obj.apiVersion !== POLICY_API_VERSION)
+  if (version === undefined)
     c.fail(
       'apiVersion',
-      `Unsupported value: ${JSON.stringify(obj.apiVersion)}: supported values: "${POLICY_API_VERSION}"`,
+      `Unsupported value: ${JSON.stringify(obj.apiVersion)}: supported values: ${POLICY_API_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`,
     );
   let name: string | undefined;
   let namespace: string | undefined;
@@ -604,10 +720,11 @@ export function validatePolicyObject(value: unknown, source: string): PolicyObje
   const specValue = c.required(obj, '', 'spec');
   const spec = specValue === undefined ? undefined : checkSpec(c, specValue, 'spec');
   if (obj.status !== undefined) checkStatus(c, obj.status);
-  if (c.issues.length > 0 || name === undefined || spec === undefined)
+  if (c.issues.length > 0 || version === undefined || name === undefined || spec === undefined)
     throw new PolicyError('INVALID_POLICY', source, c.issues);
   const policyKind: PolicyKind = kind;
   return {
+    apiVersion: version,
     kind: policyKind,
     name,
     ...(namespace !== undefined ? { namespace } : {}),

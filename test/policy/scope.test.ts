@@ -19,6 +19,7 @@ function policy(
   namespace?: string,
 ): PolicyObject {
   return {
+    apiVersion: 'config.openshift.io/v1',
     kind,
     name,
     ...(namespace !== undefined ? { namespace } : {}),

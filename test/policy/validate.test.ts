@@ -217,7 +217,7 @@ describe('validatePolicyObject', () => {
         'apiVersion',
         'pk',
         'apiVersion',
-        'config.openshift.io/v1alpha1',
+        'config.openshift.io/v1beta1',
         'apiVersion',
         'Unsupported value',
       ],
