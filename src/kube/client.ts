@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   ApiException,
+  ApisApi,
   AuthenticationV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
@@ -54,7 +55,12 @@ export interface LeasePort {
 
 /** The cluster-scoped configuration verification reads besides ConfigMaps. */
 export interface ClusterConfigPort {
-  /** ClusterImagePolicies (config.openshift.io/v1) as the API server returns them. */
+  /**
+   * ClusterImagePolicies (config.openshift.io/v1) as the API server returns them. Fails with
+   * {@link ResourceNotServedError} when the cluster serves no version of the resource (its CRD
+   * is not installed), with a plain KubeApiError otherwise (a 404 when only another version is
+   * served).
+   */
   listClusterImagePolicies(): Promise<unknown[]>;
   /**
    * ImageDigestMirrorSets (config.openshift.io/v1) and ImageContentSourcePolicies
@@ -119,6 +125,27 @@ export class KubeApiError extends Error {
   }
 }
 
+/**
+ * The API server serves no version of a resource type: its CustomResourceDefinition is not
+ * installed (a ClusterImagePolicy on a cluster without TechPreviewNoUpgrade before the API went
+ * GA). A list answered 404 is this error only once discovery confirmed that no version of the
+ * group has the resource; a missing object, a resource served under another version, a 403 or a
+ * failed discovery never are.
+ */
+export class ResourceNotServedError extends KubeApiError {
+  /** `plural.group`, as the API server names the resource type. */
+  readonly resource: string;
+  constructor(what: string, resource: string, options?: { cause?: unknown }) {
+    super(404, `${what}: 404 the API server does not serve ${resource} in any version`, options);
+    this.resource = resource;
+  }
+}
+
+/** Whether `err` says the resource type is not served at all ({@link ResourceNotServedError}). */
+export function isResourceNotServed(err: unknown): err is ResourceNotServedError {
+  return err instanceof ResourceNotServedError;
+}
+
 export interface KubeConfigOptions {
   /** A kubeconfig file; else KUBECONFIG-style default loading, else in-cluster. */
   readonly kubeconfig?: string;
@@ -150,6 +177,7 @@ export function createKubePort(kc: KubeConfig): KubePort {
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const authn = kc.makeApiClient(AuthenticationV1Api);
   const authz = kc.makeApiClient(AuthorizationV1Api);
+  const apis = kc.makeApiClient(ApisApi);
   const server = kc.getCurrentCluster()?.server ?? 'unknown';
 
   return {
@@ -194,15 +222,26 @@ export function createKubePort(kc: KubeConfig): KubePort {
         ...(await list('operator.openshift.io', 'v1alpha1', 'imagecontentsourcepolicies')),
       ];
     },
-    listClusterImagePolicies: () =>
-      call('list clusterimagepolicies', async () => {
-        const list = (await custom.listClusterCustomObject({
-          group: 'config.openshift.io',
-          version: 'v1',
-          plural: 'clusterimagepolicies',
-        })) as { items?: unknown[] };
-        return list.items ?? [];
-      }),
+    listClusterImagePolicies: async () => {
+      const what = 'list clusterimagepolicies';
+      const resource = {
+        group: 'config.openshift.io',
+        version: 'v1',
+        plural: 'clusterimagepolicies',
+      };
+      try {
+        return await call(what, async () => {
+          const list = (await custom.listClusterCustomObject(resource)) as { items?: unknown[] };
+          return list.items ?? [];
+        });
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+        throw await explainListNotFound(what, resource, err, {
+          groups: () => apis.getAPIVersions(),
+          resources: (group, version) => custom.getAPIResources({ group, version }),
+        });
+      }
+    },
     replaceClusterVersionStatus: (cv) =>
       call(
         `update clusterversion ${cv.metadata.name ?? ''} status`,
@@ -323,6 +362,47 @@ export function createKubePort(kc: KubeConfig): KubePort {
         return review.status?.allowed === true;
       }),
   };
+}
+
+/** The discovery documents {@link explainListNotFound} reads. */
+interface Discovery {
+  groups(): Promise<{ groups: { name: string; versions: { version: string }[] }[] }>;
+  resources(group: string, version: string): Promise<{ resources: { name: string }[] }>;
+}
+
+/**
+ * What a 404 to a cluster-scoped list means. A list names no object, so the API server answers
+ * 404 ("404 page not found") only when it does not route the resource at that group/version; the
+ * group's discovery then tells the two cases apart: no version has the resource (its CRD is not
+ * installed: {@link ResourceNotServedError}), or another version has it (a plain 404 naming the
+ * versions served: those objects exist but are not read here, which must not pass for none).
+ * A failed discovery is thrown as it is: not knowing is never "not served".
+ */
+async function explainListNotFound(
+  what: string,
+  resource: { readonly group: string; readonly version: string; readonly plural: string },
+  notFound: KubeApiError,
+  discovery: Discovery,
+): Promise<KubeApiError> {
+  const name = `${resource.plural}.${resource.group}`;
+  const group = (
+    await call(`discover API groups (after ${what})`, () => discovery.groups())
+  ).groups.find((g) => g.name === resource.group);
+  const servedIn: string[] = [];
+  for (const { version } of group?.versions ?? []) {
+    const list = await call(`discover ${resource.group}/${version} (after ${what})`, () =>
+      discovery.resources(resource.group, version),
+    );
+    if (list.resources.some((r) => r.name === resource.plural)) servedIn.push(version);
+  }
+  if (servedIn.length === 0) return new ResourceNotServedError(what, name, { cause: notFound });
+  // Served under the version asked for too: it was installed meanwhile; a retry will list it.
+  if (servedIn.includes(resource.version)) return notFound;
+  return new KubeApiError(
+    404,
+    `${what}: 404 ${name} is served as ${servedIn.map((v) => `${resource.group}/${v}`).join(', ')}, not ${resource.group}/${resource.version}`,
+    { cause: notFound },
+  );
 }
 
 /** 429 Too Many Requests is retried this often, honouring Retry-After (as client-go does). */

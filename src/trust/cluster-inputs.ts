@@ -7,6 +7,7 @@ import {
   VERIFICATION_CONFIG_MAP_ANNOTATION,
 } from '../gpg/root-of-trust.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
+import { isResourceNotServed } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
 import { parseMirrorObject } from '../mirrors/mirrors.js';
 import type { MirrorRule } from '../mirrors/mirrors.js';
@@ -33,6 +34,10 @@ export interface TrustSource {
     | undefined
   >;
   listConfigMaps(namespace: string, labelSelector: string): Promise<SignatureConfigMap[]>;
+  /**
+   * Rejects with a ResourceNotServedError (src/kube/client.ts) when the cluster serves no
+   * version of the resource: then, and only then, there are none.
+   */
   listClusterImagePolicies(): Promise<unknown[]>;
   listMirrorSets(): Promise<unknown[]>;
   listNodeArchitectures(): Promise<string[]>;
@@ -74,6 +79,22 @@ export interface GpgTrustInputs {
   readonly signatureConfigMapsName: string;
 }
 
+/** The cluster's ClusterImagePolicies, or why it has none to read. */
+export interface PolicyInputs {
+  /** As the API server returned them (validated later). */
+  readonly objects: readonly unknown[];
+  /**
+   * Set when the cluster does not serve ClusterImagePolicies at all (no CRD: a cluster without
+   * TechPreviewNoUpgrade before the API went GA): no policy can exist, so none applies, as CRI-O
+   * then pulls under the default policy. The sentence says so in a verdict.
+   */
+  readonly notServed?: string;
+}
+
+/** What a verdict says when the cluster does not serve ClusterImagePolicies. */
+export const POLICIES_NOT_SERVED_NOTE =
+  'ClusterImagePolicies are not available on this cluster (the API server does not serve clusterimagepolicies.config.openshift.io): Sigstore policies were not consulted';
+
 /** What the whole-payload check reads besides policies. */
 export interface PayloadInputs {
   readonly mirrors: readonly MirrorRule[];
@@ -102,6 +123,13 @@ export interface ClusterTrustReaderOptions extends TrustLocations {
 export class ClusterTrustReader {
   private readonly options: ClusterTrustReaderOptions;
   private parsed: { key: string; trust: RootOfTrust } | undefined;
+  /**
+   * What the optional APIs answered last, so that their state is logged when it changes, not on
+   * every verification: whether ClusterImagePolicies are served (undefined before the first
+   * answer), and why Nodes could not be listed (undefined when they could).
+   */
+  private policiesServed: boolean | undefined;
+  private nodesError: string | undefined;
 
   constructor(options: ClusterTrustReaderOptions) {
     this.options = options;
@@ -140,9 +168,33 @@ export class ClusterTrustReader {
     };
   }
 
-  /** The cluster's ClusterImagePolicies as the API server returned them (validated later). */
-  policyObjects(): Promise<unknown[]> {
-    return this.options.source.listClusterImagePolicies();
+  /**
+   * The cluster's ClusterImagePolicies. A cluster that does not serve them has none (logged once
+   * per change); any other failure to list them (403, 500, a timeout, a version not read here) is
+   * thrown: policies that may exist but could not be read are never taken for none.
+   */
+  async policyInputs(): Promise<PolicyInputs> {
+    let objects: unknown[];
+    try {
+      objects = await this.options.source.listClusterImagePolicies();
+    } catch (err) {
+      if (!isResourceNotServed(err)) throw err;
+      if (this.policiesServed !== false) {
+        this.options.logger?.info(
+          'ClusterImagePolicies are not served by this cluster: releases are verified without Sigstore policies',
+          { resource: err.resource },
+        );
+      }
+      this.policiesServed = false;
+      return { objects: [], notServed: POLICIES_NOT_SERVED_NOTE };
+    }
+    if (this.policiesServed === false) {
+      this.options.logger?.info(
+        'ClusterImagePolicies are served by this cluster again: Sigstore policies are consulted',
+      );
+    }
+    this.policiesServed = true;
+    return { objects };
   }
 
   async payloadInputs(): Promise<PayloadInputs> {
@@ -178,10 +230,17 @@ export class ClusterTrustReader {
     let architectures: string[] = [];
     try {
       architectures = await this.options.source.listNodeArchitectures();
+      if (this.nodesError !== undefined)
+        this.options.logger?.info('nodes can be listed again; checking their architectures');
+      this.nodesError = undefined;
     } catch (err) {
-      this.options.logger?.warn('could not list nodes; checking this architecture only', {
-        error: err instanceof Error ? err.message : String(err),
-      });
+      const error = err instanceof Error ? err.message : String(err);
+      // Once per change: RBAC that forbids listing Nodes forbids it for every verification.
+      if (error !== this.nodesError)
+        this.options.logger?.warn('could not list nodes; checking this architecture only', {
+          error,
+        });
+      this.nodesError = error;
     }
     const platforms = [...new Set(architectures.slice(0, MAX_NODE_PLATFORMS).map(nodePlatform))];
     return platforms.length > 0 ? platforms : [this.options.platform];

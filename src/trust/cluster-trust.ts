@@ -125,10 +125,15 @@ export class ClusterTrust implements ReleaseVerifierPort {
       return refusedWithoutTrust(parsed, err, notes);
     }
     const client = this.options.registry;
-    const sigstore =
-      client === undefined
-        ? undefined
-        : buildSigstoreConfig(await this.reader.policyObjects(), client, notes);
+    // Said in the verdict's details and, when it verifies, in its summary (ReleaseVerified's
+    // message): a release that verified without Sigstore policies must say it did.
+    const unavailable: string[] = [];
+    let sigstore: SigstoreConfig | undefined;
+    if (client !== undefined) {
+      const policies = await this.reader.policyInputs();
+      if (policies.notServed !== undefined) unavailable.push(policies.notServed);
+      sigstore = buildSigstoreConfig(policies.objects, client, notes);
+    }
     const verdict = await verifyRelease(
       parsed instanceof VerifyError ? image : parsed,
       { gpg, ...(sigstore !== undefined ? { sigstore } : {}) },
@@ -143,9 +148,12 @@ export class ClusterTrust implements ReleaseVerifierPort {
     );
     this.options.metrics?.recordStores(verdict.stores);
     const summary = verdict.verified
-      ? verdict.checks
-          .map((c) => `${c.kind === 'gpg' ? c.keyring : `policy ${c.policy}`}: ${c.reason}`)
-          .join('; ')
+      ? [
+          ...verdict.checks.map(
+            (c) => `${c.kind === 'gpg' ? c.keyring : `policy ${c.policy}`}: ${c.reason}`,
+          ),
+          ...unavailable,
+        ].join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
     const force = cv.spec.desiredUpdate?.force === true;
     const payload =
@@ -157,7 +165,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
         verdict.verified,
         verdict.code,
         verdict.message,
-        [...notes, ...verdict.details],
+        [...unavailable, ...notes, ...verdict.details],
         summary,
       ),
       signatures: verdict.verified ? verdict.signatures : [],

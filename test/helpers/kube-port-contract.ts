@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
-import { KubeApiError } from '../../src/kube/client.js';
+import { isResourceNotServed, KubeApiError } from '../../src/kube/client.js';
 import type { KubePort } from '../../src/kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus, KubeEvent } from '../../src/kube/types.js';
 import { kubeApiError } from './memory-kube.js';
@@ -313,6 +313,78 @@ export function kubePortContract(subject: () => KubePortSubject | { readonly ski
       } finally {
         await watcher.stop();
       }
+    },
+  );
+}
+
+/** A cluster without the ClusterImagePolicy CRD, for {@link optionalApiContract}. */
+export interface OptionalApiSubject {
+  readonly kube: KubePort;
+  /**
+   * Installs ClusterImagePolicies served only as `version` (not the v1 the client lists), as a
+   * cluster of a release whose TechPreviewNoUpgrade CRD had v1alpha1 alone. Runs last: the subject
+   * is not restored.
+   */
+  serveClusterImagePoliciesOnlyAs(version: string): Promise<void>;
+}
+
+/**
+ * What the client reports for optional APIs a cluster does not serve, run against a real
+ * kube-apiserver without the ClusterImagePolicy CRD (test/e2e/feature-sets.test.ts) and against
+ * MemoryKube (test/unit/optional-apis.test.ts). Registers its tests in the caller's describe; the
+ * last one changes the subject.
+ */
+export function optionalApiContract(
+  subject: () => OptionalApiSubject | { readonly skip: string },
+): void {
+  const contract = (name: string, fn: (s: OptionalApiSubject) => Promise<void>): void => {
+    it(name, async (t) => {
+      const s = subject();
+      if ('skip' in s) {
+        t.skip(s.skip);
+        return;
+      }
+      await fn(s);
+    });
+  };
+
+  contract(
+    'reports ClusterImagePolicies without their CRD as ResourceNotServedError, not as an empty list',
+    async ({ kube }) => {
+      await assert.rejects(kube.listClusterImagePolicies(), (err: unknown) => {
+        assert.ok(isResourceNotServed(err), `not ResourceNotServedError: ${String(err)}`);
+        assert.equal(err.status, 404);
+        assert.equal(err.resource, 'clusterimagepolicies.config.openshift.io');
+        assert.equal(
+          err.message,
+          'list clusterimagepolicies: 404 the API server does not serve clusterimagepolicies.config.openshift.io in any version',
+        );
+        return true;
+      });
+    },
+  );
+
+  contract(
+    'reports ClusterImagePolicies served only as another version as a plain 404 naming it (they may exist)',
+    async (s) => {
+      await s.serveClusterImagePoliciesOnlyAs('v1alpha1');
+      // The API server's discovery serves a CRD shortly after it is Established.
+      const deadline = Date.now() + 10_000;
+      let last: unknown;
+      for (;;) {
+        last = await s.kube.listClusterImagePolicies().then(
+          () => 'listed',
+          (err: unknown) => err,
+        );
+        if (!isResourceNotServed(last) || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      assert.ok(last instanceof KubeApiError);
+      assert.equal(last.status, 404);
+      assert.equal(
+        last.message,
+        'list clusterimagepolicies: 404 clusterimagepolicies.config.openshift.io is served as config.openshift.io/v1alpha1, not config.openshift.io/v1',
+      );
     },
   );
 }

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { systemClock } from '../../src/controller/clock.js';
 import type { Clock } from '../../src/controller/clock.js';
-import { KubeApiError } from '../../src/kube/client.js';
+import { KubeApiError, ResourceNotServedError } from '../../src/kube/client.js';
 import type { KubePort, WatchHandlers, Watcher } from '../../src/kube/client.js';
 import type {
   ClusterVersion,
@@ -25,6 +25,30 @@ export type MemoryResource =
   | 'nodes'
   | 'tokenreviews'
   | 'subjectaccessreviews';
+
+/** The optional resource types ClusterConfigPort lists: CRDs a cluster may not have. */
+export type OptionalResource =
+  'clusterimagepolicies' | 'imagedigestmirrorsets' | 'imagecontentsourcepolicies';
+
+/** Their group, the version the client lists and the kind of their objects. */
+const OPTIONAL: Readonly<
+  Record<
+    OptionalResource,
+    { readonly group: string; readonly version: string; readonly kind: string }
+  >
+> = {
+  clusterimagepolicies: { group: 'config.openshift.io', version: 'v1', kind: 'ClusterImagePolicy' },
+  imagedigestmirrorsets: {
+    group: 'config.openshift.io',
+    version: 'v1',
+    kind: 'ImageDigestMirrorSet',
+  },
+  imagecontentsourcepolicies: {
+    group: 'operator.openshift.io',
+    version: 'v1alpha1',
+    kind: 'ImageContentSourcePolicy',
+  },
+};
 
 export type MemoryVerb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete' | 'watch';
 
@@ -136,6 +160,13 @@ export class MemoryKube implements KubePort {
   clusterImagePolicies: unknown[] = [];
   mirrorSets: unknown[] = [];
   nodeArchitectures: string[] = [];
+  /**
+   * Optional resource types the cluster does not serve under the version the client lists: the
+   * versions it serves instead, none (`[]`) when their CRD is not installed at all. What the real
+   * client then reports: a ClusterImagePolicy list fails (ResourceNotServedError when no version
+   * is served, else a 404 naming the versions), a mirror-set kind lists as empty.
+   */
+  readonly notServed = new Map<OptionalResource, readonly string[]>();
   /** Bearer tokens TokenReview accepts, and what SubjectAccessReview allows. */
   readonly tokens = new Map<string, { username: string; groups: string[] }>();
   allow: (user: { username: string; groups: string[] }, path: string, verb: string) => boolean =
@@ -372,13 +403,33 @@ export class MemoryKube implements KubePort {
   // ClusterConfigPort
 
   async listClusterImagePolicies(): Promise<unknown[]> {
+    const what = 'list clusterimagepolicies';
     await this.act({ verb: 'list', resource: 'clusterimagepolicies' });
+    const servedAs = this.notServed.get('clusterimagepolicies');
+    if (servedAs !== undefined) {
+      const { group, version } = OPTIONAL.clusterimagepolicies;
+      const name = `clusterimagepolicies.${group}`;
+      const notFound = new KubeApiError(404, `${what}: 404 404 page not found\n`);
+      if (servedAs.length === 0) throw new ResourceNotServedError(what, name, { cause: notFound });
+      throw new KubeApiError(
+        404,
+        `${what}: 404 ${name} is served as ${servedAs.map((v) => `${group}/${v}`).join(', ')}, not ${group}/${version}`,
+        { cause: notFound },
+      );
+    }
     return structuredClone(this.clusterImagePolicies);
   }
 
   async listMirrorSets(): Promise<unknown[]> {
     await this.act({ verb: 'list', resource: 'mirrorsets' });
-    return structuredClone(this.mirrorSets);
+    const unserved = new Set(
+      [...this.notServed.keys()]
+        .filter((r) => r !== 'clusterimagepolicies')
+        .map((r) => OPTIONAL[r].kind),
+    );
+    return structuredClone(
+      this.mirrorSets.filter((m) => !unserved.has(String((m as { kind?: unknown } | null)?.kind))),
+    );
   }
 
   async listNodeArchitectures(): Promise<string[]> {
