@@ -13,18 +13,68 @@ export const OPENSHIFT_NAMESPACES = [
 ] as const;
 
 /**
- * The CRD files applied to the local cluster. They are the real ones from github.com/openshift/api;
- * the Go module proxy does not serve that module at a recent commit, so they are read from
- * ../shared/fixtures/openshift-api (commit in its SOURCE file). TechPreviewNoUpgrade's
- * ClusterVersion adds spec.signatureStores, which this service honours.
+ * Which ClusterVersion CRD and optional APIs a local cluster gets, as OpenShift's feature sets
+ * install them (the CRDs' `release.openshift.io/feature-set` annotation).
+ *
+ * - `TechPreviewNoUpgrade`: its ClusterVersion, which adds spec.signatureStores (honoured by this
+ *   service), and every CRD the service reads.
+ * - `Default`: the Default ClusterVersion (no spec.signatureStores: the field is pruned) and no
+ *   ClusterImagePolicy or ImagePolicy CRD, as every cluster without TechPreviewNoUpgrade had
+ *   before those APIs went GA. The mirror-set CRDs, GA for long, are installed.
  */
-export const CRD_FILES = [
-  '0000_00_cluster-version-operator_01_clusterversions-TechPreviewNoUpgrade.crd.yaml',
-  '0000_10_config-operator_01_clusterimagepolicies.crd.yaml',
-  '0000_10_config-operator_01_imagepolicies.crd.yaml',
-  '0000_10_config-operator_01_imagedigestmirrorsets.crd.yaml',
-  '0000_10_config-operator_01_imagecontentsourcepolicies.crd.yaml',
-] as const;
+export type FeatureSet = 'Default' | 'TechPreviewNoUpgrade';
+
+/** A CRD file and the name `kubectl wait` waits for. */
+export interface CrdFile {
+  readonly file: string;
+  readonly name: string;
+}
+
+/**
+ * The CRD files applied to the local cluster for `featureSet`. They are the real ones from
+ * github.com/openshift/api; the Go module proxy does not serve that module at a recent commit, so
+ * they are read from ../shared/fixtures/openshift-api (commit in its SOURCE file).
+ */
+export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
+  const mirrorSets: CrdFile[] = [
+    {
+      file: '0000_10_config-operator_01_imagedigestmirrorsets.crd.yaml',
+      name: 'imagedigestmirrorsets.config.openshift.io',
+    },
+    {
+      file: '0000_10_config-operator_01_imagecontentsourcepolicies.crd.yaml',
+      name: 'imagecontentsourcepolicies.operator.openshift.io',
+    },
+  ];
+  const clusterVersion: CrdFile = {
+    file: `0000_00_cluster-version-operator_01_clusterversions-${featureSet}.crd.yaml`,
+    name: 'clusterversions.config.openshift.io',
+  };
+  switch (featureSet) {
+    case 'Default':
+      return [clusterVersion, ...mirrorSets];
+    case 'TechPreviewNoUpgrade':
+      return [
+        clusterVersion,
+        {
+          file: '0000_10_config-operator_01_clusterimagepolicies.crd.yaml',
+          name: 'clusterimagepolicies.config.openshift.io',
+        },
+        {
+          file: '0000_10_config-operator_01_imagepolicies.crd.yaml',
+          name: 'imagepolicies.config.openshift.io',
+        },
+        ...mirrorSets,
+      ];
+    default: {
+      const never: never = featureSet;
+      throw new Error(`unknown feature set ${String(never)}`);
+    }
+  }
+}
+
+/** The TechPreviewNoUpgrade CRD files (what every local cluster got before feature sets). */
+export const CRD_FILES: readonly string[] = crdFiles('TechPreviewNoUpgrade').map((c) => c.file);
 
 export function kubectl(
   cluster: LocalCluster,
@@ -46,13 +96,18 @@ export function kubectl(
   });
 }
 
-/** Applies the OpenShift CRDs and namespaces, and waits until the CRDs are Established. */
+/**
+ * Applies the OpenShift CRDs of `featureSet` (default TechPreviewNoUpgrade) and the namespaces,
+ * and waits until the CRDs are Established.
+ */
 export async function bootstrapOpenShiftApi(
   cluster: LocalCluster,
   kubectlBinary: string,
   crdDir: string,
+  options: { readonly featureSet?: FeatureSet } = {},
 ): Promise<void> {
-  const files = CRD_FILES.map((f) => join(crdDir, f));
+  const crds = crdFiles(options.featureSet ?? 'TechPreviewNoUpgrade');
+  const files = crds.map((c) => join(crdDir, c.file));
   const missing = files.filter((f) => !existsSync(f));
   if (missing.length > 0) {
     throw new Error(
@@ -65,16 +120,11 @@ export async function bootstrapOpenShiftApi(
     '--field-manager=cvo-update-verifier-bootstrap',
     ...files.flatMap((f) => ['-f', f]),
   ]);
-  await kubectl(cluster, kubectlBinary, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/clusterversions.config.openshift.io',
-    'crd/clusterimagepolicies.config.openshift.io',
-    'crd/imagepolicies.config.openshift.io',
-    'crd/imagedigestmirrorsets.config.openshift.io',
-    'crd/imagecontentsourcepolicies.operator.openshift.io',
-  ]);
+  await waitEstablished(
+    cluster,
+    kubectlBinary,
+    crds.map((c) => c.name),
+  );
   const namespaces = OPENSHIFT_NAMESPACES.map((name) =>
     JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }),
   ).join('\n');
@@ -84,4 +134,18 @@ export async function bootstrapOpenShiftApi(
     ['apply', '--server-side', '--field-manager=cvo-update-verifier-bootstrap', '-f', '-'],
     namespaces,
   );
+}
+
+/** Waits until the named CRDs are Established (served). */
+export async function waitEstablished(
+  cluster: LocalCluster,
+  kubectlBinary: string,
+  names: readonly string[],
+): Promise<void> {
+  await kubectl(cluster, kubectlBinary, [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    ...names.map((name) => `crd/${name}`),
+  ]);
 }
