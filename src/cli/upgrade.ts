@@ -415,7 +415,8 @@ export function formatUpgradeSummary(cv: ClusterVersion, includeNotRecommended: 
   if (upgradeable?.status === 'False') out += conditionBlock(upgradeable);
   for (const type of ['Invalid', 'ReleaseAccepted', 'ReleaseVerified']) {
     const c = find(type);
-    // Invalid=False is the normal state and only noise here.
+    // The CVO removes Invalid when the spec is valid; Invalid=False (earlier versions of this
+    // service wrote it) says nothing more and is only noise here.
     if (c !== undefined && (type !== 'Invalid' || c.status !== 'False')) out += conditionBlock(c);
   }
 

@@ -31,6 +31,14 @@ export function setCondition(
   return list;
 }
 
+/** Removes a condition, as the CVO's RemoveOperatorStatusCondition; a new list. */
+export function removeCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition[] {
+  return (conditions ?? []).filter((c) => c.type !== type);
+}
+
 export function findCondition(
   conditions: readonly Condition[] | undefined,
   type: string,

@@ -9,9 +9,10 @@ import { createDeadline, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
-import { applyInvalid, applyVerdict, planReconcile } from './reconcile.js';
+import { applyInvalid, applyNothing, applyVerdict, planReconcile } from './reconcile.js';
 import { toConditionReason } from './reasons.js';
 import type { EventSpec } from './reconcile.js';
+import type { TargetOptions } from './target.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
 import { MAX_PUBLISHED_FAILURES } from './state-publisher.js';
@@ -55,6 +56,34 @@ export interface ControllerOptions {
   readonly reconcileBudgetMs?: number;
   /** Attempts at a status write that keeps meeting 409 Conflict. */
   readonly maxConflictRetries?: number;
+  /**
+   * What ReleaseAccepted=True says as `architecture=` for a payload that is not multi-arch, as
+   * Go names it (the CVO writes its own runtime.GOARCH); this process's by default.
+   */
+  readonly architecture?: string;
+  /**
+   * Whether the cluster enables the ClusterUpdateAcceptRisks feature gate (the CVO's
+   * shouldReconcileAcceptRisks): spec.desiredUpdate.acceptRisks is then allowed, and an empty
+   * desiredUpdate's Invalid message names it. Off by default, as on Default clusters.
+   */
+  readonly acceptRisks?: boolean;
+}
+
+/** Node's process.arch as Go's GOARCH names it (what the CVO's runtime.GOARCH says). */
+export function toGoArchitecture(arch: string): string {
+  switch (arch) {
+    case 'x64':
+      return 'amd64';
+    case 'ia32':
+      return '386';
+    case 'ppc64':
+      // Node's ppc64 on Linux is little-endian: the only ppc64 OpenShift runs on.
+      return 'ppc64le';
+    case 'mipsel':
+      return 'mipsle';
+    default:
+      return arch;
+  }
 }
 
 /**
@@ -74,9 +103,9 @@ const TRUST_KEY = 'trust:';
  * spec still asks for it (a newer request, refused or pending, owns the condition instead), it
  * is status.desired, and history recorded it verified.
  */
-function watchesTrustOf(cv: ClusterVersion, image: string): boolean {
+function watchesTrustOf(cv: ClusterVersion, image: string, target: TargetOptions): boolean {
   if (!image.includes('@') || cv.status?.desired.image !== image) return false;
-  if (planReconcile(cv).kind !== 'nothing') return false;
+  if (planReconcile(cv, target).kind !== 'nothing') return false;
   return cv.status.history?.find((h) => h.image === image)?.verified === true;
 }
 
@@ -110,6 +139,8 @@ export class ReleaseController {
   private rechecks: RecheckScheduler;
   private readonly clock: Clock;
   private readonly budgetMs: number;
+  private readonly architecture: string;
+  private readonly target: TargetOptions;
   /**
    * Aborted by stop(): verifications in flight end at once and nothing they concluded is
    * written. Each reconcile and re-check holds the signal it started under; start() makes a new one.
@@ -127,6 +158,8 @@ export class ReleaseController {
     this.name = options.name ?? 'version';
     this.clock = options.clock ?? systemClock;
     this.budgetMs = options.reconcileBudgetMs ?? DEFAULT_RECONCILE_BUDGET_MS;
+    this.architecture = options.architecture ?? toGoArchitecture(process.arch);
+    this.target = { acceptRisks: options.acceptRisks === true };
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
   }
@@ -182,6 +215,7 @@ export class ReleaseController {
           cv.spec.desiredUpdate?.version,
           cv.spec.desiredUpdate?.force,
           cv.spec.desiredUpdate?.architecture,
+          cv.spec.desiredUpdate?.acceptRisks,
         ]);
         if (spec === this.lastSpec) return;
         this.lastSpec = spec;
@@ -239,14 +273,20 @@ export class ReleaseController {
         if (err instanceof KubeApiError && err.status === 404) return;
         throw err;
       }
-      const plan = planReconcile(cv);
+      const plan = planReconcile(cv, this.target);
       let status: ClusterVersionStatus;
       let events: EventSpec[] = [];
       let verification: ClusterVerification | undefined;
       switch (plan.kind) {
-        case 'nothing':
-          this.syncRechecks(cv);
-          return;
+        case 'nothing': {
+          const cleared = applyNothing(cv);
+          if (cleared === undefined) {
+            this.syncRechecks(cv);
+            return;
+          }
+          status = cleared;
+          break;
+        }
         case 'invalid':
           status = applyInvalid(cv, plan.message, this.now().toISOString());
           break;
@@ -261,13 +301,11 @@ export class ReleaseController {
           this.recordVerdict(plan.image, verification);
           this.outcomes.clear();
           this.outcomes.set(key, verification);
-          ({ status, events } = applyVerdict(
-            cv,
-            plan,
-            verification.outcome,
-            this.now().toISOString(),
-            verification.payload,
-          ));
+          ({ status, events } = applyVerdict(cv, plan, verification.outcome, {
+            now: this.now().toISOString(),
+            architecture: this.architecture,
+            payload: verification.payload,
+          }));
           break;
         }
         default: {
@@ -312,13 +350,14 @@ export class ReleaseController {
       if (!h.verified && h.image.includes('@')) keys.add(`${HISTORY_KEY}${h.image}`);
     }
     const accepted = findCondition(cv.status?.conditions, ConditionType.ReleaseAccepted);
-    const plan = planReconcile(cv);
+    const plan = planReconcile(cv, this.target);
     if (plan.kind === 'verify' && accepted?.status === 'False' && plan.image.includes('@'))
       keys.add(`${TARGET_KEY}${plan.image}`);
     // A verified target stays under watch: a key revoked or a signature expired later turns its
     // ReleaseVerified condition False (history keeps what was true at acceptance, as the CVO).
     const desired = cv.status?.desired.image;
-    if (desired !== undefined && watchesTrustOf(cv, desired)) keys.add(`${TRUST_KEY}${desired}`);
+    if (desired !== undefined && watchesTrustOf(cv, desired, this.target))
+      keys.add(`${TRUST_KEY}${desired}`);
     this.rechecks.sync(keys);
     this.publishState();
   }
@@ -376,7 +415,7 @@ export class ReleaseController {
       this.queue.add(this.name);
       await this.queue.idle();
       const cv = await this.options.kube.getClusterVersion(this.name);
-      return planReconcile(cv).kind !== 'verify';
+      return planReconcile(cv, this.target).kind !== 'verify';
     }
     const image = key.slice(HISTORY_KEY.length);
     let cv = await this.options.kube.getClusterVersion(this.name);
@@ -441,7 +480,7 @@ export class ReleaseController {
    */
   private async recheckTrust(image: string, lifetime: AbortSignal): Promise<boolean> {
     const cv = await this.options.kube.getClusterVersion(this.name);
-    if (cv.status === undefined || !watchesTrustOf(cv, image)) return true;
+    if (cv.status === undefined || !watchesTrustOf(cv, image, this.target)) return true;
     const verification = await this.verifyWithinBudget(image, cv, lifetime, {});
     if (verification === undefined) return false;
     this.recordVerdict(image, verification);
@@ -505,7 +544,7 @@ export class ReleaseController {
     const retries = this.options.maxConflictRetries ?? 10;
     for (let attempt = 1; ; attempt++) {
       if (change.lifetime.aborted) return;
-      if (cv.status === undefined || !watchesTrustOf(cv, image)) return;
+      if (cv.status === undefined || !watchesTrustOf(cv, image, this.target)) return;
       const conditions = setCondition(
         cv.status.conditions,
         change.condition,

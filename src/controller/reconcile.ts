@@ -1,9 +1,10 @@
 import type { VerifyErrorCode } from '../errors.js';
-import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
-import { ConditionType, findCondition, setCondition } from './conditions.js';
-import { addHistoryEntry } from './history.js';
+import type { ClusterVersion, ClusterVersionStatus, Release } from '../kube/types.js';
+import { ConditionType, findCondition, removeCondition, setCondition } from './conditions.js';
+import { recordTarget } from './history.js';
 import { NOTHING_COVERED_REASON, PAYLOAD_FAILED_REASON, toConditionReason } from './reasons.js';
-import { resolveTarget } from './target.js';
+import { goQuote, resolveTarget } from './target.js';
+import type { TargetOptions } from './target.js';
 
 /** What verification concluded, reduced to what status, events and history need. */
 export interface VerificationOutcome {
@@ -39,8 +40,8 @@ export type Plan =
  * accepted (desired, history head and ReleaseAccepted=True for the same image) needs nothing:
  * status writes and restarts do not re-verify it. A target that was refused is verified again.
  */
-export function planReconcile(cv: ClusterVersion): Plan {
-  const target = resolveTarget(cv);
+export function planReconcile(cv: ClusterVersion, options: TargetOptions = {}): Plan {
+  const target = resolveTarget(cv, options);
   switch (target.kind) {
     case 'none':
       return { kind: 'nothing' };
@@ -66,32 +67,43 @@ export function planReconcile(cv: ClusterVersion): Plan {
   }
 }
 
-/** The CVO's ReleaseAccepted=False message (parity). */
+/**
+ * The CVO's ReleaseAccepted=False message (pkg/cvo/sync_worker.go:354, the failure from
+ * pkg/cvo/updatepayload.go:134).
+ */
 export function retrievePayloadFailedMessage(
   version: string,
   image: string,
   error: string,
 ): string {
-  return `Retrieving payload failed version=${JSON.stringify(version)} image=${JSON.stringify(image)} failure=The update cannot be verified: ${error}`;
+  return `Retrieving payload failed version=${goQuote(version)} image=${goQuote(image)} failure=The update cannot be verified: ${error}`;
 }
 
-/** The CVO's accepted-risk text for a forced, unverified update (parity). */
+/** The CVO's accepted-risk text for a forced, unverified update (pkg/cvo/updatepayload.go:140). */
 export function forcedRiskMessage(version: string, image: string, error: string): string {
-  return `Target release version=${JSON.stringify(version)} image=${JSON.stringify(image)} cannot be verified, but continuing anyway because the update was forced: ${error}`;
+  return `Target release version=${goQuote(version)} image=${goQuote(image)} cannot be verified, but continuing anyway because the update was forced: ${error}`;
 }
 
 /** ReleaseAccepted=False message when the payload's component images would fail (enforce). */
 export function payloadRefusedMessage(version: string, image: string, payload: string): string {
-  return `Payload verification failed version=${JSON.stringify(version)} image=${JSON.stringify(image)}: ${payload}`;
+  return `Payload verification failed version=${goQuote(version)} image=${goQuote(image)}: ${payload}`;
 }
 
-/** The CVO's refusal when a payload's release-metadata contradicts the requested version. */
+/**
+ * The CVO's refusal when a payload's release-metadata contradicts the requested version
+ * (pkg/cvo/sync_worker.go:399-400).
+ */
 export function payloadVersionMismatchMessage(
   version: string,
   image: string,
   payloadVersion: string,
 ): string {
-  return `Verifying payload failed version=${JSON.stringify(version)} image=${JSON.stringify(image)} failure=release image version ${payloadVersion} does not match the expected upstream version ${version}`;
+  return `Verifying payload failed version=${goQuote(version)} image=${goQuote(image)} failure=release image version ${payloadVersion} does not match the expected upstream version ${version}`;
+}
+
+/** The CVO's ReleaseAccepted=True message (pkg/cvo/sync_worker.go:456-457). */
+export function payloadLoadedMessage(version: string, image: string, architecture: string): string {
+  return `Payload loaded version=${goQuote(version)} image=${goQuote(image)} architecture=${goQuote(architecture)}`;
 }
 
 /** What the payload check concluded, reduced to what status and events need. */
@@ -102,6 +114,11 @@ export interface PayloadResult {
   readonly nothingCovered?: boolean;
   /** The payload's release-metadata version, when the payload was read. */
   readonly version?: string;
+  /**
+   * release-metadata's architecture as the CVO reads it (pkg/cincinnati ParseMetadata:
+   * `release.openshift.io/architecture: multi` is `Multi`), when the payload was read and says so.
+   */
+  readonly architecture?: string;
   /** One line naming the failing components (abbreviated), or the count that verified. */
   readonly message: string;
 }
@@ -118,6 +135,17 @@ export function emptyStatus(cv: ClusterVersion): ClusterVersionStatus {
     versionHash: '',
     availableUpdates: null,
   };
+}
+
+/**
+ * Status when there is nothing to verify: the CVO removes the Invalid condition whenever
+ * validation finds no error (pkg/cvo/status.go:291-293). Undefined when nothing changes.
+ */
+export function applyNothing(cv: ClusterVersion): ClusterVersionStatus | undefined {
+  const status = cv.status;
+  if (findCondition(status?.conditions, ConditionType.Invalid) === undefined) return undefined;
+  if (status === undefined) return undefined;
+  return { ...status, conditions: removeCondition(status.conditions, ConditionType.Invalid) };
 }
 
 /** Status for a spec.desiredUpdate that cannot be resolved (CVO: Invalid, InvalidClusterVersion). */
@@ -137,24 +165,34 @@ export function applyInvalid(
   };
 }
 
+/** What applyVerdict needs besides the verdict. */
+export interface VerdictContext {
+  readonly now: string;
+  /**
+   * What the CVO writes as `architecture=` for a payload whose release-metadata does not say
+   * multi: the architecture its own process runs as, Go's runtime.GOARCH (`amd64`, `arm64`, …;
+   * pkg/payload/payload.go:290-294).
+   */
+  readonly architecture: string;
+  /** The payload's verdict and release-metadata, when the port read the payload. */
+  readonly payload?: PayloadResult | undefined;
+}
+
 /**
- * Applies a verification verdict for the planned target: accepted (verified, or forced) adds a
- * Partial history entry and sets status.desired; refused sets ReleaseAccepted=False in the CVO's
+ * Applies a verification verdict for the planned target: accepted (verified, or forced) records
+ * the target in history and sets status.desired; refused sets ReleaseAccepted=False in the CVO's
  * words and leaves history alone. Returns the new status and the events to record.
  */
 export function applyVerdict(
   cv: ClusterVersion,
   plan: Extract<Plan, { kind: 'verify' }>,
   outcome: VerificationOutcome,
-  now: string,
-  payload?: PayloadResult,
+  context: VerdictContext,
 ): { status: ClusterVersionStatus; events: EventSpec[] } {
+  const { now, payload } = context;
   const status = cv.status ?? emptyStatus(cv);
-  let conditions = setCondition(
-    status.conditions,
-    { type: ConditionType.Invalid, status: 'False', reason: 'AsExpected', message: '' },
-    now,
-  );
+  // Valid spec: the CVO removes Invalid (pkg/cvo/status.go:291-293).
+  let conditions = removeCondition(status.conditions, ConditionType.Invalid);
   const { image } = plan;
   // As the CVO: an image requested without a version takes the payload's; a version that the
   // payload contradicts is refused, forced or not (what stops a downgrade through a spoofed
@@ -260,14 +298,14 @@ export function applyVerdict(
         type: ConditionType.ReleaseAccepted,
         status: 'False',
         reason: 'RetrievePayload',
-        message: retrievePayloadFailedMessage(version, image, outcome.message),
+        message: retrievePayloadFailedMessage(plan.version, image, outcome.message),
       },
       now,
     );
     events.push({
       type: 'Warning',
       reason: 'RetrievePayloadFailed',
-      message: retrievePayloadFailedMessage(version, image, fullError(outcome)),
+      message: retrievePayloadFailedMessage(plan.version, image, fullError(outcome)),
     });
     return {
       status: {
@@ -280,10 +318,12 @@ export function applyVerdict(
   }
 
   const risks: string[] = [];
-  if (!outcome.verified) risks.push(forcedRiskMessage(version, image, outcome.message));
+  // The CVO words the risk before it reads the payload: with the requested version, "" for an
+  // image alone (pkg/cvo/updatepayload.go:140).
+  if (!outcome.verified) risks.push(forcedRiskMessage(plan.version, image, outcome.message));
   if (payloadFailed && payload.mode === 'enforce') {
     risks.push(
-      `Payload verification failed for version=${JSON.stringify(version)} image=${JSON.stringify(image)}, but continuing anyway because the update was forced: ${payload.message}`,
+      `Payload verification failed for version=${goQuote(version)} image=${goQuote(image)}, but continuing anyway because the update was forced: ${payload.message}`,
     );
   }
   if (payloadFailed) {
@@ -293,12 +333,12 @@ export function applyVerdict(
       message: `${payloadRefusedMessage(version, image, payload.message)}${payload.mode === 'warn' ? ' (warn mode: the update is not blocked)' : ' (accepted: the update was forced)'}`,
     });
   }
-  const acceptedRisks = risks.length > 0 ? risks.join('\n') : undefined;
+  const acceptedRisks = risks.join('\n');
   if (!outcome.verified) {
     events.push({
       type: 'Warning',
       reason: 'RetrievePayload',
-      message: `${forcedRiskMessage(version, image, outcome.message)} // ${outcome.details.join(' // ')}`,
+      message: `${forcedRiskMessage(plan.version, image, outcome.message)} // ${outcome.details.join(' // ')}`,
     });
   } else {
     events.push({
@@ -313,31 +353,61 @@ export function applyVerdict(
       type: ConditionType.ReleaseAccepted,
       status: 'True',
       reason: 'PayloadLoaded',
-      message: `Payload loaded version=${JSON.stringify(version)} image=${JSON.stringify(image)}`,
+      message: payloadLoadedMessage(version, image, payload?.architecture ?? context.architecture),
     },
     now,
   );
-  const history = addHistoryEntry(
+  // The schema requires version: the payload's when only an image was given and the payload was
+  // read; else what an available update of the same digest says, as the CVO fills what the
+  // payload left blank; else empty.
+  const desired = mergeReleaseMetadata({ version, image }, status.availableUpdates);
+  const history = recordTarget(
     status.history,
-    {
-      startedTime: now,
-      version,
-      image,
-      verified: outcome.verified,
-      ...(acceptedRisks !== undefined ? { acceptedRisks } : {}),
-    },
+    { version: desired.version ?? '', image },
+    outcome.verified,
     now,
+    acceptedRisks,
   );
   return {
     status: {
       ...status,
-      // The schema requires version; it is the payload's when only an image was given and the
-      // payload was read, else empty.
-      desired: { version, image },
+      desired,
       history,
       conditions,
       observedGeneration: cv.metadata.generation ?? status.observedGeneration,
     },
     events,
   };
+}
+
+/**
+ * The CVO's mergeReleaseMetadata (pkg/cvo/cvo.go:977-1030) over status.availableUpdates: the
+ * available update of the same digest fills the version, url and channels the payload left
+ * blank (architecture too, but only under the StatusReleaseArchitecture feature gate, off by
+ * default: never here). Empty values stay absent, as Go's omitempty leaves them.
+ */
+function mergeReleaseMetadata(
+  release: { readonly version: string; readonly image: string },
+  availableUpdates: readonly Release[] | null,
+): Release {
+  const merged: Release = { version: release.version, image: release.image };
+  const match = (availableUpdates ?? []).find((u) => equalDigest(u.image ?? '', release.image));
+  if (match === undefined) return merged;
+  if (merged.version === '' && match.version !== undefined) merged.version = match.version;
+  if (match.url !== undefined && match.url !== '') merged.url = match.url;
+  if (match.channels !== undefined && match.channels.length > 0)
+    merged.channels = [...match.channels];
+  return merged;
+}
+
+/** pkg/cvo/sync_worker.go:846-862: identical, or by-digest pullspecs of the same digest. */
+function equalDigest(a: string, b: string): boolean {
+  if (a === b) return true;
+  const digest = splitDigest(a);
+  return digest !== '' && digest === splitDigest(b);
+}
+
+function splitDigest(pullspec: string): string {
+  const parts = pullspec.split('@');
+  return parts.length === 2 ? (parts[1] ?? '') : '';
 }
