@@ -90,7 +90,9 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
       key: 'ca-bundle.crt',
     },
     eventNamespace: 'openshift-cluster-version',
-    signatureCacheName: 'cvo-update-verifier-signatures',
+    // library-go pkg/verify/store/configmap (configmap.go:141), the ConfigMap the CVO persists
+    // the signatures it verified to.
+    signatureCacheName: 'signatures-managed',
     stateConfigMap: { namespace: 'cvo-update-verifier', name: 'cvo-update-verifier-state' },
     leaderElection: {
       enabled: true,

@@ -14,6 +14,10 @@ export const MAX_SIGNATURE_CACHE_BYTES = 768 * 1024;
  * Persists signatures that verified into a labelled ConfigMap in openshift-config-managed, the
  * format the CVO reads as a signature store: a restarted or disconnected service then verifies
  * without reaching any store. Entries are merged, never removed; a full cache adds nothing more.
+ * `serve` writes library-go's ConfigMap, `signatures-managed` (config/service-config.ts), which
+ * the CVO's own persister replaces wholesale with the signatures it verified
+ * (library-go pkg/verify/store/configmap/configmap.go:174-177): entries only this service
+ * verified last until the CVO's next flush.
  */
 export class SignatureCache {
   private readonly kube: ConfigMapPort;

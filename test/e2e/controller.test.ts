@@ -114,14 +114,11 @@ describe('the ClusterVersion controller on a real control plane', () => {
     const key = `sha256-${digestOf(1).slice(7)}-1`;
     await eventually(
       async () =>
-        (await c.admin.getConfigMap('openshift-config-managed', 'cvo-update-verifier-signatures'))
+        (await c.admin.getConfigMap('openshift-config-managed', 'signatures-managed'))
           ?.binaryData?.[key] !== undefined,
       'the signature cache entry',
     );
-    const cache = await c.admin.getConfigMap(
-      'openshift-config-managed',
-      'cvo-update-verifier-signatures',
-    );
+    const cache = await c.admin.getConfigMap('openshift-config-managed', 'signatures-managed');
     assert.ok(cache?.binaryData?.[`sha256-${digestOf(1).slice(7)}-1`], 'signature cache entry');
     assert.equal(cache.metadata.labels?.['release.openshift.io/verification-signatures'], '');
   });

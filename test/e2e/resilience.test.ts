@@ -30,7 +30,7 @@ import {
   eventually,
 } from './harness.js';
 
-const CACHE = { namespace: 'openshift-config-managed', name: 'cvo-update-verifier-signatures' };
+const CACHE = { namespace: 'openshift-config-managed', name: 'signatures-managed' };
 const TRUST = { namespace: 'openshift-config-managed', name: 'release-verification' };
 const LEASE_NAMESPACE = 'cvo-update-verifier';
 /** Nothing listens on port 1 of the loopback: a signature store that is down. */

@@ -11,6 +11,7 @@ import { applyVerdict, planReconcile } from '../../src/controller/reconcile.js';
 import type { VerificationOutcome } from '../../src/controller/reconcile.js';
 import { goQuote, isSemver, resolveTarget } from '../../src/controller/target.js';
 import type { ClusterVerification } from '../../src/controller/verification-port.js';
+import { defaultServiceConfig } from '../../src/config/service-config.js';
 import type { ClusterVersion, UpdateHistory } from '../../src/kube/types.js';
 import {
   CURRENT_RELEASE,
@@ -56,6 +57,8 @@ const VERIFYING_PAYLOAD_FAILED = 'Verifying payload failed version=%q image=%q f
 // pkg/cvo/updatepayload.go:140
 const FORCED_RISK =
   'Target release version=%q image=%q cannot be verified, but continuing anyway because the update was forced: %v';
+// library-go pkg/verify/store/configmap/configmap.go:141
+const LIBRARY_GO_SIGNATURE_CONFIGMAP = 'signatures-managed';
 
 function invalidMessage(field: string, body: string, detail: string): string {
   return goSprintf(INVALID_ONE, goSprintf(FIELD_ERROR, field, body + goSprintf(DETAIL, detail)));
@@ -703,5 +706,11 @@ describe('CVO parity: history (pkg/cvo/status.go:64-155, pkg/cvo/status_history.
         [IMG(2), '4.17.0', true, NOW, undefined],
       ],
     );
+  });
+});
+
+describe('CVO parity: the signature cache ConfigMap', () => {
+  it('is library-go’s, which the CVO reads and writes', () => {
+    assert.equal(defaultServiceConfig({}).signatureCacheName, LIBRARY_GO_SIGNATURE_CONFIGMAP);
   });
 });
