@@ -1,5 +1,5 @@
-import { toErrorLabel, VerifyError } from '../errors.js';
-import type { ErrorLabel } from '../errors.js';
+import { CODE_TABLE, VerifyError } from '../errors.js';
+import type { ErrorArea, ErrorLabel, VerifyErrorCode } from '../errors.js';
 import { KubeApiError } from '../kube/client.js';
 import type { ClusterVersionPort, EventPort, KubeEvent, Watcher } from '../kube/client.js';
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
@@ -112,8 +112,8 @@ function watchesTrustOf(cv: ClusterVersion, image: string, target: TargetOptions
 /**
  * Verdicts about the trust itself (by the kind of their code): only these turn a verified
  * target's ReleaseVerified False. A root of trust that cannot be read, stores or registries that
- * do not answer, signatures no longer found or unreadable, or a budget running out say nothing
- * about the trust, and never flip it.
+ * do not answer, GPG signatures no longer found or unreadable, or a budget running out say
+ * nothing about the trust, and never flip it. Sigstore refusals: see {@link isTrustVerdict}.
  */
 const TRUST_VERDICT_LABELS: ReadonlySet<ErrorLabel> = new Set<ErrorLabel>([
   'untrusted_signer',
@@ -121,6 +121,33 @@ const TRUST_VERDICT_LABELS: ReadonlySet<ErrorLabel> = new Set<ErrorLabel>([
   'expired',
   'payload_mismatch',
 ]);
+/** Areas whose codes reject Sigstore signatures that were present (a layer, a bundle, a certificate). */
+const SIGSTORE_AREAS: ReadonlySet<ErrorArea> = new Set<ErrorArea>([
+  'sigstore',
+  'certificate',
+  'bundle',
+]);
+/** Kinds that say nothing about the trust: the registry did not answer, time ran out, the configuration is broken. */
+const NO_TRUST_VERDICT_LABELS: ReadonlySet<ErrorLabel> = new Set<ErrorLabel>([
+  'unavailable',
+  'timeout',
+  'aborted',
+  'redirect',
+  'misconfigured',
+  'store_misconfigured',
+]);
+
+/**
+ * Whether a refusal speaks about the trust. GPG: the kinds above. Sigstore: signatures were
+ * present and none verified, for any reason but the registry not answering or a broken
+ * configuration; a malformed, oversized or unsupported signature in front of an old-key one must
+ * not hide that the release no longer verifies under the current policy.
+ */
+function isTrustVerdict(code: VerifyErrorCode): boolean {
+  const { area, label } = CODE_TABLE[code];
+  if (TRUST_VERDICT_LABELS.has(label)) return true;
+  return SIGSTORE_AREAS.has(area) && !NO_TRUST_VERDICT_LABELS.has(label);
+}
 /** Events longer than this are cut, so full evidence never makes an Event too large to store. */
 const MAX_EVENT_MESSAGE = 16 * 1024;
 
@@ -149,7 +176,6 @@ export class ReleaseController {
   private watcher: Watcher | undefined;
   /** desiredUpdate as last enqueued, so unrelated status writes do not trigger work. */
   private lastSpec: string | undefined;
-  private readonly outcomes = new Map<string, ClusterVerification>();
   private statePublishing: Promise<void> = Promise.resolve();
   private synced = false;
 
@@ -264,6 +290,10 @@ export class ReleaseController {
   private async reconcile(name: string): Promise<void> {
     const lifetime = this.lifetime.signal;
     const retries = this.options.maxConflictRetries ?? 10;
+    // A conflict retry within this call reuses the verdict for the same request instead of
+    // verifying again. It never outlives the call: a later reconcile (after stop() and start(),
+    // or after a failed write) verifies again under the trust of its own time.
+    const outcomes = new Map<string, ClusterVerification>();
     for (let attempt = 1; ; attempt++) {
       if (lifetime.aborted) return;
       let cv: ClusterVersion;
@@ -294,13 +324,13 @@ export class ReleaseController {
           // A conflict retry reuses the verdict for the same request instead of verifying again.
           const key = JSON.stringify([plan.image, plan.force]);
           verification =
-            this.outcomes.get(key) ??
+            outcomes.get(key) ??
             (await this.verifyWithinBudget(plan.image, cv, lifetime, { payload: true }));
           // Stopped meanwhile: nothing a cancelled verification concluded is written.
           if (verification === undefined) return;
           this.recordVerdict(plan.image, verification);
-          this.outcomes.clear();
-          this.outcomes.set(key, verification);
+          outcomes.clear();
+          outcomes.set(key, verification);
           ({ status, events } = applyVerdict(cv, plan, verification.outcome, {
             now: this.now().toISOString(),
             architecture: this.architecture,
@@ -327,7 +357,7 @@ export class ReleaseController {
         }
         throw err;
       }
-      this.outcomes.clear();
+      outcomes.clear();
       this.options.logger.info('reconciled ClusterVersion', {
         plan: plan.kind,
         ...(plan.kind === 'verify'
@@ -505,8 +535,7 @@ export class ReleaseController {
       }
       return false;
     }
-    if (outcome.code === undefined || !TRUST_VERDICT_LABELS.has(toErrorLabel(outcome.code)))
-      return false;
+    if (outcome.code === undefined || !isTrustVerdict(outcome.code)) return false;
     if (current?.status === 'False' && current.reason === toConditionReason(outcome.code))
       return false;
     await this.setTargetVerified(image, {
