@@ -24,7 +24,7 @@ if [ ! -f dist/cli/main.js ] ||
   [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/cli/main.js -print -quit)" ]; then
   npm run --silent build
 fi
-if [ $# -eq 0 ] || [ "$1" = serve ] || [ "$1" = demo ]; then
+if [ $# -eq 0 ] || [ "$1" = serve ] || [ "$1" = demo ] || [[ "$1" == -* ]]; then
   exec node --import tsx walkthrough/main.ts "$@"
 fi
 exec ./bin/cvo-verifier "$@"

@@ -177,6 +177,12 @@ export function toServiceConfig(
       throw new UsageError(`--${name}: ${(err as Error).message}`);
     }
   };
+  const budgetMs = duration('timeout', base.budgetMs);
+  const reconcileBudgetMs = duration('reconcile-timeout', base.reconcileBudgetMs);
+  // One reconcile holds a whole signature verification (and more): a shorter budget would cut
+  // every verification short and refuse every update.
+  if (reconcileBudgetMs < budgetMs)
+    throw new UsageError('--reconcile-timeout must be at least --timeout');
   let rootOfTrust = base.rootOfTrust;
   const rot = str('root-of-trust-configmap');
   if (rot !== undefined) {
@@ -257,8 +263,8 @@ export function toServiceConfig(
       namespace: str('leader-election-namespace') ?? base.leaderElection.namespace,
       identity: str('identity') ?? base.leaderElection.identity,
     },
-    budgetMs: duration('timeout', base.budgetMs),
-    reconcileBudgetMs: duration('reconcile-timeout', base.reconcileBudgetMs),
+    budgetMs,
+    reconcileBudgetMs,
     recheckBaseMs: duration('recheck-base', base.recheckBaseMs),
     recheckMaxMs: duration('recheck-max', base.recheckMaxMs),
     proxy: {

@@ -31,7 +31,11 @@ export interface ServiceConfig {
     readonly renewIntervalMs: number;
     readonly retryIntervalMs: number;
   };
-  /** Bounds one signature verification (GPG stores, Sigstore checks, the webhook's verify API). */
+  /**
+   * Bounds one GPG verification (all stores, all signatures), the read of the running release's
+   * payload for its root of trust, and the whole of one verify-API request. Sigstore checks in a
+   * reconcile run under {@link reconcileBudgetMs}; the webhook under its own budget.
+   */
   readonly budgetMs: number;
   /**
    * Bounds one reconcile's verification, the whole-payload check of a requested update included;

@@ -315,13 +315,6 @@ function parseObject(value: unknown, where: string, ruleBudget: number): MirrorR
 }
 
 /**
- * Parses YAML or JSON text holding ImageDigestMirrorSet (config.openshift.io/v1) and
- * ImageContentSourcePolicy (operator.openshift.io/v1alpha1) objects: single objects, multi-document
- * YAML, and Lists. Sources and mirrors are checked against the IDMS CRD patterns; fields the CRDs
- * do not define are rejected. Throws {@link VerifyError} `INVALID_CONTENT` naming the origin
- * (`origin#N` for the Nth document, `.items[i]` inside Lists), the object and the field.
- */
-/**
  * One ImageDigestMirrorSet or ImageContentSourcePolicy object already decoded (as the API server
  * returns it, reduced to apiVersion, kind, metadata.name and spec), checked as strictly as a
  * file's. Throws {@link VerifyError} `INVALID_CONTENT` naming `origin`.
@@ -330,6 +323,13 @@ export function parseMirrorObject(value: unknown, origin: string): MirrorRule[] 
   return parseObject(value, origin, MAX_MIRROR_RULES);
 }
 
+/**
+ * Parses YAML or JSON text holding ImageDigestMirrorSet (config.openshift.io/v1) and
+ * ImageContentSourcePolicy (operator.openshift.io/v1alpha1) objects: single objects, multi-document
+ * YAML, and Lists. Sources and mirrors are checked against the IDMS CRD patterns; fields the CRDs
+ * do not define are rejected. Throws {@link VerifyError} `INVALID_CONTENT` naming the origin
+ * (`origin#N` for the Nth document, `.items[i]` inside Lists), the object and the field.
+ */
 export function parseMirrorConfig(text: string, origin: string): MirrorRule[] {
   const documents = decodeDocuments(text, origin);
   const candidates: { value: unknown; where: string }[] = [];

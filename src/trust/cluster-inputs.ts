@@ -43,7 +43,7 @@ export interface TrustSource {
   listNodeArchitectures(): Promise<string[]>;
 }
 
-/** Where the cluster keeps its trust (OpenShift's names by default; see src/config/service.ts). */
+/** Where the cluster keeps its trust (OpenShift's names by default; see src/config/service-config.ts). */
 export interface TrustLocations {
   /** The root-of-trust ConfigMap (openshift-config-managed/release-verification). */
   readonly rootOfTrust: { readonly namespace: string; readonly name: string };

@@ -66,3 +66,27 @@ describe('serve: the help states the defaults the service starts with', () => {
     });
   }
 });
+
+describe('serve: budgets a timer can hold, in an order that can work', () => {
+  it('refuses a duration longer than a Node timer holds (it would fire at once)', () => {
+    assert.throws(
+      () => toServiceConfig({}, { 'reconcile-timeout': '600h' }, {}),
+      /--reconcile-timeout: invalid duration "600h": at most 596h/,
+    );
+    assert.equal(
+      toServiceConfig({}, { 'reconcile-timeout': '596h' }, {}).reconcileBudgetMs,
+      596 * 3_600_000,
+    );
+  });
+
+  it('refuses a reconcile budget shorter than one verification budget', () => {
+    assert.throws(
+      () => toServiceConfig({}, { timeout: '1m', 'reconcile-timeout': '30s' }, {}),
+      /--reconcile-timeout must be at least --timeout/,
+    );
+    assert.equal(
+      toServiceConfig({}, { timeout: '1m', 'reconcile-timeout': '1m' }, {}).reconcileBudgetMs,
+      60_000,
+    );
+  });
+});
