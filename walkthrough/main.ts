@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 
 import type { ServeIo } from '../src/cli/serve.js';
 import { ExitCode, UsageError, usageErrorText } from '../src/cli/usage-error.js';
+import { runAsProcess } from '../src/cli/process.js';
 
 export const MAIN_JOB_HELP = `Usage: ./scripts/run.sh [serve] [serve options] [--keep-running]
        ./scripts/run.sh demo
@@ -83,32 +84,5 @@ export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<
 
 // Process concerns, as in src/cli/main.ts.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const shutdown = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve();
-    });
-    process.once('SIGINT', () => {
-      resolve();
-    });
-  });
-  runMainJob(process.argv.slice(2), {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-    env: process.env,
-    cwd: process.cwd(),
-    stderrIsTTY: process.stderr.isTTY,
-    shutdown,
-  }).then(
-    (code) => {
-      process.exitCode = code;
-      // Open handles (keep-alive sockets, timers) must not keep a finished walkthrough alive.
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 3;
-    },
-  );
+  runAsProcess((io) => runMainJob(process.argv.slice(2), io));
 }

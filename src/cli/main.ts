@@ -1,6 +1,7 @@
 import type { ServeIo } from './serve.js';
 import type { CommandIo } from './verify.js';
 import { ConfigError, ExitCode, UsageError, usageErrorText } from './usage-error.js';
+import { runAsProcess } from './process.js';
 
 const HELP = `Usage: cvo-verifier COMMAND [options]
 
@@ -105,33 +106,5 @@ if (
   import.meta.url === `file://${process.argv[1] ?? ''}` ||
   process.env.CVO_VERIFIER_MAIN === '1'
 ) {
-  const shutdown = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => {
-      resolve();
-    });
-    process.once('SIGINT', () => {
-      resolve();
-    });
-  });
-  const io: ServeIo = {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-    env: process.env,
-    cwd: process.cwd(),
-    stderrIsTTY: process.stderr.isTTY,
-    shutdown,
-  };
-  runCli(process.argv.slice(2), io).then(
-    (code) => {
-      process.exitCode = code;
-      // Open handles (keep-alive sockets, timers) must not keep a finished command alive.
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 3;
-    },
-  );
+  runAsProcess((io) => runCli(process.argv.slice(2), io));
 }
