@@ -229,17 +229,28 @@ export function createKubePort(kc: KubeConfig): KubePort {
         version: 'v1',
         plural: 'clusterimagepolicies',
       };
-      try {
-        return await call(what, async () => {
-          const list = (await custom.listClusterCustomObject(resource)) as { items?: unknown[] };
+      const listAs = (version: string): Promise<unknown[]> =>
+        call(what, async () => {
+          const list = (await custom.listClusterCustomObject({ ...resource, version })) as {
+            items?: unknown[];
+          };
           return list.items ?? [];
         });
+      try {
+        return await listAs(resource.version);
       } catch (err) {
         if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
-        throw await explainListNotFound(what, resource, err, {
+        const { error, servedIn } = await explainListNotFound(what, resource, err, {
           groups: () => apis.getAPIVersions(),
           resources: (group, version) => custom.getAPIResources({ group, version }),
         });
+        // Before v1 (OpenShift 4.16–4.19 TechPreviewNoUpgrade) the CRD served v1alpha1 alone; its
+        // objects are policies all the same (src/policy validates both versions). Any other
+        // version stays the 404 naming it: those objects exist but are not understood here.
+        if (servedIn.includes(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION)) {
+          return await listAs(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION);
+        }
+        throw error;
       }
     },
     replaceClusterVersionStatus: (cv) =>
@@ -364,6 +375,9 @@ export function createKubePort(kc: KubeConfig): KubePort {
   };
 }
 
+/** The ClusterImagePolicy version served before v1, listed when a cluster serves only it. */
+export const CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION = 'v1alpha1';
+
 /** The discovery documents {@link explainListNotFound} reads. */
 interface Discovery {
   groups(): Promise<{ groups: { name: string; versions: { version: string }[] }[] }>;
@@ -383,7 +397,7 @@ async function explainListNotFound(
   resource: { readonly group: string; readonly version: string; readonly plural: string },
   notFound: KubeApiError,
   discovery: Discovery,
-): Promise<KubeApiError> {
+): Promise<{ error: KubeApiError; servedIn: readonly string[] }> {
   const name = `${resource.plural}.${resource.group}`;
   const group = (
     await call(`discover API groups (after ${what})`, () => discovery.groups())
@@ -395,14 +409,19 @@ async function explainListNotFound(
     );
     if (list.resources.some((r) => r.name === resource.plural)) servedIn.push(version);
   }
-  if (servedIn.length === 0) return new ResourceNotServedError(what, name, { cause: notFound });
+  if (servedIn.length === 0) {
+    return { error: new ResourceNotServedError(what, name, { cause: notFound }), servedIn };
+  }
   // Served under the version asked for too: it was installed meanwhile; a retry will list it.
-  if (servedIn.includes(resource.version)) return notFound;
-  return new KubeApiError(
-    404,
-    `${what}: 404 ${name} is served as ${servedIn.map((v) => `${resource.group}/${v}`).join(', ')}, not ${resource.group}/${resource.version}`,
-    { cause: notFound },
-  );
+  if (servedIn.includes(resource.version)) return { error: notFound, servedIn };
+  return {
+    error: new KubeApiError(
+      404,
+      `${what}: 404 ${name} is served as ${servedIn.map((v) => `${resource.group}/${v}`).join(', ')}, not ${resource.group}/${resource.version}`,
+      { cause: notFound },
+    ),
+    servedIn,
+  };
 }
 
 /** 429 Too Many Requests is retried this often, honouring Retry-After (as client-go does). */

@@ -3,7 +3,11 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { systemClock } from '../../src/controller/clock.js';
 import type { Clock } from '../../src/controller/clock.js';
-import { KubeApiError, ResourceNotServedError } from '../../src/kube/client.js';
+import {
+  CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION,
+  KubeApiError,
+  ResourceNotServedError,
+} from '../../src/kube/client.js';
 import type { KubePort, WatchHandlers, Watcher } from '../../src/kube/client.js';
 import type {
   ClusterVersion,
@@ -411,6 +415,10 @@ export class MemoryKube implements KubePort {
       const name = `clusterimagepolicies.${group}`;
       const notFound = new KubeApiError(404, `${what}: 404 404 page not found\n`);
       if (servedAs.length === 0) throw new ResourceNotServedError(what, name, { cause: notFound });
+      // As the client: a cluster serving only the version before v1 is listed through it.
+      if (servedAs.includes(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION)) {
+        return structuredClone(this.clusterImagePolicies);
+      }
       throw new KubeApiError(
         404,
         `${what}: 404 ${name} is served as ${servedAs.map((v) => `${group}/${v}`).join(', ')}, not ${group}/${version}`,

@@ -19,6 +19,7 @@ import type { GpgKey } from '../helpers/gnupg.js';
 import { optionalApiContract } from '../helpers/kube-port-contract.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { kubeApiError, MemoryKube } from '../helpers/memory-kube.js';
+import { publicKeyPem, publicKeyPolicy } from '../policy/policy-fixtures.js';
 
 const CONFIG = defaultServiceConfig({});
 const LOCATIONS = {
@@ -188,6 +189,30 @@ describe('ClusterTrust on a cluster without the ClusterImagePolicy CRD', () => {
     });
   });
 
+  describe('when the API server serves ClusterImagePolicies as v1alpha1 only (4.16–4.19 TechPreview)', () => {
+    it('lists them through v1alpha1 and applies them: a covering policy refuses the GPG-signed release without its cosign signature', async () => {
+      const kube = await cluster();
+      kube.notServed.set('clusterimagepolicies', ['v1alpha1']);
+      const scope = signed.slice(0, signed.indexOf('@'));
+      kube.clusterImagePolicies = [
+        {
+          ...publicKeyPolicy(publicKeyPem(), { name: 'release-v1alpha1', scopes: [scope] }),
+          apiVersion: 'config.openshift.io/v1alpha1',
+        },
+      ];
+      const t = trust(kube);
+      const { outcome } = await t.verify(
+        signed,
+        installedClusterVersion(),
+        AbortSignal.timeout(5_000),
+      );
+      await t.close();
+      assert.equal(outcome.verified, false, outcome.message);
+      assert.ok(!outcome.details.includes(POLICIES_NOT_SERVED_NOTE));
+      assert.match(outcome.message, /image policy release-v1alpha1/);
+    });
+  });
+
   describe('when ClusterImagePolicies may exist but cannot be read, it fails closed', () => {
     const table: { name: string; error: () => KubeApiError; served?: readonly string[] }[] = [
       {
@@ -240,16 +265,16 @@ describe('ClusterTrust on a cluster without the ClusterImagePolicy CRD', () => {
       });
     }
 
-    it('a CRD that serves only v1alpha1: throws the 404 naming it (those policies exist)', async () => {
+    it('a CRD that serves only another version than v1 or v1alpha1: throws the 404 naming it (those policies exist)', async () => {
       const kube = await cluster();
-      kube.notServed.set('clusterimagepolicies', ['v1alpha1']);
+      kube.notServed.set('clusterimagepolicies', ['v1beta9']);
       const t = trust(kube);
       await assert.rejects(
         t.verify(signed, installedClusterVersion(), AbortSignal.timeout(5_000)),
         (err: unknown) =>
           err instanceof KubeApiError &&
           !isResourceNotServed(err) &&
-          err.message.includes('served as config.openshift.io/v1alpha1'),
+          err.message.includes('served as config.openshift.io/v1beta9'),
       );
       await t.close();
     });
