@@ -1,19 +1,70 @@
 import type { Pullspec } from '../image/pullspec.js';
 import type { PolicyObject } from './types.js';
 
-/** Status reason the MCO sets on an ImagePolicy whose scope a ClusterImagePolicy covers. */
+/**
+ * The status condition the MCO writes on an ImagePolicy some of whose scopes a
+ * ClusterImagePolicy scope covers (machine-config-operator
+ * pkg/controller/container-runtime-config/container_runtime_config_controller.go,
+ * getValidScopePolicies: `apicfgv1.ImagePolicyPending`, `reasonConflictScopes`,
+ * `metav1.ConditionFalse`).
+ */
 export const CONFLICT_SCOPES_REASON = 'ConflictScopes';
+export const CONFLICT_SCOPES_CONDITION_TYPE = 'Pending';
 
-/** An ImagePolicy scope dropped because a ClusterImagePolicy scope equals or contains it. */
+/** One ImagePolicy whose conflicting scopes were dropped, with the condition the MCO writes. */
 export interface ScopeConflict {
+  readonly conditionType: typeof CONFLICT_SCOPES_CONDITION_TYPE;
+  readonly status: 'False';
   readonly reason: typeof CONFLICT_SCOPES_REASON;
   readonly namespace: string | undefined;
   readonly name: string;
-  readonly scope: string;
-  /** The ClusterImagePolicy scope that wins, and the policies that hold it (sorted). */
-  readonly clusterScope: string;
-  readonly clusterPolicies: readonly string[];
+  /** The scopes equal to or nested inside a ClusterImagePolicy scope, in spec order. */
+  readonly scopes: readonly string[];
+  /** The MCO's condition message, word for word (conflictScopesMessage). */
   readonly message: string;
+}
+
+/**
+ * Go's `%q` of a []string: `["a" "b"]`. Each element is strconv.Quote'd; validated scopes are
+ * printable ASCII without `"` or `\\`, where that equals JSON.stringify.
+ */
+function goQuoteStrings(values: readonly string[]): string {
+  return `[${values.map((v) => JSON.stringify(v)).join(' ')}]`;
+}
+
+/**
+ * The MCO's ConflictScopes message: `fmt.Sprintf("has conflicting scope(s) %q that equal to or
+ * nest inside existing clusterimagepolicy, only policy from clusterimagepolicy scope(s) will be
+ * applied", conflictScopes)` (getValidScopePolicies).
+ */
+export function conflictScopesMessage(scopes: readonly string[]): string {
+  return `has conflicting scope(s) ${goQuoteStrings(scopes)} that equal to or nest inside existing clusterimagepolicy, only policy from clusterimagepolicy scope(s) will be applied`;
+}
+
+/**
+ * Whether `subScope` equals or is nested inside `superScope`, exactly as the MCO decides which
+ * ImagePolicy scopes conflict: openshift/runtime-utils pkg/registries/registries.go
+ * ScopeIsNestedInsideScope. A path below the scope (`/` after it) or a host under a `*.` wildcard
+ * is nested; a tag or digest of the scope (`repo:tag`, `repo@sha256:…`) is not, nor is a tagged
+ * or digested reference under a wildcard (its text before the first `:` holds a `/`).
+ */
+export function scopeIsNestedInsideScope(subScope: string, superScope: string): boolean {
+  if (superScope === subScope) return true;
+  if (
+    subScope.length > superScope.length &&
+    subScope.startsWith(superScope) &&
+    subScope[superScope.length] === '/'
+  )
+    return true;
+  if (superScope.startsWith('*.')) {
+    const suffix = superScope.slice(1);
+    if (subScope.includes(':')) {
+      const first = subScope.split(':')[0] ?? '';
+      return first.endsWith(suffix) && !first.includes('/');
+    }
+    return (subScope.split('/')[0] ?? '').endsWith(suffix);
+  }
+  return false;
 }
 
 /**
@@ -57,21 +108,77 @@ function wildcardParents(host: string): string[] {
   return out;
 }
 
+/** Policies sharing one winning scope: all of them are required together. */
+export interface ScopeMatch {
+  readonly scope: string;
+  readonly policies: readonly PolicyObject[];
+}
+
 /**
- * The scopes a (valid) policy scope is nested in, itself first. A tagged or digested scope's
- * repository is its first parent; a wildcard's parents are the shorter wildcards.
+ * The MCO's per-scope tables (getValidScopePolicies): every ClusterImagePolicy scope, and the
+ * ImagePolicy scopes no ClusterImagePolicy scope covers, per namespace. Policies sharing a scope
+ * are all required; they are listed ClusterImagePolicies first, then by namespace and name (the
+ * MCO takes them in informer-cache order, which is unspecified).
  */
-export function scopeAncestors(scope: string): string[] {
-  if (scope.startsWith('*.')) return [scope, ...wildcardParents(scope.slice(2))];
-  let repo = scope;
-  const at = repo.indexOf('@');
-  if (at !== -1) repo = repo.slice(0, at);
-  else {
-    const colon = repo.lastIndexOf(':');
-    if (colon > repo.lastIndexOf('/') && repo.includes('/')) repo = repo.slice(0, colon);
+export interface ScopePolicies {
+  /** ClusterImagePolicy scope → its policies; scopes sorted. */
+  readonly cluster: ReadonlyMap<string, readonly PolicyObject[]>;
+  /** ImagePolicy scope → namespace → its policies; scopes and namespaces sorted. */
+  readonly namespaced: ReadonlyMap<string, ReadonlyMap<string, readonly PolicyObject[]>>;
+  /** One per ImagePolicy with conflicting scopes, sorted by namespace and name. */
+  readonly conflicts: readonly ScopeConflict[];
+}
+
+/**
+ * Splits policies as the MCO does before rendering. An ImagePolicy without `metadata.namespace`
+ * counts as being in `defaultNamespace` (as with `kubectl apply -n`), or in `""` without one.
+ */
+export function scopePolicies(
+  policies: readonly PolicyObject[],
+  defaultNamespace?: string,
+): ScopePolicies {
+  const sorted = [...policies].sort(comparePolicies);
+  const cluster = new Map<string, PolicyObject[]>();
+  for (const p of sorted) {
+    if (p.kind !== 'ClusterImagePolicy') continue;
+    for (const scope of p.spec.scopes) cluster.set(scope, [...(cluster.get(scope) ?? []), p]);
   }
-  const chain = namespaceChain(repo);
-  return repo === scope ? chain : [scope, ...chain];
+  const clusterScopes = [...cluster.keys()];
+  const namespaced = new Map<string, Map<string, PolicyObject[]>>();
+  const conflicts: ScopeConflict[] = [];
+  for (const p of sorted) {
+    if (p.kind !== 'ImagePolicy') continue;
+    const namespace = p.namespace ?? defaultNamespace;
+    const conflicting: string[] = [];
+    for (const scope of p.spec.scopes) {
+      if (clusterScopes.some((c) => scopeIsNestedInsideScope(scope, c))) {
+        conflicting.push(scope);
+        continue;
+      }
+      const byNamespace = namespaced.get(scope) ?? new Map<string, PolicyObject[]>();
+      byNamespace.set(namespace ?? '', [...(byNamespace.get(namespace ?? '') ?? []), p]);
+      namespaced.set(scope, byNamespace);
+    }
+    if (conflicting.length > 0)
+      conflicts.push({
+        conditionType: CONFLICT_SCOPES_CONDITION_TYPE,
+        status: 'False',
+        reason: CONFLICT_SCOPES_REASON,
+        namespace,
+        name: p.name,
+        scopes: conflicting,
+        message: conflictScopesMessage(conflicting),
+      });
+  }
+  const sortedKeys = <V>(map: ReadonlyMap<string, V>): Map<string, V> =>
+    new Map([...map.keys()].sort(compareStrings).map((k) => [k, map.get(k) as V]));
+  return {
+    cluster: sortedKeys(cluster),
+    namespaced: new Map(
+      [...sortedKeys(namespaced)].map(([scope, byNamespace]) => [scope, sortedKeys(byNamespace)]),
+    ),
+    conflicts,
+  };
 }
 
 /** Policies sharing one winning scope: all of them are required together. */
@@ -89,8 +196,7 @@ export interface EffectivePolicies {
 
 function comparePolicies(a: PolicyObject, b: PolicyObject): number {
   if (a.kind !== b.kind) return a.kind === 'ClusterImagePolicy' ? -1 : 1;
-  const ns = (a.namespace ?? '').localeCompare(b.namespace ?? '', 'en');
-  return ns !== 0 ? ns : a.name.localeCompare(b.name, 'en');
+  return compareStrings(a.namespace ?? '', b.namespace ?? '') || compareStrings(a.name, b.name);
 }
 
 function compareStrings(a: string, b: string): number {
@@ -98,65 +204,26 @@ function compareStrings(a: string, b: string): number {
 }
 
 /**
- * Builds the per-scope table the MCO renders: every ClusterImagePolicy scope, plus, when
- * `includeNamespace` is given, the scopes of ImagePolicies in that namespace (an ImagePolicy
- * without `metadata.namespace` counts as being in it, as with `kubectl apply -n`). An
- * ImagePolicy scope equal to or nested in a ClusterImagePolicy scope is dropped and reported as
- * a `ConflictScopes` conflict, for ImagePolicies of every namespace.
+ * The per-scope table one namespace's pods are checked against: every ClusterImagePolicy scope,
+ * plus, when `includeNamespace` is given, the scopes of ImagePolicies in that namespace that no
+ * ClusterImagePolicy scope covers (see scopePolicies). Conflicts are reported for ImagePolicies of
+ * every namespace.
  */
 export function effectivePolicies(
   policies: readonly PolicyObject[],
   includeNamespace?: string,
 ): EffectivePolicies {
-  const clusterScopes = new Map<string, PolicyObject[]>();
-  for (const p of policies) {
-    if (p.kind !== 'ClusterImagePolicy') continue;
-    for (const scope of p.spec.scopes) {
-      const list = clusterScopes.get(scope) ?? [];
-      list.push(p);
-      clusterScopes.set(scope, list);
+  const split = scopePolicies(policies, includeNamespace);
+  const byScope = new Map<string, readonly PolicyObject[]>(split.cluster);
+  if (includeNamespace !== undefined)
+    for (const [scope, byNamespace] of split.namespaced) {
+      const own = byNamespace.get(includeNamespace);
+      if (own !== undefined) byScope.set(scope, own);
     }
-  }
-  const byScope = new Map<string, PolicyObject[]>();
-  for (const [scope, list] of clusterScopes) byScope.set(scope, [...list]);
-  const conflicts: ScopeConflict[] = [];
-  for (const p of policies) {
-    if (p.kind !== 'ImagePolicy') continue;
-    const namespace = p.namespace ?? includeNamespace;
-    for (const scope of p.spec.scopes) {
-      const covering = scopeAncestors(scope).find((s) => clusterScopes.has(s));
-      if (covering !== undefined) {
-        const owners = (clusterScopes.get(covering) ?? []).map((c) => c.name).sort(compareStrings);
-        conflicts.push({
-          reason: CONFLICT_SCOPES_REASON,
-          namespace,
-          name: p.name,
-          scope,
-          clusterScope: covering,
-          clusterPolicies: owners,
-          message:
-            `has conflicting scope ${JSON.stringify(scope)} that is equal to or nested inside ` +
-            `the ClusterImagePolicy scope ${JSON.stringify(covering)} (${owners.join(', ')}); ` +
-            `only the ClusterImagePolicy applies to it`,
-        });
-        continue;
-      }
-      if (includeNamespace === undefined || namespace !== includeNamespace) continue;
-      const list = byScope.get(scope) ?? [];
-      list.push(p);
-      byScope.set(scope, list);
-    }
-  }
   const sorted = new Map<string, readonly PolicyObject[]>();
   for (const scope of [...byScope.keys()].sort(compareStrings))
-    sorted.set(scope, [...(byScope.get(scope) ?? [])].sort(comparePolicies));
-  conflicts.sort(
-    (a, b) =>
-      compareStrings(a.namespace ?? '', b.namespace ?? '') ||
-      compareStrings(a.name, b.name) ||
-      compareStrings(a.scope, b.scope),
-  );
-  return { byScope: sorted, conflicts };
+    sorted.set(scope, byScope.get(scope) ?? []);
+  return { byScope: sorted, conflicts: split.conflicts };
 }
 
 /**

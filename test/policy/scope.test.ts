@@ -3,10 +3,12 @@ import { describe, it } from 'node:test';
 
 import { parsePullspec } from '../../src/image/pullspec.js';
 import {
+  conflictScopesMessage,
   effectivePolicies,
   resolvePolicies,
-  scopeAncestors,
   scopeCandidates,
+  scopeIsNestedInsideScope,
+  scopePolicies,
 } from '../../src/policy/scope.js';
 import type { PolicyObject } from '../../src/policy/types.js';
 
@@ -76,20 +78,47 @@ describe('scopeCandidates (containers/image naming.go order)', () => {
     });
 });
 
-describe('scopeAncestors', () => {
-  const table: [string, string[]][] = [
-    [
-      'quay.io/ns/repo:tag',
-      ['quay.io/ns/repo:tag', 'quay.io/ns/repo', 'quay.io/ns', 'quay.io', '*.io'],
-    ],
-    ['localhost:5000', ['localhost:5000']],
-    ['example.com:5000/r', ['example.com:5000/r', 'example.com:5000', '*.com']],
-    ['*.a.example.com', ['*.a.example.com', '*.example.com', '*.com']],
-    [`e.com/r@${DIGEST}`, [`e.com/r@${DIGEST}`, 'e.com/r', 'e.com', '*.com']],
+describe("scopeIsNestedInsideScope (the MCO's conflict test, openshift/runtime-utils)", () => {
+  // The table of openshift/runtime-utils pkg/registries/registries_test.go
+  // TestScopeIsNestedInsideScope (lines 23-45 at 7bdb5b9c177b, the version the MCO vendors),
+  // copied verbatim: [subScope, superScope, expected].
+  const upstream: [string, string, boolean][] = [
+    ['quay.io', 'example.com', false], // Host mismatch
+    ['quay.io', 'quay.io', true], // Host match
+    ['quay.io:443', 'quay.io', false], // Port mismatch (although reg is a prefix of scope)
+    ['quay.io:443', 'quay.io:444', false], // Port mismatch
+    ['quay.io.example.com', 'quay.io', false], // Host mismatch (although reg is a prefix of scope)
+    ['quay.io2', 'quay.io', false], // Host mismatch (although reg is a prefix of scope)
+    ['quay.io/ns1', 'quay.io', true], // Valid namespace
+    ['quay.io/ns1/ns2/ns3', 'quay.io', true], // Valid namespace
+    ['quay.io/ns1/ns2/ns3', 'not-quay.io', false], // Host mismatch
+    ['bar/example.foo', '*.foo', false], // Wildcards only match host names
+    ['example/bar.foo/quay.io', '*.foo', false], // Wildcard does not match hostname
+    ['example/bar.foo:400', '*.foo', false], // Wildcard does not match hostname
+    ['foo.example.com', '*.example.com', true], // subScope matches superScope
+    ['*.foo.example.com', '*.example.com', true], // subScope matches superScope
+    ['foo.example.com/bar', '*.example.com', true], // subScope matches superScope
+    ['foo.registry.com', '*.example.com', false], // subScope does not match superScope
+    ['foo.example.com', '**.example.com', false], // subScope does not match superScope
+    ['foo.example.com', 'example.*.com', false], // subScope does not match superScope
+    ['foo.example.com', '*.example.com/foo/bar', false], // subScope does not match superScope
+    ['foo.example.com:443/bar/baz', '*.example.com', true],
+    ['foo.example.com:443/bar/baz', '*.example.com/bar/baz', false],
+    ['foo.example.com', '*example.com', false],
+    ['foo.example.com', '*/example.com', false],
   ];
-  for (const [scope, expected] of table)
-    it(scope, () => {
-      assert.deepEqual(scopeAncestors(scope), expected);
+  // What that code answers for tagged and digested ImagePolicy scopes (scopes may carry both).
+  const tagged: [string, string, boolean][] = [
+    ['quay.io/ns/repo:4.18', 'quay.io/ns/repo', false],
+    [`quay.io/ns/repo@${DIGEST}`, 'quay.io/ns/repo', false],
+    ['quay.io/ns/repo:4.18', 'quay.io/ns', true],
+    ['reg.example.com/x:1', '*.example.com', false],
+    [`reg.example.com/x@${DIGEST}`, '*.example.com', false],
+    ['reg.example.com:5000/x', '*.example.com', true],
+  ];
+  for (const [sub, sup, expected] of [...upstream, ...tagged])
+    it(`${JSON.stringify(sub)} in ${JSON.stringify(sup)}: ${expected}`, () => {
+      assert.equal(scopeIsNestedInsideScope(sub, sup), expected);
     });
 });
 
@@ -156,51 +185,117 @@ describe('ImagePolicy conflicts (ConflictScopes)', () => {
   const policies = [
     cip('openshift', 'quay.io/openshift-release-dev/ocp-release', '*.example.com'),
     ip('team-a', 'equal', 'quay.io/openshift-release-dev/ocp-release'),
-    ip('team-a', 'nested', 'quay.io/openshift-release-dev/ocp-release:4.18', 'quay.io/team-a'),
-    ip('team-a', 'wild-nested', 'reg.example.com/x', '*.sub.example.com'),
+    ip(
+      'team-a',
+      'nested',
+      'quay.io/openshift-release-dev/ocp-release/sub',
+      'quay.io/team-a',
+      'reg.example.com/x',
+      '*.sub.example.com',
+    ),
+    ip('team-a', 'tagged', 'quay.io/openshift-release-dev/ocp-release:4.18'),
     ip('team-a', 'broader', 'quay.io'),
-    ip('team-b', 'other-ns', 'quay.io/team-b'),
+    ip('team-b', 'other-ns', 'quay.io/team-b', 'a.example.com'),
     ip('team-b', 'bare-domain', 'example.com/r'),
   ];
 
-  it('drops equal and nested scopes and reports them as data', () => {
+  it("drops equal and nested scopes, one condition per ImagePolicy in the MCO's words", () => {
     const { conflicts } = effectivePolicies(policies, 'team-a');
     assert.deepEqual(
-      conflicts.map((c) => [c.namespace, c.name, c.scope, c.clusterScope, c.reason]),
+      conflicts.map((c) => [c.namespace, c.name, c.scopes]),
       [
-        [
-          'team-a',
-          'equal',
-          'quay.io/openshift-release-dev/ocp-release',
-          'quay.io/openshift-release-dev/ocp-release',
-          'ConflictScopes',
-        ],
+        ['team-a', 'equal', ['quay.io/openshift-release-dev/ocp-release']],
         [
           'team-a',
           'nested',
-          'quay.io/openshift-release-dev/ocp-release:4.18',
-          'quay.io/openshift-release-dev/ocp-release',
-          'ConflictScopes',
+          [
+            'quay.io/openshift-release-dev/ocp-release/sub',
+            'reg.example.com/x',
+            '*.sub.example.com',
+          ],
         ],
-        ['team-a', 'wild-nested', '*.sub.example.com', '*.example.com', 'ConflictScopes'],
-        ['team-a', 'wild-nested', 'reg.example.com/x', '*.example.com', 'ConflictScopes'],
+        ['team-b', 'other-ns', ['a.example.com']],
       ],
     );
-    assert.deepEqual(conflicts[0]?.clusterPolicies, ['openshift']);
+    // machine-config-operator pkg/controller/container-runtime-config/
+    // container_runtime_config_controller.go, getValidScopePolicies (line 1337 at 7ff337a4ffac):
+    //   msg := fmt.Sprintf("has conflicting scope(s) %q that equal to or nest inside existing clusterimagepolicy, only policy from clusterimagepolicy scope(s) will be applied", conflictScopes)
+    //   ctrl.syncImagePolicyStatusOnly(namespace, imagePolicy.ObjectMeta.Name, apicfgv1.ImagePolicyPending, reasonConflictScopes, msg, metav1.ConditionFalse)
+    // where %q of a []string prints ["a" "b"].
+    const nested = conflicts[1];
+    assert.deepEqual(nested, {
+      conditionType: 'Pending',
+      status: 'False',
+      reason: 'ConflictScopes',
+      namespace: 'team-a',
+      name: 'nested',
+      scopes: [
+        'quay.io/openshift-release-dev/ocp-release/sub',
+        'reg.example.com/x',
+        '*.sub.example.com',
+      ],
+      message:
+        'has conflicting scope(s) ["quay.io/openshift-release-dev/ocp-release/sub" "reg.example.com/x" "*.sub.example.com"] that equal to or nest inside existing clusterimagepolicy, only policy from clusterimagepolicy scope(s) will be applied',
+    });
+    assert.equal(conflicts[2]?.message, conflictScopesMessage(['a.example.com']));
+  });
+
+  it('keeps a tagged scope of a ClusterImagePolicy repository, as the MCO does', () => {
+    // ScopeIsNestedInsideScope needs a `/` after the super scope: `repo:tag` is not nested in
+    // `repo`, so the ImagePolicy's requirement alone applies to that tag in its namespace.
+    const effective = effectivePolicies(policies, 'team-a');
+    assert.ok(!effective.conflicts.some((c) => c.name === 'tagged'));
+    assert.equal(
+      resolvePolicies(parsePullspec('quay.io/openshift-release-dev/ocp-release:4.18'), effective)
+        ?.policies[0]?.name,
+      'tagged',
+    );
+    // Without the namespace (what verification uses) the ClusterImagePolicy alone applies.
+    assert.equal(
+      resolvePolicies(
+        parsePullspec('quay.io/openshift-release-dev/ocp-release:4.18'),
+        effectivePolicies(policies),
+      )?.policies[0]?.name,
+      'openshift',
+    );
   });
 
   it('keeps non-conflicting scopes of the chosen namespace only', () => {
     const { byScope } = effectivePolicies(policies, 'team-a');
     assert.deepEqual(
       [...byScope.keys()],
-      ['*.example.com', 'quay.io', 'quay.io/openshift-release-dev/ocp-release', 'quay.io/team-a'],
+      [
+        '*.example.com',
+        'quay.io',
+        'quay.io/openshift-release-dev/ocp-release',
+        'quay.io/openshift-release-dev/ocp-release:4.18',
+        'quay.io/team-a',
+      ],
+    );
+  });
+
+  it('splits ImagePolicy scopes per namespace for every namespace', () => {
+    const split = scopePolicies(policies, 'team-a');
+    assert.deepEqual(
+      [...split.cluster.keys()],
+      ['*.example.com', 'quay.io/openshift-release-dev/ocp-release'],
+    );
+    assert.deepEqual(
+      [...split.namespaced].map(([scope, byNs]) => [scope, [...byNs.keys()]]),
+      [
+        ['example.com/r', ['team-b']],
+        ['quay.io', ['team-a']],
+        ['quay.io/openshift-release-dev/ocp-release:4.18', ['team-a']],
+        ['quay.io/team-a', ['team-a']],
+        ['quay.io/team-b', ['team-b']],
+      ],
     );
   });
 
   it('a broader ImagePolicy scope applies only where no cluster scope is more specific', () => {
     const effective = effectivePolicies(policies, 'team-a');
     assert.equal(
-      resolvePolicies(parsePullspec('quay.io/openshift-release-dev/ocp-release:4.18'), effective)
+      resolvePolicies(parsePullspec('quay.io/openshift-release-dev/ocp-release:4.19'), effective)
         ?.policies[0]?.name,
       'openshift',
     );
@@ -216,7 +311,7 @@ describe('ImagePolicy conflicts (ConflictScopes)', () => {
       [...byScope.keys()],
       ['*.example.com', 'quay.io/openshift-release-dev/ocp-release'],
     );
-    assert.equal(conflicts.length, 4);
+    assert.equal(conflicts.length, 3);
   });
 
   it('an ImagePolicy without metadata.namespace belongs to the chosen namespace', () => {
