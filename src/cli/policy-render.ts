@@ -16,19 +16,28 @@ const MAX_POLICY_FILES = 1000;
 
 export const POLICY_RENDER_HELP = `Usage: cvo-verifier policy render [--namespace NS] [--registries-d] [--mirrors PATH]... FILE...
 
-Validates ClusterImagePolicy and ImagePolicy objects (config.openshift.io/v1; YAML or JSON,
-one or more documents, or v1 Lists) as the API server would, and prints what the Machine
-Config Operator writes for them: the containers policy.json (default) or the registries.d
-YAML. ImagePolicy scopes equal to or nested in a ClusterImagePolicy scope are dropped and
-reported on stderr with reason ConflictScopes.
+Validates ClusterImagePolicy and ImagePolicy objects (config.openshift.io/v1 or v1alpha1, each
+against its own schema; YAML or JSON, one or more documents, or Lists) as the API server would,
+and prints, byte for byte, what the Machine Config Operator writes for them: the containers
+policy.json (default) or the registries.d YAML. Scopes with fewer than three '/' are in both the
+"docker" and "atomic" transports, as the MCO writes them. ImagePolicy scopes equal to or nested
+in a ClusterImagePolicy scope are dropped and reported on stderr with the status condition the
+MCO sets (Pending, reason ConflictScopes, its message).
 
 Options:
-  --namespace NS    also render the ImagePolicies of namespace NS (the MCO's per-namespace
-                    CRI-O policy); ImagePolicies without metadata.namespace count as in NS
-  --registries-d    print the registries.d YAML instead of policy.json
+  --namespace NS    print the policy CRI-O uses for pods in namespace NS: the MCO's
+                    /etc/crio/policies/NS.json when NS has ImagePolicy scopes in effect, else
+                    /etc/containers/policy.json; ImagePolicies without metadata.namespace
+                    count as in NS
+  --registries-d    print the registries.d YAML instead (every ClusterImagePolicy scope and
+                    the ImagePolicy scopes in effect of every namespace; nothing when there
+                    is no scope, as the MCO then writes no file)
   --mirrors PATH    ImageDigestMirrorSet / ImageContentSourcePolicy YAML/JSON (repeatable):
                     registries.d also lists the mirror endpoints of each scope, as the MCO does
   -h, --help        show this help
+
+Without a ClusterImagePolicy, policy.json is the MCO's template as it installs it. Like the
+MCO's files, the JSON output has no trailing newline.
 
 Exit codes: 0 rendered; 2 usage error or invalid input (each error names the file and field).
 `;
@@ -103,7 +112,7 @@ export async function runPolicyRender(argv: readonly string[], io: CommandIo): P
   const result = renderPolicies(files, namespace, mirrors);
   for (const conflict of result.conflicts) {
     io.stderr(
-      `warning: ImagePolicy ${conflict.namespace ?? ''}/${conflict.name}: ${conflict.reason}: ${conflict.message}\n`,
+      `warning: ImagePolicy ${conflict.namespace ?? ''}/${conflict.name}: ${conflict.conditionType}=${conflict.status} ${conflict.reason}: ${conflict.message}\n`,
     );
   }
   if (result.errors.length > 0) {

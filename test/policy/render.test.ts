@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 
 import { dump } from 'js-yaml';
 
-import { renderPolicies } from '../../src/policy/render.js';
+import { MCO_POLICY_JSON_TEMPLATE, renderPolicies } from '../../src/policy/render.js';
 import { runPolicyRender } from '../../src/cli/policy-render.js';
 import { withSharedFixture } from '../helpers/fixtures.js';
 import { b64, publicKeyPem, publicKeyPolicy, setPath } from './policy-fixtures.js';
@@ -22,13 +22,19 @@ describe('renderPolicies', () => {
       assert.equal(result.policies[0]?.name, 'openshift');
       const policy = JSON.parse(result.policyJson) as {
         default: unknown;
-        transports: { docker: Record<string, Record<string, unknown>[]>; 'docker-daemon': unknown };
+        transports: {
+          atomic: unknown;
+          docker: Record<string, Record<string, unknown>[]>;
+          'docker-daemon': unknown;
+        };
       };
       assert.deepEqual(policy.default, [{ type: 'insecureAcceptAnything' }]);
       assert.deepEqual(policy.transports['docker-daemon'], {
         '': [{ type: 'insecureAcceptAnything' }],
       });
       const scopes = Object.keys(policy.transports.docker);
+      // Every scope has fewer than three '/': the MCO copies each into the atomic transport.
+      assert.deepEqual(policy.transports.atomic, policy.transports.docker);
       assert.deepEqual(scopes, [
         'quay.io/openshift-release-dev/ocp-release',
         'quay.io/openshift-release-dev/ocp-v4.0-art-dev',
@@ -223,7 +229,7 @@ describe('runPolicyRender', () => {
     assert.equal(r.stdout, '');
   });
 
-  it('warns about ConflictScopes with --namespace', async () => {
+  it("warns about ConflictScopes with the MCO's condition and prints the namespace's policy", async () => {
     const key = publicKeyPem();
     const files = {
       'c.yaml': dump(publicKeyPolicy(key, { scopes: ['quay.io/ns'] })),
@@ -232,17 +238,75 @@ describe('runPolicyRender', () => {
           kind: 'ImagePolicy',
           name: 'i',
           namespace: 't',
-          scopes: ['quay.io/ns/r', 'quay.io/t'],
+          scopes: ['quay.io/ns/r', 'quay.io/t', 'quay.io/ns:tag', 'quay.io/a/b/c'],
         }),
       ),
     };
     const r = await run(['render', '--namespace', 't', 'c.yaml', 'i.yaml'], files);
     assert.equal(r.code, 0);
-    assert.match(r.stderr, /warning: ImagePolicy t\/i: ConflictScopes: .*"quay\.io\/ns\/r"/);
-    assert.deepEqual(
-      Object.keys((JSON.parse(r.stdout) as { transports: { docker: object } }).transports.docker),
-      ['quay.io/ns', 'quay.io/t'],
+    assert.equal(
+      r.stderr,
+      'warning: ImagePolicy t/i: Pending=False ConflictScopes: has conflicting scope(s) ["quay.io/ns/r"] that equal to or nest inside existing clusterimagepolicy, only policy from clusterimagepolicy scope(s) will be applied\n',
     );
+    const ns = JSON.parse(r.stdout) as {
+      transports: { docker: object; atomic: object; 'docker-daemon': object };
+    };
+    assert.deepEqual(Object.keys(ns.transports), ['atomic', 'docker', 'docker-daemon']);
+    // A tag of a ClusterImagePolicy repository is not nested in it for the MCO.
+    assert.deepEqual(Object.keys(ns.transports.docker), [
+      'quay.io/a/b/c',
+      'quay.io/ns',
+      'quay.io/ns:tag',
+      'quay.io/t',
+    ]);
+    assert.deepEqual(Object.keys(ns.transports.atomic), [
+      'quay.io/ns',
+      'quay.io/ns:tag',
+      'quay.io/t',
+    ]);
+    // Another namespace's pods get policy.json: the ClusterImagePolicy alone.
+    const other = await run(['render', '--namespace', 'u', 'c.yaml', 'i.yaml'], files);
+    const plain = await run(['render', 'c.yaml', 'i.yaml'], files);
+    assert.equal(other.stdout, plain.stdout);
+    assert.deepEqual(
+      Object.keys(
+        (JSON.parse(plain.stdout) as { transports: { docker: object } }).transports.docker,
+      ),
+      ['quay.io/ns'],
+    );
+    // registries.d is per node: every ImagePolicy scope in effect, with or without --namespace.
+    const registriesD = await run(['render', '--registries-d', 'c.yaml', 'i.yaml'], files);
+    assert.equal(
+      registriesD.stdout,
+      ['quay.io/a/b/c', 'quay.io/ns', 'quay.io/ns:tag', 'quay.io/t']
+        .map((scope) => `  ${scope}:\n    use-sigstore-attachments: true\n`)
+        .reduce((a, b) => a + b, 'docker:\n'),
+    );
+  });
+
+  it("prints the MCO's bytes: no trailing newline, the template without a ClusterImagePolicy", async () => {
+    const key = publicKeyPem();
+    const cip = await run(['render', 'p.yaml'], { 'p.yaml': dump(publicKeyPolicy(key)) });
+    assert.ok(cip.stdout.endsWith('\n}'), JSON.stringify(cip.stdout.slice(-5)));
+    const ipOnly = dump(publicKeyPolicy(key, { kind: 'ImagePolicy', name: 'i', namespace: 'n' }));
+    const template = await run(['render', 'i.yaml'], { 'i.yaml': ipOnly });
+    assert.equal(template.code, 0);
+    assert.equal(template.stdout, MCO_POLICY_JSON_TEMPLATE);
+    const ns = await run(['render', '--namespace', 'n', 'i.yaml'], { 'i.yaml': ipOnly });
+    assert.deepEqual(Object.keys((JSON.parse(ns.stdout) as { transports: object }).transports), [
+      'atomic',
+      'docker',
+      'docker-daemon',
+    ]);
+  });
+
+  it('renders v1alpha1 objects as their v1 equivalents', async () => {
+    const v1 = publicKeyPolicy(publicKeyPem());
+    const alpha = { ...v1, apiVersion: 'config.openshift.io/v1alpha1' };
+    const a = await run(['render', 'p.yaml'], { 'p.yaml': dump(v1) });
+    const b = await run(['render', 'p.yaml'], { 'p.yaml': dump(alpha) });
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout, a.stdout);
   });
 
   it('throws UsageError for usage mistakes', async () => {
