@@ -69,6 +69,26 @@ export interface ClusterConfigPort {
   listMirrorSets(): Promise<unknown[]>;
   /** The distinct `status.nodeInfo.architecture` of the cluster's Nodes (sorted). */
   listNodeArchitectures(): Promise<string[]>;
+  /**
+   * A Secret (the cluster's pull secret: RBAC grants `get` on that one name only); undefined
+   * when it does not exist. Its `data` is base64 as the API server returns it: a secret, never
+   * logged.
+   */
+  getSecret(namespace: string, name: string): Promise<SecretData | undefined>;
+  /**
+   * The cluster-scoped Proxy `name` (config.openshift.io/v1) as the API server returns it;
+   * undefined on a 404, whether the object or the Proxy API itself is missing: no proxy is
+   * configured (as the cluster-version operator takes a NotFound).
+   */
+  getClusterProxy(name: string): Promise<unknown>;
+}
+
+/** A Secret as verification reads it. */
+export interface SecretData {
+  readonly metadata: { readonly uid?: string; readonly resourceVersion?: string };
+  readonly type?: string;
+  /** Values base64-encoded, as the API server returns them. */
+  readonly data?: Readonly<Record<string, string>>;
 }
 
 /** Who a caller of the HTTP surface is, and what it may do. */
@@ -161,6 +181,7 @@ export const WATCH_RESTART_MAX_MS = 30_000;
 const WATCH_HEALTHY_RESET_MS = 60_000;
 
 const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
+const PROXY = { group: 'config.openshift.io', version: 'v1', plural: 'proxies' } as const;
 
 export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
   const kc = new KubeConfig();
@@ -280,6 +301,38 @@ export function createKubePort(kc: KubeConfig): KubePort {
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
         throw toKubeError(`get configmap ${namespace}/${name}`, err);
+      }
+    },
+    getSecret: async (namespace, name) => {
+      const what = `get secret ${namespace}/${name}`;
+      try {
+        const secret = await core.readNamespacedSecret({ namespace, name });
+        // Only what verification reads: no managedFields, annotations or stringData copies.
+        return {
+          metadata: {
+            ...(secret.metadata?.uid !== undefined ? { uid: secret.metadata.uid } : {}),
+            ...(secret.metadata?.resourceVersion !== undefined
+              ? { resourceVersion: secret.metadata.resourceVersion }
+              : {}),
+          },
+          ...(secret.type !== undefined ? { type: secret.type } : {}),
+          ...(secret.data !== undefined ? { data: secret.data } : {}),
+        };
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        // The Status body of a failed get names the Secret, never its content.
+        throw toKubeError(what, err);
+      }
+    },
+    getClusterProxy: async (name) => {
+      try {
+        return await call(
+          `get proxy ${name}`,
+          async (): Promise<unknown> => await custom.getClusterCustomObject({ ...PROXY, name }),
+        );
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
       }
     },
     listNodeArchitectures: () =>

@@ -117,6 +117,14 @@ export function kubePortContract(subject: () => KubePortSubject | { readonly ski
     },
   );
 
+  contract(
+    'reads a Secret or a cluster Proxy that does not exist (nor its API) as undefined, not as an error',
+    async ({ kube, namespace }) => {
+      assert.equal(await kube.getSecret(namespace, `absent-${unique()}`), undefined);
+      assert.equal(await kube.getClusterProxy(`absent-${unique()}`), undefined);
+    },
+  );
+
   contract('keeps the resourceVersion when a write changes nothing', async ({ kube }) => {
     const cv = await kube.getClusterVersion('version');
     const again = await kube.replaceClusterVersionStatus(cv);

@@ -8,7 +8,7 @@ import {
   KubeApiError,
   ResourceNotServedError,
 } from '../../src/kube/client.js';
-import type { KubePort, WatchHandlers, Watcher } from '../../src/kube/client.js';
+import type { KubePort, SecretData, WatchHandlers, Watcher } from '../../src/kube/client.js';
 import type {
   ClusterVersion,
   ConfigMap,
@@ -27,6 +27,8 @@ export type MemoryResource =
   | 'clusterimagepolicies'
   | 'mirrorsets'
   | 'nodes'
+  | 'secrets'
+  | 'proxies'
   | 'tokenreviews'
   | 'subjectaccessreviews';
 
@@ -164,6 +166,10 @@ export class MemoryKube implements KubePort {
   clusterImagePolicies: unknown[] = [];
   mirrorSets: unknown[] = [];
   nodeArchitectures: string[] = [];
+  /** Secrets by `namespace/name` (getSecret; `data` base64 as the API server returns it). */
+  readonly secrets = new Map<string, SecretData>();
+  /** Cluster-scoped Proxy objects by name (getClusterProxy). */
+  readonly proxies = new Map<string, unknown>();
   /**
    * Optional resource types the cluster does not serve under the version the client lists: the
    * versions it serves instead, none (`[]`) when their CRD is not installed at all. What the real
@@ -438,6 +444,17 @@ export class MemoryKube implements KubePort {
     return structuredClone(
       this.mirrorSets.filter((m) => !unserved.has(String((m as { kind?: unknown } | null)?.kind))),
     );
+  }
+
+  async getSecret(namespace: string, name: string): Promise<SecretData | undefined> {
+    await this.act({ verb: 'get', resource: 'secrets', namespace, name });
+    const found = this.secrets.get(`${namespace}/${name}`);
+    return found !== undefined ? structuredClone(found) : undefined;
+  }
+
+  async getClusterProxy(name: string): Promise<unknown> {
+    await this.act({ verb: 'get', resource: 'proxies', name });
+    return structuredClone(this.proxies.get(name));
   }
 
   async listNodeArchitectures(): Promise<string[]> {
