@@ -68,6 +68,8 @@ export interface RegistryClientOptions {
   readonly insecureRegistries?: readonly string[];
   /** A dispatcher to use (proxies, shared pools); not closed by `close()`. */
   readonly dispatcher?: Dispatcher;
+  /** A dispatcher made for this client alone (see RegistryClientPool): closed by `close()`. */
+  readonly ownedDispatcher?: Dispatcher;
   /** PEM CA certificates trusted in addition to the system's (own dispatcher only). */
   readonly extraCa?: string;
   readonly maxManifestBytes?: number;
@@ -166,6 +168,7 @@ export class RegistryClient {
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
+      options.ownedDispatcher ??
       new Agent({
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
         connections: maxConcurrentRequests,

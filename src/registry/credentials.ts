@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { inspect } from 'node:util';
 
@@ -70,6 +71,18 @@ export class RegistryCredentials {
       if (credential !== undefined) return credential;
     }
     return undefined;
+  }
+
+  /**
+   * A digest of every key and credential: equal for equal credentials, for telling configurations
+   * apart. Derived from secrets: compare it, never print it.
+   */
+  fingerprint(): string {
+    const hash = createHash('sha256');
+    for (const [key, credential] of [...this.#byKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      hash.update(`${key}\n${credential.basicAuthorization()}\n`);
+    }
+    return hash.digest('hex');
   }
 
   /** The registry keys (never the secrets), for logs and status. */
