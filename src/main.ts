@@ -7,7 +7,7 @@ import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './trust/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
-import { RegistryClient } from './registry/client.js';
+import { RegistryClientPool } from './registry/client-pool.js';
 import { Semaphore } from './registry/semaphore.js';
 import type { KubePort } from './kube/client.js';
 import type { HttpConfig, ServiceConfig } from './config/service-config.js';
@@ -50,8 +50,9 @@ export async function startService(
     reconcileQueueDepth: () => refs.controller?.queueDepth ?? 0,
     rechecks: () => refs.controller?.pendingRechecks() ?? [],
   });
-  // One registry client (keep-alive pool) for every Sigstore check the service makes.
-  const registry = new RegistryClient({ insecureRegistries: config.insecureRegistries });
+  // Registry clients by access: each verification reads the cluster's pull secret and Proxy and
+  // takes the client (keep-alive pool, tokens) for those, made once per distinct configuration.
+  const registry = new RegistryClientPool({ insecureRegistries: config.insecureRegistries });
   const trust = new ClusterTrust({
     source: kube,
     logger,

@@ -230,7 +230,7 @@ async function verifyOne(
  * The source a node would pull from: with one source, that one (not fetched here: the
  * signature lookup answers for it); with mirrors, the first that has the manifest.
  */
-async function pickSource(
+export async function pickSource(
   client: RegistryClient,
   pullspec: DigestPullspec,
   sources: readonly ComponentSource[],

@@ -9,11 +9,15 @@ import {
 import { parseReleasePullspec } from '../image/pullspec.js';
 import { isResourceNotServed } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
-import { parseMirrorObject } from '../mirrors/mirrors.js';
+import { mirrorSources, parseMirrorObject } from '../mirrors/mirrors.js';
 import type { MirrorRule } from '../mirrors/mirrors.js';
 import type { Logger } from '../observability/logger.js';
 import { readReleasePayload } from '../payload/release-image.js';
 import type { RegistryClient } from '../registry/client.js';
+import { parseDockerConfig } from '../registry/credentials.js';
+import type { RegistryCredentials } from '../registry/credentials.js';
+import { describeProxySettings } from '../registry/proxy.js';
+import type { ProxySettings } from '../registry/proxy.js';
 import { SIGNATURE_CONFIGMAP_LABEL } from '../stores/configmap-store.js';
 import type { SignatureConfigMap } from '../stores/configmap-store.js';
 import { MAX_NODE_PLATFORMS, nodePlatform } from './node-platform.js';
@@ -41,6 +45,42 @@ export interface TrustSource {
   listClusterImagePolicies(): Promise<unknown[]>;
   listMirrorSets(): Promise<unknown[]>;
   listNodeArchitectures(): Promise<string[]>;
+  /** A Secret, `data` base64-encoded; undefined when it does not exist. */
+  getSecret(
+    namespace: string,
+    name: string,
+  ): Promise<{ readonly data?: Readonly<Record<string, string>> } | undefined>;
+  /** The cluster-scoped Proxy object; undefined when it (or the Proxy API) does not exist. */
+  getClusterProxy(name: string): Promise<unknown>;
+}
+
+/**
+ * The cluster's pull secret, as OpenShift names it: the credentials CRI-O pulls release and
+ * component images with (the MCO writes it to every node's /var/lib/kubelet/config.json).
+ */
+export const PULL_SECRET = { namespace: 'openshift-config', name: 'pull-secret' } as const;
+/** Its key: the docker config JSON (type kubernetes.io/dockerconfigjson). */
+export const PULL_SECRET_KEY = '.dockerconfigjson';
+/** The cluster-wide Proxy (config.openshift.io/v1), the singleton the CVO reads. */
+export const CLUSTER_PROXY_NAME = 'cluster';
+/** The key of the Proxy's spec.trustedCA ConfigMap (in openshift-config). */
+export const PROXY_CA_KEY = 'ca-bundle.crt';
+
+/**
+ * How registries and HTTP stores are reached, read fresh for each verification: credentials from
+ * the pull secret, the cluster Proxy's status and its trusted CA bundle.
+ */
+export interface AccessInputs {
+  /** From the pull secret; undefined when it is absent or unusable (registries are then read anonymously). */
+  readonly credentials: RegistryCredentials | undefined;
+  /**
+   * Proxy/cluster's status.httpProxy, httpsProxy and noProxy (what the network operator
+   * validated and the CVO uses); undefined when the cluster has no Proxy object, so the
+   * process's own HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply.
+   */
+  readonly proxy: ProxySettings | undefined;
+  /** The Proxy's spec.trustedCA bundle, when it names a ConfigMap holding certificates. */
+  readonly proxyCa: string | undefined;
 }
 
 /** Where the cluster keeps its trust (OpenShift's names by default; see src/config/service-config.ts). */
@@ -95,6 +135,12 @@ export interface PolicyInputs {
 export const POLICIES_NOT_SERVED_NOTE =
   'ClusterImagePolicies are not available on this cluster (the API server does not serve clusterimagepolicies.config.openshift.io): Sigstore policies were not consulted';
 
+/** A registry client with this verification's access, and the cluster's mirror rules. */
+export interface RegistryReadAccess {
+  readonly client: RegistryClient;
+  readonly mirrors: readonly MirrorRule[];
+}
+
 /** What the whole-payload check reads besides policies. */
 export interface PayloadInputs {
   readonly mirrors: readonly MirrorRule[];
@@ -130,16 +176,23 @@ export class ClusterTrustReader {
    */
   private policiesServed: boolean | undefined;
   private nodesError: string | undefined;
+  /** What was last logged about the pull secret and the Proxy, to log each change once. */
+  private accessState: string | undefined;
 
   constructor(options: ClusterTrustReaderOptions) {
     this.options = options;
   }
 
-  async gpgInputs(cv: ClusterVersion): Promise<GpgTrustInputs> {
+  /**
+   * `registry` reads the running release's payload (root of trust from the payload) with this
+   * verification's credentials and proxy, through the cluster's mirrors; default the reader's
+   * own client, without mirrors.
+   */
+  async gpgInputs(cv: ClusterVersion, registry?: RegistryReadAccess): Promise<GpgTrustInputs> {
     const { source, signatureNamespace, caNamespace } = this.options;
     const rootOfTrust =
       this.options.rootOfTrustFromPayload === true
-        ? await this.payloadTrust(cv)
+        ? await this.payloadTrust(cv, registry)
         : await this.configMapTrust();
     const clusterCa = await this.clusterCa();
     const specStores = cv.spec.signatureStores;
@@ -197,8 +250,79 @@ export class ClusterTrustReader {
     return { objects };
   }
 
-  async payloadInputs(): Promise<PayloadInputs> {
-    return { mirrors: await this.mirrorRules(), platforms: await this.nodePlatforms() };
+  /** `mirrors`: the rules this verification already read (read here otherwise). */
+  async payloadInputs(mirrors?: readonly MirrorRule[]): Promise<PayloadInputs> {
+    return {
+      mirrors: mirrors ?? (await this.mirrorRules()),
+      platforms: await this.nodePlatforms(),
+    };
+  }
+
+  /**
+   * The pull secret's credentials, the cluster Proxy and its CA bundle, read fresh. A pull secret
+   * or Proxy that does not exist is none (logged once per change); one that cannot be read (403,
+   * 500) is thrown: credentials that may exist are never taken for none. A pull secret that is
+   * not valid docker config JSON is logged (its source and the offending registry key, never a
+   * secret) and registries are read anonymously, as a node without usable credentials would.
+   */
+  async accessInputs(): Promise<AccessInputs> {
+    const { source, caNamespace } = this.options;
+    const secret = await source.getSecret(PULL_SECRET.namespace, PULL_SECRET.name);
+    const where = `${PULL_SECRET.namespace}/${PULL_SECRET.name}`;
+    let credentials: RegistryCredentials | undefined;
+    let secretState: string;
+    const encoded = secret?.data?.[PULL_SECRET_KEY];
+    if (secret === undefined) {
+      secretState = `no pull secret ${where}: registries are read anonymously`;
+    } else if (encoded === undefined) {
+      secretState = `pull secret ${where} has no ${PULL_SECRET_KEY}: registries are read anonymously`;
+    } else {
+      try {
+        credentials = parseDockerConfig(
+          Buffer.from(encoded, 'base64').toString('utf8'),
+          `pull secret ${where} ${PULL_SECRET_KEY}`,
+        );
+        secretState = `pull secret ${where}: credentials for ${credentials.registries().join(', ') || 'no registry'}`;
+      } catch (err) {
+        if (!isVerifyError(err, 'INVALID_CREDENTIALS_FILE')) throw err;
+        // The message names the source and a registry key only (parseDockerConfig's contract).
+        secretState = `${err.message}: registries are read anonymously`;
+      }
+    }
+
+    const object = await source.getClusterProxy(CLUSTER_PROXY_NAME);
+    let proxy: ProxySettings | undefined;
+    let proxyCa: string | undefined;
+    let proxyState = `no Proxy ${CLUSTER_PROXY_NAME}: the environment's proxy settings apply`;
+    if (object !== undefined) {
+      const { status, spec } = (typeof object === 'object' && object !== null ? object : {}) as {
+        status?: Record<string, unknown>;
+        spec?: { trustedCA?: { name?: unknown } };
+      };
+      const text = (value: unknown): string | undefined =>
+        typeof value === 'string' && value !== '' ? value : undefined;
+      const httpProxy = text(status?.httpProxy);
+      const httpsProxy = text(status?.httpsProxy);
+      const noProxy = text(status?.noProxy);
+      proxy = {
+        ...(httpProxy !== undefined ? { httpProxy } : {}),
+        ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+        ...(noProxy !== undefined ? { noProxy } : {}),
+      };
+      proxyState = `Proxy ${CLUSTER_PROXY_NAME}: ${JSON.stringify(describeProxySettings(proxy))}`;
+      const caName = text(spec?.trustedCA?.name);
+      if (caName !== undefined) {
+        const cm = await source.getConfigMap(caNamespace, caName);
+        const bundle = cm?.data?.[PROXY_CA_KEY];
+        if (bundle?.includes('-----BEGIN CERTIFICATE-----') === true) proxyCa = bundle;
+        else
+          proxyState += `; its trustedCA config map ${caNamespace}/${caName} has no certificate in ${PROXY_CA_KEY}`;
+      }
+    }
+    const state = `${secretState}; ${proxyState}`;
+    if (state !== this.accessState) this.options.logger?.info('registry access', { state });
+    this.accessState = state;
+    return { credentials, proxy, proxyCa };
   }
 
   /**
@@ -206,7 +330,7 @@ export class ClusterTrustReader {
    * reads. The API server validated them; one it would not have let in is skipped: images are
    * then read from their own repositories, which can only make verification fail, never pass.
    */
-  private async mirrorRules(): Promise<MirrorRule[]> {
+  async mirrorRules(): Promise<MirrorRule[]> {
     const mirrors: MirrorRule[] = [];
     for (const item of await this.options.source.listMirrorSets()) {
       const object = apiObject(item);
@@ -267,7 +391,10 @@ export class ClusterTrustReader {
    * The root of trust shipped in the running release's payload: the newest Completed history
    * entry's image, read from the registry once per digest.
    */
-  private async payloadTrust(cv: ClusterVersion): Promise<RootOfTrust> {
+  private async payloadTrust(
+    cv: ClusterVersion,
+    registry: RegistryReadAccess | undefined,
+  ): Promise<RootOfTrust> {
     const running = cv.status?.history?.find((h) => h.state === 'Completed')?.image;
     if (running === undefined) {
       throw new VerifyError(
@@ -278,7 +405,7 @@ export class ClusterTrustReader {
     const pullspec = parseReleasePullspec(running);
     const key = `payload:${pullspec.digest}`;
     if (this.parsed?.key === key) return this.parsed.trust;
-    const client = this.options.registry;
+    const client = registry?.client ?? this.options.registry;
     if (client === undefined) {
       throw new VerifyError('ROOT_OF_TRUST_NOT_FOUND', 'no registry client to read the payload');
     }
@@ -286,6 +413,7 @@ export class ClusterTrustReader {
     try {
       const [payload] = await readReleasePayload(client, pullspec, {
         platform: this.options.platform,
+        ...(registry !== undefined ? { sources: mirrorSources(registry.mirrors, pullspec) } : {}),
         signal: AbortSignal.timeout(this.options.payloadReadBudgetMs),
       });
       manifests = payload?.manifests ?? new Map<string, Buffer>();

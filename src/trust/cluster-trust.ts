@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { Dispatcher } from 'undici';
 
-import { VerifyError } from '../errors.js';
+import { isVerifyError, VerifyError } from '../errors.js';
 import type { VerificationOutcome } from '../controller/reconcile.js';
 import { toConditionReason } from '../controller/reasons.js';
 import type {
@@ -19,7 +19,14 @@ import type { ServiceMetrics } from '../observability/metrics.js';
 import { checkReleasePayload } from '../payload/payload-check.js';
 import type { PayloadOutcome } from '../payload/payload-check.js';
 import { createComponentCache } from '../payload/payload-verifier.js';
-import type { RegistryClient } from '../registry/client.js';
+import { RegistryClient } from '../registry/client.js';
+import type { RegistryRepository } from '../registry/client.js';
+import { RegistryClientPool } from '../registry/client-pool.js';
+import { createProxyDispatcher } from '../registry/proxy.js';
+import type { ProxySettings } from '../registry/proxy.js';
+import { mirrorSources } from '../mirrors/mirrors.js';
+import type { MirrorRule } from '../mirrors/mirrors.js';
+import { pickSource } from '../payload/payload-verifier.js';
 import { createHttpDispatcher } from '../stores/http-store.js';
 import type { HttpClientOptions } from '../stores/http-store.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
@@ -43,8 +50,13 @@ export interface ClusterTrustOptions extends TrustLocations {
   readonly requestTimeoutMs?: number;
   readonly cache?: LruCache<GpgResult>;
   readonly metrics?: ServiceMetrics;
-  /** Registry client for Sigstore checks; without it ClusterImagePolicies are not consulted. */
-  readonly registry?: RegistryClient;
+  /**
+   * Registry clients for Sigstore checks and payload reads; without them ClusterImagePolicies are
+   * not consulted. A pool: for each verification, the client for the cluster's pull secret
+   * (openshift-config/pull-secret) and Proxy (else the environment's proxies, `http`); a client:
+   * that one, as given.
+   */
+  readonly registry?: RegistryClient | RegistryClientPool;
   /**
    * Whole-payload verification before an update is accepted (needs `registry`): `enforce`
    * refuses an unforced update whose components would fail, `warn` accepts it with a warning.
@@ -87,7 +99,8 @@ export class ClusterTrust implements ReleaseVerifierPort {
       signatureNamespace: options.signatureNamespace,
       caNamespace: options.caNamespace,
       trustedCaBundle: options.trustedCaBundle,
-      ...(options.registry !== undefined ? { registry: options.registry } : {}),
+      // A pool's client is passed per verification (gpgInputs), with its access and mirrors.
+      ...(options.registry instanceof RegistryClient ? { registry: options.registry } : {}),
       ...(options.rootOfTrustFromPayload !== undefined
         ? { rootOfTrustFromPayload: options.rootOfTrustFromPayload }
         : {}),
@@ -108,11 +121,21 @@ export class ClusterTrust implements ReleaseVerifierPort {
     // (or below, when the trust cannot be built) with the CVO's words.
     const parsed = parsePullspecOrError(image);
     let gpg;
+    let access: Access;
     try {
+      // How stores and registries are reached (pull secret, Proxy), and the mirror rules, read
+      // once for this verification.
+      access = await this.readAccess();
+      const proxied = access;
       gpg = buildGpgVerifier(
-        await this.reader.gpgInputs(cv),
+        await this.reader.gpgInputs(
+          cv,
+          access.client !== undefined
+            ? { client: access.client, mirrors: access.mirrors }
+            : undefined,
+        ),
         {
-          dispatcherFor: (ca) => this.dispatcherFor(ca),
+          dispatcherFor: (ca) => this.dispatcherFor(ca, proxied),
           cache: this.cache,
           budgetMs: this.options.budgetMs,
           ...(this.options.requestTimeoutMs !== undefined
@@ -124,7 +147,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     } catch (err) {
       return refusedWithoutTrust(parsed, err, notes);
     }
-    const client = this.options.registry;
+    const client = access.client;
     // Said in the verdict's details and, when it verifies, in its summary (ReleaseVerified's
     // message): a release that verified without Sigstore policies must say it did.
     const unavailable: string[] = [];
@@ -133,6 +156,12 @@ export class ClusterTrust implements ReleaseVerifierPort {
       const policies = await this.reader.policyInputs();
       if (policies.notServed !== undefined) unavailable.push(policies.notServed);
       sigstore = buildSigstoreConfig(policies.objects, client, notes);
+      if (!(parsed instanceof VerifyError) && sigstore.policies.length > 0) {
+        // As CRI-O pulls it: from the first of the cluster's mirrors that has it, signatures
+        // included; identities still match the release's own name.
+        const source = await releaseSource(client, parsed, access.mirrors, signal, notes);
+        if (source !== undefined) sigstore = { ...sigstore, source };
+      }
     }
     const verdict = await verifyRelease(
       parsed instanceof VerifyError ? image : parsed,
@@ -158,7 +187,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     const force = cv.spec.desiredUpdate?.force === true;
     const payload =
       call.payload === true && (verdict.verified || force) && !(parsed instanceof VerifyError)
-        ? await this.checkPayload(parsed, sigstore, signal)
+        ? await this.checkPayload(parsed, sigstore, signal, access.mirrors)
         : undefined;
     return {
       outcome: toOutcome(
@@ -179,12 +208,13 @@ export class ClusterTrust implements ReleaseVerifierPort {
     release: DigestPullspec,
     sigstore: SigstoreConfig | undefined,
     signal: AbortSignal,
+    mirrorRules: readonly MirrorRule[],
   ): Promise<PayloadVerification | undefined> {
     const config = this.options.payload;
     if (config === undefined || sigstore === undefined || sigstore.policies.length === 0) {
       return undefined;
     }
-    const { mirrors, platforms } = await this.reader.payloadInputs();
+    const { mirrors, platforms } = await this.reader.payloadInputs(mirrorRules);
     let outcome: PayloadOutcome | undefined;
     // Each node architecture pulls its own instance of a manifest-list release: every one the
     // cluster runs is verified, and the first failure (naming its platform) is the verdict.
@@ -209,14 +239,61 @@ export class ClusterTrust implements ReleaseVerifierPort {
     return { ...outcome, mode: config.mode };
   }
 
-  private dispatcherFor(ca: string | undefined): Dispatcher {
-    const key = ca === undefined ? '' : createHash('sha256').update(ca).digest('hex');
+  /**
+   * The pull secret's credentials, the cluster Proxy (else the environment's proxies) and its CA
+   * bundle, as a registry client for this verification, and the cluster's mirror rules.
+   */
+  private async readAccess(): Promise<Access> {
+    const inputs = await this.reader.accessInputs();
+    const registry = this.options.registry;
+    const base = { proxy: inputs.proxy, proxyCa: inputs.proxyCa };
+    if (registry === undefined) return { ...base, client: undefined, mirrors: [] };
+    let client: RegistryClient;
+    if (registry instanceof RegistryClientPool) {
+      const { httpProxy, httpsProxy, noProxy } = this.options.http;
+      const proxy = inputs.proxy ?? {
+        ...(httpProxy !== undefined ? { httpProxy } : {}),
+        ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+        ...(noProxy !== undefined ? { noProxy } : {}),
+      };
+      client = registry.clientFor({
+        ...(inputs.credentials !== undefined ? { credentials: inputs.credentials } : {}),
+        proxy,
+        // What nodes trust besides the system roots: the MCO adds the Proxy's trustedCA to them.
+        ...(inputs.proxyCa !== undefined ? { extraCa: inputs.proxyCa } : {}),
+      });
+    } else {
+      client = registry;
+    }
+    return { ...base, client, mirrors: await this.reader.mirrorRules() };
+  }
+
+  /**
+   * The HTTP dispatcher for stores trusting `ca` (and the Proxy's trustedCA): through the
+   * cluster Proxy with the CVO's proxy selection when the cluster has one, else with the
+   * environment's proxies.
+   */
+  private dispatcherFor(
+    ca: string | undefined,
+    access: Pick<Access, 'proxy' | 'proxyCa'>,
+  ): Dispatcher {
+    const pems = [ca, access.proxyCa].filter((p) => p !== undefined);
+    const extraCa = pems.length > 0 ? pems.join('\n') : undefined;
+    const key = createHash('sha256')
+      .update(JSON.stringify([extraCa ?? '', access.proxy ?? null]))
+      .digest('hex');
     let dispatcher = this.dispatchers.get(key);
     if (dispatcher === undefined) {
-      dispatcher = createHttpDispatcher({
-        ...this.options.http,
-        ...(ca !== undefined ? { extraCa: ca } : {}),
-      });
+      dispatcher =
+        access.proxy !== undefined
+          ? createProxyDispatcher({
+              proxy: access.proxy,
+              ...(extraCa !== undefined ? { extraCa } : {}),
+            })
+          : createHttpDispatcher({
+              ...this.options.http,
+              ...(extraCa !== undefined ? { extraCa } : {}),
+            });
       this.dispatchers.set(key, dispatcher);
     }
     return dispatcher;
@@ -226,6 +303,55 @@ export class ClusterTrust implements ReleaseVerifierPort {
     await Promise.all([...this.dispatchers.values()].map((d) => d.close()));
     this.dispatchers.clear();
   }
+}
+
+/** How one verification reaches stores and registries. */
+interface Access {
+  /** The cluster Proxy's settings; undefined: the environment's (`http`). */
+  readonly proxy: ProxySettings | undefined;
+  readonly proxyCa: string | undefined;
+  readonly client: RegistryClient | undefined;
+  readonly mirrors: readonly MirrorRule[];
+}
+
+/**
+ * Where the release and its Sigstore signatures are read from: undefined for its own repository
+ * when no mirror rule applies; else the first of the mirrors (then the source, unless a rule says
+ * NeverContactSource) that has the manifest, as CRI-O pulls. When none has it, the first is read
+ * all the same (its check then fails, naming it) and a note lists where the release was looked
+ * for.
+ */
+async function releaseSource(
+  client: RegistryClient,
+  release: DigestPullspec,
+  mirrors: readonly MirrorRule[],
+  signal: AbortSignal,
+  notes: string[],
+): Promise<RegistryRepository | undefined> {
+  let sources;
+  try {
+    sources = mirrorSources(mirrors, release);
+  } catch (err) {
+    if (!isVerifyError(err, 'INVALID_CONTENT')) throw err;
+    notes.push(`the mirror rules are not used: ${err.message}`);
+    return undefined;
+  }
+  const [first] = sources;
+  if (first === undefined || (sources.length === 1 && !first.mirror)) return undefined;
+  let picked;
+  try {
+    picked = await pickSource(client, release, sources, signal);
+  } catch (err) {
+    if (!isVerifyError(err) || err.code === 'ABORTED') throw err;
+    notes.push(
+      `${release.digest} could not be read from ${sources.map((s) => s.name).join(', ')}: ${err.message}`,
+    );
+  }
+  if (picked === undefined) {
+    notes.push(`${release.digest} is not in ${sources.map((s) => s.name).join(', ')}`);
+    picked = first;
+  }
+  return picked.mirror ? { host: picked.host, path: picked.path } : undefined;
 }
 
 /** The typed pullspec, or the CVO's refusal of a by-tag or malformed one. */

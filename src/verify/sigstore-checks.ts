@@ -15,6 +15,11 @@ export interface SigstoreConfig {
   /** Validated ClusterImagePolicies (ImagePolicies are namespaced and do not gate releases). */
   readonly policies: readonly PolicyObject[];
   readonly client: RegistryClient;
+  /**
+   * Where the image and its signatures are read from when that is not its own repository (the
+   * mirror a node pulls it from); identities are still matched against its logical name.
+   */
+  readonly source?: RegistryRepository;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function checkSigstore(
   if (match === undefined) return [];
   return Promise.all(
     match.policies.map((policy) =>
-      checkOne(ref, policy, match.scope, config.client, signal, source),
+      checkOne(ref, policy, match.scope, config.client, signal, source ?? config.source),
     ),
   );
 }

@@ -516,11 +516,28 @@ describe('manifests/ on a real control plane', () => {
     );
   });
 
-  it('grants the ServiceAccount exactly what the service uses, and no Secrets', async (t) => {
+  it('grants the ServiceAccount exactly what the service uses, and no Secret but the pull secret', async (t) => {
     if (!cluster(t)) return;
     assert.ok(applied, 'the manifests were not applied (see the apply test)');
+    // kubectl resolves a resource through discovery: the Proxy CRD (every OpenShift cluster has
+    // it; the local control plane does not) is installed first.
+    await kubectl([
+      'apply',
+      '--server-side',
+      '-f',
+      join(repoRoot, 'test', 'e2e', 'testdata', '0000_03_config-operator_01_proxies.crd.yaml'),
+    ]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/proxies.config.openshift.io',
+    ]);
+    // `resource/subresource`, or `resource:name` for one object (resourceNames).
     const canI = async (verb: string, resource: string, namespace?: string): Promise<boolean> => {
-      const [name, subresource] = resource.split('/');
+      const [type, objectName] = resource.split(':');
+      const [plural, subresource] = (type ?? '').split('/');
+      const name = objectName !== undefined ? `${plural ?? ''}/${objectName}` : plural;
       const { code, stdout, stderr } = await kubectl(
         [
           'auth',
@@ -556,6 +573,9 @@ describe('manifests/ on a real control plane', () => {
       // --verify-api's TokenReviews and SubjectAccessReviews.
       ['create', 'tokenreviews.authentication.k8s.io'],
       ['create', 'subjectaccessreviews.authorization.k8s.io'],
+      // Registry credentials (the pull secret alone) and the cluster-wide Proxy (issue 13).
+      ['get', 'secrets:pull-secret', 'openshift-config'],
+      ['get', 'proxies.config.openshift.io:cluster'],
     ];
     const denied: [string, string, string?][] = [
       ['update', 'clusterversions.config.openshift.io'],
@@ -563,6 +583,13 @@ describe('manifests/ on a real control plane', () => {
       ['delete', 'clusterversions.config.openshift.io'],
       ['get', 'secrets', NAMESPACE],
       ['list', 'secrets', 'openshift-config'],
+      ['get', 'secrets', 'openshift-config'],
+      ['get', 'secrets:other-secret', 'openshift-config'],
+      ['update', 'secrets:pull-secret', 'openshift-config'],
+      ['watch', 'secrets:pull-secret', 'openshift-config'],
+      ['get', 'secrets:pull-secret', 'openshift-config-managed'],
+      ['list', 'proxies.config.openshift.io'],
+      ['get', 'proxies.config.openshift.io:other'],
       ['get', 'secrets', 'openshift-config-managed'],
       ['delete', 'configmaps', 'openshift-config-managed'],
       ['list', 'configmaps', 'openshift-config'],
