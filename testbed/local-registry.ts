@@ -9,6 +9,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,25 +56,39 @@ export type RegistryAuthConfig =
       readonly rootCertPem: string;
     };
 
+/** A certificate (chain) and key, PEM, for a registry that serves HTTPS. */
+export interface RegistryTlsConfig {
+  readonly certificate: string;
+  readonly key: string;
+}
+
 export class LocalRegistry {
   readonly host: string;
   readonly url: string;
+  /** The port it listens on (127.0.0.1). */
+  readonly port: number;
   private readonly child: ChildProcess;
   private readonly dir: string;
 
-  private constructor(child: ChildProcess, dir: string, port: number) {
+  private constructor(child: ChildProcess, dir: string, port: number, tls: boolean) {
     this.child = child;
     this.dir = dir;
+    this.port = port;
     this.host = `127.0.0.1:${port}`;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   }
 
-  static async start(binary: string, auth?: RegistryAuthConfig): Promise<LocalRegistry> {
+  /** With `tls`, it serves HTTPS only (its readiness probe does not check the certificate). */
+  static async start(
+    binary: string,
+    auth?: RegistryAuthConfig,
+    tls?: RegistryTlsConfig,
+  ): Promise<LocalRegistry> {
     // A free port found by binding port 0 may be taken by the time the registry binds it.
     for (let attempt = 1; ; attempt++) {
       const dir = await mkdtemp(join(tmpdir(), 'cvo-registry-'));
       try {
-        return await LocalRegistry.startIn(binary, dir, auth);
+        return await LocalRegistry.startIn(binary, dir, auth, tls);
       } catch (err) {
         await rm(dir, { recursive: true, force: true });
         if (attempt >= 3 || !String(err).includes('address already in use')) throw err;
@@ -85,6 +100,7 @@ export class LocalRegistry {
     binary: string,
     dir: string,
     auth: RegistryAuthConfig | undefined,
+    tls: RegistryTlsConfig | undefined,
   ): Promise<LocalRegistry> {
     const port = await freePort();
     const lines = [
@@ -102,6 +118,17 @@ export class LocalRegistry {
       `  addr: 127.0.0.1:${port}`,
       `  secret: ${randomBytes(16).toString('hex')}`,
     ];
+    if (tls !== undefined) {
+      const certificate = join(dir, 'tls.crt');
+      const key = join(dir, 'tls.key');
+      await writeFile(certificate, tls.certificate);
+      await writeFile(key, tls.key, { mode: 0o600 });
+      lines.push(
+        '  tls:',
+        `    certificate: ${JSON.stringify(certificate)}`,
+        `    key: ${JSON.stringify(key)}`,
+      );
+    }
     if (auth?.kind === 'htpasswd') {
       const htpasswd = join(dir, 'htpasswd');
       await writeFile(htpasswd, `${auth.username}:${await bcryptHash(auth.password)}\n`);
@@ -131,7 +158,7 @@ export class LocalRegistry {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       if (stderr.length < MAX_STDERR_CHARS) stderr += chunk;
     });
-    const registry = new LocalRegistry(child, dir, port);
+    const registry = new LocalRegistry(child, dir, port, tls !== undefined);
     const exited = new Promise<never>((_resolve, reject) => {
       child.once('exit', (code, signal) => {
         reject(
@@ -187,7 +214,9 @@ async function waitForV2(base: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     const status = await new Promise<number>((resolve) => {
-      const req = httpRequest(`${base}/v2/`, { timeout: 1_000 }, (res) => {
+      const get = base.startsWith('https:') ? httpsRequest : httpRequest;
+      // Only whether it answers: the certificate is the test's to check.
+      const req = get(`${base}/v2/`, { timeout: 1_000, rejectUnauthorized: false }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });

@@ -1,0 +1,424 @@
+/**
+ * A disconnected, proxied cluster (issue 13): the release exists only in a mirror registry that
+ * requires authentication (docker-registry with htpasswd, over HTTPS with a CA only the cluster
+ * Proxy's trustedCA names) and that is reachable only through a CONNECT proxy (its name resolves
+ * nowhere but in the proxy). The service reads the pull secret, the Proxy object and its
+ * trustedCA ConfigMap, and the ImageDigestMirrorSet from the real API server: a mirror-only,
+ * Sigstore-signed release is accepted; without the pull secret, or with a wrong password, it is
+ * refused with a reason naming the registry; the password appears in no output.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+
+import { runCli } from '../../src/cli/main.js';
+import type { Service } from '../../src/main.js';
+import { ConnectProxy } from '../../testbed/connect-proxy.js';
+import { repoRoot } from '../helpers/fixtures.js';
+import {
+  createTestKey,
+  makeCosignPayload,
+  makeSignatureLayer,
+  pushCosignSignatures,
+} from '../helpers/cosign.js';
+import { startTestCluster } from '../helpers/local-cluster.js';
+import type { TestCluster } from '../helpers/local-cluster.js';
+import { findRegistryBinary, TestRegistry } from '../helpers/registry.js';
+import type { PushTarget } from '../helpers/registry.js';
+import { pushSyntheticRelease } from '../helpers/release.js';
+import {
+  condition,
+  installRootOfTrust,
+  ReleaseSigner,
+  requestUpdate,
+  runService,
+  seed,
+  waitFor,
+} from './harness.js';
+
+const run = promisify(execFile);
+const binary = await findRegistryBinary();
+
+/** Resolves nowhere (RFC 2606's .test): only the proxy's table knows it. */
+const MIRROR_HOST = 'registry.disconnected.test';
+/** The release's logical repository (the policy scope and the signed identity). */
+const LOGICAL_REPO = 'quay.example/openshift-release-dev/ocp-release';
+const MIRROR_REPO = 'mirror/ocp-release';
+const COMPONENT_REPO = 'mirror/ocp-art-dev';
+const USER = 'mirror-puller';
+const PASSWORD = 'Pull-S3cret-7d1e4a';
+const PROXY_CRD = join(
+  repoRoot,
+  'test',
+  'e2e',
+  'testdata',
+  '0000_03_config-operator_01_proxies.crd.yaml',
+);
+
+/** A CA and a server certificate for MIRROR_HOST (and 127.0.0.1, for the test's own pushes). */
+async function makeMirrorPki(): Promise<{ caPem: string; certificate: string; key: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cvo-mirror-pki-'));
+  const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    await openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=disconnected-mirror-ca',
+    ]);
+    await openssl([
+      'req',
+      ...ec,
+      '-keyout',
+      'tls.key',
+      '-out',
+      'tls.csr',
+      '-subj',
+      `/CN=${MIRROR_HOST}`,
+    ]);
+    await writeFile(
+      join(dir, 'ext.cnf'),
+      `subjectAltName=DNS:${MIRROR_HOST},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`,
+    );
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      'tls.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'tls.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
+    return {
+      caPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
+      certificate: await readFile(join(dir, 'tls.crt'), 'utf8'),
+      key: await readFile(join(dir, 'tls.key'), 'utf8'),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function dockerConfig(host: string, password: string): string {
+  return JSON.stringify({
+    auths: { [host]: { auth: Buffer.from(`${USER}:${password}`).toString('base64') } },
+  });
+}
+
+describe(
+  'a disconnected cluster: mirror-only release, authenticated registry, cluster Proxy',
+  { skip: 'skip' in binary ? binary.skip : false },
+  () => {
+    let tc: TestCluster | undefined;
+    let skip: string | undefined;
+    let signer: ReleaseSigner;
+    let registry: TestRegistry;
+    let proxy: ConnectProxy;
+    let service: Service | undefined;
+    let target: PushTarget;
+    let mirror: string;
+    let previousDispatcher: Dispatcher | undefined;
+    const logs: string[] = [];
+    const cosignKey = createTestKey('p256');
+    let releases = 0;
+
+    const setPullSecret = async (password: string | undefined): Promise<void> => {
+      if (tc === undefined) throw new Error('no cluster');
+      await tc.kubectl([
+        'delete',
+        'secret',
+        '-n',
+        'openshift-config',
+        'pull-secret',
+        '--ignore-not-found',
+      ]);
+      if (password === undefined) return;
+      await tc.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/dockerconfigjson',
+          metadata: { namespace: 'openshift-config', name: 'pull-secret' },
+          data: {
+            '.dockerconfigjson': Buffer.from(dockerConfig(mirror, password)).toString('base64'),
+          },
+        }),
+      );
+    };
+
+    /** A release pushed to the mirror only, GPG-signed and cosign-signed under its logical name. */
+    const release = async (): Promise<{ logical: string; digest: string }> => {
+      releases++;
+      const r = await pushSyntheticRelease({
+        target,
+        host: mirror,
+        key: cosignKey,
+        components: 4,
+        componentRepo: COMPONENT_REPO,
+        releaseRepo: MIRROR_REPO,
+        version: `4.18.${releases}`,
+      });
+      const logical = `${LOGICAL_REPO}@${r.digest}`;
+      await pushCosignSignatures(target, MIRROR_REPO, r, [
+        makeSignatureLayer(cosignKey, makeCosignPayload(logical, r.digest)),
+      ]);
+      await signer.publish(r.digest);
+      return { logical, digest: r.digest };
+    };
+
+    before(async () => {
+      assert.ok('path' in binary);
+      const started = await startTestCluster();
+      if ('skip' in started) {
+        skip = started.skip;
+        return;
+      }
+      tc = started;
+      const c = tc;
+      const pki = await makeMirrorPki();
+      registry = await TestRegistry.start(
+        binary.path,
+        { kind: 'htpasswd', username: USER, password: PASSWORD },
+        { certificate: pki.certificate, key: pki.key },
+      );
+      mirror = `${MIRROR_HOST}:${registry.port}`;
+      proxy = await ConnectProxy.start({ [MIRROR_HOST]: '127.0.0.1' });
+      // The test's own pushes go to 127.0.0.1 directly, trusting the mirror's CA.
+      previousDispatcher = getGlobalDispatcher();
+      setGlobalDispatcher(new Agent({ connect: { ca: pki.caPem } }));
+      target = {
+        url: registry.url,
+        authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+      };
+      signer = await ReleaseSigner.create();
+      await installRootOfTrust(c.admin, signer);
+      await seed(c);
+
+      await c.kubectl(['apply', '--server-side', '-f', PROXY_CRD]);
+      await c.kubectl([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=30s',
+        'crd/proxies.config.openshift.io',
+      ]);
+      await c.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { namespace: 'openshift-config', name: 'user-ca-bundle' },
+          data: { 'ca-bundle.crt': pki.caPem },
+        }),
+      );
+      await c.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'Proxy',
+          metadata: { name: 'cluster' },
+          spec: { httpsProxy: proxy.url, trustedCA: { name: 'user-ca-bundle' } },
+        }),
+      );
+      // What the network operator writes once it validated the spec (status is what the CVO reads).
+      await c.kubectl([
+        'patch',
+        'proxy',
+        'cluster',
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: { httpsProxy: proxy.url, httpProxy: proxy.url, noProxy: '.cluster.local,.svc' },
+        }),
+      ]);
+      await c.kubectl(
+        ['apply', '--server-side', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'ImageDigestMirrorSet',
+          metadata: { name: 'release' },
+          spec: {
+            imageDigestMirrors: [
+              {
+                source: LOGICAL_REPO,
+                mirrors: [`${mirror}/${MIRROR_REPO}`],
+                mirrorSourcePolicy: 'NeverContactSource',
+              },
+            ],
+          },
+        }),
+      );
+      await c.kubectl(
+        ['apply', '--server-side', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: 'openshift' },
+          spec: {
+            // The release and, as the default policy covers ocp-v4.0-art-dev, its components.
+            scopes: [LOGICAL_REPO, `${mirror}/${COMPONENT_REPO}`],
+            policy: {
+              rootOfTrust: {
+                policyType: 'PublicKey',
+                publicKey: { keyData: Buffer.from(cosignKey.publicKeyPem).toString('base64') },
+              },
+            },
+          },
+        }),
+      );
+      service = await runService(
+        c.cluster.kubeconfig,
+        {
+          payloadVerification: 'enforce',
+          http: {
+            bindAddress: '127.0.0.1',
+            healthPort: 0,
+            webhookPort: 0,
+            verifyApi: false,
+            webhookVerifyMode: 'off',
+            webhookBudgetMs: 5000,
+          },
+        },
+        logs,
+      );
+    });
+
+    after(async () => {
+      await service?.stop();
+      await proxy?.close();
+      await registry?.stop();
+      await signer?.close();
+      await tc?.stop();
+      if (previousDispatcher !== undefined) setGlobalDispatcher(previousDispatcher);
+    });
+
+    it('accepts the mirror-only release through the proxy with the pull secret, refuses it without or with a wrong one, and prints the password nowhere', async (t) => {
+      if (tc === undefined || service === undefined) return t.skip(skip ?? 'no cluster');
+      const c = tc;
+      await setPullSecret(PASSWORD);
+      const signed = await release();
+      await requestUpdate(c, { image: signed.logical, version: '', force: false });
+      const accepted = await waitFor(
+        c.admin,
+        (x) => x.status?.desired.image === signed.logical,
+        'acceptance of the mirror-only release',
+        40_000,
+      );
+      assert.equal(accepted.status?.history?.[0]?.verified, true);
+      assert.equal(condition(accepted, 'PayloadVerified')?.status, 'True');
+      assert.equal(
+        accepted.status?.desired.version,
+        `4.18.${releases}`,
+        'read from the payload in the mirror',
+      );
+      assert.match(
+        condition(accepted, 'ReleaseVerified')?.message ?? '',
+        /policy openshift: /,
+        'the Sigstore policy was checked',
+      );
+      // Every registry request went through the proxy, to the mirror only (NeverContactSource).
+      assert.ok(proxy.seen.length > 0, 'the proxy saw no request');
+      for (const line of proxy.seen) assert.equal(line, `CONNECT ${mirror}`);
+
+      // Without the pull secret: refused, naming the registry that wants credentials.
+      await setPullSecret(undefined);
+      const anonymous = await release();
+      await requestUpdate(c, { image: anonymous.logical, version: '', force: false });
+      const refused = await waitFor(
+        c.admin,
+        (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(anonymous.digest),
+        'refusal without the pull secret',
+        40_000,
+      );
+      assert.equal(condition(refused, 'ReleaseAccepted')?.status, 'False');
+      assert.match(
+        JSON.stringify(refused.status?.conditions),
+        new RegExp(`no credentials are configured for ${MIRROR_HOST.replaceAll('.', '\\.')}`),
+      );
+      assert.notEqual(refused.status?.desired.image, anonymous.logical);
+
+      // A wrong password: refused, saying the registry refused the configured credentials.
+      await setPullSecret('not-the-password');
+      const wrong = await release();
+      await requestUpdate(c, { image: wrong.logical, version: '', force: false });
+      const refusedWrong = await waitFor(
+        c.admin,
+        (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(wrong.digest),
+        'refusal with a wrong password',
+        40_000,
+      );
+      assert.match(
+        JSON.stringify(refusedWrong.status?.conditions),
+        new RegExp(`refused the credentials configured for ${MIRROR_HOST.replaceAll('.', '\\.')}`),
+      );
+
+      // The pull secret back: the background re-check accepts the same request (read fresh, no
+      // restart).
+      await setPullSecret(PASSWORD);
+      const again = await waitFor(
+        c.admin,
+        (x) => x.status?.desired.image === wrong.logical,
+        'acceptance once the pull secret is back',
+        40_000,
+      );
+      assert.equal(again.status?.history?.[0]?.verified, true);
+
+      const basic = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+      const channels: Record<string, string> = {
+        'clusterversion status': JSON.stringify(
+          (await c.admin.getClusterVersion('version')).status ?? {},
+        ),
+        events: await c.kubectl(['get', 'events', '-A', '-o', 'json']),
+        configmaps: await c.kubectl(['get', 'configmaps', '-A', '-o', 'json']),
+        metrics: await (
+          await fetch(`http://127.0.0.1:${service.ports.health ?? 0}/metrics`)
+        ).text(),
+        logs: logs.join('\n'),
+      };
+      for (const output of ['text', 'json']) {
+        let stdout = '';
+        await runCli(['status', '--kubeconfig', c.cluster.kubeconfig, '--output', output], {
+          stdout: (x) => (stdout += x),
+          stderr: (x) => (stdout += x),
+          env: {},
+          cwd: repoRoot,
+        });
+        channels[`status ${output}`] = stdout;
+      }
+      for (const [channel, text] of Object.entries(channels)) {
+        assert.ok(text.length > 0, `${channel} is empty`);
+        assert.ok(!text.includes(PASSWORD), `the password appears in ${channel}`);
+        assert.ok(!text.includes(basic), `the base64 credentials appear in ${channel}`);
+      }
+      // The logs say where access came from, without the secret.
+      assert.match(
+        channels.logs ?? '',
+        /pull secret openshift-config\/pull-secret: credentials for registry\.disconnected\.test/,
+      );
+    });
+  },
+);
