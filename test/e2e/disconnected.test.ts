@@ -10,6 +10,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,8 +49,9 @@ import {
 const run = promisify(execFile);
 const binary = await findRegistryBinary();
 
-/** Resolves nowhere (RFC 2606's .test): only the proxy's table knows it. */
+/** Resolve nowhere (RFC 2606's .test): only the proxy's table knows them. */
 const MIRROR_HOST = 'registry.disconnected.test';
+const STORE_HOST = 'sigs.disconnected.test';
 /** The release's logical repository (the policy scope and the signed identity). */
 const LOGICAL_REPO = 'quay.example/openshift-release-dev/ocp-release';
 const MIRROR_REPO = 'mirror/ocp-release';
@@ -62,7 +66,10 @@ const PROXY_CRD = join(
   '0000_03_config-operator_01_proxies.crd.yaml',
 );
 
-/** A CA and a server certificate for MIRROR_HOST (and 127.0.0.1, for the test's own pushes). */
+/**
+ * A CA and a server certificate for MIRROR_HOST and STORE_HOST (and 127.0.0.1, for the test's
+ * own pushes).
+ */
 async function makeMirrorPki(): Promise<{ caPem: string; certificate: string; key: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'cvo-mirror-pki-'));
   const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
@@ -93,7 +100,7 @@ async function makeMirrorPki(): Promise<{ caPem: string; certificate: string; ke
     ]);
     await writeFile(
       join(dir, 'ext.cnf'),
-      `subjectAltName=DNS:${MIRROR_HOST},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`,
+      `subjectAltName=DNS:${MIRROR_HOST},DNS:${STORE_HOST},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`,
     );
     await openssl([
       'x509',
@@ -141,6 +148,9 @@ describe(
     let target: PushTarget;
     let mirror: string;
     let previousDispatcher: Dispatcher | undefined;
+    /** The GPG signature store behind the proxy: HTTPS, the same CA. */
+    let store: HttpsServer | undefined;
+    const signatures = new Map<string, Buffer>();
     const logs: string[] = [];
     const cosignKey = createTestKey('p256');
     let releases = 0;
@@ -186,7 +196,10 @@ describe(
       await pushCosignSignatures(target, MIRROR_REPO, r, [
         makeSignatureLayer(cosignKey, makeCosignPayload(logical, r.digest)),
       ]);
-      await signer.publish(r.digest);
+      signatures.set(
+        `/sigs/${r.digest.replace(':', '=')}/signature-1`,
+        await signer.sign(r.digest),
+      );
       return { logical, digest: r.digest };
     };
 
@@ -206,7 +219,15 @@ describe(
         { certificate: pki.certificate, key: pki.key },
       );
       mirror = `${MIRROR_HOST}:${registry.port}`;
-      proxy = await ConnectProxy.start({ [MIRROR_HOST]: '127.0.0.1' });
+      proxy = await ConnectProxy.start({ [MIRROR_HOST]: '127.0.0.1', [STORE_HOST]: '127.0.0.1' });
+      const https = createHttpsServer({ cert: pki.certificate, key: pki.key }, (req, res) => {
+        const body = signatures.get(req.url ?? '');
+        if (body === undefined) res.writeHead(404).end();
+        else res.writeHead(200).end(body);
+      });
+      store = https;
+      await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+      const storeUrl = `https://${STORE_HOST}:${(https.address() as AddressInfo).port}/sigs`;
       // The test's own pushes go to 127.0.0.1 directly, trusting the mirror's CA.
       previousDispatcher = getGlobalDispatcher();
       setGlobalDispatcher(new Agent({ connect: { ca: pki.caPem } }));
@@ -217,6 +238,16 @@ describe(
       signer = await ReleaseSigner.create();
       await installRootOfTrust(c.admin, signer);
       await seed(c);
+      // The signature store too is reachable only through the proxy (spec.signatureStores
+      // replaces the root of trust's loopback store), over HTTPS with the Proxy's trustedCA.
+      await c.kubectl([
+        'patch',
+        'clusterversion',
+        'version',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { signatureStores: [{ url: storeUrl }] } }),
+      ]);
 
       await c.kubectl(['apply', '--server-side', '-f', PROXY_CRD]);
       await c.kubectl([
@@ -311,6 +342,8 @@ describe(
       await service?.stop();
       await proxy?.close();
       await registry?.stop();
+      store?.closeAllConnections();
+      await new Promise((resolve) => store?.close(resolve) ?? resolve(undefined));
       await signer?.close();
       await tc?.stop();
       if (previousDispatcher !== undefined) setGlobalDispatcher(previousDispatcher);
@@ -340,9 +373,20 @@ describe(
         /policy openshift: /,
         'the Sigstore policy was checked',
       );
-      // Every registry request went through the proxy, to the mirror only (NeverContactSource).
-      assert.ok(proxy.seen.length > 0, 'the proxy saw no request');
-      for (const line of proxy.seen) assert.equal(line, `CONNECT ${mirror}`);
+      // Every registry and store request went through the proxy, to the mirror and the store only
+      // (NeverContactSource: never to quay.example).
+      assert.ok(proxy.seen.includes(`CONNECT ${mirror}`), proxy.seen.join('\n'));
+      assert.ok(
+        proxy.seen.some((l) => l.startsWith(`CONNECT ${STORE_HOST}:`)),
+        proxy.seen.join('\n'),
+      );
+      for (const line of proxy.seen)
+        assert.match(line, /^CONNECT (registry|sigs)\.disconnected\.test:\d+$/);
+      assert.match(
+        condition(accepted, 'ReleaseVerified')?.message ?? '',
+        new RegExp(`signed by E2E Release .*https://${STORE_HOST.replaceAll('.', '\\.')}:`),
+        'the GPG signature came from the store behind the proxy',
+      );
 
       // Without the pull secret: refused, naming the registry that wants credentials.
       await setPullSecret(undefined);
