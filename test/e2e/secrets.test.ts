@@ -5,6 +5,7 @@
  * signature-cache ConfigMaps, and `cvo-verifier status` in text and JSON.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
@@ -27,6 +28,10 @@ import {
 
 const USER = 'release-bot';
 const PASSWORD = 'S3cret-Passw0rd-9f2c';
+/** The cluster's pull secret and Proxy credentials, read for every verification (issue 13). */
+const PULL_PASSWORD = 'Pull-S3cret-c41f0e';
+const PROXY_PASSWORD = 'Pr0xy-S3cret-88ad';
+const PULL_AUTH = Buffer.from(`puller:${PULL_PASSWORD}`).toString('base64');
 
 describe('secrets in store URLs never leave the request', () => {
   let tc: TestCluster | undefined;
@@ -48,6 +53,53 @@ describe('secrets in store URLs never leave the request', () => {
     store = await StoreServer.start();
     await installRootOfTrust(tc.admin, signer);
     await seed(tc);
+    // A pull secret and a Proxy whose URL carries credentials: both read by every verification
+    // (the stores here are on loopback, which a proxy never serves, so the flow is unchanged).
+    await tc.kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/dockerconfigjson',
+        metadata: { namespace: 'openshift-config', name: 'pull-secret' },
+        data: {
+          '.dockerconfigjson': Buffer.from(
+            JSON.stringify({ auths: { 'quay.io': { auth: PULL_AUTH } } }),
+          ).toString('base64'),
+        },
+      }),
+    );
+    await tc.kubectl([
+      'apply',
+      '--server-side',
+      '-f',
+      join(repoRoot, 'test', 'e2e', 'testdata', '0000_03_config-operator_01_proxies.crd.yaml'),
+    ]);
+    await tc.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/proxies.config.openshift.io',
+    ]);
+    const proxyUrl = `http://proxy-user:${PROXY_PASSWORD}@proxy.corp.test:3128`;
+    await tc.kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'Proxy',
+        metadata: { name: 'cluster' },
+        spec: { httpsProxy: proxyUrl },
+      }),
+    );
+    await tc.kubectl([
+      'patch',
+      'proxy',
+      'cluster',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { httpsProxy: proxyUrl, httpProxy: proxyUrl } }),
+    ]);
     service = await runService(
       tc.cluster.kubeconfig,
       {
@@ -138,7 +190,19 @@ describe('secrets in store URLs never leave the request', () => {
       assert.ok(text.length > 0, `${channel} is empty`);
       assert.ok(!text.includes(PASSWORD), `the password appears in ${channel}`);
       assert.ok(!text.includes(`${USER}:`), `the user:password pair appears in ${channel}`);
+      for (const secret of [PULL_PASSWORD, PULL_AUTH, PROXY_PASSWORD]) {
+        assert.ok(
+          !text.includes(secret),
+          `the pull secret or Proxy credentials appear in ${channel}`,
+        );
+      }
     }
+    // They were read: the log names the registry and the proxy, without their credentials.
+    assert.match(
+      channels.logs ?? '',
+      /pull secret openshift-config\/pull-secret: credentials for quay\.io/,
+    );
+    assert.match(channels.logs ?? '', /Proxy cluster: .*http:\/\/proxy\.corp\.test:3128/);
     // The evidence still names the store, redacted.
     assert.match(channels.events ?? '', /\*\*\*@127\.0\.0\.1/);
   });
