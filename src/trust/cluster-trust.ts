@@ -126,16 +126,20 @@ export class ClusterTrust implements ReleaseVerifierPort {
       // How stores and registries are reached (pull secret, Proxy), and the mirror rules, read
       // once for this verification.
       access = await this.readAccess();
-      const proxied = access;
+      const { proxy, proxyCa } = access;
+      const inputs = await this.reader.gpgInputs(
+        cv,
+        access.client !== undefined
+          ? { client: access.client, mirrors: access.mirrors }
+          : undefined,
+      );
       gpg = buildGpgVerifier(
-        await this.reader.gpgInputs(
-          cv,
-          access.client !== undefined
-            ? { client: access.client, mirrors: access.mirrors }
-            : undefined,
-        ),
+        // The Proxy's trustedCA joins the cluster CA bundle, as the network operator merges it
+        // into openshift-config-managed/trusted-ca-bundle; a store with its own CA trusts that
+        // CA alone, as in the CVO.
+        { ...inputs, clusterCa: joinPem(inputs.clusterCa, proxyCa) },
         {
-          dispatcherFor: (ca) => this.dispatcherFor(ca, proxied),
+          dispatcherFor: (ca) => this.dispatcherFor(ca, proxy),
           cache: this.cache,
           budgetMs: this.options.budgetMs,
           ...(this.options.requestTimeoutMs !== undefined
@@ -269,25 +273,20 @@ export class ClusterTrust implements ReleaseVerifierPort {
   }
 
   /**
-   * The HTTP dispatcher for stores trusting `ca` (and the Proxy's trustedCA): through the
-   * cluster Proxy with the CVO's proxy selection when the cluster has one, else with the
-   * environment's proxies.
+   * The HTTP dispatcher for stores trusting `ca`: through the cluster Proxy (`proxy`) with the
+   * CVO's proxy selection when the cluster has one, else with the environment's proxies.
    */
-  private dispatcherFor(
-    ca: string | undefined,
-    access: Pick<Access, 'proxy' | 'proxyCa'>,
-  ): Dispatcher {
-    const pems = [ca, access.proxyCa].filter((p) => p !== undefined);
-    const extraCa = pems.length > 0 ? pems.join('\n') : undefined;
+  private dispatcherFor(ca: string | undefined, proxy: ProxySettings | undefined): Dispatcher {
+    const extraCa = ca;
     const key = createHash('sha256')
-      .update(JSON.stringify([extraCa ?? '', access.proxy ?? null]))
+      .update(JSON.stringify([extraCa ?? '', proxy ?? null]))
       .digest('hex');
     let dispatcher = this.dispatchers.get(key);
     if (dispatcher === undefined) {
       dispatcher =
-        access.proxy !== undefined
+        proxy !== undefined
           ? createProxyDispatcher({
-              proxy: access.proxy,
+              proxy,
               ...(extraCa !== undefined ? { extraCa } : {}),
             })
           : createHttpDispatcher({
@@ -303,6 +302,11 @@ export class ClusterTrust implements ReleaseVerifierPort {
     await Promise.all([...this.dispatchers.values()].map((d) => d.close()));
     this.dispatchers.clear();
   }
+}
+
+function joinPem(...pems: (string | undefined)[]): string | undefined {
+  const present = pems.filter((p) => p !== undefined);
+  return present.length > 0 ? present.join('\n') : undefined;
 }
 
 /** How one verification reaches stores and registries. */
