@@ -464,5 +464,42 @@ describe(
         /pull secret openshift-config\/pull-secret: credentials for registry\.disconnected\.test/,
       );
     });
+
+    it('reads the release from the first mirror that has it, as CRI-O pulls, with identities matched against the logical name', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      const c = tc;
+      await setPullSecret(PASSWORD);
+      // A first mirror without the release (the registry answers 404 there), then the real one.
+      await c.kubectl(
+        ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'ImageDigestMirrorSet',
+          metadata: { name: 'release' },
+          spec: {
+            imageDigestMirrors: [
+              {
+                source: LOGICAL_REPO,
+                mirrors: [`${mirror}/stale/ocp-release`, `${mirror}/${MIRROR_REPO}`],
+                mirrorSourcePolicy: 'NeverContactSource',
+              },
+            ],
+          },
+        }),
+      );
+      const r = await release();
+      await requestUpdate(c, { image: r.logical, version: '', force: false });
+      const cv = await waitFor(
+        c.admin,
+        (x) => x.status?.desired.image === r.logical,
+        'acceptance from the second mirror',
+        40_000,
+      );
+      assert.match(
+        condition(cv, 'ReleaseVerified')?.message ?? '',
+        /policy openshift: cosign signature .* verified with the policy's key/,
+      );
+      assert.equal(condition(cv, 'PayloadVerified')?.status, 'True');
+    });
   },
 );
