@@ -40,6 +40,9 @@ describe('createProxyFunc (Go httpproxy semantics, as the CVO uses them)', () =>
     ['', 'https://127.0.0.1:5000/', undefined],
     ['', 'https://127.9.9.9/', undefined],
     ['', 'https://[::1]:5000/', undefined],
+    // Go's IsLoopback and IP.Equal see an IPv4-mapped IPv6 address as the IPv4 address.
+    ['', 'https://[::ffff:127.0.0.1]/', undefined],
+    ['10.0.0.1', 'https://[::ffff:10.0.0.1]/', undefined],
     ['*', 'https://quay.io/', undefined],
     // host matches itself and subdomains; .host and *.host only subdomains.
     ['example.com', 'https://example.com/', undefined],
