@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
+import { dump } from 'js-yaml';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import type { Dispatcher } from 'undici';
 
@@ -31,6 +32,7 @@ import {
   makeSignatureLayer,
   pushCosignSignatures,
 } from '../helpers/cosign.js';
+import { seedClusterVersion } from '../../testbed/local-cluster/openshift.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
 import { findRegistryBinary, TestRegistry } from '../helpers/registry.js';
@@ -151,6 +153,7 @@ describe(
     /** The GPG signature store behind the proxy: HTTPS, the same CA. */
     let store: HttpsServer | undefined;
     const signatures = new Map<string, Buffer>();
+    let storeUrl = '';
     const logs: string[] = [];
     const cosignKey = createTestKey('p256');
     let releases = 0;
@@ -227,7 +230,7 @@ describe(
       });
       store = https;
       await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-      const storeUrl = `https://${STORE_HOST}:${(https.address() as AddressInfo).port}/sigs`;
+      storeUrl = `https://${STORE_HOST}:${(https.address() as AddressInfo).port}/sigs`;
       // The test's own pushes go to 127.0.0.1 directly, trusting the mirror's CA.
       previousDispatcher = getGlobalDispatcher();
       setGlobalDispatcher(new Agent({ connect: { ca: pki.caPem } }));
@@ -500,6 +503,63 @@ describe(
         /policy openshift: cosign signature .* verified with the policy's key/,
       );
       assert.equal(condition(cv, 'PayloadVerified')?.status, 'True');
+    });
+
+    it('with the root of trust taken from the running release, reads that payload through the mirror, the proxy and the pull secret', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      const c = tc;
+      await setPullSecret(PASSWORD);
+      // The running release is mirror-only too and ships the root of trust among its manifests;
+      // the cluster's own root-of-trust ConfigMap goes.
+      const running = await pushSyntheticRelease({
+        target,
+        host: mirror,
+        key: cosignKey,
+        components: 2,
+        componentRepo: COMPONENT_REPO,
+        releaseRepo: MIRROR_REPO,
+        version: '4.17.9',
+        manifests: {
+          '0000_90_cluster-update-keys_configmap.yaml': dump(await signer.rootOfTrust()),
+        },
+      });
+      await service?.stop();
+      service = undefined;
+      await c.kubectl([
+        'delete',
+        'configmap',
+        '-n',
+        'openshift-config-managed',
+        'release-verification',
+      ]);
+      await c.kubectl(['delete', 'clusterversion', 'version']);
+      await seedClusterVersion(c.cluster, c.binaries.kubectl, c.admin, {
+        current: { version: '4.17.9', image: `${LOGICAL_REPO}@${running.digest}` },
+        availableUpdates: [],
+      });
+      await c.kubectl([
+        'patch',
+        'clusterversion',
+        'version',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { signatureStores: [{ url: storeUrl }] } }),
+      ]);
+      service = await runService(
+        c.cluster.kubeconfig,
+        { payloadVerification: 'enforce', rootOfTrustFromPayload: true },
+        logs,
+      );
+      const r = await release();
+      await requestUpdate(c, { image: r.logical, version: '', force: false });
+      const cv = await waitFor(
+        c.admin,
+        (x) => x.status?.desired.image === r.logical,
+        'acceptance with the root of trust of the mirrored running release',
+        40_000,
+      );
+      assert.equal(cv.status?.history?.[0]?.verified, true);
+      assert.match(condition(cv, 'ReleaseVerified')?.message ?? '', /verifier-public-key-e2e/);
     });
   },
 );
