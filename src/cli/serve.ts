@@ -61,7 +61,9 @@ Options:
                                     warn accepts it with a Warning Event (default warn)
   -h, --help                        show this help
 
-Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY for signature stores; KUBECONFIG.
+Registries and signature stores are reached through the cluster Proxy (Proxy/cluster status, its
+trustedCA) with the pull secret openshift-config/pull-secret, both read for every verification;
+without a Proxy object HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply. KUBECONFIG.
 `;
 
 export interface ServeIo extends CommandIo {
