@@ -160,7 +160,13 @@ export function nothingCovered(summary: PayloadSummary): boolean {
 function policiesKey(policies: readonly PolicyObject[]): string {
   const hash = createHash('sha256');
   for (const p of [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    hash.update(p.name).update('\0').update(JSON.stringify(p.spec)).update('\0');
+    hash
+      .update(p.name)
+      .update('\0')
+      .update(JSON.stringify(p.spec))
+      .update('\0')
+      .update(p.unusable ?? '')
+      .update('\0');
   }
   return hash.digest('hex').slice(0, 16);
 }

@@ -66,4 +66,11 @@ export interface PolicyObject {
   readonly spec: ImagePolicySpec;
   /** `file#N` as in PolicyError.source. */
   readonly source: string;
+  /**
+   * Set only by the cluster trust reader for an object the cluster holds that does not validate
+   * here (the v1alpha1 CRD lets more in than v1): why. Its scopes are enforced as a refusal, as
+   * CRI-O refuses pulls under a policy it cannot use; its `spec.policy` is a placeholder and it is
+   * never rendered.
+   */
+  readonly unusable?: string;
 }

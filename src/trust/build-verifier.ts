@@ -82,10 +82,45 @@ export function buildGpgVerifier(
   });
 }
 
+/** Scopes read from an object that does not validate: at most what the CRD allows. */
+const MAX_UNUSABLE_SCOPES = 256;
+const MAX_SCOPE_CHARS = 512;
+
+/**
+ * A ClusterImagePolicy that does not validate, kept for its scopes (see PolicyObject.unusable).
+ * Scopes that cannot be read (which the API server's structural schema never lets in) fail the
+ * verification: which images the policy guards is unknown, so none may pass by its absence.
+ */
+function unusablePolicy(name: string, spec: unknown, reason: string): PolicyObject {
+  const scopes = (spec as { scopes?: unknown } | undefined)?.scopes;
+  if (
+    !Array.isArray(scopes) ||
+    scopes.length === 0 ||
+    scopes.length > MAX_UNUSABLE_SCOPES ||
+    !scopes.every((s): s is string => typeof s === 'string' && s.length <= MAX_SCOPE_CHARS)
+  ) {
+    throw new VerifyError(
+      'INVALID_POLICY',
+      `ClusterImagePolicy ${name} cannot be used and its scopes cannot be read, so no image can be verified: ${reason}`,
+    );
+  }
+  return {
+    apiVersion: 'config.openshift.io/v1',
+    kind: 'ClusterImagePolicy',
+    name,
+    spec: {
+      scopes,
+      policy: { rootOfTrust: { policyType: 'PublicKey', publicKey: { keyData: '' } } },
+    },
+    source: `clusterimagepolicy/${name}`,
+    unusable: reason,
+  };
+}
+
 /**
  * The Sigstore (CRI-O) side from the cluster's ClusterImagePolicies as the API server returned
- * them. An invalid object (which the API server's validation should never let in) is skipped
- * with a note; the checks of valid policies covering the release still apply.
+ * them. An object that does not validate here (the v1alpha1 CRD lets some in) is kept as an
+ * unusable policy: images in its scopes are refused, with a note naming it.
  */
 export function buildSigstoreConfig(
   objects: readonly unknown[],
@@ -104,8 +139,11 @@ export function buildSigstoreConfig(
         ),
       );
     } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      // Never dropped: a policy the cluster holds still guards its scopes, as a refusal.
+      policies.push(unusablePolicy(name, object.spec, reason));
       notes.push(
-        `ClusterImagePolicy ${name} is ignored: ${err instanceof Error ? err.message : String(err)}`,
+        `ClusterImagePolicy ${name} cannot be used, so images in its scopes are refused: ${reason}`,
       );
     }
   }

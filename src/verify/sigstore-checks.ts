@@ -57,6 +57,15 @@ async function checkOne(
   source: RegistryRepository | undefined,
 ): Promise<SigstoreCheck> {
   const base = { kind: 'sigstore' as const, policy: policy.name, scope };
+  if (policy.unusable !== undefined) {
+    return {
+      ...base,
+      verified: false,
+      code: 'INVALID_POLICY',
+      reason: `the policy cannot be used, so images in its scopes are refused (as CRI-O refuses them): ${policy.unusable}`,
+      evidence: [],
+    };
+  }
   const root = policy.spec.policy.rootOfTrust;
   const image = {
     host: ref.host,
