@@ -268,7 +268,10 @@ export function createKubePort(kc: KubeConfig): KubePort {
         // Before v1 (OpenShift 4.16–4.19 TechPreviewNoUpgrade) the CRD served v1alpha1 alone; its
         // objects are policies all the same (src/policy validates both versions). Any other
         // version stays the 404 naming it: those objects exist but are not understood here.
-        if (servedIn.includes(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION)) {
+        if (
+          servedIn.includes(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION) &&
+          !servedIn.includes(resource.version)
+        ) {
           return await listAs(CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION);
         }
         throw error;

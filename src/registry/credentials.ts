@@ -79,9 +79,11 @@ export class RegistryCredentials {
    */
   fingerprint(): string {
     const hash = createHash('sha256');
-    for (const [key, credential] of [...this.#byKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      hash.update(`${key}\n${credential.basicAuthorization()}\n`);
-    }
+    // JSON of the sorted pairs: no key (which may hold any character) can forge a boundary.
+    const pairs = [...this.#byKey]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, credential]) => [key, credential.basicAuthorization()]);
+    hash.update(JSON.stringify(pairs));
     return hash.digest('hex');
   }
 
@@ -174,7 +176,13 @@ export function parseDockerConfig(text: string, source = 'docker config'): Regis
       ]);
     } else if (typeof username === 'string' && typeof password === 'string' && username !== '') {
       entries.push([key, new RegistryCredential(username, password)]);
-    } else if (auth !== undefined || username !== undefined || password !== undefined) {
+    } else if (
+      // An empty "auth" (what some tools write beside an email) holds no credential: skipped,
+      // as containers/image skips it, instead of making the whole file unusable.
+      (auth !== undefined && auth !== '') ||
+      username !== undefined ||
+      password !== undefined
+    ) {
       return fail(`the entry for ${name} needs "auth" or "username" and "password" strings`);
     }
   }

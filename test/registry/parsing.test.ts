@@ -439,3 +439,32 @@ describe('Semaphore', () => {
     again();
   });
 });
+
+describe('pull secrets as the cluster holds them', () => {
+  it('skips an entry with an empty "auth" (written beside an email) instead of refusing the file', () => {
+    const creds = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          'cloud.example': { auth: '', email: 'ops@example.com' },
+          'quay.io': { auth: Buffer.from('robot:pw').toString('base64') },
+        },
+      }),
+      'pull-secret',
+    );
+    assert.deepEqual(creds.registries(), ['quay.io']);
+  });
+
+  it('fingerprints credential sets so that no registry key can forge another set', () => {
+    const basic = (user: string, pass: string): string =>
+      Buffer.from(`${user}:${pass}`).toString('base64');
+    const forged = parseDockerConfig(
+      JSON.stringify({
+        auths: { [`a/x\nBasic ${basic('u', 'p')}\nb`]: { auth: basic('v', 'q') } },
+      }),
+    );
+    const real = parseDockerConfig(
+      JSON.stringify({ auths: { 'a/x': { auth: basic('u', 'p') }, b: { auth: basic('v', 'q') } } }),
+    );
+    assert.notEqual(forged.fingerprint(), real.fingerprint());
+  });
+});
