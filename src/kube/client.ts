@@ -323,8 +323,9 @@ export function createKubePort(kc: KubeConfig): KubePort {
         };
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
-        // The Status body of a failed get names the Secret, never its content.
-        throw toKubeError(what, err);
+        // Fixed words only: a Status body's message names the Secret, but anything else (a body
+        // that did not parse, a transport error quoting what it read) might hold its content.
+        throw secretReadError(what, err);
       }
     },
     getClusterProxy: async (name) => {
@@ -508,6 +509,26 @@ function retryAfterMs(err: ApiException<unknown>): number {
       : NaN;
   const seconds = Number.isFinite(header) ? header : Number.isFinite(detail) ? detail : 1;
   return Math.min(Math.max(seconds, 0) * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * A failed Secret read, in words that cannot carry the Secret: the HTTP status and the API
+ * server's Status message (which names the object, never its data); no cause is kept, since a
+ * parser's or transport's error may quote the bytes it read.
+ */
+function secretReadError(what: string, err: unknown): KubeApiError {
+  if (err instanceof ApiException) {
+    const body = err.body as { message?: unknown } | null | undefined;
+    const status =
+      typeof body === 'object' &&
+      body !== null &&
+      typeof body.message === 'string' &&
+      body.message.length <= 1024
+        ? body.message
+        : 'the API server answered without a Status message';
+    return new KubeApiError(err.code, `${what}: ${String(err.code)} ${status}`);
+  }
+  return new KubeApiError(0, `${what}: the request failed before the API server answered`);
 }
 
 function toKubeError(what: string, err: unknown): KubeApiError {
