@@ -83,6 +83,9 @@ export interface ClusterTrustOptions extends TrustLocations {
  * (src/verify, src/payload). Owns the long-lived resources that survive between verifications:
  * HTTP dispatchers per CA, the GPG verdict cache, the component verdict cache.
  */
+/** HTTP dispatchers kept (one per CA bundle and proxy); the least recently used go first. */
+const MAX_DISPATCHERS = 16;
+
 export class ClusterTrust implements ReleaseVerifierPort {
   private readonly options: ClusterTrustOptions;
   private readonly reader: ClusterTrustReader;
@@ -282,7 +285,11 @@ export class ClusterTrust implements ReleaseVerifierPort {
       .update(JSON.stringify([extraCa ?? '', proxy ?? null]))
       .digest('hex');
     let dispatcher = this.dispatchers.get(key);
-    if (dispatcher === undefined) {
+    if (dispatcher !== undefined) {
+      // Most recently used last: the eviction below drops the one unused the longest.
+      this.dispatchers.delete(key);
+      this.dispatchers.set(key, dispatcher);
+    } else {
       dispatcher =
         proxy !== undefined
           ? createProxyDispatcher({
@@ -294,6 +301,13 @@ export class ClusterTrust implements ReleaseVerifierPort {
               ...(extraCa !== undefined ? { extraCa } : {}),
             });
       this.dispatchers.set(key, dispatcher);
+      // Each distinct CA and proxy adds one; edits to them must not grow the process forever.
+      // close() lets requests in flight finish.
+      for (const [oldKey, old] of this.dispatchers) {
+        if (this.dispatchers.size <= MAX_DISPATCHERS) break;
+        this.dispatchers.delete(oldKey);
+        void old.close().catch(() => undefined);
+      }
     }
     return dispatcher;
   }
