@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { load } from 'js-yaml';
@@ -206,10 +207,13 @@ for (const featureSet of FEATURE_SETS) {
         forced.status?.history?.[0]?.acceptedRisks ?? '',
         /cannot be verified, but continuing anyway because the update was forced/,
       );
-      assert.ok(
-        service.controller.pendingRechecks().some((r) => r.key === `history:${unsigned}`),
-        're-check scheduled',
-      );
+      // The re-check is scheduled by the reconcile the controller's own status write triggers,
+      // which may come just after the write this test saw.
+      const { controller } = service;
+      const scheduled = (): boolean =>
+        controller.pendingRechecks().some((r) => r.key === `history:${unsigned}`);
+      for (let i = 0; i < 50 && !scheduled(); i++) await setTimeout(100);
+      assert.ok(scheduled(), 're-check scheduled');
       await signer.publish(digestOf(2));
       const cv = await waitFor(
         c.admin,
