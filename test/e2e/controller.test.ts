@@ -177,10 +177,13 @@ describe('the ClusterVersion controller on a real control plane', () => {
   it('re-checks the unverified release in the background and flips verified when a signature appears', async (t) => {
     const c = cluster(t);
     if (!c) return;
-    assert.ok(
-      service.controller.pendingRechecks().some((r) => r.key === `history:${unsigned}`),
-      're-check scheduled',
-    );
+    // Scheduled by the reconcile the controller's own status write triggers: wait, not race.
+    const scheduled = (): boolean =>
+      service.controller.pendingRechecks().some((r) => r.key === `history:${unsigned}`);
+    for (let i = 0; i < 50 && !scheduled(); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(scheduled(), 're-check scheduled');
     await signer.publish(digestOf(2));
     const cv = await waitFor(
       c.admin,
