@@ -94,7 +94,11 @@ export async function runCli(argv: readonly string[], io: CommandIo | ServeIo): 
     return await (await load()).run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(usageErrorText(err, 'cvo-verifier --help'));
+      // A subcommand's mistake points to that subcommand's help, not the list of commands.
+      const known = command !== undefined && Object.hasOwn(COMMANDS, command);
+      io.stderr(
+        usageErrorText(err, known ? `cvo-verifier help ${command}` : 'cvo-verifier --help'),
+      );
       return ExitCode.Usage;
     }
     throw err;
