@@ -405,7 +405,11 @@ export function formatUpgradeSummary(cv: ClusterVersion, includeNotRecommended: 
   const desired = status?.desired;
   if (desired !== undefined && nonEmpty(desired.image) && desired.image !== current?.image) {
     const entry = history.find((h) => h.image === desired.image);
-    out += `Desired release: ${releaseName(desired)} (${desired.image})${entry !== undefined ? `, verified: ${String(entry.verified)}` : ''}\n`;
+    // Without a version the image is the name: not printed twice.
+    const name = nonEmpty(desired.version)
+      ? `${desired.version} (${desired.image})`
+      : desired.image;
+    out += `Desired release: ${name}${entry !== undefined ? `, verified: ${String(entry.verified)}` : ''}\n`;
   }
   const requested = cv.spec.desiredUpdate;
   if (requested !== undefined) out += `Requested update: ${describeUpdate(requested)}\n`;

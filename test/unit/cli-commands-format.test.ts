@@ -256,3 +256,24 @@ describe('formatData', () => {
     assert.deepEqual(load(yaml), JSON.parse(json));
   });
 });
+
+describe('formatUpgradeSummary: a desired release without a version', () => {
+  it('names it by its image once, not as "<image> (<image>)"', () => {
+    const cv = clusterVersion({
+      desired: { version: '', image: IMAGE(5) },
+      history: [
+        {
+          state: 'Partial',
+          startedTime: '2025-01-02T00:00:00Z',
+          completionTime: null,
+          version: '',
+          image: IMAGE(5),
+          verified: true,
+        },
+        ...(clusterVersion({}).status?.history ?? []),
+      ],
+    });
+    const lines = formatUpgradeSummary(cv, false).split('\n');
+    assert.ok(lines.includes(`Desired release: ${IMAGE(5)}, verified: true`), lines.join('\n'));
+  });
+});
