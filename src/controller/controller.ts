@@ -215,6 +215,11 @@ export class ReleaseController {
     });
   }
 
+  /** Now as the API server's metav1.Time: RFC 3339 in whole seconds, as the CVO writes it. */
+  private apiTime(): string {
+    return toApiTime(this.now());
+  }
+
   private now(): Date {
     return new Date(this.clock.now());
   }
@@ -318,7 +323,7 @@ export class ReleaseController {
           break;
         }
         case 'invalid':
-          status = applyInvalid(cv, plan.message, this.now().toISOString());
+          status = applyInvalid(cv, plan.message, this.apiTime());
           break;
         case 'verify': {
           // A conflict retry reuses the verdict for the same request instead of verifying again.
@@ -332,7 +337,7 @@ export class ReleaseController {
           outcomes.clear();
           outcomes.set(key, verification);
           ({ status, events } = applyVerdict(cv, plan, verification.outcome, {
-            now: this.now().toISOString(),
+            now: this.apiTime(),
             architecture: this.architecture,
             payload: verification.payload,
           }));
@@ -476,7 +481,7 @@ export class ReleaseController {
                 reason: 'Verified',
                 message: `${image}: ${verification.outcome.summary}`,
               },
-              this.now().toISOString(),
+              this.apiTime(),
             )
           : cv.status.conditions;
       try {
@@ -574,11 +579,7 @@ export class ReleaseController {
     for (let attempt = 1; ; attempt++) {
       if (change.lifetime.aborted) return;
       if (cv.status === undefined || !watchesTrustOf(cv, image, this.target)) return;
-      const conditions = setCondition(
-        cv.status.conditions,
-        change.condition,
-        this.now().toISOString(),
-      );
+      const conditions = setCondition(cv.status.conditions, change.condition, this.apiTime());
       try {
         cv = await this.options.kube.replaceClusterVersionStatus({
           ...cv,
@@ -686,8 +687,8 @@ export class ReleaseController {
       reason: spec.reason,
       message,
       source: { component: 'cvo-update-verifier' },
-      firstTimestamp: now.toISOString(),
-      lastTimestamp: now.toISOString(),
+      firstTimestamp: toApiTime(now),
+      lastTimestamp: toApiTime(now),
       count: 1,
     };
     try {
@@ -699,4 +700,12 @@ export class ReleaseController {
       });
     }
   }
+}
+
+/**
+ * A metav1.Time as Kubernetes serialises it (RFC 3339, whole seconds, `Z`): status conditions,
+ * history and Event timestamps all read `2025-01-02T03:04:05Z`, never with milliseconds.
+ */
+export function toApiTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -100,3 +100,22 @@ describe('an accepted target stops being verified on any Sigstore refusal of pre
     });
   }
 });
+
+describe('times written to the ClusterVersion and Events', () => {
+  it('are metav1.Time: whole seconds, as the CVO writes them', async () => {
+    const TARGET = release(2);
+    const f = await startController();
+    await f.clock.advance(510); // a clock that is not on a whole second
+    f.verifier.accept(TARGET);
+    await f.request({ image: TARGET, version: '4.17.0' });
+    const cv = await f.clusterVersion();
+    const times = [
+      ...(cv.status?.conditions ?? []).map((c) => c.lastTransitionTime),
+      ...(cv.status?.history ?? []).flatMap((h) => [h.startedTime, h.completionTime ?? '']),
+      ...f.kube.events(EVENT_NAMESPACE).flatMap((e) => [e.firstTimestamp, e.lastTimestamp]),
+    ].filter((t): t is string => typeof t === 'string' && t !== '');
+    assert.ok(times.length > 3);
+    for (const t of times) assert.match(t, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, t);
+    await f.controller.stop();
+  });
+});
