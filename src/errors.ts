@@ -24,7 +24,12 @@ export type TrustErrorCode =
   | 'NO_STORES'
   | 'NO_KEYS'
   | 'INVALID_KEY'
-  | 'INVALID_STORE';
+  | 'INVALID_STORE'
+  /**
+   * A cluster object verification reads (the root-of-trust ConfigMap, the pull secret, the Proxy,
+   * mirror sets) could not be read: forbidden, a server error, a timeout. Never taken for none.
+   */
+  | 'CLUSTER_CONFIG_UNREADABLE';
 
 /** A signature read and refused, by GPG and cosign alike. */
 export type SignatureErrorCode =
@@ -307,6 +312,7 @@ const SECTIONS = {
     NO_KEYS: ['NoPublicKeys', 'misconfigured'],
     INVALID_KEY: ['InvalidPublicKey', 'misconfigured'],
     INVALID_STORE: ['InvalidSignatureStore', 'store_misconfigured'],
+    CLUSTER_CONFIG_UNREADABLE: ['ClusterConfigurationUnreadable', 'unavailable'],
   } satisfies Rows<TrustErrorCode>,
   signature: {
     BAD_SIGNATURE: ['BadSignature', 'bad_signature'],

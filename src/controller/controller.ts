@@ -340,6 +340,7 @@ export class ReleaseController {
             now: this.apiTime(),
             architecture: this.architecture,
             payload: verification.payload,
+            release: verification.release,
           }));
           break;
         }

@@ -112,15 +112,38 @@ export interface PayloadResult {
   readonly verified: boolean;
   /** Nothing was checked (no component covered by a policy): not verified, its own reason. */
   readonly nothingCovered?: boolean;
-  /** The payload's release-metadata version, when the payload was read. */
-  readonly version?: string;
-  /**
-   * release-metadata's architecture as the CVO reads it (pkg/cincinnati ParseMetadata:
-   * `release.openshift.io/architecture: multi` is `Multi`), when the payload was read and says so.
-   */
-  readonly architecture?: string;
   /** One line naming the failing components (abbreviated), or the count that verified. */
   readonly message: string;
+}
+
+/**
+ * What the release's own release-metadata says, as the CVO loads it before accepting an update
+ * (pkg/cvo/sync_worker.go loadUpdatedPayload), or why it could not be read.
+ */
+export type ReleaseLoad =
+  | {
+      readonly kind: 'loaded';
+      readonly version: string;
+      /** `Multi` when the metadata says so (cincinnati.ParseMetadata); else absent. */
+      readonly architecture?: string;
+      readonly url?: string;
+      readonly channels?: readonly string[];
+    }
+  | { readonly kind: 'unreadable'; readonly message: string };
+
+/** The Warning Event when the release's metadata could not be read (the verdict stands). */
+export const RELEASE_METADATA_UNREADABLE_REASON = 'ReleaseMetadataUnreadable';
+
+/**
+ * Said when the release-metadata could not be read: the verdict is this service's, loading is the
+ * CVO's, which will fail on the same image (pkg/cvo/sync_worker.go, "Loading payload failed").
+ */
+export function releaseMetadataUnreadableMessage(
+  version: string,
+  image: string,
+  failure: string,
+): string {
+  return `Reading release metadata failed version=${goQuote(version)} image=${goQuote(image)} failure=${failure.replace(/\n/g, ' // ')}: the version is taken from the request or the available updates and not checked against the payload`;
 }
 
 /** The long form: the short error and every detail, newlines replaced as the CVO's events do. */
@@ -174,8 +197,10 @@ export interface VerdictContext {
    * pkg/payload/payload.go:290-294).
    */
   readonly architecture: string;
-  /** The payload's verdict and release-metadata, when the port read the payload. */
+  /** The payload's verdict, when the port checked the payload. */
   readonly payload?: PayloadResult | undefined;
+  /** The release's metadata (or why it could not be read), when the port read it. */
+  readonly release?: ReleaseLoad | undefined;
 }
 
 /**
@@ -189,7 +214,8 @@ export function applyVerdict(
   outcome: VerificationOutcome,
   context: VerdictContext,
 ): { status: ClusterVersionStatus; events: EventSpec[] } {
-  const { now, payload } = context;
+  const { now, payload, release } = context;
+  const loaded = release?.kind === 'loaded' ? release : undefined;
   const status = cv.status ?? emptyStatus(cv);
   // Valid spec: the CVO removes Invalid (pkg/cvo/status.go:291-293).
   let conditions = removeCondition(status.conditions, ConditionType.Invalid);
@@ -197,8 +223,7 @@ export function applyVerdict(
   // As the CVO: an image requested without a version takes the payload's; a version that the
   // payload contradicts is refused, forced or not (what stops a downgrade through a spoofed
   // update graph).
-  const version =
-    plan.version === '' && payload?.version !== undefined ? payload.version : plan.version;
+  const version = plan.version === '' && loaded !== undefined ? loaded.version : plan.version;
   const events: EventSpec[] = [];
   conditions = setCondition(
     conditions,
@@ -218,7 +243,10 @@ export function applyVerdict(
     now,
   );
 
-  if (payload !== undefined) {
+  if (payload === undefined) {
+    // It speaks of the target: a check of an earlier target must not stand for this one.
+    conditions = removeCondition(conditions, ConditionType.PayloadVerified);
+  } else {
     conditions = setCondition(
       conditions,
       payload.verified
@@ -240,12 +268,8 @@ export function applyVerdict(
   }
   // After verification, as the CVO orders them: an unverified, unforced target is refused for
   // that first (below).
-  if (
-    payload?.version !== undefined &&
-    payload.version !== version &&
-    (outcome.verified || plan.force)
-  ) {
-    const message = payloadVersionMismatchMessage(version, image, payload.version);
+  if (loaded !== undefined && loaded.version !== version && (outcome.verified || plan.force)) {
+    const message = payloadVersionMismatchMessage(version, image, loaded.version);
     conditions = setCondition(
       conditions,
       {
@@ -353,14 +377,29 @@ export function applyVerdict(
       type: ConditionType.ReleaseAccepted,
       status: 'True',
       reason: 'PayloadLoaded',
-      message: payloadLoadedMessage(version, image, payload?.architecture ?? context.architecture),
+      message: payloadLoadedMessage(version, image, loaded?.architecture ?? context.architecture),
     },
     now,
   );
+  if (release?.kind === 'unreadable') {
+    events.push({
+      type: 'Warning',
+      reason: RELEASE_METADATA_UNREADABLE_REASON,
+      message: releaseMetadataUnreadableMessage(plan.version, image, release.message),
+    });
+  }
   // The schema requires version: the payload's when only an image was given and the payload was
   // read; else what an available update of the same digest says, as the CVO fills what the
-  // payload left blank; else empty.
-  const desired = mergeReleaseMetadata({ version, image }, status.availableUpdates);
+  // payload left blank; else empty. URL and channels likewise: the payload's first.
+  const desired = mergeReleaseMetadata(
+    {
+      version,
+      image,
+      ...(loaded?.url !== undefined ? { url: loaded.url } : {}),
+      ...(loaded?.channels !== undefined ? { channels: loaded.channels } : {}),
+    },
+    status.availableUpdates,
+  );
   const history = recordTarget(
     status.history,
     { version: desired.version ?? '', image },
@@ -387,15 +426,28 @@ export function applyVerdict(
  * default: never here). Empty values stay absent, as Go's omitempty leaves them.
  */
 function mergeReleaseMetadata(
-  release: { readonly version: string; readonly image: string },
+  release: {
+    readonly version: string;
+    readonly image: string;
+    readonly url?: string;
+    readonly channels?: readonly string[];
+  },
   availableUpdates: readonly Release[] | null,
 ): Release {
-  const merged: Release = { version: release.version, image: release.image };
+  const merged: Release = {
+    version: release.version,
+    image: release.image,
+    ...(release.url !== undefined && release.url !== '' ? { url: release.url } : {}),
+    ...(release.channels !== undefined ? { channels: [...release.channels] } : {}),
+  };
   const match = (availableUpdates ?? []).find((u) => equalDigest(u.image ?? '', release.image));
   if (match === undefined) return merged;
+  // Only what the payload left blank (cvo.go:981: "to avoid clobbering data from
+  // payload.LoadUpdate").
   if (merged.version === '' && match.version !== undefined) merged.version = match.version;
-  if (match.url !== undefined && match.url !== '') merged.url = match.url;
-  if (match.channels !== undefined && match.channels.length > 0)
+  if (merged.url === undefined && match.url !== undefined && match.url !== '')
+    merged.url = match.url;
+  if (merged.channels === undefined && match.channels !== undefined && match.channels.length > 0)
     merged.channels = [...match.channels];
   return merged;
 }

@@ -1,5 +1,5 @@
 import type { ClusterVersion } from '../kube/types.js';
-import type { PayloadResult, VerificationOutcome } from './reconcile.js';
+import type { PayloadResult, ReleaseLoad, VerificationOutcome } from './reconcile.js';
 
 /**
  * What the controller needs from verification, in its own terms: the composition root wires the
@@ -56,4 +56,9 @@ export interface ClusterVerification {
    * cluster has ClusterImagePolicies, and the release verified or its update is forced.
    */
   readonly payload?: PayloadVerification;
+  /**
+   * The release's own metadata (version, architecture, url, channels), or why it could not be
+   * read: asked for with `payload` and read when the release verified or its update is forced.
+   */
+  readonly release?: ReleaseLoad;
 }

@@ -13,6 +13,7 @@ import {
 import type { ComponentResult, ComponentVerdictCache, PayloadSummary } from './payload-verifier.js';
 import { readReleasePayload } from './release-image.js';
 import type { ReleasePayload } from './release-image.js';
+import type { ReleaseMetadata } from './release-content.js';
 import { findManifestImages, imagesOutsideReferences } from './manifest-images.js';
 import type { ManifestImage } from './manifest-images.js';
 import { dedupeComponents } from './release-content.js';
@@ -27,6 +28,8 @@ export interface PayloadOutcome {
   readonly nothingCovered?: boolean;
   /** release-metadata's version, when the payload could be read. */
   readonly version?: string;
+  /** The whole release-metadata, when the payload could be read. */
+  readonly metadata?: ReleaseMetadata;
   readonly summary?: PayloadSummary;
   /** Components that would fail when nodes pull them (unsigned, invalid, error). */
   readonly failing: readonly ComponentResult[];
@@ -99,6 +102,7 @@ export async function checkReleasePayload(
     return {
       verified: false,
       version: payload.metadata.version,
+      metadata: payload.metadata,
       failing: [],
       message: `the release payload's manifests could not be read: ${err.message}`,
       durationMs: elapsed(),
@@ -112,6 +116,7 @@ export async function checkReleasePayload(
     return {
       verified: false,
       version: payload.metadata.version,
+      metadata: payload.metadata,
       failing: [],
       message: `${outside.length} image(s) the manifests of ${payload.metadata.version} would run are not in image-references, so no signature check covers them: ${named}${outside.length > NAMED_FAILURES ? ` and ${outside.length - NAMED_FAILURES} more` : ''}`,
       durationMs: elapsed(),
@@ -141,6 +146,7 @@ export async function checkReleasePayload(
     verified,
     ...(none ? { nothingCovered: true } : {}),
     version: payload.metadata.version,
+    metadata: payload.metadata,
     summary,
     failing,
     message,

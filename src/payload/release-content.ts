@@ -257,6 +257,62 @@ export function parseReleaseMetadata(bytes: Uint8Array): ReleaseMetadata {
   return { version, previous, metadata: Object.fromEntries(entries) };
 }
 
+/** What release-metadata's `metadata` says of a release, as the CVO reads it. */
+export interface ReleaseFacts {
+  /** `Multi` for `release.openshift.io/architecture: multi`; absent otherwise. */
+  readonly architecture?: 'Multi';
+  readonly url?: string;
+  /** Sorted, empty entries dropped; absent when not given. */
+  readonly channels?: readonly string[];
+  /** What was ignored and why (the CVO logs these and goes on). */
+  readonly problems: readonly string[];
+}
+
+/**
+ * The CVO's cincinnati.ParseMetadata (pkg/cincinnati/cincinnati.go) over release-metadata's
+ * `metadata`: `url`, `release.openshift.io/architecture` (only `multi` is known) and
+ * `io.openshift.upgrades.graph.release.channels` (comma-separated, sorted). A value it cannot use
+ * is left out and named in `problems`, never fatal, as in the CVO.
+ */
+export function releaseFacts(metadata: ReleaseMetadata): ReleaseFacts {
+  const problems: string[] = [];
+  const fields = metadata.metadata;
+  let url: string | undefined;
+  const rawUrl = fields.url;
+  if (rawUrl !== undefined) {
+    // Go's url.Parse refuses control characters; it accepts nearly everything else.
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    if (/[\u0000-\u001f\u007f]/.test(rawUrl)) problems.push('invalid release URL');
+    else url = rawUrl;
+  }
+  let architecture: 'Multi' | undefined;
+  const rawArchitecture = fields['release.openshift.io/architecture'];
+  if (rawArchitecture !== undefined) {
+    if (rawArchitecture === 'multi') architecture = 'Multi';
+    else
+      problems.push(
+        `unrecognized release.openshift.io/architecture value ${quote(rawArchitecture)}`,
+      );
+  }
+  let channels: string[] | undefined;
+  const rawChannels = fields['io.openshift.upgrades.graph.release.channels'];
+  if (rawChannels !== undefined) {
+    const named = rawChannels.split(',').filter((c) => c !== '');
+    if (rawChannels === '')
+      problems.push('io.openshift.upgrades.graph.release.channels is an empty string');
+    else if (named.length === 0)
+      problems.push('no non-empty channels in io.openshift.upgrades.graph.release.channels');
+    // Go's sort.Strings: byte order.
+    else channels = named.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+  return {
+    ...(architecture !== undefined ? { architecture } : {}),
+    ...(url !== undefined ? { url } : {}),
+    ...(channels !== undefined ? { channels } : {}),
+    problems,
+  };
+}
+
 /**
  * Groups components by image (repository name and digest), in order of first appearance,
  * keeping every tag that refers to each image.

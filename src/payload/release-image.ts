@@ -270,6 +270,74 @@ export async function readReleasePayload(
   pullspec: DigestPullspec,
   options: ReadReleaseOptions,
 ): Promise<ReleasePayload[]> {
+  return readInstances(client, pullspec, options, (source, digest, manifest, platform) =>
+    readPlatform(client, source, digest, manifest, platform, options, 'payload'),
+  );
+}
+
+/** A release's metadata as the CVO loads it, without its manifests. */
+export interface ReleaseInfo {
+  readonly manifestDigest: string;
+  readonly platform?: string;
+  /** Where it was read (`host/path`). */
+  readonly source: string;
+  readonly metadata: ReleaseMetadata;
+}
+
+/**
+ * Reads only what the cluster-version operator needs to name a release: its
+ * `release-manifests/release-metadata` (and `image-references`, whose name must agree), for one
+ * platform (`options.platform`), layers from the top down until both are found. Cheaper than
+ * {@link readReleasePayload}: the layers below them are not fetched.
+ *
+ * Throws VerifyError as {@link readReleasePayload}.
+ */
+export async function readReleaseMetadata(
+  client: RegistryClient,
+  pullspec: DigestPullspec,
+  options: Omit<ReadReleaseOptions, 'allPlatforms'>,
+): Promise<ReleaseInfo> {
+  const [info] = await readInstances(
+    client,
+    pullspec,
+    options,
+    async (source, digest, manifest, platform) => {
+      const payload = await readPlatform(
+        client,
+        source,
+        digest,
+        manifest,
+        platform,
+        options,
+        'metadata',
+      );
+      return {
+        manifestDigest: payload.manifestDigest,
+        ...(payload.platform !== undefined ? { platform: payload.platform } : {}),
+        source: payload.source,
+        metadata: payload.metadata,
+      };
+    },
+  );
+  if (info === undefined) throw new Error('unreachable: no release instance read');
+  return info;
+}
+
+/**
+ * Finds the release's manifest in the first source that has it and reads the wanted platform's
+ * instance (or every platform's) with `readOne`.
+ */
+async function readInstances<T>(
+  client: RegistryClient,
+  pullspec: DigestPullspec,
+  options: ReadReleaseOptions,
+  readOne: (
+    source: ReleaseSource,
+    manifestDigest: string,
+    manifest: ImageManifest,
+    platform: string | undefined,
+  ) => Promise<T>,
+): Promise<T[]> {
   const sources = options.sources ?? [
     { host: pullspec.host, path: pullspec.path, name: pullspec.name, mirror: false },
   ];
@@ -292,7 +360,7 @@ export async function readReleasePayload(
     }
     const manifest = found.manifest;
     if (manifest.kind === 'image') {
-      return [await readPlatform(client, source, found.digest, manifest, undefined, options)];
+      return [await readOne(source, found.digest, manifest, undefined)];
     }
     const where = `release image ${source.name}@${pullspec.digest}`;
     assertUnambiguousListKeys(found.bytes, where);
@@ -311,7 +379,7 @@ export async function readReleasePayload(
       }
       entries = [chosen];
     }
-    const payloads: ReleasePayload[] = [];
+    const results: T[] = [];
     for (const entry of entries) {
       const child = await client.getManifest(source, entry.digest, { signal: options.signal });
       if (child.status === 'not-found' || child.manifest.kind !== 'image') {
@@ -320,18 +388,11 @@ export async function readReleasePayload(
           `release image ${source.name}@${entry.digest} (${platformName(entry.platform) ?? '?'}) is missing or not an image`,
         );
       }
-      payloads.push(
-        await readPlatform(
-          client,
-          source,
-          child.digest,
-          child.manifest,
-          platformName(entry.platform),
-          options,
-        ),
+      results.push(
+        await readOne(source, child.digest, child.manifest, platformName(entry.platform)),
       );
     }
-    return payloads;
+    return results;
   }
   throw lastError ?? new VerifyError('MISSING_FILE', `release image ${pullspec.raw} not found`);
 }
@@ -343,6 +404,8 @@ async function readPlatform(
   manifest: ImageManifest,
   platform: string | undefined,
   options: ReadReleaseOptions,
+  /** `payload`: every manifest too; `metadata`: stop at the layer that completes the two files. */
+  scope: 'payload' | 'metadata',
 ): Promise<ReleasePayload> {
   const wanted = [IMAGE_REFERENCES_PATH, RELEASE_METADATA_PATH];
   const files = new Map<string, Buffer>();
@@ -366,7 +429,8 @@ async function readPlatform(
     // Every layer down to the bottom is read, unless upper ones deleted both manifest
     // directories: the CVO applies every manifest of manifests/ and release-manifests/,
     // wherever its layer is, and each must be seen (the image check in manifest-images.ts).
-    if (allDeleted() && wanted.every((path) => files.has(path) || deleted.has(path))) break;
+    const filesSettled = wanted.every((path) => files.has(path) || deleted.has(path));
+    if (filesSettled && (scope === 'metadata' || allDeleted())) break;
     const remaining = budget - spent;
     const perLayer = options.limits?.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
     const result = await extractLayer(client, source, layer, manifestDigest, wanted, {
@@ -388,7 +452,11 @@ async function readPlatform(
     for (const [path, body] of result.files) {
       if (files.has(path) || deleted.has(path)) continue;
       if (wanted.includes(path)) files.set(path, body);
-      else if (!deletedDirs.has(path.split('/')[0] ?? '') && !manifests.has(path))
+      else if (
+        scope === 'payload' &&
+        !deletedDirs.has(path.split('/')[0] ?? '') &&
+        !manifests.has(path)
+      )
         manifests.set(path, body);
     }
     for (const path of result.whiteouts) if (!files.has(path)) deleted.add(path);
@@ -403,12 +471,22 @@ async function readPlatform(
   if (metadata === undefined) {
     throw new VerifyError('MISSING_FILE', `release image ${where} has no ${RELEASE_METADATA_PATH}`);
   }
+  const parsedReferences = parseImageReferences(references);
+  const parsedMetadata = parseReleaseMetadata(metadata);
+  // As the CVO loads a payload (pkg/payload/payload.go loadPayloadMetadata): the two files must
+  // name the same release.
+  if (parsedReferences.name !== parsedMetadata.version) {
+    throw new VerifyError(
+      'INVALID_CONTENT',
+      `release image ${where}: version from image-references (${parsedReferences.name}) differs from release-metadata (${parsedMetadata.version})`,
+    );
+  }
   return {
     manifestDigest,
     ...(platform !== undefined ? { platform } : {}),
     source: source.name,
-    references: parseImageReferences(references),
-    metadata: parseReleaseMetadata(metadata),
+    references: parsedReferences,
+    metadata: parsedMetadata,
     manifests,
     layersRead,
   };

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 
 import { isVerifyError, VerifyError } from '../errors.js';
-import type { VerificationOutcome } from '../controller/reconcile.js';
+import type { ReleaseLoad, VerificationOutcome } from '../controller/reconcile.js';
 import { toConditionReason } from '../controller/reasons.js';
 import type {
   ClusterVerification,
@@ -27,6 +27,9 @@ import type { ProxySettings } from '../registry/proxy.js';
 import { mirrorSources } from '../mirrors/mirrors.js';
 import type { MirrorRule } from '../mirrors/mirrors.js';
 import { pickSource } from '../payload/payload-verifier.js';
+import { releaseFacts } from '../payload/release-content.js';
+import type { ReleaseMetadata } from '../payload/release-content.js';
+import { readReleaseMetadata } from '../payload/release-image.js';
 import { createHttpDispatcher } from '../stores/http-store.js';
 import type { HttpClientOptions } from '../stores/http-store.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
@@ -92,10 +95,13 @@ export class ClusterTrust implements ReleaseVerifierPort {
   private readonly cache: LruCache<GpgResult>;
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly componentCache = createComponentCache();
+  /** The platform whose instance of a manifest-list release the CVO's node would pull. */
+  private readonly platform: string;
 
   constructor(options: ClusterTrustOptions) {
     this.options = options;
     this.cache = options.cache ?? new LruCache<GpgResult>();
+    this.platform = nodePlatform(options.nodeArchitecture ?? process.arch);
     this.reader = new ClusterTrustReader({
       source: options.source,
       rootOfTrust: options.rootOfTrust,
@@ -107,7 +113,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
       ...(options.rootOfTrustFromPayload !== undefined
         ? { rootOfTrustFromPayload: options.rootOfTrustFromPayload }
         : {}),
-      platform: nodePlatform(options.nodeArchitecture ?? process.arch),
+      platform: this.platform,
       payloadReadBudgetMs: options.budgetMs,
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
     });
@@ -192,10 +198,17 @@ export class ClusterTrust implements ReleaseVerifierPort {
         ].join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
     const force = cv.spec.desiredUpdate?.force === true;
-    const payload =
-      call.payload === true && (verdict.verified || force) && !(parsed instanceof VerifyError)
-        ? await this.checkPayload(parsed, sigstore, signal, access.mirrors)
-        : undefined;
+    // What the CVO does next with an update it accepts: read the payload (its components, when
+    // payload verification applies) and its release-metadata.
+    const accepting =
+      call.payload === true && (verdict.verified || force) && !(parsed instanceof VerifyError);
+    const checked = accepting
+      ? await this.checkPayload(parsed, sigstore, signal, access.mirrors)
+      : undefined;
+    const release = accepting
+      ? await this.loadRelease(parsed, checked?.metadata, client, access.mirrors, signal)
+      : undefined;
+    const payload = checked?.verification;
     return {
       outcome: toOutcome(
         verdict.verified,
@@ -207,7 +220,45 @@ export class ClusterTrust implements ReleaseVerifierPort {
       signatures: verdict.verified ? verdict.signatures : [],
       digest: verdict.digest,
       ...(payload !== undefined ? { payload } : {}),
+      ...(release !== undefined ? { release } : {}),
     };
+  }
+
+  /**
+   * The release's metadata as the CVO loads it: from the payload check's read when there was one,
+   * else read alone (the top layers only), through the cluster's mirrors. Undefined without a
+   * registry client; `unreadable` (with why) when it cannot be read — the verdict stands.
+   */
+  private async loadRelease(
+    release: DigestPullspec,
+    fromPayload: ReleaseMetadata | undefined,
+    client: RegistryClient | undefined,
+    mirrors: readonly MirrorRule[],
+    signal: AbortSignal,
+  ): Promise<ReleaseLoad | undefined> {
+    let metadata = fromPayload;
+    if (metadata === undefined) {
+      if (client === undefined) return undefined;
+      try {
+        ({ metadata } = await readReleaseMetadata(client, release, {
+          signal,
+          platform: this.platform,
+          sources: mirrorSources(mirrors, release),
+        }));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        return { kind: 'unreadable', message: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    const { problems, ...facts } = releaseFacts(metadata);
+    if (problems.length > 0) {
+      // As the CVO logs them and goes on.
+      this.options.logger?.warn('release metadata has values that are ignored', {
+        image: release.raw,
+        problems,
+      });
+    }
+    return { kind: 'loaded', version: metadata.version, ...facts };
   }
 
   /** The payload's verdict; none without payload verification or ClusterImagePolicies. */
@@ -216,7 +267,9 @@ export class ClusterTrust implements ReleaseVerifierPort {
     sigstore: SigstoreConfig | undefined,
     signal: AbortSignal,
     mirrorRules: readonly MirrorRule[],
-  ): Promise<PayloadVerification | undefined> {
+  ): Promise<
+    { readonly verification: PayloadVerification; readonly metadata?: ReleaseMetadata } | undefined
+  > {
     const config = this.options.payload;
     if (config === undefined || sigstore === undefined || sigstore.policies.length === 0) {
       return undefined;
@@ -243,7 +296,11 @@ export class ClusterTrust implements ReleaseVerifierPort {
     }
     if (outcome === undefined) throw new Error('unreachable: no platform checked');
     this.options.metrics?.recordPayload(outcome);
-    return { ...outcome, mode: config.mode };
+    const { metadata, ...rest } = outcome;
+    return {
+      verification: { ...rest, mode: config.mode },
+      ...(metadata !== undefined ? { metadata } : {}),
+    };
   }
 
   /**
@@ -401,7 +458,11 @@ function refusedWithoutTrust(
   const e =
     err instanceof VerifyError
       ? err
-      : new VerifyError('ROOT_OF_TRUST_INVALID', String(err), { cause: err });
+      : new VerifyError(
+          'CLUSTER_CONFIG_UNREADABLE',
+          `the cluster's trust configuration could not be read: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
   return {
     outcome: toOutcome(false, e.code, e.message, notes, e.message),
     signatures: [],

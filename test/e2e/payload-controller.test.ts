@@ -282,6 +282,61 @@ describe(
       assert.equal(cv.status?.desired.version, version);
       assert.equal(cv.status?.history?.[0]?.version, version);
     });
+    it('payload verification off: still reads the release metadata, as the CVO loads every update (version, url, the spoofed-version refusal)', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      await restart({ payloadVerification: 'off' });
+      const r = await release();
+      const version = `4.17.${releases}`;
+      await requestUpdate(tc, { image: r.pullspec, version: '4.99.0', force: false });
+      const spoofed = await waitFor(
+        tc.admin,
+        (x) =>
+          condition(x, 'ReleaseAccepted')?.reason === 'VerifyPayloadVersion' &&
+          (condition(x, 'ReleaseAccepted')?.message ?? '').includes(r.pullspec),
+        'refusal of the spoofed version',
+      );
+      assert.equal(
+        condition(spoofed, 'ReleaseAccepted')?.message,
+        `Verifying payload failed version="4.99.0" image="${r.pullspec}" failure=release image version ${version} does not match the expected upstream version 4.99.0`,
+      );
+      assert.equal(
+        condition(spoofed, 'PayloadVerified'),
+        undefined,
+        "no payload check ran: the previous target's PayloadVerified is gone",
+      );
+      await requestUpdate(tc, { image: r.pullspec, version: '', force: false });
+      const cv = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === r.pullspec,
+        'acceptance of the image-only request',
+      );
+      assert.deepEqual(cv.status?.desired, {
+        version,
+        image: r.pullspec,
+        url: 'https://access.redhat.com/errata/RHSA-2024:0000',
+      });
+      assert.equal(cv.status?.history?.[0]?.version, version);
+
+      // A signed digest the registry does not have: verified and accepted (loading is the CVO's
+      // step), with a Warning saying the version could not be read.
+      const missing = `${registry.host}/rel/absent@sha256:${'7'.repeat(64)}`;
+      await signer.publish(`sha256:${'7'.repeat(64)}`);
+      await requestUpdate(tc, { image: missing, version: '', force: false });
+      const unread = await waitFor(
+        tc.admin,
+        (x) => x.status?.desired.image === missing,
+        'acceptance of the unreadable release',
+      );
+      assert.equal(unread.status?.desired.version, '');
+      assert.equal(unread.status?.history?.[0]?.verified, true);
+      const warnings = (
+        await events(tc, 'ReleaseMetadataUnreadable', (e) => e.message.includes(missing))
+      ).filter((e) => e.message.includes(missing));
+      assert.match(
+        warnings[0]?.message ?? '',
+        /^Reading release metadata failed version="" image="[^"]+" failure=.*: the version is taken from the request or the available updates and not checked against the payload$/,
+      );
+    });
     it('verifies the instance every node architecture pulls from a manifest-list release', async (t) => {
       if (tc === undefined) return t.skip(skip ?? 'no cluster');
       const c = tc;

@@ -10,6 +10,7 @@ import {
   MAX_RELEASE_METADATA_BYTES,
   parseImageReferences,
   parseReleaseMetadata,
+  releaseFacts,
 } from '../../src/payload/release-content.js';
 import type { ReleaseComponent } from '../../src/payload/release-content.js';
 
@@ -381,5 +382,46 @@ describe('dedupeComponents', () => {
 
   it('returns nothing for nothing', () => {
     assert.deepEqual(dedupeComponents([]), []);
+  });
+});
+
+describe('releaseFacts (cincinnati.ParseMetadata, pkg/cincinnati/cincinnati.go:435-489)', () => {
+  const facts = (metadata: Record<string, string>) =>
+    releaseFacts({ version: '4.17.0', previous: [], metadata });
+
+  it('reads url, the multi architecture and the channels, sorted as Go sort.Strings', () => {
+    assert.deepEqual(
+      facts({
+        url: 'https://access.redhat.com/errata/RHSA-2026:0001',
+        'release.openshift.io/architecture': 'multi',
+        'io.openshift.upgrades.graph.release.channels': 'stable-4.17,,eus-4.18,Fast-4.17',
+      }),
+      {
+        architecture: 'Multi',
+        url: 'https://access.redhat.com/errata/RHSA-2026:0001',
+        channels: ['Fast-4.17', 'eus-4.18', 'stable-4.17'],
+        problems: [],
+      },
+    );
+    assert.deepEqual(facts({}), { problems: [] });
+  });
+
+  it('leaves out what it cannot use and names it (the CVO’s messages, less the values Go prints after them), never failing', () => {
+    const got = facts({
+      url: 'https://example.com/\u0001',
+      'release.openshift.io/architecture': 'amd64',
+      'io.openshift.upgrades.graph.release.channels': '',
+    });
+    assert.deepEqual(got.problems, [
+      'invalid release URL',
+      'unrecognized release.openshift.io/architecture value "amd64"',
+      'io.openshift.upgrades.graph.release.channels is an empty string',
+    ]);
+    assert.equal(got.url, undefined);
+    assert.equal(got.architecture, undefined);
+    assert.equal(got.channels, undefined);
+    assert.deepEqual(facts({ 'io.openshift.upgrades.graph.release.channels': ',,' }).problems, [
+      'no non-empty channels in io.openshift.upgrades.graph.release.channels',
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import { gzip, makeTar } from '../../testbed/tar-writer.js';
 import { parseReleasePullspec } from '../../src/image/pullspec.js';
 import { isVerifyError } from '../../src/errors.js';
 import { findManifestImages } from '../../src/payload/manifest-images.js';
-import { readReleasePayload } from '../../src/payload/release-image.js';
+import { readReleaseMetadata, readReleasePayload } from '../../src/payload/release-image.js';
 import type { RegistryClient } from '../../src/registry/client.js';
 import { memoryReleaseClient } from '../helpers/memory-release.js';
 
@@ -112,5 +112,49 @@ describe('readReleasePayload across layers', () => {
       maxReleaseUncompressedBytes: 40 * 1024 * 1024,
     });
     assert.equal(payload?.layersRead, 4);
+  });
+});
+
+describe('readReleaseMetadata (what the CVO needs to name a release)', () => {
+  it('reads release-metadata from the top layers without fetching the ones below', async () => {
+    // A lower layer that is not gzip at all: reading it would fail.
+    const broken = Buffer.from('not a layer');
+    const info = await readReleaseMetadata(
+      memoryRelease([broken, topLayer]),
+      parseReleasePullspec(RELEASE),
+      { signal: AbortSignal.timeout(20_000) },
+    );
+    assert.equal(info.metadata.version, '4.17.0');
+    // The whole payload read does reach that layer, and fails on it.
+    await assert.rejects(
+      readReleasePayload(memoryRelease([broken, topLayer]), parseReleasePullspec(RELEASE), {
+        signal: AbortSignal.timeout(20_000),
+      }),
+    );
+  });
+
+  it('refuses image-references and release-metadata naming different releases, as the CVO does', async () => {
+    const other = gzip(
+      makeTar([
+        { name: 'release-manifests/', type: 'dir' },
+        { name: 'release-manifests/image-references', body: references },
+        {
+          name: 'release-manifests/release-metadata',
+          body: JSON.stringify({ kind: 'cincinnati-metadata-v0', version: '4.16.3' }),
+        },
+      ]),
+    );
+    for (const read of [readReleaseMetadata, readReleasePayload]) {
+      await assert.rejects(
+        read(memoryRelease([other]), parseReleasePullspec(RELEASE), {
+          signal: AbortSignal.timeout(20_000),
+        }),
+        (err) =>
+          isVerifyError(err, 'INVALID_CONTENT') &&
+          err.message.endsWith(
+            'version from image-references (4.17.0) differs from release-metadata (4.16.3)',
+          ),
+      );
+    }
   });
 });

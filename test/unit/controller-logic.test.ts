@@ -139,11 +139,10 @@ describe('applyVerdict', () => {
   const plan = { kind: 'verify' as const, image: IMG(2), version: '4.17.0', force: false };
 
   describe('when the payload names its version (release-metadata)', () => {
-    const payload = (version: string) => ({
-      mode: 'warn' as const,
-      verified: true,
-      message: 'all components verified',
-      version,
+    const payload = (version: string): VerdictContext => ({
+      now: NOW,
+      architecture: 'amd64',
+      release: { kind: 'loaded', version },
     });
 
     it('refuses a version the payload contradicts, forced or not, in the CVO words', () => {
@@ -153,7 +152,7 @@ describe('applyVerdict', () => {
           cv({ image: IMG(2), version: '4.99.0', force }),
           spoofed,
           verified,
-          ctx(payload('4.17.0')),
+          payload('4.17.0'),
         );
         const accepted = status.conditions?.find((c) => c.type === 'ReleaseAccepted');
         assert.equal(accepted?.status, 'False');
@@ -189,7 +188,7 @@ describe('applyVerdict', () => {
         cv({ image: IMG(2) }),
         { ...plan, version: '' },
         verified,
-        ctx(payload('4.17.0')),
+        payload('4.17.0'),
       );
       assert.equal(status.desired.version, '4.17.0');
       assert.equal(status.history?.[0]?.version, '4.17.0');
@@ -200,7 +199,7 @@ describe('applyVerdict', () => {
         cv({ image: IMG(2), version: '4.99.0' }),
         { ...plan, version: '4.99.0' },
         refused,
-        ctx(payload('4.17.0')),
+        payload('4.17.0'),
       );
       assert.equal(
         status.conditions?.find((c) => c.type === 'ReleaseAccepted')?.reason,

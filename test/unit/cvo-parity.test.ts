@@ -309,13 +309,7 @@ describe('CVO parity: status written for a verdict', () => {
     const multi = applyVerdict(cv({ image: IMG(2), version: '4.17.0' }), plan, verified, {
       now: NOW,
       architecture: 'arm64',
-      payload: {
-        mode: 'warn',
-        verified: true,
-        message: 'ok',
-        version: '4.17.0',
-        architecture: 'Multi',
-      },
+      release: { kind: 'loaded', version: '4.17.0', architecture: 'Multi' },
     });
     assert.equal(
       multi.status.conditions?.find((c) => c.type === 'ReleaseAccepted')?.message,
@@ -333,7 +327,7 @@ describe('CVO parity: status written for a verdict', () => {
 
   it('takes an image-only request’s version from release-metadata (sync_worker.go:395-397) and refuses one it contradicts (:398-400)', () => {
     const imageOnly = { ...plan, version: '' };
-    const payload = { mode: 'warn' as const, verified: true, message: 'ok', version: '4.17.0' };
+    const release = { kind: 'loaded' as const, version: '4.17.0' };
     const { status } = applyVerdict(
       cv({ image: IMG(9) }),
       { ...imageOnly, image: IMG(9) },
@@ -341,7 +335,7 @@ describe('CVO parity: status written for a verdict', () => {
       {
         now: NOW,
         architecture: 'amd64',
-        payload,
+        release,
       },
     );
     assert.equal(status.desired.version, '4.17.0');
@@ -357,7 +351,7 @@ describe('CVO parity: status written for a verdict', () => {
       {
         now: NOW,
         architecture: 'amd64',
-        payload,
+        release,
       },
     );
     const accepted = spoofed.status.conditions?.find((c) => c.type === 'ReleaseAccepted');
@@ -400,6 +394,62 @@ describe('CVO parity: status written for a verdict', () => {
     });
   });
 
+  it('keeps the payload’s url and channels over the available update’s (cvo.go:980-981, "to avoid clobbering data from payload.LoadUpdate")', () => {
+    const offered = cv(
+      { image: IMG(2) },
+      {
+        availableUpdates: [
+          {
+            version: '4.17.0',
+            image: IMG(2),
+            url: 'https://graph.example/errata',
+            channels: ['fast-4.17'],
+          },
+        ],
+      },
+    );
+    const { status } = applyVerdict(offered, { ...plan, version: '' }, verified, {
+      now: NOW,
+      architecture: 'amd64',
+      release: {
+        kind: 'loaded',
+        version: '4.17.0',
+        url: 'https://payload.example/errata',
+        channels: ['candidate-4.17', 'stable-4.17'],
+      },
+    });
+    assert.deepEqual(status.desired, {
+      version: '4.17.0',
+      image: IMG(2),
+      url: 'https://payload.example/errata',
+      channels: ['candidate-4.17', 'stable-4.17'],
+    });
+  });
+
+  it('accepts a verified release whose metadata cannot be read, says so in a Warning, and takes the version from the request', () => {
+    const { status, events } = applyVerdict(
+      cv({ image: IMG(2), version: '4.17.0' }),
+      plan,
+      verified,
+      {
+        now: NOW,
+        architecture: 'amd64',
+        release: {
+          kind: 'unreadable',
+          message: 'registry quay.io: connection refused\nsecond line',
+        },
+      },
+    );
+    assert.equal(status.conditions?.find((c) => c.type === 'ReleaseAccepted')?.status, 'True');
+    assert.equal(status.desired.version, '4.17.0');
+    const warning = events.find((e) => e.reason === 'ReleaseMetadataUnreadable');
+    assert.equal(warning?.type, 'Warning');
+    assert.equal(
+      warning?.message,
+      `Reading release metadata failed version="4.17.0" image="${IMG(2)}" failure=registry quay.io: connection refused // second line: the version is taken from the request or the available updates and not checked against the payload`,
+    );
+  });
+
   it('words a forced risk with the requested version, before the payload is read (updatepayload.go:140)', () => {
     const refused: VerificationOutcome = {
       ...verified,
@@ -414,7 +464,7 @@ describe('CVO parity: status written for a verdict', () => {
       {
         now: NOW,
         architecture: 'amd64',
-        payload: { mode: 'warn', verified: true, message: 'ok', version: '4.17.0' },
+        release: { kind: 'loaded', version: '4.17.0' },
       },
     );
     assert.equal(
@@ -467,11 +517,11 @@ describe('CVO parity: the Invalid condition (pkg/cvo/status.go:271-293)', () => 
     await f.controller.stop();
   });
 
-  it('takes an image-only request’s version from the payload the port read', async () => {
+  it('takes an image-only request’s version from the release metadata the port read', async () => {
     const f = await startController({ architecture: 'amd64' });
     const withPayload: ClusterVerification = {
       ...verifiedVerdict(IMG(7)),
-      payload: { mode: 'warn', verified: true, message: 'ok', version: '4.17.3', failing: [] },
+      release: { kind: 'loaded', version: '4.17.3' },
     };
     f.verifier.behave(IMG(7), { kind: 'verdict', verification: withPayload });
     await f.request({ image: IMG(7) });

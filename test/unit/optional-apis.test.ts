@@ -280,6 +280,36 @@ describe('ClusterTrust on a cluster without the ClusterImagePolicy CRD', () => {
     });
   });
 
+  it('refuses, naming the cluster configuration it could not read, when the pull secret is forbidden (not a root-of-trust error)', async () => {
+    const kube = await cluster();
+    kube.before(
+      'get',
+      'secrets',
+      () => {
+        throw kubeApiError('get secret openshift-config/pull-secret', {
+          code: 403,
+          reason: 'Forbidden',
+          message:
+            'secrets "pull-secret" is forbidden: User "system:serviceaccount:x:y" cannot get resource "secrets" in API group "" in the namespace "openshift-config"',
+        });
+      },
+      Infinity,
+    );
+    const t = trust(kube);
+    const { outcome } = await t.verify(
+      signed,
+      installedClusterVersion(),
+      AbortSignal.timeout(5_000),
+    );
+    assert.equal(outcome.verified, false);
+    assert.equal(outcome.code, 'CLUSTER_CONFIG_UNREADABLE');
+    assert.match(
+      outcome.message,
+      /^the cluster's trust configuration could not be read: .*pull-secret/,
+    );
+    await t.close();
+  });
+
   describe('the controller over it', () => {
     it('gives the ClusterVersion a verdict instead of a thrown reconcile', async () => {
       const clock = new ManualClock();
