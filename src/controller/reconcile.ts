@@ -166,12 +166,24 @@ export function emptyStatus(cv: ClusterVersion): ClusterVersionStatus {
  */
 export function applyNothing(cv: ClusterVersion): ClusterVersionStatus | undefined {
   const status = cv.status;
-  if (findCondition(status?.conditions, ConditionType.Invalid) === undefined) return undefined;
   if (status === undefined) return undefined;
-  return { ...status, conditions: removeCondition(status.conditions, ConditionType.Invalid) };
+  const invalid = findCondition(status.conditions, ConditionType.Invalid) !== undefined;
+  const generation = cv.metadata.generation;
+  // The CVO writes the generation it synced on every pass (pkg/cvo/status.go:205).
+  const stale = generation !== undefined && status.observedGeneration !== generation;
+  if (!invalid && !stale) return undefined;
+  return {
+    ...status,
+    conditions: removeCondition(status.conditions, ConditionType.Invalid),
+    observedGeneration: generation ?? status.observedGeneration,
+  };
 }
 
-/** Status for a spec.desiredUpdate that cannot be resolved (CVO: Invalid, InvalidClusterVersion). */
+/**
+ * Status for a spec.desiredUpdate that cannot be resolved (CVO: Invalid, InvalidClusterVersion).
+ * The generation counts as observed: the CVO syncs the spec with the invalid fields cleared
+ * (pkg/cvo/cvo.go:832-880) and writes that generation (pkg/cvo/status.go:205).
+ */
 export function applyInvalid(
   cv: ClusterVersion,
   message: string,
@@ -185,6 +197,7 @@ export function applyInvalid(
       { type: ConditionType.Invalid, status: 'True', reason: 'InvalidClusterVersion', message },
       now,
     ),
+    observedGeneration: cv.metadata.generation ?? status.observedGeneration,
   };
 }
 

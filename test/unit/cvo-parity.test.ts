@@ -506,6 +506,19 @@ describe('CVO parity: the Invalid condition (pkg/cvo/status.go:271-293)', () => 
     await f.controller.stop();
   });
 
+  it('counts the generation as observed on the Invalid path too, and when there is nothing to verify (cvo.go:832-884, status.go:205)', async () => {
+    const f = await startController({ architecture: 'amd64' });
+    await f.request({ version: '9.9.9' });
+    let now = await f.clusterVersion();
+    assert.equal((await f.condition('Invalid'))?.status, 'True');
+    assert.equal(now.status?.observedGeneration, now.metadata.generation);
+    await f.request(null);
+    now = await f.clusterVersion();
+    assert.equal(await f.condition('Invalid'), undefined);
+    assert.equal(now.status?.observedGeneration, now.metadata.generation);
+    await f.controller.stop();
+  });
+
   it('is removed when a valid version finds no update (the CVO keeps its release)', async () => {
     const f = await startController({ architecture: 'amd64' });
     await f.request({ version: '4.17.0' });
