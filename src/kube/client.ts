@@ -14,6 +14,7 @@ import {
   setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
+import { KeepAliveKubeConfig } from './transport.js';
 import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
 
 /** The singleton ClusterVersion (config.openshift.io/v1): what the controller reads and writes. */
@@ -192,7 +193,13 @@ export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
   return kc;
 }
 
-export function createKubePort(kc: KubeConfig): KubePort {
+/**
+ * The port over `source`'s cluster and user. Every request and watch of one port shares one
+ * keep-alive dispatcher ({@link KeepAliveKubeConfig}), so a reconcile's API calls reuse open
+ * connections instead of opening one each.
+ */
+export function createKubePort(source: KubeConfig): KubePort {
+  const kc = source instanceof KeepAliveKubeConfig ? source : KeepAliveKubeConfig.from(source);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const coordination = kc.makeApiClient(CoordinationV1Api);
