@@ -1,3 +1,5 @@
+import { enableCompileCache } from 'node:module';
+
 import type { ServeIo } from './serve.js';
 import type { CommandIo } from './verify.js';
 import { ConfigError, ExitCode, UsageError, usageErrorText } from './usage-error.js';
@@ -110,5 +112,9 @@ if (
   import.meta.url === `file://${process.argv[1] ?? ''}` ||
   process.env.CVO_VERIFIER_MAIN === '1'
 ) {
+  // V8's compiled code for every module imported from here on is kept on disk (the OS temporary
+  // directory, or NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so the next
+  // start skips compiling them. Where the directory cannot be written, start-up is as before.
+  enableCompileCache();
   runAsProcess((io) => runCli(process.argv.slice(2), io));
 }

@@ -1,25 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
-import { dump } from 'js-yaml';
-
 import { parseDuration } from '../config/duration.js';
 import { isVerifyError } from '../errors.js';
-import { loadRootOfTrust } from '../gpg/root-of-trust.js';
+import type { VerifyError } from '../errors.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
 import type { DigestPullspec } from '../image/pullspec.js';
-import { createStoreFromUrl } from '../stores/create-store.js';
-import { createHttpDispatcher } from '../stores/http-store.js';
 import type { SignatureStore } from '../stores/store.js';
-import { parsePolicyText } from '../policy/parse.js';
 import type { PolicyObject } from '../policy/types.js';
-import { RegistryClient } from '../registry/client.js';
-import { loadDockerConfig } from '../registry/credentials.js';
-import { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
-import { verifyRelease } from '../verify/release-verifier.js';
+import type { ReleaseVerdict } from '../verify/verdict.js';
 import { formatVerdictText, toJsonVerdict } from './format-verdict.js';
 import { ConfigError, ExitCode, UsageError } from './usage-error.js';
+
+// Only what a refusal needs is imported up front: a by-tag pullspec is refused in a few
+// milliseconds of start-up, without loading OpenPGP, the stores, the registry client or the
+// Sigstore stack (the rest is imported once a verification will run).
 
 export const VERIFY_HELP = `Usage: cvo-verifier verify PULLSPEC [options]
 
@@ -110,12 +108,12 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     16 * 1024 * 1024,
   );
 
-  const print = (verdict: Parameters<typeof formatVerdictText>[0]): number => {
+  const print = async (verdict: ReleaseVerdict): Promise<number> => {
     io.stdout(
       output === 'json'
         ? `${JSON.stringify(toJsonVerdict(verdict), null, 2)}\n`
         : output === 'yaml'
-          ? dump(toJsonVerdict(verdict), { noRefs: true, lineWidth: -1 })
+          ? (await import('js-yaml')).dump(toJsonVerdict(verdict), { noRefs: true, lineWidth: -1 })
           : formatVerdictText(verdict),
     );
     return verdict.verified ? ExitCode.Verified : ExitCode.NotVerified;
@@ -132,7 +130,7 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
       isVerifyError(err, 'INVALID_DIGEST') ||
       isVerifyError(err, 'INVALID_PULLSPEC')
     ) {
-      return print(await verifyRelease(image, {}));
+      return print(refusedVerdict(image, err));
     }
     throw err;
   }
@@ -143,6 +141,19 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
       'no root of trust and no image policy: pass --root-of-trust PATH (a ConfigMap annotated release.openshift.io/verification-config-map, or a release-manifests directory) and/or --policy PATH (ClusterImagePolicy YAML/JSON)',
     );
   }
+  const [
+    { loadRootOfTrust },
+    { createStoreFromUrl },
+    { createHttpDispatcher },
+    { GpgReleaseVerifier },
+    { verifyRelease },
+  ] = await Promise.all([
+    import('../gpg/root-of-trust.js'),
+    import('../stores/create-store.js'),
+    import('../stores/http-store.js'),
+    import('../verify/gpg-verifier.js'),
+    import('../verify/release-verifier.js'),
+  ]);
   let gpg: GpgReleaseVerifier | undefined;
   let sigstore: SigstoreConfig | undefined;
   let client: RegistryClient | undefined;
@@ -189,7 +200,7 @@ export async function runVerify(argv: readonly string[], io: CommandIo): Promise
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
   try {
-    return print(
+    return await print(
       await verifyRelease(
         release,
         { ...(gpg !== undefined ? { gpg } : {}), ...(sigstore !== undefined ? { sigstore } : {}) },
@@ -210,6 +221,10 @@ export async function registryClientFromFlags(
   },
   options: { readonly requestTimeoutMs: number; readonly maxConcurrentRequests?: number },
 ): Promise<RegistryClient> {
+  const [{ RegistryClient }, { loadDockerConfig }] = await Promise.all([
+    import('../registry/client.js'),
+    import('../registry/credentials.js'),
+  ]);
   const credentials =
     flags.authfile !== undefined
       ? await loadDockerConfig(flags.authfile, AbortSignal.timeout(options.requestTimeoutMs))
@@ -224,6 +239,7 @@ export async function registryClientFromFlags(
 
 /** Reads ClusterImagePolicy/ImagePolicy files; any invalid object is a configuration error naming it. */
 export async function loadPolicies(files: readonly string[]): Promise<PolicyObject[]> {
+  const { parsePolicyText } = await import('../policy/parse.js');
   const objects: PolicyObject[] = [];
   const problems: string[] = [];
   for (const file of files) {
@@ -233,6 +249,28 @@ export async function loadPolicies(files: readonly string[]): Promise<PolicyObje
   }
   if (problems.length > 0) throw new ConfigError(`invalid image policy: ${problems.join('; ')}`);
   return objects;
+}
+
+/**
+ * The verdict for a pullspec that can never be verified (by tag, or malformed), as
+ * `verifyRelease` returns it before any check runs: the pullspec parser's error, nothing checked.
+ * Built here so the refusal does not load the verifiers (test/cli/verify-start.test.ts holds the
+ * two equal).
+ */
+export function refusedVerdict(image: string, err: VerifyError): ReleaseVerdict {
+  return {
+    image,
+    digest: null,
+    verified: false,
+    code: err.code,
+    message: err.message,
+    details: [],
+    checks: [],
+    stores: [],
+    cached: false,
+    durationMs: 0,
+    signatures: [],
+  };
 }
 
 function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): {
