@@ -65,9 +65,11 @@ export interface ClusterConfigPort {
   listClusterImagePolicies(): Promise<unknown[]>;
   /**
    * ImageDigestMirrorSets (config.openshift.io/v1) and ImageContentSourcePolicies
-   * (operator.openshift.io/v1alpha1); a kind the cluster does not serve (404) lists as empty.
+   * (operator.openshift.io/v1alpha1). A kind the cluster serves in no version (its CRD is not
+   * installed) has none and is named in `notServed`; any other failure, a 404 for a kind served
+   * only in another version included, is thrown.
    */
-  listMirrorSets(): Promise<unknown[]>;
+  listMirrorSets(): Promise<MirrorSetList>;
   /** The distinct `status.nodeInfo.architecture` of the cluster's Nodes (sorted). */
   listNodeArchitectures(): Promise<string[]>;
   /**
@@ -82,6 +84,13 @@ export interface ClusterConfigPort {
    * configured (as the cluster-version operator takes a NotFound).
    */
   getClusterProxy(name: string): Promise<unknown>;
+}
+
+/** The cluster's mirror sets, and the kinds it does not serve at all. */
+export interface MirrorSetList {
+  readonly items: unknown[];
+  /** `plural.group` of each mirror-set kind the API server serves in no version. */
+  readonly notServed: readonly string[];
 }
 
 /** A Secret as verification reads it. */
@@ -225,30 +234,49 @@ export function createKubePort(source: KubeConfig): KubePort {
           )) as ClusterVersion,
       ),
     listMirrorSets: async () => {
-      const list = async (group: string, version: string, plural: string): Promise<unknown[]> => {
+      const notServed: string[] = [];
+      const list = async (
+        resource: { readonly group: string; readonly version: string; readonly plural: string },
+        kind: string,
+      ): Promise<unknown[]> => {
+        const what = `list ${resource.plural}`;
         try {
-          return await call(`list ${plural}`, async () => {
-            const result = (await custom.listClusterCustomObject({ group, version, plural })) as {
+          return await call(what, async () => {
+            const result = (await custom.listClusterCustomObject(resource)) as {
               items?: unknown[];
             };
             return (result.items ?? []).map((item) => ({
-              kind:
-                plural === 'imagedigestmirrorsets'
-                  ? 'ImageDigestMirrorSet'
-                  : 'ImageContentSourcePolicy',
-              apiVersion: `${group}/${version}`,
+              kind,
+              apiVersion: `${resource.group}/${resource.version}`,
               ...(item as object),
             }));
           });
         } catch (err) {
-          if (err instanceof KubeApiError && err.status === 404) return [];
-          throw err;
+          if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+          const { error } = await explainListNotFound(what, resource, err, {
+            groups: () => apis.getAPIVersions(),
+            resources: (group, version) => custom.getAPIResources({ group, version }),
+          });
+          if (!isResourceNotServed(error)) throw error;
+          notServed.push(error.resource);
+          return [];
         }
       };
-      return [
-        ...(await list('config.openshift.io', 'v1', 'imagedigestmirrorsets')),
-        ...(await list('operator.openshift.io', 'v1alpha1', 'imagecontentsourcepolicies')),
+      const items = [
+        ...(await list(
+          { group: 'config.openshift.io', version: 'v1', plural: 'imagedigestmirrorsets' },
+          'ImageDigestMirrorSet',
+        )),
+        ...(await list(
+          {
+            group: 'operator.openshift.io',
+            version: 'v1alpha1',
+            plural: 'imagecontentsourcepolicies',
+          },
+          'ImageContentSourcePolicy',
+        )),
       ];
+      return { items, notServed };
     },
     listClusterImagePolicies: async () => {
       const what = 'list clusterimagepolicies';

@@ -43,7 +43,11 @@ export interface TrustSource {
    * version of the resource: then, and only then, there are none.
    */
   listClusterImagePolicies(): Promise<unknown[]>;
-  listMirrorSets(): Promise<unknown[]>;
+  /**
+   * The mirror sets; `notServed` names each mirror-set kind the cluster serves in no version
+   * (`plural.group`): then, and only then, there are none of that kind.
+   */
+  listMirrorSets(): Promise<{ readonly items: unknown[]; readonly notServed: readonly string[] }>;
   listNodeArchitectures(): Promise<string[]>;
   /** A Secret, `data` base64-encoded; undefined when it does not exist. */
   getSecret(
@@ -135,6 +139,18 @@ export interface PolicyInputs {
 export const POLICIES_NOT_SERVED_NOTE =
   'ClusterImagePolicies are not available on this cluster (the API server does not serve clusterimagepolicies.config.openshift.io): Sigstore policies were not consulted';
 
+/** The cluster's mirror rules, and what a verdict should say about them. */
+export interface MirrorInputs {
+  readonly rules: MirrorRule[];
+  /** One sentence per mirror-set kind the cluster does not serve. */
+  readonly notes: readonly string[];
+}
+
+/** What a verdict says when the cluster does not serve a kind of mirror set. */
+export function mirrorSetsNotServedNote(resource: string): string {
+  return `${resource} is not served by this cluster: no mirrors of that kind apply, images are read from the repositories they name`;
+}
+
 /** A registry client with this verification's access, and the cluster's mirror rules. */
 export interface RegistryReadAccess {
   readonly client: RegistryClient;
@@ -178,6 +194,8 @@ export class ClusterTrustReader {
   private nodesError: string | undefined;
   /** What was last logged about the pull secret and the Proxy, to log each change once. */
   private accessState: string | undefined;
+  /** What was last logged about the mirror sets (kinds not served, objects skipped). */
+  private mirrorState: string | undefined;
 
   constructor(options: ClusterTrustReaderOptions) {
     this.options = options;
@@ -253,7 +271,7 @@ export class ClusterTrustReader {
   /** `mirrors`: the rules this verification already read (read here otherwise). */
   async payloadInputs(mirrors?: readonly MirrorRule[]): Promise<PayloadInputs> {
     return {
-      mirrors: mirrors ?? (await this.mirrorRules()),
+      mirrors: mirrors ?? (await this.mirrorRules()).rules,
       platforms: await this.nodePlatforms(),
     };
   }
@@ -329,20 +347,43 @@ export class ClusterTrustReader {
    * ImageDigestMirrorSets and ImageContentSourcePolicies, reduced to what mirror resolution
    * reads. The API server validated them; one it would not have let in is skipped: images are
    * then read from their own repositories, which can only make verification fail, never pass.
+   * A kind the cluster does not serve at all has none: `notes` says so (for the verdict), and
+   * that and any skipped object are logged once per change.
    */
-  async mirrorRules(): Promise<MirrorRule[]> {
-    const mirrors: MirrorRule[] = [];
-    for (const item of await this.options.source.listMirrorSets()) {
+  async mirrorRules(): Promise<MirrorInputs> {
+    const { items, notServed } = await this.options.source.listMirrorSets();
+    const rules: MirrorRule[] = [];
+    const skipped: string[] = [];
+    for (const item of items) {
       const object = apiObject(item);
+      const name = `${String(object.kind)}/${object.metadata.name}`;
       try {
-        mirrors.push(
-          ...parseMirrorObject(object, `${String(object.kind)}/${object.metadata.name}`),
-        );
+        rules.push(...parseMirrorObject(object, name));
       } catch (err) {
         if (!isVerifyError(err, 'INVALID_CONTENT')) throw err;
+        skipped.push(err.message);
       }
     }
-    return mirrors;
+    const notes = notServed.map(mirrorSetsNotServedNote);
+    const state = JSON.stringify([notServed, skipped]);
+    if (state !== this.mirrorState && (this.mirrorState !== undefined || state !== '[[],[]]')) {
+      if (notServed.length > 0)
+        this.options.logger?.info(
+          'mirror-set kinds are not served by this cluster: none of them apply',
+          { resources: notServed },
+        );
+      if (skipped.length > 0)
+        this.options.logger?.warn(
+          'mirror sets skipped: images they name are read from their own repositories',
+          {
+            skipped,
+          },
+        );
+      if (notServed.length === 0 && skipped.length === 0)
+        this.options.logger?.info('every mirror-set kind is served and every mirror set is used');
+    }
+    this.mirrorState = state;
+    return { rules, notes };
   }
 
   /**

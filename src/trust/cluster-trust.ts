@@ -163,7 +163,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     const client = access.client;
     // Said in the verdict's details and, when it verifies, in its summary (ReleaseVerified's
     // message): a release that verified without Sigstore policies must say it did.
-    const unavailable: string[] = [];
+    const unavailable: string[] = [...access.mirrorNotes];
     let sigstore: SigstoreConfig | undefined;
     if (client !== undefined) {
       const policies = await this.reader.policyInputs();
@@ -311,7 +311,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     const inputs = await this.reader.accessInputs();
     const registry = this.options.registry;
     const base = { proxy: inputs.proxy, proxyCa: inputs.proxyCa };
-    if (registry === undefined) return { ...base, client: undefined, mirrors: [] };
+    if (registry === undefined) return { ...base, client: undefined, mirrors: [], mirrorNotes: [] };
     let client: RegistryClient;
     if (registry instanceof RegistryClientPool) {
       const { httpProxy, httpsProxy, noProxy } = this.options.http;
@@ -329,7 +329,8 @@ export class ClusterTrust implements ReleaseVerifierPort {
     } else {
       client = registry;
     }
-    return { ...base, client, mirrors: await this.reader.mirrorRules() };
+    const { rules, notes } = await this.reader.mirrorRules();
+    return { ...base, client, mirrors: rules, mirrorNotes: notes };
   }
 
   /**
@@ -387,6 +388,8 @@ interface Access {
   readonly proxyCa: string | undefined;
   readonly client: RegistryClient | undefined;
   readonly mirrors: readonly MirrorRule[];
+  /** Mirror-set kinds the cluster does not serve, said in the verdict. */
+  readonly mirrorNotes: readonly string[];
 }
 
 /**

@@ -253,6 +253,15 @@ for (const featureSet of FEATURE_SETS) {
                   await tc.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(crd));
                   await waitEstablished(tc.cluster, tc.binaries.kubectl, [file.name]);
                 },
+                stopServingImageContentSourcePolicies: async () => {
+                  if (tc === undefined) return;
+                  await tc.kubectl([
+                    'delete',
+                    'crd',
+                    'imagecontentsourcepolicies.operator.openshift.io',
+                    '--wait=true',
+                  ]);
+                },
               }
             : { skip: skip ?? 'no cluster' },
         );

@@ -334,6 +334,11 @@ export interface OptionalApiSubject {
    * is not restored.
    */
   serveClusterImagePoliciesOnlyAs(version: string): Promise<void>;
+  /**
+   * Removes the ImageContentSourcePolicy CRD (a cluster where that kind is not served). The
+   * subject is not restored.
+   */
+  stopServingImageContentSourcePolicies(): Promise<void>;
 }
 
 /**
@@ -369,6 +374,36 @@ export function optionalApiContract(
         );
         return true;
       });
+    },
+  );
+
+  contract(
+    'names a mirror-set kind without its CRD in notServed and lists the other kind',
+    async (s) => {
+      const before = await s.kube.listMirrorSets();
+      assert.deepEqual(before.notServed, []);
+      await s.stopServingImageContentSourcePolicies();
+      // Discovery drops a deleted CRD's resource shortly after the CRD is gone.
+      const deadline = Date.now() + 15_000;
+      let last: unknown;
+      for (;;) {
+        last = await s.kube.listMirrorSets().then(
+          (list) => list,
+          (err: unknown) => err,
+        );
+        const done =
+          typeof last === 'object' &&
+          last !== null &&
+          'notServed' in last &&
+          (last as { notServed: readonly string[] }).notServed.length > 0;
+        if (done || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      assert.deepEqual(
+        (last as { notServed?: unknown }).notServed,
+        ['imagecontentsourcepolicies.operator.openshift.io'],
+        String(last),
+      );
     },
   );
 

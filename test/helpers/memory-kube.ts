@@ -8,7 +8,13 @@ import {
   KubeApiError,
   ResourceNotServedError,
 } from '../../src/kube/client.js';
-import type { KubePort, SecretData, WatchHandlers, Watcher } from '../../src/kube/client.js';
+import type {
+  KubePort,
+  MirrorSetList,
+  SecretData,
+  WatchHandlers,
+  Watcher,
+} from '../../src/kube/client.js';
 import type {
   ClusterVersion,
   ConfigMap,
@@ -174,7 +180,8 @@ export class MemoryKube implements KubePort {
    * Optional resource types the cluster does not serve under the version the client lists: the
    * versions it serves instead, none (`[]`) when their CRD is not installed at all. What the real
    * client then reports: a ClusterImagePolicy list fails (ResourceNotServedError when no version
-   * is served, else a 404 naming the versions), a mirror-set kind lists as empty.
+   * is served, else a 404 naming the versions); a mirror-set kind served in no version lists as
+   * none and is named in `notServed`, one served in another version fails the list (a 404).
    */
   readonly notServed = new Map<OptionalResource, readonly string[]>();
   /** Bearer tokens TokenReview accepts, and what SubjectAccessReview allows. */
@@ -434,16 +441,30 @@ export class MemoryKube implements KubePort {
     return structuredClone(this.clusterImagePolicies);
   }
 
-  async listMirrorSets(): Promise<unknown[]> {
+  async listMirrorSets(): Promise<MirrorSetList> {
     await this.act({ verb: 'list', resource: 'mirrorsets' });
-    const unserved = new Set(
-      [...this.notServed.keys()]
-        .filter((r) => r !== 'clusterimagepolicies')
-        .map((r) => OPTIONAL[r].kind),
+    const unserved = [...this.notServed.entries()].filter(
+      ([r, servedAs]) => r !== 'clusterimagepolicies' && servedAs.length === 0,
     );
-    return structuredClone(
-      this.mirrorSets.filter((m) => !unserved.has(String((m as { kind?: unknown } | null)?.kind))),
+    const otherVersion = [...this.notServed.entries()].find(
+      ([r, servedAs]) => r !== 'clusterimagepolicies' && servedAs.length > 0,
     );
+    if (otherVersion !== undefined) {
+      // As the client: a kind served only in another version is a 404 naming it, thrown.
+      const [r, servedAs] = otherVersion;
+      const { group, version } = OPTIONAL[r];
+      throw new KubeApiError(
+        404,
+        `list ${r}: 404 ${r}.${group} is served as ${servedAs.map((v) => `${group}/${v}`).join(', ')}, not ${group}/${version}`,
+      );
+    }
+    const kinds = new Set(unserved.map(([r]) => OPTIONAL[r].kind));
+    return {
+      items: structuredClone(
+        this.mirrorSets.filter((m) => !kinds.has(String((m as { kind?: unknown } | null)?.kind))),
+      ),
+      notServed: unserved.map(([r]) => `${r}.${OPTIONAL[r].group}`),
+    };
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretData | undefined> {

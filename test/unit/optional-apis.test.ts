@@ -11,7 +11,11 @@ import { isResourceNotServed, KubeApiError } from '../../src/kube/client.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { ClusterTrustReader, POLICIES_NOT_SERVED_NOTE } from '../../src/trust/cluster-inputs.js';
+import {
+  ClusterTrustReader,
+  mirrorSetsNotServedNote,
+  POLICIES_NOT_SERVED_NOTE,
+} from '../../src/trust/cluster-inputs.js';
 import { ClusterTrust } from '../../src/trust/cluster-trust.js';
 import { installedClusterVersion, release } from '../helpers/controller-fixture.js';
 import { atomicPayload, GnuPG } from '../helpers/gnupg.js';
@@ -53,16 +57,23 @@ describe('MemoryKube without optional CRDs', () => {
         kube.notServed.set('clusterimagepolicies', [version]);
         return Promise.resolve();
       },
+      stopServingImageContentSourcePolicies: () => {
+        kube.notServed.set('imagecontentsourcepolicies', []);
+        return Promise.resolve();
+      },
     }));
   });
 
-  it('lists a mirror-set kind it does not serve as empty, as the client does', async () => {
+  it('lists a mirror-set kind it does not serve as none, naming it, as the client does', async () => {
     const kube = new MemoryKube();
     const idms = { kind: 'ImageDigestMirrorSet', metadata: { name: 'a' } };
     const icsp = { kind: 'ImageContentSourcePolicy', metadata: { name: 'b' } };
     kube.mirrorSets = [idms, icsp];
     kube.notServed.set('imagecontentsourcepolicies', []);
-    assert.deepEqual(await kube.listMirrorSets(), [idms]);
+    assert.deepEqual(await kube.listMirrorSets(), {
+      items: [idms],
+      notServed: ['imagecontentsourcepolicies.operator.openshift.io'],
+    });
   });
 });
 
@@ -186,6 +197,52 @@ describe('ClusterTrust on a cluster without the ClusterImagePolicy CRD', () => {
         'ClusterImagePolicies are not served by this cluster: releases are verified without Sigstore policies',
       ]);
       assert.equal(kube.actionsOf('list', 'clusterimagepolicies').length, 6);
+    });
+  });
+
+  describe('when the API server does not serve a kind of mirror set', () => {
+    it('verifies on what it has, says so in the verdict, and logs it once per change', async () => {
+      const kube = await cluster();
+      kube.notServed.set('imagecontentsourcepolicies', []);
+      const logger = recordingLogger();
+      const t = trust(kube, logger);
+      const note = mirrorSetsNotServedNote('imagecontentsourcepolicies.operator.openshift.io');
+      const verify = async () =>
+        (await t.verify(signed, installedClusterVersion(), AbortSignal.timeout(5_000))).outcome;
+      const first = await verify();
+      assert.equal(first.verified, true);
+      assert.ok(first.details.includes(note), first.details.join('\n'));
+      assert.ok(first.summary.includes(note), 'ReleaseVerified says it');
+      await verify();
+      const said = (): string[] =>
+        logger.lines.filter((l) => l.message.includes('mirror')).map((l) => l.message);
+      assert.deepEqual(said(), [
+        'mirror-set kinds are not served by this cluster: none of them apply',
+      ]);
+      // Installed again: no note, said once.
+      kube.notServed.delete('imagecontentsourcepolicies');
+      assert.ok(!(await verify()).details.includes(note));
+      await verify();
+      assert.deepEqual(said(), [
+        'mirror-set kinds are not served by this cluster: none of them apply',
+        'every mirror-set kind is served and every mirror set is used',
+      ]);
+      await t.close();
+    });
+
+    it('a kind served only in another version refuses (the cluster configuration is unreadable): mirrors that exist are never taken for none', async () => {
+      const kube = await cluster();
+      kube.notServed.set('imagedigestmirrorsets', ['v1beta1']);
+      const t = trust(kube);
+      const { outcome } = await t.verify(
+        signed,
+        installedClusterVersion(),
+        AbortSignal.timeout(5_000),
+      );
+      assert.equal(outcome.verified, false);
+      assert.equal(outcome.code, 'CLUSTER_CONFIG_UNREADABLE');
+      assert.match(outcome.message, /served as config\.openshift\.io\/v1beta1/);
+      await t.close();
     });
   });
 
