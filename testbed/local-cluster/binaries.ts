@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Paths of the control-plane programs built from the `control-plane/` Go module. */
 export interface ControlPlaneBinaries {
@@ -17,6 +18,8 @@ export interface BuildOptions {
   readonly cacheDir: string;
   readonly progress: (line: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Stops a build (or the wait for another process's build lock): `go` and its compilers are killed. */
+  readonly signal?: AbortSignal;
 }
 
 const TARGETS: readonly {
@@ -43,7 +46,10 @@ const LOCK_WAIT_MS = 45 * 60_000;
 export async function ensureControlPlaneBinaries(
   options: BuildOptions,
 ): Promise<ControlPlaneBinaries> {
-  const goVersion = (await run('go', ['env', 'GOVERSION'], options.moduleDir, options.env)).trim();
+  const { signal } = options;
+  const goVersion = (
+    await run('go', ['env', 'GOVERSION'], options.moduleDir, options.env, 60_000, signal)
+  ).trim();
   const hash = createHash('sha256');
   for (const file of ['go.mod', 'go.sum', 'cmd/etcd/main.go', 'tools.go']) {
     hash.update(file).update(await readFile(join(options.moduleDir, file)));
@@ -56,10 +62,10 @@ export async function ensureControlPlaneBinaries(
 
   await mkdir(options.cacheDir, { recursive: true });
   const lock = join(options.cacheDir, `${key}.lock`);
-  await acquireLock(lock, options.progress);
+  await acquireLock(lock, options.progress, signal);
+  const staging = `${dir}.partial-${process.pid}`;
   try {
     if (await exists(join(dir, 'complete'))) return binaries;
-    const staging = `${dir}.partial-${process.pid}`;
     await rm(staging, { recursive: true, force: true });
     await mkdir(join(staging, 'bin'), { recursive: true });
     options.progress(
@@ -80,6 +86,7 @@ export async function ensureControlPlaneBinaries(
           options.moduleDir,
           options.env,
           BUILD_TIMEOUT_MS,
+          signal,
         );
       } finally {
         clearInterval(ticker);
@@ -90,6 +97,10 @@ export async function ensureControlPlaneBinaries(
     await rename(staging, dir);
     await (await import('node:fs/promises')).writeFile(join(dir, 'complete'), `${goVersion}\n`);
     return binaries;
+  } catch (err) {
+    // A stopped or failed build leaves nothing half-made behind.
+    await rm(staging, { recursive: true, force: true });
+    throw err;
   } finally {
     await rm(lock, { recursive: true, force: true });
   }
@@ -112,10 +123,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function acquireLock(lock: string, progress: (line: string) => void): Promise<void> {
+async function acquireLock(
+  lock: string,
+  progress: (line: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   let announced = false;
   for (;;) {
+    signal?.throwIfAborted();
     try {
       await mkdir(lock);
       return;
@@ -133,7 +149,7 @@ async function acquireLock(lock: string, progress: (line: string) => void): Prom
       progress('waiting for another process that is building the control plane ...');
       announced = true;
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000, undefined, { signal });
   }
 }
 
@@ -157,8 +173,9 @@ function run(
   cwd: string,
   env: Readonly<Record<string, string | undefined>>,
   timeoutMs = 60_000,
+  signal?: AbortSignal,
 ): Promise<string> {
-  return spawnCommand(command, args, cwd, { ...env, GOFLAGS: '-mod=mod' }, timeoutMs);
+  return spawnCommand(command, args, cwd, { ...env, GOFLAGS: '-mod=mod' }, timeoutMs, signal);
 }
 
 function spawnCommand(
@@ -167,25 +184,48 @@ function spawnCommand(
   cwd: string,
   env: Readonly<Record<string, string | undefined>>,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    if (signal?.aborted === true) {
+      reject(signal.reason as Error);
+      return;
+    }
+    // With a stop signal, its own process group, so that a stop or a timeout ends `go` and the
+    // compilers and linker it runs, not `go` alone. Without one it stays in ours, where a Ctrl-C
+    // in the terminal reaches the whole build.
+    const detached = signal !== undefined;
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const killGroup = (): void => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      if (!detached) {
+        child.kill('SIGKILL');
+        return;
+      }
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const timer = setTimeout(killGroup, timeoutMs);
+    signal?.addEventListener('abort', killGroup, { once: true });
+    const settle = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', killGroup);
+    };
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => {
-      clearTimeout(timer);
+      settle();
       reject(new Error(`${command} could not be started (is Go installed?): ${e.message}`));
     });
     child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
+      settle();
+      if (signal?.aborted === true) reject(signal.reason as Error);
+      else if (code === 0) resolve(out);
       else
         reject(
           new Error(

@@ -76,17 +76,19 @@ export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
 /** The TechPreviewNoUpgrade CRD files (what every local cluster got before feature sets). */
 export const CRD_FILES: readonly string[] = crdFiles('TechPreviewNoUpgrade').map((c) => c.file);
 
+/** Runs kubectl as the cluster's admin; `signal` kills it. */
 export function kubectl(
   cluster: LocalCluster,
   binary: string,
   args: readonly string[],
   input?: string,
+  signal?: AbortSignal,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       binary,
       ['--kubeconfig', cluster.kubeconfig, ...args],
-      { maxBuffer: 32 * 1024 * 1024 },
+      { maxBuffer: 32 * 1024 * 1024, ...(signal === undefined ? {} : { signal }) },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr || err.message}`));
         else resolve(stdout);
@@ -104,8 +106,9 @@ export async function bootstrapOpenShiftApi(
   cluster: LocalCluster,
   kubectlBinary: string,
   crdDir: string,
-  options: { readonly featureSet?: FeatureSet } = {},
+  options: { readonly featureSet?: FeatureSet; readonly signal?: AbortSignal } = {},
 ): Promise<void> {
+  const { signal } = options;
   const crds = crdFiles(options.featureSet ?? 'TechPreviewNoUpgrade');
   const files = crds.map((c) => join(crdDir, c.file));
   const missing = files.filter((f) => !existsSync(f));
@@ -114,16 +117,23 @@ export async function bootstrapOpenShiftApi(
       `the OpenShift CRDs are missing: ${missing.join(', ')} (expected ../shared/fixtures/openshift-api beside the project)`,
     );
   }
-  await kubectl(cluster, kubectlBinary, [
-    'apply',
-    '--server-side',
-    '--field-manager=cvo-update-verifier-bootstrap',
-    ...files.flatMap((f) => ['-f', f]),
-  ]);
+  await kubectl(
+    cluster,
+    kubectlBinary,
+    [
+      'apply',
+      '--server-side',
+      '--field-manager=cvo-update-verifier-bootstrap',
+      ...files.flatMap((f) => ['-f', f]),
+    ],
+    undefined,
+    signal,
+  );
   await waitEstablished(
     cluster,
     kubectlBinary,
     crds.map((c) => c.name),
+    signal,
   );
   const namespaces = OPENSHIFT_NAMESPACES.map((name) =>
     JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }),
@@ -133,6 +143,7 @@ export async function bootstrapOpenShiftApi(
     kubectlBinary,
     ['apply', '--server-side', '--field-manager=cvo-update-verifier-bootstrap', '-f', '-'],
     namespaces,
+    signal,
   );
 }
 
@@ -141,11 +152,13 @@ export async function waitEstablished(
   cluster: LocalCluster,
   kubectlBinary: string,
   names: readonly string[],
+  signal?: AbortSignal,
 ): Promise<void> {
-  await kubectl(cluster, kubectlBinary, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...names.map((name) => `crd/${name}`),
-  ]);
+  await kubectl(
+    cluster,
+    kubectlBinary,
+    ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((name) => `crd/${name}`)],
+    undefined,
+    signal,
+  );
 }

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Agent, request } from 'undici';
 
@@ -38,6 +39,8 @@ export interface StartClusterOptions {
   readonly extraApiserverArgs?: readonly string[];
   /** A client certificate the apiserver presents when it calls admission webhooks. */
   readonly webhookClientCertificate?: WebhookClientCertificate;
+  /** Stops the start: the wait for readiness ends and etcd and kube-apiserver are stopped. */
+  readonly signal?: AbortSignal;
 }
 
 export interface WebhookClientCertificate {
@@ -99,8 +102,10 @@ export function renderWebhookClientAuth(
 export async function startLocalCluster(options: StartClusterOptions): Promise<LocalCluster> {
   const workDir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'cvo-cluster-'));
   const processes: ChildProcess[] = [];
+  // In the reverse order of their start: kube-apiserver while etcd still answers it (it shuts
+  // down at once), then etcd.
   const stopAll = async (): Promise<void> => {
-    await Promise.all(processes.map((p) => stopProcess(p)));
+    for (const p of [...processes].reverse()) await stopProcess(p);
   };
   try {
     const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
@@ -175,7 +180,7 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
     );
     processes.push(apiserver);
     const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-    await waitReady(server, adminToken, readyTimeoutMs, workDir, apiserver);
+    await waitReady(server, adminToken, readyTimeoutMs, workDir, apiserver, options.signal);
     const caCert = await readFile(join(workDir, 'certs', 'apiserver.crt'), 'utf8');
     const kubeconfig = join(workDir, 'admin.kubeconfig');
 
@@ -237,8 +242,25 @@ export function renderKubeconfig(
   );
 }
 
+/**
+ * The etcd and kube-apiserver processes still running. When this process exits before it stopped
+ * them (process.exit on a deadline, an uncaught error), they are killed on the way out rather than
+ * left running without their parent; a signal's default action (no handler) skips this.
+ */
+const running = new Set<ChildProcess>();
+let killOnExitInstalled = false;
+
+function killRunningOnExit(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 function startProcess(binary: string, args: readonly string[], logFile: string): ChildProcess {
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  running.add(child);
+  if (!killOnExitInstalled) {
+    process.on('exit', killRunningOnExit);
+    killOnExitInstalled = true;
+  }
   const chunks: Buffer[] = [];
   const keep = (d: Buffer): void => {
     chunks.push(d);
@@ -246,6 +268,7 @@ function startProcess(binary: string, args: readonly string[], logFile: string):
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   child.on('exit', () => {
+    running.delete(child);
     void writeFile(logFile, Buffer.concat(chunks)).catch(() => undefined);
   });
   return child;
@@ -299,12 +322,14 @@ async function waitReady(
   timeoutMs: number,
   workDir: string,
   child: ChildProcess,
+  signal?: AbortSignal,
 ): Promise<void> {
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   const deadline = Date.now() + timeoutMs;
   let last = '';
   try {
     while (Date.now() < deadline) {
+      signal?.throwIfAborted();
       if (child.exitCode !== null || child.signalCode !== null) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         const log = await readFile(join(workDir, 'kube-apiserver.log'), 'utf8').catch(() => '');
@@ -321,14 +346,17 @@ async function waitReady(
         const res = await request(`${server}/readyz`, {
           dispatcher,
           headers: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(5000),
+          signal:
+            signal === undefined
+              ? AbortSignal.timeout(5000)
+              : AbortSignal.any([signal, AbortSignal.timeout(5000)]),
         });
         last = `${res.statusCode} ${await res.body.text()}`;
         if (res.statusCode === 200) return;
       } catch (err) {
         last = (err as Error).message;
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250, undefined, signal === undefined ? {} : { signal });
     }
   } finally {
     await dispatcher.close();
