@@ -1,11 +1,14 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { load } from 'js-yaml';
+import { dump, load } from 'js-yaml';
 
 import { formatConditions, formatHistoryTable } from '../src/cli/format-history.js';
 import { toStoreDigestPath } from '../src/image/pullspec.js';
@@ -13,7 +16,7 @@ import { createKubePort, loadKubeConfig } from '../src/kube/client.js';
 import type { KubePort } from '../src/kube/client.js';
 import type { ClusterVersion, ConfigMap } from '../src/kube/types.js';
 import { ensureControlPlaneBinaries } from '../testbed/local-cluster/binaries.js';
-import { bootstrapOpenShiftApi, kubectl } from '../testbed/local-cluster/bootstrap.js';
+import { bootstrapOpenShiftApi } from '../testbed/local-cluster/bootstrap.js';
 import { startLocalCluster } from '../testbed/local-cluster/cluster.js';
 import type { LocalCluster } from '../testbed/local-cluster/cluster.js';
 import { seedClusterVersion } from '../testbed/local-cluster/openshift.js';
@@ -40,13 +43,24 @@ export interface ClusterDemoOptions {
   readonly projectRoot?: string;
   /** Directory with the OpenShift CRDs; defaults to ../shared/fixtures/openshift-api. */
   readonly crdDir?: string;
-  /** Where the service's JSON logs go (default: discarded, the demo narrates instead). */
+  /**
+   * This run's files (the service's log, the API server's audit log, the files the printed
+   * commands name); kept after the run. Default: a new folder under .cache/walkthrough/.
+   */
+  readonly runDir?: string;
+  /** Also receives the service's JSON log lines (they always go to `service.log` in runDir). */
   readonly log?: (line: string) => void;
-  /** Keep the cluster and service running after the walkthrough until this resolves. */
-  readonly keepRunning?: Promise<void>;
+  /** Stops the walkthrough where it is (and ends keepRunning); everything started is stopped. */
+  readonly signal?: AbortSignal;
+  /** Keep the cluster and service running after the walkthrough until `signal` aborts. */
+  readonly keepRunning?: boolean;
 }
 
 const REPOSITORY = 'quay.io/openshift-release-dev/ocp-release';
+/** Runs of the walkthrough whose files are kept under .cache/walkthrough/ (the newest ones). */
+const KEPT_RUNS = 5;
+/** How long the service has to stop (release its lease, end its watches) before we move on. */
+const SERVICE_STOP_MS = 5_000;
 
 /**
  * The main job without a cluster: builds (first run) and starts a real etcd + kube-apiserver with
@@ -55,23 +69,40 @@ const REPOSITORY = 'quay.io/openshift-release-dev/ocp-release';
  * and walks through by-tag (refused), signed (verified: true), unsigned forced (verified: false),
  * a signature published later (background re-check flips it), a payload refused for its
  * unsigned etcd image and accepted once that signature is pushed, printing status each time.
- * Returns true when every step ended as expected.
+ *
+ * Every line printed with `$ ` is a command it runs, exactly as printed, with the KUBECONFIG and
+ * PATH it prints first; what an admin would type on OpenShift instead is labelled `on OpenShift:`.
+ * The service's logs go to `service.log` in the run's folder, which it names.
+ * Returns true when every step ended as expected (false when `signal` stopped it).
  */
 export async function runClusterDemo(options: ClusterDemoOptions): Promise<boolean> {
   const say = (text = ''): void => {
     options.stdout(`${text}\n`);
   };
+  const { signal } = options;
   const root = options.projectRoot ?? join(dirname(fileURLToPath(import.meta.url)), '..');
   const crdDir = options.crdDir ?? join(root, '..', 'shared', 'fixtures', 'openshift-api');
   if (!existsSync(crdDir))
     throw new Error(
       `the OpenShift CRDs are not at ${crdDir}; pass a kubeconfig to serve a real cluster instead`,
     );
+  const runDir = options.runDir ?? (await createRunDir(join(root, '.cache', 'walkthrough')));
+  await mkdir(runDir, { recursive: true });
+  const serviceLogPath = join(runDir, 'service.log');
+  const auditLogPath = join(runDir, 'kube-apiserver-audit.log');
+  const serviceLog: WriteStream = createWriteStream(serviceLogPath, { flags: 'a' });
 
+  // Stopped in this order: the service first (it releases its lease through the API server),
+  // then everything else at once, the log last.
+  let stopService: (() => Promise<void>) | undefined;
   const cleanups: (() => Promise<void>)[] = [];
+  const result = { ok: true, started: false };
   try {
     say(
       '== No cluster configured: starting a local control plane (real etcd + kube-apiserver on 127.0.0.1)',
+    );
+    say(
+      `   this run's files: ${runDir} (service.log: the service's logs; kube-apiserver-audit.log: the API requests that wrote ClusterVersion and ClusterImagePolicy; the files the commands below name)`,
     );
     const binaries = await ensureControlPlaneBinaries({
       moduleDir: join(root, 'control-plane'),
@@ -80,15 +111,23 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       progress: (line) => {
         say(`   ${line}`);
       },
+      ...(signal ? { signal } : {}),
     });
+    const auditPolicy = join(runDir, 'audit-policy.json');
+    await writeFile(auditPolicy, renderAuditPolicy());
     const cluster: LocalCluster = await startLocalCluster({
       binaries,
       progress: (line) => {
         say(`   ${line}`);
       },
+      extraApiserverArgs: [
+        `--audit-policy-file=${auditPolicy}`,
+        `--audit-log-path=${auditLogPath}`,
+      ],
+      ...(signal ? { signal } : {}),
     });
     cleanups.push(() => cluster.stop());
-    await bootstrapOpenShiftApi(cluster, binaries.kubectl, crdDir);
+    await bootstrapOpenShiftApi(cluster, binaries.kubectl, crdDir, signal ? { signal } : {});
     say(
       `   kube-apiserver ${cluster.server} ready; OpenShift CRDs applied (ClusterVersion, ClusterImagePolicy, ImagePolicy)`,
     );
@@ -107,11 +146,11 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
     ) as ConfigMap;
     await admin.createConfigMap('openshift-config-managed', rootOfTrust);
     say(
-      `   release key ${key.keyId} (GnuPG); root of trust openshift-config-managed/release-verification; signature store ${store.url}`,
+      `   release key ${key.keyId} (GnuPG home ${gpg.home}); root of trust openshift-config-managed/release-verification; signature store ${store.url} (files in ${storeDir})`,
     );
 
     const digest = (): string => `sha256:${randomBytes(32).toString('hex')}`;
-    const publish = async (d: string): Promise<void> => {
+    const publish = async (d: string): Promise<string> => {
       const dir = join(storeDir, toStoreDigestPath(d));
       await mkdir(dir, { recursive: true });
       await writeFile(
@@ -120,6 +159,7 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
           key: `${key.fingerprint}!`,
         }),
       );
+      return join(dir, 'signature-1');
     };
     const signed = `${REPOSITORY}@${digest()}`;
     const unsigned = `${REPOSITORY}@${digest()}`;
@@ -138,6 +178,7 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
         'docker-registry is not installed (Debian package docker-registry; scripts/run.sh installs it)',
       );
     }
+    signal?.throwIfAborted();
     const registry = await LocalRegistry.start(registryBinary);
     cleanups.push(() => registry.stop());
     const cosignKey = createTestKey('p256');
@@ -153,31 +194,29 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       version: '4.18.0',
     });
     await publish(next.digest);
-    const applyPolicy = async (): Promise<void> => {
-      await kubectl(
-        cluster,
-        binaries.kubectl,
-        ['apply', '--server-side', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'config.openshift.io/v1',
-          kind: 'ClusterImagePolicy',
-          metadata: { name: 'openshift' },
-          spec: {
-            scopes: [`${registry.host}/${componentRepo}`],
-            policy: {
-              rootOfTrust: {
-                policyType: 'PublicKey',
-                publicKey: { keyData: Buffer.from(cosignKey.publicKeyPem).toString('base64') },
-              },
+    const policyFile = join(runDir, 'clusterimagepolicy.yaml');
+    await writeFile(
+      policyFile,
+      dump({
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ClusterImagePolicy',
+        metadata: { name: 'openshift' },
+        spec: {
+          scopes: [`${registry.host}/${componentRepo}`],
+          policy: {
+            rootOfTrust: {
+              policyType: 'PublicKey',
+              publicKey: { keyData: Buffer.from(cosignKey.publicKeyPem).toString('base64') },
             },
           },
-        }),
-      );
-    };
+        },
+      }),
+    );
     say(
       `   docker-registry at ${registry.url}: release 4.18.0 (12 component images, cosign-signed except etcd)`,
     );
 
+    signal?.throwIfAborted();
     const config = defaultServiceConfig({ kubeconfig: cluster.kubeconfig });
     const service: Service = await startService(
       {
@@ -193,24 +232,45 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
         },
       },
       createJsonLogger((line) => {
+        serviceLog.write(line);
         options.log?.(line);
       }),
     );
-    cleanups.push(() => service.stop());
+    stopService = () => service.stop();
     say(
       '   cvo-update-verifier is running against it (leader election on, --payload-verification=enforce)',
     );
+    say(`   its logs: ${serviceLogPath}`);
 
-    const patch = async (update: Record<string, unknown>): Promise<void> => {
-      await kubectl(cluster, binaries.kubectl, [
-        'patch',
-        'clusterversion',
-        'version',
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: { desiredUpdate: update } }),
-      ]);
+    // The commands the walkthrough shows are run exactly as shown, by kubectl found on this PATH.
+    const shellEnv = {
+      ...options.env,
+      KUBECONFIG: cluster.kubeconfig,
+      PATH: `${dirname(binaries.kubectl)}${delimiter}${options.env.PATH ?? ''}`,
     };
+    say();
+    say(
+      '   Each "$ " line below is a command the walkthrough runs, as shown. To run them yourself:',
+    );
+    say(
+      `   export KUBECONFIG=${cluster.kubeconfig} PATH=${dirname(binaries.kubectl)}${delimiter}$PATH`,
+    );
+    const shown = async (argv: readonly [string, ...string[]]): Promise<void> => {
+      say(`   $ ${quoteCommand(argv)}`);
+      await runCommand(argv, shellEnv, signal);
+    };
+    const onOpenShift = (text: string): void => {
+      say(`   on OpenShift: ${text}`);
+    };
+    const patchArgs = (update: Record<string, unknown>): readonly [string, ...string[]] => [
+      'kubectl',
+      'patch',
+      'clusterversion',
+      'version',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { desiredUpdate: update } }),
+    ];
     const wait = async (
       predicate: (cv: ClusterVersion) => boolean,
       timeoutMs = 60_000,
@@ -220,23 +280,20 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
         const cv = await admin.getClusterVersion('version');
         if (predicate(cv)) return cv;
         if (Date.now() > deadline) return undefined;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200, undefined, signal ? { signal } : {});
       }
     };
     const accepted = (cv: ClusterVersion): string | undefined =>
       cv.status?.conditions?.find((c) => c.type === 'ReleaseAccepted')?.message;
 
-    // Set by step() callbacks; a holder object so the type checker sees the mutation.
-    const result = { ok: true };
     const step = async (
       title: string,
-      command: string,
       action: () => Promise<void>,
       done: (cv: ClusterVersion) => boolean,
     ): Promise<void> => {
+      signal?.throwIfAborted();
       say();
       say(`== ${title}`);
-      say(`   $ ${command}`);
       await action();
       const cv = await wait(done);
       if (cv === undefined) {
@@ -249,37 +306,56 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
       say(formatHistoryTable(cv).replace(/^/gm, '   ').trimEnd());
     };
 
+    result.started = true;
     const byTag = `${REPOSITORY}:4.17.0-x86_64`;
     await step(
       '1. An update by tag is refused: only a digest can be verified',
-      `oc patch clusterversion version --type=merge -p '{"spec":{"desiredUpdate":{"image":"${byTag}"}}}'`,
-      () => patch({ image: byTag, version: '', force: false }),
+      async () => {
+        const argv = patchArgs({ image: byTag, version: '', force: false });
+        await shown(argv);
+        onOpenShift(
+          `oc ${quoteCommand(argv.slice(1))}  (oc adm upgrade --to-image refuses a tag unless --force)`,
+        );
+      },
       (cv) => (accepted(cv) ?? '').includes(byTag),
     );
     await step(
       '2. The signed 4.17.0 by version: verified, accepted, history verified: true',
-      `oc adm upgrade --to=4.17.0`,
-      () => patch({ version: '4.17.0', image: '', force: false }),
+      async () => {
+        await shown(patchArgs({ version: '4.17.0', image: '', force: false }));
+        onOpenShift('oc adm upgrade --to=4.17.0');
+      },
       (cv) => cv.status?.desired.image === signed,
     );
     await step(
       '3. An unsigned release, forced: accepted with verified: false and the accepted risk',
-      `oc adm upgrade --to-image=${unsigned} --allow-explicit-upgrade --force`,
-      () => patch({ image: unsigned, version: '', force: true }),
+      async () => {
+        await shown(patchArgs({ image: unsigned, version: '', force: true }));
+        onOpenShift(`oc adm upgrade --to-image=${unsigned} --allow-explicit-upgrade --force`);
+      },
       (cv) => cv.status?.desired.image === unsigned,
     );
+    const unsignedDigest = unsigned.split('@')[1] ?? '';
     await step(
       '4. Its signature is published later: the background re-check flips verified to true',
-      `(signature-1 for ${unsigned.split('@')[1] ?? ''} appears in the store)`,
-      () => publish(unsigned.split('@')[1] ?? ''),
+      async () => {
+        const file = await publish(unsignedDigest);
+        say(
+          `   the walkthrough signs it with the release key and writes ${file}; the store serves it at ${store.url}/${toStoreDigestPath(unsignedDigest)}/signature-1`,
+        );
+      },
       (cv) => cv.status?.history?.[0]?.image === unsigned && cv.status.history[0].verified,
     );
     await step(
       '5. Release 4.18.0 is signed, but its etcd image is not: the payload check refuses it before the update starts',
-      `oc apply -f openshift-clusterimagepolicy.yaml  # covers ${registry.host}/${componentRepo}\n   $ oc adm upgrade --to-image=${next.pullspec} --allow-explicit-upgrade`,
       async () => {
-        await applyPolicy();
-        await patch({ image: next.pullspec, version: '', force: false });
+        await shown(['kubectl', 'apply', '--server-side', '-f', policyFile]);
+        say(
+          `   (the ClusterImagePolicy trusts the cosign key for ${registry.host}/${componentRepo})`,
+        );
+        await shown(patchArgs({ image: next.pullspec, version: '', force: false }));
+        onOpenShift(`oc apply -f ${policyFile}`);
+        onOpenShift(`oc adm upgrade --to-image=${next.pullspec} --allow-explicit-upgrade`);
       },
       (cv) =>
         cv.status?.conditions?.find((c) => c.type === 'ReleaseAccepted')?.reason ===
@@ -289,11 +365,16 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
     if (etcd === undefined) throw new Error('unreachable: the synthetic release has no etcd');
     await step(
       "6. etcd's cosign signature is pushed: the background re-check accepts the update",
-      `cosign sign --key cosign.key ${etcd.pullspec}`,
       async () => {
         await pushCosignSignatures({ url: registry.url }, componentRepo, etcd, [
           makeSignatureLayer(cosignKey, makeCosignPayload(etcd.pullspec, etcd.digest)),
         ]);
+        say(
+          `   the walkthrough pushes a cosign signature of ${etcd.pullspec}, made with the key the policy trusts`,
+        );
+        onOpenShift(
+          `the release's signer runs: cosign sign --key <the private key> ${etcd.pullspec}`,
+        );
       },
       (cv) => cv.status?.desired.image === next.pullspec,
     );
@@ -303,15 +384,133 @@ export async function runClusterDemo(options: ClusterDemoOptions): Promise<boole
         ? '== Walkthrough finished: every step ended as expected.'
         : '== Walkthrough finished with unexpected results (see !! above).',
     );
-    if (options.keepRunning) {
+    say(`   service log: ${serviceLogPath}`);
+    if (options.keepRunning === true) {
       say(
-        `   The local cluster keeps running: KUBECONFIG=${cluster.kubeconfig} kubectl get clusterversion version -o yaml`,
+        '   The local cluster keeps running: kubectl get clusterversion version -o yaml (with the export above)',
       );
       say('   Press Ctrl-C to stop.');
-      await options.keepRunning;
+      await untilAborted(signal);
     }
     return result.ok;
+  } catch (err) {
+    if (signal?.aborted !== true) throw err;
+    say();
+    say(
+      result.started
+        ? '== Stopped before the walkthrough finished.'
+        : '== Stopped before the walkthrough started.',
+    );
+    return false;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    const stopping = signal?.aborted === true || options.keepRunning === true;
+    if (stopping)
+      say(
+        '== Stopping what the walkthrough started (service, docker-registry, signature store, gpg-agent, kube-apiserver, etcd)',
+      );
+    if (stopService !== undefined)
+      await Promise.race([
+        stopService().catch(() => undefined),
+        sleep(SERVICE_STOP_MS, undefined, { ref: false }),
+      ]);
+    await Promise.all(cleanups.map((cleanup) => cleanup().catch(() => undefined)));
+    await new Promise<void>((resolve) => {
+      serviceLog.end(() => {
+        resolve();
+      });
+    });
+    if (stopping) say(`== Stopped. The service's logs are in ${serviceLogPath}`);
+  }
+}
+
+/** What the API server records in the run's audit log: every write of the walkthrough's objects. */
+function renderAuditPolicy(): string {
+  return JSON.stringify({
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived'],
+    rules: [
+      {
+        level: 'Request',
+        verbs: ['create', 'patch', 'update'],
+        resources: [
+          {
+            group: 'config.openshift.io',
+            resources: ['clusterversions', 'clusterversions/status', 'clusterimagepolicies'],
+          },
+        ],
+      },
+      { level: 'None' },
+    ],
+  });
+}
+
+/** Words a POSIX shell takes as they are; anything else is single-quoted. */
+const PLAIN_WORD = /^[\w@%+=:,./-]+$/;
+
+/** `argv` as a POSIX shell command line that runs exactly `argv`. */
+export function quoteCommand(argv: readonly string[]): string {
+  return argv
+    .map((arg) => (PLAIN_WORD.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+}
+
+/** Runs `argv` as a shell would (the program found on env.PATH); rejects with its stderr. */
+function runCommand(
+  argv: readonly [string, ...string[]],
+  env: Readonly<Record<string, string | undefined>>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const [program, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { env, ...(signal ? { signal } : {}) }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`${quoteCommand(argv)} failed: ${stderr || err.message}`));
+      else resolve();
+    });
+  });
+}
+
+/** Resolves when `signal` aborts (never without one). */
+function untilAborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve();
+    else
+      signal.addEventListener(
+        'abort',
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+}
+
+/**
+ * A new folder for this run under `parent`, named by time and pid; the oldest runs beyond
+ * KEPT_RUNS are removed, but never one whose process still runs.
+ */
+async function createRunDir(parent: string): Promise<string> {
+  await mkdir(parent, { recursive: true });
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const runs = (await readdir(parent)).filter((name) => /^\d{8}T\d{6}Z-\d+$/.test(name)).sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - (KEPT_RUNS - 1)))) {
+    if (!isRunning(Number(old.split('-')[1])))
+      await rm(join(parent, old), { recursive: true, force: true });
+  }
+  const dir = join(parent, `${stamp}-${String(process.pid)}`);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -17,6 +17,8 @@ import { renderRootOfTrust } from '../testbed/root-of-trust.js';
 
 export interface DemoIo {
   readonly stdout: (text: string) => void;
+  /** Stops the demo before its next step (it then cleans up and returns false). */
+  readonly signal?: AbortSignal;
 }
 
 const REPOSITORY = 'quay.io/openshift-release-dev/ocp-release';
@@ -91,6 +93,12 @@ export async function runGpgDemo(io: DemoIo): Promise<boolean> {
       ];
     let ok = true;
     for (const [title, image, expected, before] of steps) {
+      if (io.signal?.aborted === true) {
+        say();
+        say('== Stopped before the demo finished.');
+        await dispatcher.close();
+        return false;
+      }
       say();
       say(`== ${title}`);
       if (before) await before();

@@ -9,13 +9,16 @@
  *       and six updates through the service (--keep-running leaves it up until Ctrl-C);
  *   demo
  *       the GPG-only walkthrough, without a cluster.
+ *
+ * A walkthrough stopped by SIGINT, SIGTERM or SIGHUP (also during --keep-running) stops where it
+ * is, stops everything it started and exits 128 + the signal's number (130, 143, 129).
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
-import type { ServeIo } from '../src/cli/serve.js';
 import { ExitCode, UsageError, usageErrorText } from '../src/cli/usage-error.js';
-import { runAsProcess } from '../src/cli/process.js';
+import { runMainJobProcess, signalExitCode, stoppedBy } from './process.js';
+import type { MainJobIo } from './process.js';
 
 export const MAIN_JOB_HELP = `Usage: ./scripts/run.sh [serve] [serve options] [--keep-running]
        ./scripts/run.sh demo
@@ -27,13 +30,14 @@ and a release key, and walks through by-tag, signed, forced-unsigned, late-signe
 payload-checked updates.
 
   --keep-running    local walkthrough only: keep the cluster up afterwards until Ctrl-C
+                    (or SIGTERM); stopped by a signal, it exits 130 (SIGINT) or 143 (SIGTERM)
   demo              the GPG-only walkthrough: a release key, a local signature store, and by-tag,
                     signed and unsigned releases (no cluster)
 
 `;
 
 /** Runs the main job (see this file's comment) and returns its exit code. */
-export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<number> {
+export async function runMainJob(argv: readonly string[], io: MainJobIo): Promise<number> {
   const [first, ...rest] = argv;
   try {
     // Loaded on demand, as the CLI loads its commands: the service's modules take seconds to load
@@ -41,7 +45,10 @@ export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<
     if (first === 'demo') {
       if (rest.length > 0) throw new UsageError('demo takes no arguments');
       const { runGpgDemo } = await import('./gpg-demo.js');
-      return (await runGpgDemo(io)) ? ExitCode.Verified : ExitCode.NotVerified;
+      const ok = await runGpgDemo({ stdout: io.stdout, ...(io.stop ? { signal: io.stop } : {}) });
+      const signal = stoppedBy(io.stop);
+      if (signal !== undefined) return signalExitCode(signal);
+      return ok ? ExitCode.Verified : ExitCode.NotVerified;
     }
     const { runServe, selectCluster, SERVE_HELP, SERVE_OPTIONS } =
       await import('../src/cli/serve.js');
@@ -70,8 +77,11 @@ export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<
     const ok = await runClusterDemo({
       stdout: io.stdout,
       env: io.env,
-      ...(values['keep-running'] === true ? { keepRunning: io.shutdown } : {}),
+      ...(io.stop ? { signal: io.stop } : {}),
+      keepRunning: values['keep-running'] === true,
     });
+    const signal = stoppedBy(io.stop);
+    if (signal !== undefined) return signalExitCode(signal);
     return ok ? ExitCode.Verified : ExitCode.NotVerified;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -82,7 +92,7 @@ export async function runMainJob(argv: readonly string[], io: ServeIo): Promise<
   }
 }
 
-// Process concerns, as in src/cli/main.ts.
+// Process concerns (signals, exit code, children left at exit): walkthrough/process.ts.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runAsProcess((io) => runMainJob(process.argv.slice(2), io));
+  runMainJobProcess((io) => runMainJob(process.argv.slice(2), io));
 }
