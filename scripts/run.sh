@@ -7,6 +7,8 @@
 # payload-checked updates. That choice, and the walkthroughs, are walkthrough/main.ts, run from
 # source through tsx: the walkthroughs use test material (testbed/) that dist/ leaves out.
 #   ./scripts/run.sh [serve] [serve options] [--keep-running]
+#       (Ctrl-C, SIGTERM or SIGHUP stop the walkthrough and everything it started; it exits 128 + the
+#       signal's number. The exec below keeps this script's pid: the signal reaches node directly.)
 #   ./scripts/run.sh demo          the GPG-only walkthrough, no cluster
 # Other arguments run another command of the built CLI:
 #   ./scripts/run.sh verify quay.io/...@sha256:... --root-of-trust cm.yaml
