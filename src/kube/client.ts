@@ -84,6 +84,11 @@ export interface ClusterConfigPort {
    * configured (as the cluster-version operator takes a NotFound).
    */
   getClusterProxy(name: string): Promise<unknown>;
+  /**
+   * The cluster-scoped image configuration `name` (images.config.openshift.io/v1) as the API
+   * server returns it; undefined on a 404, whether the object or the API is missing.
+   */
+  getClusterImageConfig(name: string): Promise<unknown>;
 }
 
 /** The cluster's mirror sets, and the kinds it does not serve at all. */
@@ -192,6 +197,7 @@ const WATCH_HEALTHY_RESET_MS = 60_000;
 
 const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
 const PROXY = { group: 'config.openshift.io', version: 'v1', plural: 'proxies' } as const;
+const IMAGE_CONFIG = { group: 'config.openshift.io', version: 'v1', plural: 'images' } as const;
 
 export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
   const kc = new KubeConfig();
@@ -368,6 +374,18 @@ export function createKubePort(source: KubeConfig): KubePort {
         return await call(
           `get proxy ${name}`,
           async (): Promise<unknown> => await custom.getClusterCustomObject({ ...PROXY, name }),
+        );
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    getClusterImageConfig: async (name) => {
+      try {
+        return await call(
+          `get image.config.openshift.io ${name}`,
+          async (): Promise<unknown> =>
+            await custom.getClusterCustomObject({ ...IMAGE_CONFIG, name }),
         );
       } catch (err) {
         if (err instanceof KubeApiError && err.status === 404) return undefined;

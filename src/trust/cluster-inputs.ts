@@ -56,6 +56,8 @@ export interface TrustSource {
   ): Promise<{ readonly data?: Readonly<Record<string, string>> } | undefined>;
   /** The cluster-scoped Proxy object; undefined when it (or the Proxy API) does not exist. */
   getClusterProxy(name: string): Promise<unknown>;
+  /** The cluster image configuration; undefined when it (or its API) does not exist. */
+  getClusterImageConfig(name: string): Promise<unknown>;
 }
 
 /**
@@ -69,6 +71,8 @@ export const PULL_SECRET_KEY = '.dockerconfigjson';
 export const CLUSTER_PROXY_NAME = 'cluster';
 /** The key of the Proxy's spec.trustedCA ConfigMap (in openshift-config). */
 export const PROXY_CA_KEY = 'ca-bundle.crt';
+/** The cluster image configuration (images.config.openshift.io/v1), a singleton. */
+export const CLUSTER_IMAGE_CONFIG_NAME = 'cluster';
 
 /**
  * How registries and HTTP stores are reached, read fresh for each verification: credentials from
@@ -85,6 +89,12 @@ export interface AccessInputs {
   readonly proxy: ProxySettings | undefined;
   /** The Proxy's spec.trustedCA bundle, when it names a ConfigMap holding certificates. */
   readonly proxyCa: string | undefined;
+  /**
+   * The registry CAs of image.config.openshift.io/cluster's spec.additionalTrustedCA ConfigMap
+   * (in openshift-config; one key per registry, `host..port` for `host:port`), joined: what the
+   * MCO writes to each node's /etc/docker/certs.d/<registry>/ca.crt.
+   */
+  readonly registryCa?: string;
 }
 
 /** Where the cluster keeps its trust (OpenShift's names by default; see src/config/service-config.ts). */
@@ -337,10 +347,53 @@ export class ClusterTrustReader {
           proxyState += `; its trustedCA config map ${caNamespace}/${caName} has no certificate in ${PROXY_CA_KEY}`;
       }
     }
-    const state = `${secretState}; ${proxyState}`;
+    const { registryCa, registryCaState } = await this.registryCas();
+    const state = `${secretState}; ${proxyState}; ${registryCaState}`;
     if (state !== this.accessState) this.options.logger?.info('registry access', { state });
     this.accessState = state;
-    return { credentials, proxy, proxyCa };
+    return { credentials, proxy, proxyCa, ...(registryCa !== undefined ? { registryCa } : {}) };
+  }
+
+  /**
+   * The per-registry CAs of the cluster image configuration (spec.additionalTrustedCA): every key
+   * of its ConfigMap whose value holds a PEM certificate. A missing object or ConfigMap is none;
+   * one that cannot be read is thrown.
+   */
+  private async registryCas(): Promise<{
+    registryCa: string | undefined;
+    registryCaState: string;
+  }> {
+    const { source, caNamespace } = this.options;
+    const object = await source.getClusterImageConfig(CLUSTER_IMAGE_CONFIG_NAME);
+    const spec = (
+      typeof object === 'object' && object !== null ? (object as { spec?: unknown }).spec : {}
+    ) as { additionalTrustedCA?: { name?: unknown } } | undefined;
+    const name = spec?.additionalTrustedCA?.name;
+    const where = `image.config.openshift.io/${CLUSTER_IMAGE_CONFIG_NAME}`;
+    if (typeof name !== 'string' || name === '') {
+      return {
+        registryCa: undefined,
+        registryCaState: `no additionalTrustedCA in ${where}`,
+      };
+    }
+    const cm = await source.getConfigMap(caNamespace, name);
+    const registries: string[] = [];
+    const pems: string[] = [];
+    for (const [key, value] of Object.entries(cm?.data ?? {}).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    )) {
+      if (!value.includes('-----BEGIN CERTIFICATE-----')) continue;
+      // The MCO's file name for a registry with a port: `host..port` (":" is not allowed in keys).
+      registries.push(key.replace('..', ':'));
+      pems.push(value);
+    }
+    return {
+      registryCa: pems.length > 0 ? pems.join('\n') : undefined,
+      registryCaState:
+        pems.length > 0
+          ? `registry CAs from ${where} (${caNamespace}/${name}) for ${registries.join(', ')}`
+          : `${where} names ${caNamespace}/${name} for registry CAs, which holds no certificate`,
+    };
   }
 
   /**

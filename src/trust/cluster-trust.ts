@@ -323,8 +323,12 @@ export class ClusterTrust implements ReleaseVerifierPort {
       client = registry.clientFor({
         ...(inputs.credentials !== undefined ? { credentials: inputs.credentials } : {}),
         proxy,
-        // What nodes trust besides the system roots: the MCO adds the Proxy's trustedCA to them.
-        ...(inputs.proxyCa !== undefined ? { extraCa: inputs.proxyCa } : {}),
+        // What nodes trust besides the system roots: the MCO adds the Proxy's trustedCA to them,
+        // and each registry's CA of the image configuration for that registry. Here the union is
+        // trusted for every registry (TLS only: signatures and digests are checked regardless).
+        ...(joinPem(inputs.proxyCa, inputs.registryCa) !== undefined
+          ? { extraCa: joinPem(inputs.proxyCa, inputs.registryCa) }
+          : {}),
       });
     } else {
       client = registry;

@@ -62,10 +62,17 @@ const USER = 'mirror-puller';
 const PASSWORD = 'Pull-S3cret-7d1e4a';
 const PROXY_CRD = join(
   repoRoot,
-  'test',
-  'e2e',
-  'testdata',
-  '0000_03_config-operator_01_proxies.crd.yaml',
+  'testbed',
+  'local-cluster',
+  'crds',
+  'proxies.config.openshift.io.yaml',
+);
+const IMAGE_CRD = join(
+  repoRoot,
+  'testbed',
+  'local-cluster',
+  'crds',
+  'images.config.openshift.io.yaml',
 );
 
 /**
@@ -157,6 +164,8 @@ describe(
     const logs: string[] = [];
     const cosignKey = createTestKey('p256');
     let releases = 0;
+    /** The mirror's (and the store's) CA. */
+    let mirrorCa = '';
 
     const setPullSecret = async (password: string | undefined): Promise<void> => {
       if (tc === undefined) throw new Error('no cluster');
@@ -216,6 +225,7 @@ describe(
       tc = started;
       const c = tc;
       const pki = await makeMirrorPki();
+      mirrorCa = pki.caPem;
       registry = await TestRegistry.start(
         binary.path,
         { kind: 'htpasswd', username: USER, password: PASSWORD },
@@ -503,6 +513,77 @@ describe(
         /policy openshift: cosign signature .* verified with the policy's key/,
       );
       assert.equal(condition(cv, 'PayloadVerified')?.status, 'True');
+    });
+
+    it('trusts a mirror CA that only image.config.openshift.io/cluster names (spec.additionalTrustedCA, one key per registry)', async (t) => {
+      if (tc === undefined) return t.skip(skip ?? 'no cluster');
+      const c = tc;
+      await setPullSecret(PASSWORD);
+      await c.kubectl(['apply', '--server-side', '-f', IMAGE_CRD]);
+      await c.kubectl([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=30s',
+        'crd/images.config.openshift.io',
+      ]);
+      const configMap = (namespace: string, name: string, data: Record<string, string>) =>
+        c.kubectl(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { namespace, name },
+            data,
+          }),
+        );
+      // The store keeps its CA through the cluster bundle; the Proxy's trustedCA loses it.
+      await configMap('openshift-config-managed', 'trusted-ca-bundle', {
+        'ca-bundle.crt': mirrorCa,
+      });
+      await configMap('openshift-config', 'user-ca-bundle', { 'ca-bundle.crt': 'no certificate' });
+      try {
+        const r = await release();
+        await requestUpdate(c, { image: r.logical, version: '', force: false });
+        const refused = await waitFor(
+          c.admin,
+          (x) => (condition(x, 'ReleaseAccepted')?.message ?? '').includes(r.digest),
+          'refusal without a CA for the mirror',
+          40_000,
+        );
+        assert.equal(condition(refused, 'ReleaseAccepted')?.status, 'False');
+        assert.match(JSON.stringify(refused.status?.conditions), /certificate/i);
+
+        // The registry's CA as the docs have admins configure it: a ConfigMap in openshift-config
+        // keyed `host..port`, named by the cluster image configuration. The re-check accepts.
+        await configMap('openshift-config', 'registry-cas', {
+          [mirror.replace(':', '..')]: mirrorCa,
+        });
+        await c.kubectl(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'config.openshift.io/v1',
+            kind: 'Image',
+            metadata: { name: 'cluster' },
+            spec: { additionalTrustedCA: { name: 'registry-cas' } },
+          }),
+        );
+        const accepted = await waitFor(
+          c.admin,
+          (x) => x.status?.desired.image === r.logical,
+          "acceptance with the image configuration's registry CA",
+          40_000,
+        );
+        assert.equal(accepted.status?.history?.[0]?.verified, true);
+        assert.match(
+          logs.join('\n'),
+          new RegExp(
+            `registry CAs from image\\.config\\.openshift\\.io/cluster \\(openshift-config/registry-cas\\) for ${mirror.replaceAll('.', '\\.')}`,
+          ),
+        );
+      } finally {
+        await configMap('openshift-config', 'user-ca-bundle', { 'ca-bundle.crt': mirrorCa });
+        await c.kubectl(['delete', 'image.config.openshift.io', 'cluster', '--ignore-not-found']);
+      }
     });
 
     it('with the root of trust taken from the running release, reads that payload through the mirror, the proxy and the pull secret', async (t) => {

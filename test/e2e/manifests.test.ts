@@ -519,20 +519,17 @@ describe('manifests/ on a real control plane', () => {
   it('grants the ServiceAccount exactly what the service uses, and no Secret but the pull secret', async (t) => {
     if (!cluster(t)) return;
     assert.ok(applied, 'the manifests were not applied (see the apply test)');
-    // kubectl resolves a resource through discovery: the Proxy CRD (every OpenShift cluster has
-    // it; the local control plane does not) is installed first.
-    await kubectl([
-      'apply',
-      '--server-side',
-      '-f',
-      join(repoRoot, 'test', 'e2e', 'testdata', '0000_03_config-operator_01_proxies.crd.yaml'),
-    ]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/proxies.config.openshift.io',
-    ]);
+    // kubectl resolves a resource through discovery: the Proxy and Image CRDs (every OpenShift
+    // cluster has them; the local control plane's own, testbed/local-cluster/crds) go first.
+    for (const crd of ['proxies.config.openshift.io', 'images.config.openshift.io']) {
+      await kubectl([
+        'apply',
+        '--server-side',
+        '-f',
+        join(repoRoot, 'testbed', 'local-cluster', 'crds', `${crd}.yaml`),
+      ]);
+      await kubectl(['wait', '--for=condition=Established', '--timeout=30s', `crd/${crd}`]);
+    }
     // `resource/subresource`, or `resource:name` for one object (resourceNames).
     const canI = async (verb: string, resource: string, namespace?: string): Promise<boolean> => {
       const [type, objectName] = resource.split(':');
@@ -576,6 +573,7 @@ describe('manifests/ on a real control plane', () => {
       // Registry credentials (the pull secret alone) and the cluster-wide Proxy (issue 13).
       ['get', 'secrets:pull-secret', 'openshift-config'],
       ['get', 'proxies.config.openshift.io:cluster'],
+      ['get', 'images.config.openshift.io:cluster'],
     ];
     const denied: [string, string, string?][] = [
       ['update', 'clusterversions.config.openshift.io'],
@@ -590,6 +588,9 @@ describe('manifests/ on a real control plane', () => {
       ['get', 'secrets:pull-secret', 'openshift-config-managed'],
       ['list', 'proxies.config.openshift.io'],
       ['get', 'proxies.config.openshift.io:other'],
+      ['list', 'images.config.openshift.io'],
+      ['get', 'images.config.openshift.io:other'],
+      ['update', 'images.config.openshift.io:cluster'],
       ['get', 'secrets', 'openshift-config-managed'],
       ['delete', 'configmaps', 'openshift-config-managed'],
       ['list', 'configmaps', 'openshift-config'],

@@ -73,7 +73,7 @@ describe('secrets in store URLs never leave the request', () => {
       'apply',
       '--server-side',
       '-f',
-      join(repoRoot, 'test', 'e2e', 'testdata', '0000_03_config-operator_01_proxies.crd.yaml'),
+      join(repoRoot, 'testbed', 'local-cluster', 'crds', 'proxies.config.openshift.io.yaml'),
     ]);
     await tc.kubectl([
       'wait',

@@ -35,6 +35,7 @@ export type MemoryResource =
   | 'nodes'
   | 'secrets'
   | 'proxies'
+  | 'images'
   | 'tokenreviews'
   | 'subjectaccessreviews';
 
@@ -176,6 +177,8 @@ export class MemoryKube implements KubePort {
   readonly secrets = new Map<string, SecretData>();
   /** Cluster-scoped Proxy objects by name (getClusterProxy). */
   readonly proxies = new Map<string, unknown>();
+  /** Cluster-scoped image configurations by name (getClusterImageConfig). */
+  readonly imageConfigs = new Map<string, unknown>();
   /**
    * Optional resource types the cluster does not serve under the version the client lists: the
    * versions it serves instead, none (`[]`) when their CRD is not installed at all. What the real
@@ -470,6 +473,12 @@ export class MemoryKube implements KubePort {
   async getSecret(namespace: string, name: string): Promise<SecretData | undefined> {
     await this.act({ verb: 'get', resource: 'secrets', namespace, name });
     const found = this.secrets.get(`${namespace}/${name}`);
+    return found !== undefined ? structuredClone(found) : undefined;
+  }
+
+  async getClusterImageConfig(name: string): Promise<unknown> {
+    await this.act({ verb: 'get', resource: 'images', name });
+    const found = this.imageConfigs.get(name);
     return found !== undefined ? structuredClone(found) : undefined;
   }
 

@@ -130,3 +130,51 @@ describe('ClusterTrustReader.accessInputs', () => {
     assert.deepEqual((await reader.accessInputs()).proxy, {});
   });
 });
+
+describe('ClusterTrustReader.accessInputs: the cluster image configuration', () => {
+  it("reads every registry CA of image.config.openshift.io/cluster's additionalTrustedCA ConfigMap, fresh, naming the registries", async () => {
+    const { kube, reader, lines } = setup();
+    assert.equal((await reader.accessInputs()).registryCa, undefined);
+    kube.imageConfigs.set('cluster', {
+      metadata: { name: 'cluster' },
+      spec: { additionalTrustedCA: { name: 'registry-cas' } },
+    });
+    // Named but absent: none, said.
+    assert.equal((await reader.accessInputs()).registryCa, undefined);
+    assert.match(
+      lines.at(-1) ?? '',
+      /names openshift-config\/registry-cas for registry CAs, which holds no certificate/,
+    );
+    const other = CA.replace('MIIB', 'MIIC');
+    await kube.createConfigMap('openshift-config', {
+      metadata: { name: 'registry-cas' },
+      data: { 'mirror.test..5000': CA, 'other.test': other, notes: 'not a certificate' },
+    });
+    const inputs = await reader.accessInputs();
+    assert.equal(inputs.registryCa, `${CA}\n${other}`);
+    assert.match(
+      lines.at(-1) ?? '',
+      /registry CAs from image\.config\.openshift\.io\/cluster \(openshift-config\/registry-cas\) for mirror\.test:5000, other\.test/,
+    );
+    // Dropped from the configuration: gone on the next read.
+    kube.imageConfigs.set('cluster', { metadata: { name: 'cluster' }, spec: {} });
+    assert.equal((await reader.accessInputs()).registryCa, undefined);
+  });
+
+  it('throws when the image configuration cannot be read: CAs that may exist are not taken for none', async () => {
+    const { kube, reader } = setup();
+    kube.before(
+      'get',
+      'images',
+      () => {
+        throw kubeApiError('get image.config.openshift.io cluster', {
+          code: 403,
+          reason: 'Forbidden',
+          message: 'images.config.openshift.io "cluster" is forbidden',
+        });
+      },
+      Infinity,
+    );
+    await assert.rejects(reader.accessInputs(), /forbidden/);
+  });
+});
