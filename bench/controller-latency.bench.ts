@@ -16,8 +16,15 @@
  * Latency = t_done − t0: apiserver write + watch fan-out to the service + the reconcile (GET the
  * ClusterVersion, root-of-trust / CA / signature ConfigMaps, HTTP fetch of signature-1 from the
  * store, GPG verification, PUT …/status) + watch delivery of that status write back to the bench.
- * (@kubernetes/client-node 2.0.1 builds a new undici Agent for every request, so each of the
- * service's API calls above also opens a new TCP + TLS connection: that cost is included.)
+ * (@kubernetes/client-node 2.0.1 alone builds a new undici Agent for every request, a new TCP + TLS
+ * connection each; src/kube/transport.ts shares one keep-alive dispatcher per KubePort instead.)
+ *
+ * Where the service's share goes: every HTTP request undici makes in this process is recorded
+ * through its diagnostics channels (start, completion). Per edit, the requests the service made
+ * between the spec arriving on the watch and ReleaseAccepted arriving are counted, and the time
+ * covered by at least one of them in flight is "waiting on requests"; the rest of the service's
+ * share is its own work (and event-loop delays). The median signed edit's requests are listed as
+ * a timeline.
  *
  * Detection is by a watch (GET …?watch=true from the ClusterVersion's resourceVersion, read with
  * undici as a newline-delimited JSON stream, each event timestamped when its bytes arrive), not by
@@ -43,6 +50,8 @@
  * Figures only: nothing asserts on timing, but every decision is checked (a refusal where
  * acceptance was expected fails the bench) and so is the number of reconciles.
  */
+import { subscribe } from 'node:diagnostics_channel';
+
 import { Agent, request } from 'undici';
 
 import {
@@ -73,6 +82,74 @@ const BACK_TO_BACK_EDITS = 40;
 const PAUSE_MS = 250;
 /** One decision taking longer than this fails the bench (it would not be a latency figure). */
 const DECISION_TIMEOUT_MS = 15_000;
+
+/** One HTTP request undici made in this process: performance.now() at creation and completion. */
+interface RecordedRequest {
+  readonly start: number;
+  end: number | undefined;
+  readonly method: string;
+  readonly url: string;
+}
+
+/**
+ * Records every undici request of this process (the service's, the bench's own) from undici's
+ * diagnostics channels. The bench's own requests (its PATCH, its watch, /metrics) are told apart
+ * by path when an edit is analysed.
+ */
+class RequestRecorder {
+  readonly requests: RecordedRequest[] = [];
+  private readonly open = new WeakMap<object, RecordedRequest>();
+
+  constructor() {
+    subscribe('undici:request:create', (message) => {
+      const { request: req } = message as {
+        request: { method: string; origin: string; path: string };
+      };
+      const entry: RecordedRequest = {
+        start: performance.now(),
+        end: undefined,
+        method: req.method,
+        url: `${req.origin}${req.path}`,
+      };
+      this.open.set(req, entry);
+      this.requests.push(entry);
+    });
+    const finish = (message: unknown): void => {
+      const entry = this.open.get((message as { request: object }).request);
+      if (entry !== undefined && entry.end === undefined) entry.end = performance.now();
+    };
+    subscribe('undici:request:trailers', finish);
+    subscribe('undici:request:error', finish);
+  }
+
+  /** The service's requests that started within [from, to]. */
+  serviceRequests(from: number, to: number): RecordedRequest[] {
+    return this.requests.filter(
+      (r) =>
+        r.start >= from &&
+        r.start <= to &&
+        !r.url.includes('watch=true') &&
+        !r.url.endsWith('/metrics') &&
+        !(r.method === 'PATCH' && r.url.endsWith('/clusterversions/version')),
+    );
+  }
+}
+
+/** How much of [from, to] at least one of the requests was in flight. */
+function inFlightMs(requests: readonly RecordedRequest[], from: number, to: number): number {
+  const spans = requests
+    .map((r) => [Math.max(r.start, from), Math.min(r.end ?? to, to)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let until = -Infinity;
+  for (const [a, b] of spans) {
+    if (b <= until) continue;
+    total += b - Math.max(a, until);
+    until = b;
+  }
+  return total;
+}
 
 /** A plain-text table of millisecond summaries, one row per quantity. */
 function printTable(title: string, rows: readonly { label: string; s: Summary }[]): void {
@@ -258,6 +335,8 @@ interface Sample {
   readonly image: string;
   /** Date.now() at t0, to place the service's log lines (millisecond timestamps) on the edit. */
   readonly t0Wall: number;
+  /** performance.now() at t0, t_spec and t_done. */
+  readonly at: { readonly t0: number; readonly spec: number; readonly done: number };
 }
 
 async function patchDesiredUpdate(
@@ -310,6 +389,7 @@ async function timeEdit(
     cv: done.cv,
     image,
     t0Wall,
+    at: { t0, spec: spec.at, done: done.at },
   };
 }
 
@@ -420,6 +500,7 @@ export async function run(): Promise<void> {
   let watch: ClusterVersionWatch | undefined;
   const dispatcher = new Agent({ connect: { ca: tc.cluster.caCert } });
   const logs: string[] = [];
+  const recorder = new RequestRecorder();
   try {
     const clusterReady = performance.now();
     signer = await ReleaseSigner.create();
@@ -582,6 +663,54 @@ export async function run(): Promise<void> {
     slowest('signed', signed);
     slowest('unsigned', unsigned);
     slowest('back to back', backToBack);
+
+    // The service's share, split: waiting on its HTTP requests (API server, signature store) vs
+    // its own work in between.
+    const server = tc.cluster.server;
+    const split = (label: string, x: Series): void => {
+      const per = x.samples.map((sample) => {
+        const reqs = recorder.serviceRequests(sample.at.spec, sample.at.done);
+        const waiting = inFlightMs(reqs, sample.at.spec, sample.at.done);
+        return {
+          count: reqs.length,
+          api: reqs.filter((r) => r.url.startsWith(server)).length,
+          waiting,
+          own: sample.service - waiting,
+        };
+      });
+      const med = (f: (p: (typeof per)[number]) => number): string =>
+        summarize(per.map(f)).median.toFixed(1);
+      console.log(
+        `    ${label}: ${med((p) => p.count)} requests (${med((p) => p.api)} to the API server), ` +
+          `waiting on them ${med((p) => p.waiting)} ms, own work and event-loop delay ${med((p) => p.own)} ms`,
+      );
+    };
+    console.log(
+      '  the service\'s share, split (medians; "waiting" = time with at least one of its requests in flight):',
+    );
+    split('signed', signed);
+    split('unsigned', unsigned);
+    split('back to back', backToBack);
+    const median = [...signed.samples].sort((a, b) => a.total - b.total)[
+      Math.floor(signed.samples.length / 2)
+    ];
+    if (median !== undefined) {
+      console.log(
+        `  the median signed edit (${median.total.toFixed(1)} ms), its requests after the spec reached the watch ` +
+          '(start and duration, ms):',
+      );
+      for (const r of recorder.serviceRequests(median.at.spec, median.at.done)) {
+        const where = r.url.startsWith(server)
+          ? r.url.slice(server.length)
+          : `store ${new URL(r.url).pathname}`;
+        console.log(
+          `    +${(r.start - median.at.spec).toFixed(1).padStart(5)}  ${(r.end === undefined ? NaN : r.end - r.start).toFixed(1).padStart(5)}  ${r.method} ${where}`,
+        );
+      }
+      console.log(
+        `    ReleaseAccepted on the watch at +${(median.at.done - median.at.spec).toFixed(1)} (PATCH took ${median.patch.toFixed(1)}, spec on the watch at ${median.spec.toFixed(1)} after t0)`,
+      );
+    }
     if (process.env.BENCH_LOGS === '1') process.stderr.write(logs.join(''));
   } finally {
     await watch?.close();
