@@ -60,20 +60,6 @@ const MIRROR_REPO = 'mirror/ocp-release';
 const COMPONENT_REPO = 'mirror/ocp-art-dev';
 const USER = 'mirror-puller';
 const PASSWORD = 'Pull-S3cret-7d1e4a';
-const PROXY_CRD = join(
-  repoRoot,
-  'testbed',
-  'local-cluster',
-  'crds',
-  'proxies.config.openshift.io.yaml',
-);
-const IMAGE_CRD = join(
-  repoRoot,
-  'testbed',
-  'local-cluster',
-  'crds',
-  'images.config.openshift.io.yaml',
-);
 
 /**
  * A CA and a server certificate for MIRROR_HOST and STORE_HOST (and 127.0.0.1, for the test's
@@ -262,13 +248,6 @@ describe(
         JSON.stringify({ spec: { signatureStores: [{ url: storeUrl }] } }),
       ]);
 
-      await c.kubectl(['apply', '--server-side', '-f', PROXY_CRD]);
-      await c.kubectl([
-        'wait',
-        '--for=condition=Established',
-        '--timeout=30s',
-        'crd/proxies.config.openshift.io',
-      ]);
       await c.kubectl(
         ['apply', '-f', '-'],
         JSON.stringify({
@@ -519,13 +498,6 @@ describe(
       if (tc === undefined) return t.skip(skip ?? 'no cluster');
       const c = tc;
       await setPullSecret(PASSWORD);
-      await c.kubectl(['apply', '--server-side', '-f', IMAGE_CRD]);
-      await c.kubectl([
-        'wait',
-        '--for=condition=Established',
-        '--timeout=30s',
-        'crd/images.config.openshift.io',
-      ]);
       const configMap = (namespace: string, name: string, data: Record<string, string>) =>
         c.kubectl(
           ['apply', '-f', '-'],

@@ -519,17 +519,6 @@ describe('manifests/ on a real control plane', () => {
   it('grants the ServiceAccount exactly what the service uses, and no Secret but the pull secret', async (t) => {
     if (!cluster(t)) return;
     assert.ok(applied, 'the manifests were not applied (see the apply test)');
-    // kubectl resolves a resource through discovery: the Proxy and Image CRDs (every OpenShift
-    // cluster has them; the local control plane's own, testbed/local-cluster/crds) go first.
-    for (const crd of ['proxies.config.openshift.io', 'images.config.openshift.io']) {
-      await kubectl([
-        'apply',
-        '--server-side',
-        '-f',
-        join(repoRoot, 'testbed', 'local-cluster', 'crds', `${crd}.yaml`),
-      ]);
-      await kubectl(['wait', '--for=condition=Established', '--timeout=30s', `crd/${crd}`]);
-    }
     // `resource/subresource`, or `resource:name` for one object (resourceNames).
     const canI = async (verb: string, resource: string, namespace?: string): Promise<boolean> => {
       const [type, objectName] = resource.split(':');

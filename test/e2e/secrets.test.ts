@@ -5,7 +5,6 @@
  * signature-cache ConfigMaps, and `cvo-verifier status` in text and JSON.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
@@ -69,18 +68,6 @@ describe('secrets in store URLs never leave the request', () => {
         },
       }),
     );
-    await tc.kubectl([
-      'apply',
-      '--server-side',
-      '-f',
-      join(repoRoot, 'testbed', 'local-cluster', 'crds', 'proxies.config.openshift.io.yaml'),
-    ]);
-    await tc.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/proxies.config.openshift.io',
-    ]);
     const proxyUrl = `http://proxy-user:${PROXY_PASSWORD}@proxy.corp.test:3128`;
     await tc.kubectl(
       ['apply', '-f', '-'],

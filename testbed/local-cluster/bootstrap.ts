@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import type { LocalCluster } from './cluster.js';
 
@@ -21,6 +22,8 @@ export const OPENSHIFT_NAMESPACES = [
  * - `Default`: the Default ClusterVersion (no spec.signatureStores: the field is pruned) and no
  *   ClusterImagePolicy or ImagePolicy CRD, as every cluster without TechPreviewNoUpgrade had
  *   before those APIs went GA. The mirror-set CRDs, GA for long, are installed.
+ *
+ * Both get the cluster Proxy and image configuration CRDs (written here: {@link OWN_CRD_DIR}).
  */
 export type FeatureSet = 'Default' | 'TechPreviewNoUpgrade';
 
@@ -28,7 +31,15 @@ export type FeatureSet = 'Default' | 'TechPreviewNoUpgrade';
 export interface CrdFile {
   readonly file: string;
   readonly name: string;
+  /** In {@link OWN_CRD_DIR} (written for this project), not in the openshift/api fixtures. */
+  readonly own?: boolean;
 }
+
+/**
+ * CRDs written for the local control plane (testbed/local-cluster/crds): the fields of
+ * config.openshift.io APIs every OpenShift cluster has but ../shared/fixtures does not carry.
+ */
+export const OWN_CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), 'crds');
 
 /**
  * The CRD files applied to the local cluster for `featureSet`. They are the real ones from
@@ -46,13 +57,18 @@ export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
       name: 'imagecontentsourcepolicies.operator.openshift.io',
     },
   ];
+  // Every cluster has these: the cluster Proxy and the cluster image configuration.
+  const clusterConfig: CrdFile[] = [
+    { file: 'proxies.config.openshift.io.yaml', name: 'proxies.config.openshift.io', own: true },
+    { file: 'images.config.openshift.io.yaml', name: 'images.config.openshift.io', own: true },
+  ];
   const clusterVersion: CrdFile = {
     file: `0000_00_cluster-version-operator_01_clusterversions-${featureSet}.crd.yaml`,
     name: 'clusterversions.config.openshift.io',
   };
   switch (featureSet) {
     case 'Default':
-      return [clusterVersion, ...mirrorSets];
+      return [clusterVersion, ...mirrorSets, ...clusterConfig];
     case 'TechPreviewNoUpgrade':
       return [
         clusterVersion,
@@ -65,6 +81,7 @@ export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
           name: 'imagepolicies.config.openshift.io',
         },
         ...mirrorSets,
+        ...clusterConfig,
       ];
     default: {
       const never: never = featureSet;
@@ -72,9 +89,6 @@ export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
     }
   }
 }
-
-/** The TechPreviewNoUpgrade CRD files (what every local cluster got before feature sets). */
-export const CRD_FILES: readonly string[] = crdFiles('TechPreviewNoUpgrade').map((c) => c.file);
 
 /** Runs kubectl as the cluster's admin; `signal` kills it. */
 export function kubectl(
@@ -110,7 +124,7 @@ export async function bootstrapOpenShiftApi(
 ): Promise<void> {
   const { signal } = options;
   const crds = crdFiles(options.featureSet ?? 'TechPreviewNoUpgrade');
-  const files = crds.map((c) => join(crdDir, c.file));
+  const files = crds.map((c) => join(c.own === true ? OWN_CRD_DIR : crdDir, c.file));
   const missing = files.filter((f) => !existsSync(f));
   if (missing.length > 0) {
     throw new Error(
