@@ -30,7 +30,6 @@ import { pickSource } from '../payload/payload-verifier.js';
 import { releaseFacts } from '../payload/release-content.js';
 import type { ReleaseMetadata } from '../payload/release-content.js';
 import { readReleaseMetadata } from '../payload/release-image.js';
-import { createHttpDispatcher } from '../stores/http-store.js';
 import type { HttpClientOptions } from '../stores/http-store.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
 import { verifyRelease } from '../verify/release-verifier.js';
@@ -314,12 +313,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     if (registry === undefined) return { ...base, client: undefined, mirrors: [], mirrorNotes: [] };
     let client: RegistryClient;
     if (registry instanceof RegistryClientPool) {
-      const { httpProxy, httpsProxy, noProxy } = this.options.http;
-      const proxy = inputs.proxy ?? {
-        ...(httpProxy !== undefined ? { httpProxy } : {}),
-        ...(httpsProxy !== undefined ? { httpsProxy } : {}),
-        ...(noProxy !== undefined ? { noProxy } : {}),
-      };
+      const proxy = inputs.proxy ?? this.environmentProxy();
       client = registry.clientFor({
         ...(inputs.credentials !== undefined ? { credentials: inputs.credentials } : {}),
         proxy,
@@ -337,9 +331,20 @@ export class ClusterTrust implements ReleaseVerifierPort {
     return { ...base, client, mirrors: rules, mirrorNotes: notes };
   }
 
+  /** The process's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (as the composition root read them). */
+  private environmentProxy(): ProxySettings {
+    const { httpProxy, httpsProxy, noProxy } = this.options.http;
+    return {
+      ...(httpProxy !== undefined ? { httpProxy } : {}),
+      ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+      ...(noProxy !== undefined ? { noProxy } : {}),
+    };
+  }
+
   /**
-   * The HTTP dispatcher for stores trusting `ca`: through the cluster Proxy (`proxy`) with the
-   * CVO's proxy selection when the cluster has one, else with the environment's proxies.
+   * The HTTP dispatcher for stores trusting `ca`: through the cluster Proxy (`proxy`), else the
+   * environment's proxies, chosen per request as the CVO's Go net/http chooses them
+   * (src/registry/proxy.ts: loopback never proxied, noProxy CIDRs and suffixes), as registries.
    */
   private dispatcherFor(ca: string | undefined, proxy: ProxySettings | undefined): Dispatcher {
     const extraCa = ca;
@@ -352,16 +357,10 @@ export class ClusterTrust implements ReleaseVerifierPort {
       this.dispatchers.delete(key);
       this.dispatchers.set(key, dispatcher);
     } else {
-      dispatcher =
-        proxy !== undefined
-          ? createProxyDispatcher({
-              proxy,
-              ...(extraCa !== undefined ? { extraCa } : {}),
-            })
-          : createHttpDispatcher({
-              ...this.options.http,
-              ...(extraCa !== undefined ? { extraCa } : {}),
-            });
+      dispatcher = createProxyDispatcher({
+        proxy: proxy ?? this.environmentProxy(),
+        ...(extraCa !== undefined ? { extraCa } : {}),
+      });
       this.dispatchers.set(key, dispatcher);
       // Each distinct CA and proxy adds one; edits to them must not grow the process forever.
       // close() lets requests in flight finish.
