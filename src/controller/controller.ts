@@ -314,7 +314,7 @@ export class ReleaseController {
       let verification: ClusterVerification | undefined;
       switch (plan.kind) {
         case 'nothing': {
-          const cleared = applyNothing(cv);
+          const cleared = applyNothing(cv, this.apiTime(), plan.invalid);
           if (cleared === undefined) {
             this.syncRechecks(cv);
             return;

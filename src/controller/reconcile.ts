@@ -1,5 +1,5 @@
 import type { VerifyErrorCode } from '../errors.js';
-import type { ClusterVersion, ClusterVersionStatus, Release } from '../kube/types.js';
+import type { ClusterVersion, ClusterVersionStatus, Condition, Release } from '../kube/types.js';
 import { ConditionType, findCondition, removeCondition, setCondition } from './conditions.js';
 import { recordTarget } from './history.js';
 import { NOTHING_COVERED_REASON, PAYLOAD_FAILED_REASON, toConditionReason } from './reasons.js';
@@ -26,13 +26,15 @@ export interface EventSpec {
 
 /** What a reconcile must do next for the current spec. */
 export type Plan =
-  | { readonly kind: 'nothing' }
+  /** `invalid`: Invalid=True's message for spec fields the CVO clears alone (upstream, clusterID). */
+  | { readonly kind: 'nothing'; readonly invalid?: string }
   | { readonly kind: 'invalid'; readonly message: string }
   | {
       readonly kind: 'verify';
       readonly image: string;
       readonly version: string;
       readonly force: boolean;
+      readonly invalid?: string;
     };
 
 /**
@@ -42,9 +44,11 @@ export type Plan =
  */
 export function planReconcile(cv: ClusterVersion, options: TargetOptions = {}): Plan {
   const target = resolveTarget(cv, options);
+  const invalid =
+    'invalid' in target && target.invalid !== undefined ? { invalid: target.invalid } : {};
   switch (target.kind) {
     case 'none':
-      return { kind: 'nothing' };
+      return { kind: 'nothing', ...invalid };
     case 'invalid':
       return { kind: 'invalid', message: target.message };
     case 'target': {
@@ -56,9 +60,15 @@ export function planReconcile(cv: ClusterVersion, options: TargetOptions = {}): 
         head?.image === target.image &&
         accepted?.status === 'True'
       ) {
-        return { kind: 'nothing' };
+        return { kind: 'nothing', ...invalid };
       }
-      return { kind: 'verify', image: target.image, version: target.version, force: target.force };
+      return {
+        kind: 'verify',
+        image: target.image,
+        version: target.version,
+        force: target.force,
+        ...invalid,
+      };
     }
     default: {
       const never: never = target;
@@ -164,19 +174,30 @@ export function emptyStatus(cv: ClusterVersion): ClusterVersionStatus {
  * Status when there is nothing to verify: the CVO removes the Invalid condition whenever
  * validation finds no error (pkg/cvo/status.go:291-293). Undefined when nothing changes.
  */
-export function applyNothing(cv: ClusterVersion): ClusterVersionStatus | undefined {
+export function applyNothing(
+  cv: ClusterVersion,
+  now: string,
+  invalid?: string,
+): ClusterVersionStatus | undefined {
   const status = cv.status;
   if (status === undefined) return undefined;
-  const invalid = findCondition(status.conditions, ConditionType.Invalid) !== undefined;
   const generation = cv.metadata.generation;
+  const conditions =
+    invalid !== undefined
+      ? setCondition(status.conditions, invalidCondition(invalid), now)
+      : removeCondition(status.conditions, ConditionType.Invalid);
   // The CVO writes the generation it synced on every pass (pkg/cvo/status.go:205).
   const stale = generation !== undefined && status.observedGeneration !== generation;
-  if (!invalid && !stale) return undefined;
+  if (!stale && JSON.stringify(conditions) === JSON.stringify(status.conditions)) return undefined;
   return {
     ...status,
-    conditions: removeCondition(status.conditions, ConditionType.Invalid),
+    conditions,
     observedGeneration: generation ?? status.observedGeneration,
   };
+}
+
+function invalidCondition(message: string): Omit<Condition, 'lastTransitionTime'> {
+  return { type: ConditionType.Invalid, status: 'True', reason: 'InvalidClusterVersion', message };
 }
 
 /**
@@ -192,11 +213,7 @@ export function applyInvalid(
   const status = cv.status ?? emptyStatus(cv);
   return {
     ...status,
-    conditions: setCondition(
-      status.conditions,
-      { type: ConditionType.Invalid, status: 'True', reason: 'InvalidClusterVersion', message },
-      now,
-    ),
+    conditions: setCondition(status.conditions, invalidCondition(message), now),
     observedGeneration: cv.metadata.generation ?? status.observedGeneration,
   };
 }
@@ -230,8 +247,12 @@ export function applyVerdict(
   const { now, payload, release } = context;
   const loaded = release?.kind === 'loaded' ? release : undefined;
   const status = cv.status ?? emptyStatus(cv);
-  // Valid spec: the CVO removes Invalid (pkg/cvo/status.go:291-293).
-  let conditions = removeCondition(status.conditions, ConditionType.Invalid);
+  // Valid spec: the CVO removes Invalid (pkg/cvo/status.go:291-293); a spec field it cleared
+  // alone keeps it True while the update goes on.
+  let conditions =
+    plan.invalid !== undefined
+      ? setCondition(status.conditions, invalidCondition(plan.invalid), context.now)
+      : removeCondition(status.conditions, ConditionType.Invalid);
   const { image } = plan;
   // As the CVO: an image requested without a version takes the payload's; a version that the
   // payload contradicts is refused, forced or not (what stops a downgrade through a spoofed

@@ -1,4 +1,5 @@
 import type { ClusterVersion, Update } from '../kube/types.js';
+import { goUrlParseFails, goUuid } from './go-parse.js';
 
 /** The release an admin asked for, resolved from spec.desiredUpdate. */
 export type TargetResolution =
@@ -6,12 +7,17 @@ export type TargetResolution =
    * No target: spec.desiredUpdate is unset, or it is valid but names a version no available
    * update offers (the CVO then keeps its current release and says nothing, cvo.go:838-857).
    */
-  | { readonly kind: 'none' }
+  | { readonly kind: 'none'; readonly invalid?: string }
   | {
       readonly kind: 'target';
       readonly image: string;
       readonly version: string;
       readonly force: boolean;
+      /**
+       * The Invalid=True message when another spec field (spec.upstream, spec.clusterID) is
+       * invalid: the CVO clears that field alone and still processes the update.
+       */
+      readonly invalid?: string;
     }
   /** The CVO's Invalid=True message; the CVO clears spec.desiredUpdate and updates to nothing. */
   | { readonly kind: 'invalid'; readonly message: string };
@@ -39,16 +45,38 @@ interface FieldError {
  * looked up in status.availableUpdates only.
  */
 export function resolveTarget(cv: ClusterVersion, options: TargetOptions = {}): TargetResolution {
-  const errors = validateDesiredUpdate(cv, options.acceptRisks === true);
-  if (errors.length > 0) {
+  const specErrors = validateSpecFields(cv);
+  const updateErrors = validateDesiredUpdate(cv, options.acceptRisks === true);
+  if (updateErrors.length > 0) {
     // Every error but "Required" (all of architecture, version, image empty) clears the update;
     // after a "Required" one the CVO still looks version "" up in availableUpdates, which offer
     // no release without a version: there is no target either way.
-    return { kind: 'invalid', message: invalidMessage(errors) };
+    return { kind: 'invalid', message: invalidMessage([...specErrors, ...updateErrors]) };
   }
+  // Other invalid fields are cleared alone (ClearInvalidFields): the update goes on, Invalid says.
+  const invalid = specErrors.length > 0 ? { invalid: invalidMessage(specErrors) } : {};
   const update = findUpdateFromConfig(cv);
-  if (update === undefined) return { kind: 'none' };
-  return { kind: 'target', ...update };
+  if (update === undefined) return { kind: 'none', ...invalid };
+  return { kind: 'target', ...update, ...invalid };
+}
+
+/** lib/validation/validation.go:19-31: spec.upstream and spec.clusterID, in that order. */
+function validateSpecFields(cv: ClusterVersion): FieldError[] {
+  const errors: FieldError[] = [];
+  const upstream = typeof cv.spec.upstream === 'string' ? cv.spec.upstream : '';
+  if (upstream !== '' && goUrlParseFails(upstream)) {
+    errors.push(invalid('spec.upstream', upstream, 'must be a valid URL or empty'));
+  }
+  const clusterID = typeof cv.spec.clusterID === 'string' ? cv.spec.clusterID : '';
+  if (clusterID !== '') {
+    const id = goUuid(clusterID);
+    if (!id.rfc4122) {
+      errors.push(invalid('spec.clusterID', clusterID, 'must be an RFC4122-variant UUID'));
+    } else if (id.version !== 4) {
+      errors.push(invalid('spec.clusterID', clusterID, 'must be a version-4 UUID'));
+    }
+  }
+  return errors;
 }
 
 /** The Invalid condition's message for validation errors (pkg/cvo/status.go:272-281). */

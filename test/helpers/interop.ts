@@ -145,3 +145,24 @@ export function runStorageHarness(
 ): Promise<Map<string, StorageResult>> {
   return runHarness('storageHarness', cases);
 }
+
+/** One question to Go's parsers (interop/cmd/go-parsers). */
+export interface GoParsersCase {
+  readonly id: string;
+  readonly kind: 'url' | 'uuid';
+  readonly value: string;
+}
+
+export interface GoParsersResult {
+  readonly id: string;
+  readonly urlFails?: boolean;
+  readonly rfc4122?: boolean;
+  readonly version?: number;
+  readonly error?: string;
+}
+
+export function runGoParsersHarness(
+  cases: readonly GoParsersCase[],
+): Promise<Map<string, GoParsersResult>> {
+  return runHarness('goParsers', cases);
+}

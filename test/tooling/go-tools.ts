@@ -53,6 +53,12 @@ export const GO_TOOLS = {
     pkg: './cmd/storage-harness',
     tags: ['containers_image_openpgp', 'exclude_graphdriver_btrfs'],
   },
+  /** Go's net/url.Parse and google/uuid.Parse, what the CVO's spec validation asks of them. */
+  goParsers: {
+    name: 'go-parsers',
+    moduleDir: 'interop',
+    pkg: './cmd/go-parsers',
+  },
   /** The cosign CLI that writes legacy `.sig` signatures. */
   cosignV2: {
     name: 'cosign-v2',

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 
 import { toGoArchitecture } from '../../src/controller/controller.js';
 import { prune, recordTarget } from '../../src/controller/history.js';
-import { applyVerdict, planReconcile } from '../../src/controller/reconcile.js';
+import { applyNothing, applyVerdict, planReconcile } from '../../src/controller/reconcile.js';
 import type { VerificationOutcome } from '../../src/controller/reconcile.js';
 import { goQuote, isSemver, resolveTarget } from '../../src/controller/target.js';
 import type { ClusterVerification } from '../../src/controller/verification-port.js';
@@ -33,6 +33,9 @@ function goSprintf(format: string, ...args: string[]): string {
 
 // pkg/cvo/status.go:275
 const INVALID_ONE = 'The cluster version is invalid: %s';
+// pkg/cvo/status.go:277-279
+const INVALID_MANY = 'The cluster version is invalid:\n';
+const INVALID_ITEM = '* %s\n';
 // vendor/k8s.io/apimachinery/pkg/util/validation/field/errors.go:64 (Error), :89 (a string
 // value, after the type), :114 (the detail), :180, :184, :188 (the type names).
 const FIELD_ERROR = '%s: %s';
@@ -49,6 +52,10 @@ const NOT_SEMVER = 'must be a semantic version (1.2.3[-...])';
 const NOT_AVAILABLE = 'when image is empty the update must be an available update';
 const MULTIPLE_PAYLOADS =
   'there are multiple possible payloads for this version, specify the exact image';
+// lib/validation/validation.go:21-31
+const UPSTREAM_INVALID = 'must be a valid URL or empty';
+const CLUSTER_ID_VARIANT = 'must be an RFC4122-variant UUID';
+const CLUSTER_ID_VERSION = 'must be a version-4 UUID';
 // pkg/cvo/sync_worker.go:456
 const PAYLOAD_LOADED = 'Payload loaded version=%q image=%q architecture=%q';
 // pkg/cvo/sync_worker.go:399 and :400
@@ -88,6 +95,96 @@ const verified: VerificationOutcome = {
   details: [],
   summary: 'k: signed',
 };
+
+describe('CVO parity: spec.upstream and spec.clusterID (lib/validation/validation.go:19-31, ClearInvalidFields)', () => {
+  const withSpec = (spec: Record<string, unknown>, desiredUpdate?: Record<string, unknown>) => {
+    const base = cv(desiredUpdate);
+    return { ...base, spec: { ...base.spec, ...spec } };
+  };
+
+  it('flags them Invalid but still resolves the update (only the invalid field is cleared)', () => {
+    assert.deepEqual(resolveTarget(withSpec({ clusterID: 'x' }, { image: IMG(2) })), {
+      kind: 'target',
+      image: IMG(2),
+      version: '',
+      force: false,
+      invalid: invalidValue('spec.clusterID', 'x', CLUSTER_ID_VARIANT),
+    });
+    assert.equal(
+      (
+        resolveTarget(withSpec({ clusterID: '7d1f3a34-7d1f-1c1f-9c1f-7d1f3a347d1f' })) as {
+          invalid?: string;
+        }
+      ).invalid,
+      invalidValue('spec.clusterID', '7d1f3a34-7d1f-1c1f-9c1f-7d1f3a347d1f', CLUSTER_ID_VERSION),
+    );
+    assert.equal(
+      (resolveTarget(withSpec({ upstream: ':graph' })) as { invalid?: string }).invalid,
+      invalidValue('spec.upstream', ':graph', UPSTREAM_INVALID),
+    );
+    assert.deepEqual(
+      resolveTarget(
+        withSpec(
+          { upstream: 'https://api.openshift.com/api/upgrades_info/v1/graph' },
+          { image: IMG(2) },
+        ),
+      ),
+      { kind: 'target', image: IMG(2), version: '', force: false },
+    );
+  });
+
+  it('lists every error in the CVO’s order when the update is invalid too', () => {
+    assert.deepEqual(
+      resolveTarget(withSpec({ upstream: ':graph', clusterID: 'x' }, { version: '4.17' })),
+      {
+        kind: 'invalid',
+        message:
+          INVALID_MANY +
+          [
+            goSprintf(
+              FIELD_ERROR,
+              'spec.upstream',
+              goSprintf(STRING_VALUE, INVALID, ':graph') + goSprintf(DETAIL, UPSTREAM_INVALID),
+            ),
+            goSprintf(
+              FIELD_ERROR,
+              'spec.clusterID',
+              goSprintf(STRING_VALUE, INVALID, 'x') + goSprintf(DETAIL, CLUSTER_ID_VARIANT),
+            ),
+            goSprintf(
+              FIELD_ERROR,
+              'spec.desiredUpdate.version',
+              goSprintf(STRING_VALUE, INVALID, '4.17') + goSprintf(DETAIL, NOT_SEMVER),
+            ),
+          ]
+            .map((e) => goSprintf(INVALID_ITEM, e))
+            .join(''),
+      },
+    );
+  });
+
+  it('keeps Invalid True beside an accepted update, and on a reconcile with nothing to verify', () => {
+    const invalid = invalidValue('spec.clusterID', 'x', CLUSTER_ID_VARIANT);
+    const { status } = applyVerdict(
+      withSpec({ clusterID: 'x' }, { image: IMG(2), version: '4.17.0' }),
+      { kind: 'verify', image: IMG(2), version: '4.17.0', force: false, invalid },
+      verified,
+      { now: NOW, architecture: 'amd64' },
+    );
+    const byType = (type: string) => status.conditions?.find((c) => c.type === type);
+    assert.deepEqual([byType('Invalid')?.status, byType('Invalid')?.message], ['True', invalid]);
+    assert.equal(byType('ReleaseAccepted')?.status, 'True');
+    assert.equal(status.desired.image, IMG(2));
+    const settled = withSpec({ clusterID: 'x' });
+    const nothing = applyNothing({ ...settled, status }, NOW, invalid);
+    assert.equal(nothing, undefined, 'nothing changes: no write');
+    const fixed = applyNothing({ ...settled, status }, NOW);
+    assert.equal(
+      fixed?.conditions?.find((c) => c.type === 'Invalid'),
+      undefined,
+    );
+  });
+});
 
 describe('CVO parity: spec.desiredUpdate validation (lib/validation/validation.go:33-55)', () => {
   it('words an unavailable version as the CVO has since 2023, without "a previous version"', () => {
