@@ -71,6 +71,7 @@ export async function startService(
     requestTimeoutMs: config.requestTimeoutMs,
   });
   const controller = new ReleaseController({
+    featureGates: kube,
     kube,
     verifier: trust,
     logger,

@@ -13,6 +13,13 @@ import { applyInvalid, applyNothing, applyVerdict, planReconcile } from './recon
 import { toConditionReason } from './reasons.js';
 import type { EventSpec } from './reconcile.js';
 import type { TargetOptions } from './target.js';
+import {
+  ACCEPT_RISKS_GATE,
+  cvoGatesFromFeatureGate,
+  DEFAULT_CVO_GATES,
+  STATUS_RELEASE_ARCHITECTURE_GATE,
+} from './feature-gates.js';
+import type { CvoGates } from './feature-gates.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
 import { MAX_PUBLISHED_FAILURES } from './state-publisher.js';
@@ -67,6 +74,13 @@ export interface ControllerOptions {
    * desiredUpdate's Invalid message names it. Off by default, as on Default clusters.
    */
   readonly acceptRisks?: boolean;
+  /**
+   * Where the cluster's FeatureGate `cluster` is read on every reconcile, for the gates the CVO
+   * honours (ClusterUpdateAcceptRisks, and ImageStreamImportMode, its StatusReleaseArchitecture)
+   * at the cluster's version; it then decides `acceptRisks`. Without it: `acceptRisks` as given,
+   * StatusReleaseArchitecture off.
+   */
+  readonly featureGates?: { getFeatureGate(name: string): Promise<unknown> };
 }
 
 /** Node's process.arch as Go's GOARCH names it (what the CVO's runtime.GOARCH says). */
@@ -167,7 +181,7 @@ export class ReleaseController {
   private readonly clock: Clock;
   private readonly budgetMs: number;
   private readonly architecture: string;
-  private readonly target: TargetOptions;
+  private target: TargetOptions;
   /**
    * Aborted by stop(): verifications in flight end at once and nothing they concluded is
    * written. Each reconcile and re-check holds the signal it started under; start() makes a new one.
@@ -178,6 +192,10 @@ export class ReleaseController {
   private lastSpec: string | undefined;
   private statePublishing: Promise<void> = Promise.resolve();
   private synced = false;
+  /** The CVO feature gates as last read (or as configured). */
+  private gates: CvoGates;
+  /** What was last logged about the feature gates. */
+  private gatesState: string | undefined;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -186,6 +204,7 @@ export class ReleaseController {
     this.budgetMs = options.reconcileBudgetMs ?? DEFAULT_RECONCILE_BUDGET_MS;
     this.architecture = options.architecture ?? toGoArchitecture(process.arch);
     this.target = { acceptRisks: options.acceptRisks === true };
+    this.gates = { ...DEFAULT_CVO_GATES, acceptRisks: options.acceptRisks === true };
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
   }
@@ -308,6 +327,7 @@ export class ReleaseController {
         if (err instanceof KubeApiError && err.status === 404) return;
         throw err;
       }
+      await this.readFeatureGates(cv);
       const plan = planReconcile(cv, this.target);
       let status: ClusterVersionStatus;
       let events: EventSpec[] = [];
@@ -339,6 +359,7 @@ export class ReleaseController {
           ({ status, events } = applyVerdict(cv, plan, verification.outcome, {
             now: this.apiTime(),
             architecture: this.architecture,
+            statusReleaseArchitecture: this.gates.statusReleaseArchitecture,
             payload: verification.payload,
             release: verification.release,
           }));
@@ -396,6 +417,47 @@ export class ReleaseController {
       keys.add(`${TRUST_KEY}${desired}`);
     this.rechecks.sync(keys);
     this.publishState();
+  }
+
+  /**
+   * The cluster's CVO feature gates at its version (status.desired, else the newest history
+   * entry), as the CVO reads them; a FeatureGate that cannot be read leaves the defaults (all off:
+   * acceptRisks is then Invalid, never silently accepted). Logged once per change.
+   */
+  private async readFeatureGates(cv: ClusterVersion): Promise<void> {
+    const source = this.options.featureGates;
+    if (source === undefined) return;
+    const version = cv.status?.desired.version ?? cv.status?.history?.[0]?.version ?? '';
+    let gates: CvoGates;
+    let problem: string | undefined;
+    try {
+      gates = cvoGatesFromFeatureGate(await source.getFeatureGate('cluster'), version);
+    } catch (err) {
+      gates = DEFAULT_CVO_GATES;
+      problem = err instanceof Error ? err.message : String(err);
+    }
+    this.gates = gates;
+    this.target = { acceptRisks: gates.acceptRisks };
+    const state = JSON.stringify([version, gates, problem]);
+    if (state === this.gatesState) return;
+    this.gatesState = state;
+    const fields = {
+      version,
+      [ACCEPT_RISKS_GATE]: gates.acceptRisks,
+      [STATUS_RELEASE_ARCHITECTURE_GATE]: gates.statusReleaseArchitecture,
+    };
+    if (problem !== undefined)
+      this.options.logger.warn('could not read the FeatureGate; CVO feature gates off', {
+        ...fields,
+        error: problem,
+      });
+    else
+      this.options.logger.info(
+        gates.known
+          ? 'CVO feature gates'
+          : 'CVO feature gates: no FeatureGate entry for this version, all off',
+        fields,
+      );
   }
 
   private recordVerdict(image: string, verification: ClusterVerification): void {

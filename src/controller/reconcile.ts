@@ -227,6 +227,11 @@ export interface VerdictContext {
    * pkg/payload/payload.go:290-294).
    */
   readonly architecture: string;
+  /**
+   * The StatusReleaseArchitecture gate (the FeatureGate's ImageStreamImportMode): status.desired
+   * then carries the payload's (or the available update's) architecture.
+   */
+  readonly statusReleaseArchitecture?: boolean;
   /** The payload's verdict, when the port checked the payload. */
   readonly payload?: PayloadResult | undefined;
   /** The release's metadata (or why it could not be read), when the port read it. */
@@ -431,8 +436,10 @@ export function applyVerdict(
       image,
       ...(loaded?.url !== undefined ? { url: loaded.url } : {}),
       ...(loaded?.channels !== undefined ? { channels: loaded.channels } : {}),
+      ...(loaded?.architecture !== undefined ? { architecture: loaded.architecture } : {}),
     },
     status.availableUpdates,
+    context.statusReleaseArchitecture === true,
   );
   const history = recordTarget(
     status.history,
@@ -465,14 +472,20 @@ function mergeReleaseMetadata(
     readonly image: string;
     readonly url?: string;
     readonly channels?: readonly string[];
+    readonly architecture?: string;
   },
   availableUpdates: readonly Release[] | null,
+  statusReleaseArchitecture: boolean,
 ): Release {
   const merged: Release = {
     version: release.version,
     image: release.image,
     ...(release.url !== undefined && release.url !== '' ? { url: release.url } : {}),
     ...(release.channels !== undefined ? { channels: [...release.channels] } : {}),
+    // The payload's architecture reaches status only under the gate (pkg/cvo/status.go).
+    ...(statusReleaseArchitecture && release.architecture !== undefined
+      ? { architecture: release.architecture }
+      : {}),
   };
   const match = (availableUpdates ?? []).find((u) => equalDigest(u.image ?? '', release.image));
   if (match === undefined) return merged;
@@ -483,6 +496,13 @@ function mergeReleaseMetadata(
     merged.url = match.url;
   if (merged.channels === undefined && match.channels !== undefined && match.channels.length > 0)
     merged.channels = [...match.channels];
+  if (
+    statusReleaseArchitecture &&
+    merged.architecture === undefined &&
+    match.architecture !== undefined &&
+    match.architecture !== ''
+  )
+    merged.architecture = match.architecture;
   return merged;
 }
 

@@ -89,6 +89,11 @@ export interface ClusterConfigPort {
    * server returns it; undefined on a 404, whether the object or the API is missing.
    */
   getClusterImageConfig(name: string): Promise<unknown>;
+  /**
+   * The cluster-scoped FeatureGate `name` (config.openshift.io/v1) as the API server returns it;
+   * undefined on a 404, whether the object or the API is missing.
+   */
+  getFeatureGate(name: string): Promise<unknown>;
 }
 
 /** The cluster's mirror sets, and the kinds it does not serve at all. */
@@ -198,6 +203,11 @@ const WATCH_HEALTHY_RESET_MS = 60_000;
 const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
 const PROXY = { group: 'config.openshift.io', version: 'v1', plural: 'proxies' } as const;
 const IMAGE_CONFIG = { group: 'config.openshift.io', version: 'v1', plural: 'images' } as const;
+const FEATURE_GATE = {
+  group: 'config.openshift.io',
+  version: 'v1',
+  plural: 'featuregates',
+} as const;
 
 export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
   const kc = new KubeConfig();
@@ -386,6 +396,18 @@ export function createKubePort(source: KubeConfig): KubePort {
           `get image.config.openshift.io ${name}`,
           async (): Promise<unknown> =>
             await custom.getClusterCustomObject({ ...IMAGE_CONFIG, name }),
+        );
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+    getFeatureGate: async (name) => {
+      try {
+        return await call(
+          `get featuregate ${name}`,
+          async (): Promise<unknown> =>
+            await custom.getClusterCustomObject({ ...FEATURE_GATE, name }),
         );
       } catch (err) {
         if (err instanceof KubeApiError && err.status === 404) return undefined;

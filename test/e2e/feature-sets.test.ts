@@ -224,6 +224,64 @@ for (const featureSet of FEATURE_SETS) {
       assert.equal(cv.status?.history?.[0]?.image, unsigned);
     });
 
+    if (!defaultSet) {
+      it('reads the FeatureGate as the CVO: acceptRisks is Invalid until ClusterUpdateAcceptRisks is enabled for the cluster’s version', async (t) => {
+        const c = cluster(t);
+        if (!c || !signer) return;
+        const version = (await c.admin.getClusterVersion('version')).status?.desired.version ?? '';
+        const risky = `${REPO}@${digestOf(3)}`;
+        await signer.publish(digestOf(3));
+        const request = { image: risky, version: '4.17.3', acceptRisks: [{ name: 'SomeRisk' }] };
+        await requestUpdate(c, request);
+        const invalid = await waitFor(
+          c.admin,
+          (x) => condition(x, 'Invalid')?.status === 'True',
+          'Invalid for acceptRisks without the gate',
+        );
+        assert.equal(
+          condition(invalid, 'Invalid')?.message,
+          'The cluster version is invalid: spec.desiredUpdate.acceptRisks: Forbidden: acceptRisks must not be specified',
+        );
+        await c.kubectl(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'config.openshift.io/v1',
+            kind: 'FeatureGate',
+            metadata: { name: 'cluster' },
+            spec: { featureSet: 'TechPreviewNoUpgrade' },
+          }),
+        );
+        await c.kubectl([
+          'patch',
+          'featuregate',
+          'cluster',
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({
+            status: {
+              featureGates: [
+                { version, enabled: [{ name: 'ClusterUpdateAcceptRisks' }], disabled: [] },
+              ],
+            },
+          }),
+        ]);
+        // A spec edit makes the controller reconcile (and read the gate) again.
+        await requestUpdate(c, {
+          ...request,
+          acceptRisks: [{ name: 'SomeRisk' }, { name: 'Other' }],
+        });
+        const accepted = await waitFor(
+          c.admin,
+          (x) => x.status?.desired.image === risky,
+          'acceptance with the gate on',
+        );
+        assert.equal(condition(accepted, 'Invalid'), undefined);
+        assert.equal(accepted.status?.history?.[0]?.verified, true);
+        await c.kubectl(['delete', 'featuregate', 'cluster']);
+      });
+    }
+
     if (defaultSet) {
       it('logged that ClusterImagePolicies are not served once, not once per verification', async (t) => {
         if (!cluster(t)) return;

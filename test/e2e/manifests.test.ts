@@ -563,6 +563,7 @@ describe('manifests/ on a real control plane', () => {
       ['get', 'secrets:pull-secret', 'openshift-config'],
       ['get', 'proxies.config.openshift.io:cluster'],
       ['get', 'images.config.openshift.io:cluster'],
+      ['get', 'featuregates.config.openshift.io:cluster'],
     ];
     const denied: [string, string, string?][] = [
       ['update', 'clusterversions.config.openshift.io'],
@@ -580,6 +581,8 @@ describe('manifests/ on a real control plane', () => {
       ['list', 'images.config.openshift.io'],
       ['get', 'images.config.openshift.io:other'],
       ['update', 'images.config.openshift.io:cluster'],
+      ['list', 'featuregates.config.openshift.io'],
+      ['get', 'featuregates.config.openshift.io:other'],
       ['get', 'secrets', 'openshift-config-managed'],
       ['delete', 'configmaps', 'openshift-config-managed'],
       ['list', 'configmaps', 'openshift-config'],

@@ -36,6 +36,7 @@ export type MemoryResource =
   | 'secrets'
   | 'proxies'
   | 'images'
+  | 'featuregates'
   | 'tokenreviews'
   | 'subjectaccessreviews';
 
@@ -179,6 +180,8 @@ export class MemoryKube implements KubePort {
   readonly proxies = new Map<string, unknown>();
   /** Cluster-scoped image configurations by name (getClusterImageConfig). */
   readonly imageConfigs = new Map<string, unknown>();
+  /** Cluster-scoped FeatureGates by name (getFeatureGate). */
+  readonly featureGates = new Map<string, unknown>();
   /**
    * Optional resource types the cluster does not serve under the version the client lists: the
    * versions it serves instead, none (`[]`) when their CRD is not installed at all. What the real
@@ -473,6 +476,12 @@ export class MemoryKube implements KubePort {
   async getSecret(namespace: string, name: string): Promise<SecretData | undefined> {
     await this.act({ verb: 'get', resource: 'secrets', namespace, name });
     const found = this.secrets.get(`${namespace}/${name}`);
+    return found !== undefined ? structuredClone(found) : undefined;
+  }
+
+  async getFeatureGate(name: string): Promise<unknown> {
+    await this.act({ verb: 'get', resource: 'featuregates', name });
+    const found = this.featureGates.get(name);
     return found !== undefined ? structuredClone(found) : undefined;
   }
 

@@ -34,7 +34,10 @@ function cv(
     apiVersion: 'config.openshift.io/v1',
     kind: 'ClusterVersion',
     metadata: { name: 'version', generation: 3 },
-    spec: { clusterID: '7d1f3a34-7d1f-4c1f-9c1f-7d1f3a347d1f', ...(desiredUpdate ? { desiredUpdate } : {}) },
+    spec: {
+      clusterID: '7d1f3a34-7d1f-4c1f-9c1f-7d1f3a347d1f',
+      ...(desiredUpdate ? { desiredUpdate } : {}),
+    },
     status: {
       desired: { version: '4.16.0', image: IMG(1) },
       observedGeneration: 1,

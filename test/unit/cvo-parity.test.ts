@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 
 import { toGoArchitecture } from '../../src/controller/controller.js';
 import { prune, recordTarget } from '../../src/controller/history.js';
+import { cvoGatesFromFeatureGate, DEFAULT_CVO_GATES } from '../../src/controller/feature-gates.js';
 import { applyNothing, applyVerdict, planReconcile } from '../../src/controller/reconcile.js';
 import type { VerificationOutcome } from '../../src/controller/reconcile.js';
 import { goQuote, isSemver, resolveTarget } from '../../src/controller/target.js';
@@ -872,5 +873,80 @@ describe('CVO parity: history (pkg/cvo/status.go:64-155, pkg/cvo/status_history.
 describe('CVO parity: the signature cache ConfigMap', () => {
   it('is library-go’s, which the CVO reads and writes', () => {
     assert.equal(defaultServiceConfig({}).signatureCacheName, LIBRARY_GO_SIGNATURE_CONFIGMAP);
+  });
+});
+
+describe('CVO parity: feature gates (pkg/featuregates/featuregates.go CvoGatesFromFeatureGate)', () => {
+  const gate = (version: string, enabled: string[], disabled: string[] = []) => ({
+    apiVersion: 'config.openshift.io/v1',
+    kind: 'FeatureGate',
+    metadata: { name: 'cluster' },
+    status: {
+      featureGates: [
+        {
+          version,
+          enabled: enabled.map((name) => ({ name })),
+          disabled: disabled.map((name) => ({ name })),
+        },
+      ],
+    },
+  });
+
+  it('reads only the entry of the version asked for, enabled then disabled', () => {
+    const both = gate(
+      '4.16.0',
+      ['ClusterUpdateAcceptRisks', 'ImageStreamImportMode', 'Other'],
+      ['ImageStreamImportMode'],
+    );
+    assert.deepEqual(cvoGatesFromFeatureGate(both, '4.16.0'), {
+      acceptRisks: true,
+      statusReleaseArchitecture: false,
+      known: true,
+    });
+    assert.deepEqual(cvoGatesFromFeatureGate(both, '4.17.0'), DEFAULT_CVO_GATES);
+    assert.deepEqual(cvoGatesFromFeatureGate(undefined, '4.16.0'), DEFAULT_CVO_GATES);
+    assert.deepEqual(
+      cvoGatesFromFeatureGate({ status: { featureGates: 'x' } }, '4.16.0'),
+      DEFAULT_CVO_GATES,
+    );
+  });
+
+  it('the controller reads the FeatureGate at the cluster’s version: acceptRisks valid under ClusterUpdateAcceptRisks, desired.architecture under ImageStreamImportMode', async () => {
+    let featureGate: unknown = gate(CURRENT_RELEASE.version, []);
+    const f = await startController(
+      {
+        architecture: 'amd64',
+        featureGates: { getFeatureGate: () => Promise.resolve(featureGate) },
+      },
+      [{ version: '4.17.0', image: IMG(2) }],
+    );
+    const risks = [{ name: 'SomeInfrastructureThing' }];
+    await f.request({ version: '4.17.0', image: IMG(2), acceptRisks: risks });
+    assert.equal(
+      (await f.condition('Invalid'))?.message,
+      invalidMessage('spec.desiredUpdate.acceptRisks', FORBIDDEN, ACCEPT_RISKS_FORBIDDEN),
+    );
+    // The gate turned on for this version: the same request is valid and verified.
+    featureGate = gate(CURRENT_RELEASE.version, [
+      'ClusterUpdateAcceptRisks',
+      'ImageStreamImportMode',
+    ]);
+    f.verifier.behave(IMG(2), {
+      kind: 'verdict',
+      verification: {
+        ...verifiedVerdict(IMG(2)),
+        release: { kind: 'loaded', version: '4.17.0', architecture: 'Multi' },
+      },
+    });
+    await f.request({
+      version: '4.17.0',
+      image: IMG(2),
+      acceptRisks: [...risks, { name: 'Another' }],
+    });
+    assert.equal(await f.condition('Invalid'), undefined);
+    const accepted = await f.clusterVersion();
+    assert.equal(accepted.status?.desired.image, IMG(2));
+    assert.equal(accepted.status?.desired.architecture, 'Multi', 'StatusReleaseArchitecture');
+    await f.controller.stop();
   });
 });

@@ -23,7 +23,8 @@ export const OPENSHIFT_NAMESPACES = [
  *   ClusterImagePolicy or ImagePolicy CRD, as every cluster without TechPreviewNoUpgrade had
  *   before those APIs went GA. The mirror-set CRDs, GA for long, are installed.
  *
- * Both get the cluster Proxy and image configuration CRDs (written here: {@link OWN_CRD_DIR}).
+ * Both get the cluster Proxy, image configuration and FeatureGate CRDs (written here:
+ * {@link OWN_CRD_DIR}).
  */
 export type FeatureSet = 'Default' | 'TechPreviewNoUpgrade';
 
@@ -57,10 +58,15 @@ export function crdFiles(featureSet: FeatureSet): readonly CrdFile[] {
       name: 'imagecontentsourcepolicies.operator.openshift.io',
     },
   ];
-  // Every cluster has these: the cluster Proxy and the cluster image configuration.
+  // Every cluster has these: the cluster Proxy, image configuration and FeatureGate.
   const clusterConfig: CrdFile[] = [
     { file: 'proxies.config.openshift.io.yaml', name: 'proxies.config.openshift.io', own: true },
     { file: 'images.config.openshift.io.yaml', name: 'images.config.openshift.io', own: true },
+    {
+      file: 'featuregates.config.openshift.io.yaml',
+      name: 'featuregates.config.openshift.io',
+      own: true,
+    },
   ];
   const clusterVersion: CrdFile = {
     file: `0000_00_cluster-version-operator_01_clusterversions-${featureSet}.crd.yaml`,
