@@ -316,6 +316,16 @@ describe(
         url: 'https://access.redhat.com/errata/RHSA-2024:0000',
       });
       assert.equal(cv.status?.history?.[0]?.version, version);
+      // `cvo-verifier history` shows the version of this by-image update, not "-".
+      let history = '';
+      await runCli(['history', '--kubeconfig', tc.cluster.kubeconfig], {
+        stdout: (text) => (history += text),
+        stderr: (text) => (history += text),
+        env: {},
+        cwd: process.cwd(),
+      });
+      const row = history.split('\n').find((line) => line.includes(r.pullspec)) ?? '';
+      assert.match(row, new RegExp(`\\s${version.replaceAll('.', '\\.')}\\s`), history);
 
       // A signed digest the registry does not have: verified and accepted (loading is the CVO's
       // step), with a Warning saying the version could not be read.
