@@ -1,5 +1,5 @@
 import type { ClusterVersion, Update } from '../kube/types.js';
-import { goUrlParseFails, goUuid } from './go-parse.js';
+import { goUrlParseFails, goUuid } from '../image/go-parse.js';
 
 /** The release an admin asked for, resolved from spec.desiredUpdate. */
 export type TargetResolution =

@@ -1,5 +1,6 @@
 import { VerifyError } from '../errors.js';
 import { parsePullspec } from '../image/pullspec.js';
+import { goUrlParseFails } from '../image/go-parse.js';
 import type { DigestPullspec, Pullspec } from '../image/pullspec.js';
 import { isJsonObject, parseStrictJson, StrictJsonError } from '../json/strict-json.js';
 import type { JsonValue } from '../json/strict-json.js';
@@ -56,8 +57,11 @@ export interface ReleaseMetadata {
   readonly version: string;
   /** Versions that may update to this one; empty when absent. */
   readonly previous: readonly string[];
-  /** Free-form string annotations (e.g. `url`); empty when absent. */
-  readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * Free-form annotations (e.g. `url`), any JSON value as the CVO reads them
+   * (`map[string]interface{}`); empty when absent.
+   */
+  readonly metadata: Readonly<Record<string, unknown>>;
 }
 
 /** One image referenced by one or more tags of `image-references`. */
@@ -225,10 +229,11 @@ export function parseImageReferences(bytes: Uint8Array): ImageReferences {
 }
 
 /**
- * Parses `release-manifests/release-metadata` (kind `cincinnati-metadata-v0`). `version` and
- * every `previous` entry must be semantic versions (Cincinnati parses them as such); `metadata`
- * must map strings to strings. Unknown top-level fields (e.g. `next`) are ignored. Throws
- * {@link VerifyError} `INVALID_CONTENT` naming the field at fault.
+ * Parses `release-manifests/release-metadata` (kind `cincinnati-metadata-v0`) as the CVO loads it
+ * (pkg/payload/payload.go loadReleaseMetadata): `version` must be a semantic version, `previous`
+ * strings, `metadata` an object of any values. Unknown top-level fields (e.g. `next`) are ignored.
+ * Stricter than Go's encoding/json in one way: a duplicate key is refused, where Go takes the
+ * last. Throws {@link VerifyError} `INVALID_CONTENT` naming the field at fault.
  */
 export function parseReleaseMetadata(bytes: Uint8Array): ReleaseMetadata {
   const file = RELEASE_METADATA;
@@ -237,21 +242,15 @@ export function parseReleaseMetadata(bytes: Uint8Array): ReleaseMetadata {
   const version = requireSemver(root.version, file, 'version');
 
   const previous: string[] = [];
-  if (root.previous !== undefined) {
+  if (root.previous !== undefined && root.previous !== null) {
     const entries = requireArray(root.previous, file, 'previous', MAX_PREVIOUS_VERSIONS);
     for (const [i, entry] of entries.entries())
-      previous.push(requireSemver(entry, file, `previous[${i}]`));
+      previous.push(requireString(entry, file, `previous[${i}]`, MAX_VERSION_LENGTH));
   }
 
-  const entries: [string, string][] = [];
-  if (root.metadata !== undefined) {
-    const object = requireObject(root.metadata, file, 'metadata');
-    for (const [key, value] of Object.entries(object)) {
-      if (typeof value !== 'string') {
-        throw invalid(file, `metadata[${quote(key)}] must be a string, got ${typeOf(value)}`);
-      }
-      entries.push([key, value]);
-    }
+  let entries: [string, unknown][] = [];
+  if (root.metadata !== undefined && root.metadata !== null) {
+    entries = Object.entries(requireObject(root.metadata, file, 'metadata'));
   }
   // fromEntries defines own properties, so a key named `__proto__` stays an ordinary entry.
   return { version, previous, metadata: Object.fromEntries(entries) };
@@ -278,32 +277,42 @@ export function releaseFacts(metadata: ReleaseMetadata): ReleaseFacts {
   const problems: string[] = [];
   const fields = metadata.metadata;
   let url: string | undefined;
-  const rawUrl = fields.url;
-  if (rawUrl !== undefined) {
-    // Go's url.Parse refuses control characters; it accepts nearly everything else.
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    if (/[\u0000-\u001f\u007f]/.test(rawUrl)) problems.push('invalid release URL');
-    else url = rawUrl;
+  if ('url' in fields) {
+    const raw = fields.url;
+    if (typeof raw !== 'string') problems.push(`URL is not a string: ${describe(raw)}`);
+    else if (goUrlParseFails(raw)) problems.push(`invalid release URL: ${quote(raw)}`);
+    else url = raw;
   }
   let architecture: 'Multi' | undefined;
-  const rawArchitecture = fields['release.openshift.io/architecture'];
-  if (rawArchitecture !== undefined) {
-    if (rawArchitecture === 'multi') architecture = 'Multi';
-    else
-      problems.push(
-        `unrecognized release.openshift.io/architecture value ${quote(rawArchitecture)}`,
-      );
+  const architectureKey = 'release.openshift.io/architecture';
+  if (architectureKey in fields) {
+    const raw = fields[architectureKey];
+    if (typeof raw !== 'string')
+      problems.push(`${architectureKey} is not a string: ${describe(raw)}`);
+    else if (raw === 'multi') architecture = 'Multi';
+    else problems.push(`unrecognized ${architectureKey} value ${quote(raw)}`);
   }
   let channels: string[] | undefined;
-  const rawChannels = fields['io.openshift.upgrades.graph.release.channels'];
-  if (rawChannels !== undefined) {
-    const named = rawChannels.split(',').filter((c) => c !== '');
-    if (rawChannels === '')
-      problems.push('io.openshift.upgrades.graph.release.channels is an empty string');
-    else if (named.length === 0)
-      problems.push('no non-empty channels in io.openshift.upgrades.graph.release.channels');
-    // Go's sort.Strings: byte order.
-    else channels = named.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const channelsKey = 'io.openshift.upgrades.graph.release.channels';
+  if (channelsKey in fields) {
+    const raw = fields[channelsKey];
+    if (typeof raw !== 'string') {
+      problems.push(`${channelsKey} is not a string: ${describe(raw)}`);
+    } else if (raw === '') {
+      problems.push(`${channelsKey} is an empty string`);
+    } else {
+      const named = raw.split(',');
+      // As the CVO: empty entries named from the last to the first, then dropped.
+      for (let i = named.length - 1; i >= 0; i--) {
+        if (named[i] === '') {
+          problems.push(`${channelsKey} entry ${String(i)} is an empty string: ${quote(raw)}`);
+          named.splice(i, 1);
+        }
+      }
+      if (named.length === 0) problems.push(`no non-empty channels in ${channelsKey} []`);
+      // Go's sort.Strings: byte order.
+      else channels = named.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    }
   }
   return {
     ...(architecture !== undefined ? { architecture } : {}),
@@ -311,6 +320,11 @@ export function releaseFacts(metadata: ReleaseMetadata): ReleaseFacts {
     ...(channels !== undefined ? { channels } : {}),
     problems,
   };
+}
+
+/** A JSON value in a log line (Go prints %v; the value is what matters). */
+function describe(value: unknown): string {
+  return JSON.stringify(value);
 }
 
 /**

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { goUrlParseFails, goUuid } from '../../src/controller/go-parse.js';
+import { goUrlParseFails, goUuid } from '../../src/image/go-parse.js';
 import { diffSeed, seededRandom } from '../helpers/differential.js';
 import { runGoParsersHarness } from '../helpers/interop.js';
 import type { GoParsersCase } from '../helpers/interop.js';
@@ -59,6 +59,9 @@ const URLS = [
   'https://[::ffff:01.2.3.4]/',
   'https://[fe80::1%25en%C3%A9]/',
   'https://a:1:2/',
+  'https://graph.example.com:8443:1/api',
+  'http://localhost:80:80/',
+  'https://a:b:1/',
   'ftp://a:1:2/',
   'https://h%C3%A9st/',
   'https://h%25st/',

@@ -57,12 +57,12 @@ interface LayerCase {
 }
 
 /** A valid image-references naming one component whose digest encodes `marker`. */
-function refs(marker: string): string {
+function refs(marker: string, version = '4.17.0'): string {
   const hex = createHash('sha256').update(marker).digest('hex');
   return JSON.stringify({
     kind: 'ImageStream',
     apiVersion: 'image.openshift.io/v1',
-    metadata: { name: '4.17.0' },
+    metadata: { name: version },
     spec: {
       tags: [
         {
@@ -83,6 +83,8 @@ function meta(version = '4.17.0'): string {
 
 const GOOD = refs('good');
 const EVIL = refs('evil');
+/** EVIL for a release-metadata of 4.17.1 (the two files must name the same release). */
+const EVIL_4171 = refs('evil', '4.17.1');
 
 /** A base layer: some OS files, the release directory, its two files. */
 function baseLayer(extra: TarEntryInput[] = []): Buffer {
@@ -148,7 +150,7 @@ function systematicCases(): LayerCase[] {
     makeTar([
       { name: '.wh.release-manifests', body: '' },
       { name: 'release-manifests/', type: 'dir' },
-      { name: REFS, body: EVIL },
+      { name: REFS, body: EVIL_4171 },
       { name: META, body: meta('4.17.1') },
     ]),
   ]);
@@ -164,7 +166,7 @@ function systematicCases(): LayerCase[] {
     makeTar([
       { name: 'release-manifests/', type: 'dir' },
       { name: 'release-manifests/.wh..wh..opq', body: '' },
-      { name: REFS, body: EVIL },
+      { name: REFS, body: EVIL_4171 },
       { name: META, body: meta('4.17.1') },
     ]),
   ]);
@@ -172,7 +174,7 @@ function systematicCases(): LayerCase[] {
     baseLayer(),
     makeTar([
       { name: 'release-manifests/', type: 'dir' },
-      { name: REFS, body: EVIL },
+      { name: REFS, body: EVIL_4171 },
       { name: META, body: meta('4.17.1') },
       { name: 'release-manifests/.wh..wh..opq', body: '' },
     ]),
@@ -180,7 +182,7 @@ function systematicCases(): LayerCase[] {
   add('opaque-root-after-new', [
     baseLayer(),
     makeTar([
-      { name: REFS, body: EVIL },
+      { name: REFS, body: EVIL_4171 },
       { name: META, body: meta('4.17.1') },
       { name: '.wh..wh..opq', body: '' },
     ]),

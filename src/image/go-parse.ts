@@ -4,7 +4,8 @@ import { isIPv4, isIPv6 } from 'node:net';
  * What the CVO's validation asks of Go's parsers, for spec.upstream and spec.clusterID
  * (lib/validation/validation.go:19-31): whether net/url's Parse fails (Go 1.26), and the variant
  * and version github.com/google/uuid v1.6.0's Parse gives. Ported from their sources and judged
- * by them in test/interop/differential-go-parsers.test.ts.
+ * by them in test/interop/differential-go-parsers.test.ts. In the core: release-metadata's url is
+ * checked with the same parser (cincinnati.ParseMetadata).
  */
 
 /**
@@ -96,7 +97,7 @@ function parseFails(raw: string): boolean {
       rest = authority.slice(slash);
       authority = authority.slice(0, slash);
     }
-    if (authorityFails(scheme?.toLowerCase(), authority)) return true;
+    if (authorityFails(authority)) return true;
   }
   return escapeFails(rest, 'other');
 }
@@ -118,9 +119,9 @@ function getScheme(raw: string): string | typeof MISSING_SCHEME | undefined {
   return undefined;
 }
 
-function authorityFails(scheme: string | undefined, authority: string): boolean {
+function authorityFails(authority: string): boolean {
   const at = authority.lastIndexOf('@');
-  if (hostFails(scheme, at < 0 ? authority : authority.slice(at + 1))) return true;
+  if (hostFails(at < 0 ? authority : authority.slice(at + 1))) return true;
   if (at < 0) return false;
   const userinfo = authority.slice(0, at);
   if (!/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo)) return true;
@@ -128,8 +129,12 @@ function authorityFails(scheme: string | undefined, authority: string): boolean 
   return escapeFails(user, 'other') || (password !== undefined && escapeFails(password, 'other'));
 }
 
-/** parseHost; the Go 1.26 default `urlstrictcolons=1`. */
-function hostFails(scheme: string | undefined, host: string): boolean {
+/**
+ * parseHost as the CVO runs it: its go.mod says go 1.25, so GODEBUG keeps `urlstrictcolons=0`
+ * (Go 1.26 made strict colons the default for modules that say go 1.26): the port is what
+ * follows the last colon, for http and https too.
+ */
+function hostFails(host: string): boolean {
   const open = host.lastIndexOf('[');
   if (open > 0) return true;
   if (open === 0) {
@@ -150,13 +155,8 @@ function hostFails(scheme: string | undefined, host: string): boolean {
     }
     return !isIpv6Literal(address);
   }
-  const first = host.indexOf(':');
-  if (first !== -1) {
-    const last = host.lastIndexOf(':');
-    // Strict colons for http and https: a second colon makes the port invalid.
-    const i = last !== first && (scheme === 'http' || scheme === 'https') ? first : last;
-    if (!validOptionalPort(host.slice(i))) return true;
-  }
+  const last = host.lastIndexOf(':');
+  if (last !== -1 && !validOptionalPort(host.slice(last))) return true;
   return escapeFails(host, 'host');
 }
 
