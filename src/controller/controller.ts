@@ -83,6 +83,11 @@ export interface ControllerOptions {
   readonly featureGates?: { getFeatureGate(name: string): Promise<unknown> };
 }
 
+/** The FeatureGate as read for one reconcile: the object (undefined when absent) or why not. */
+type FeatureGateRead =
+  | { readonly kind: 'read'; readonly object: unknown }
+  | { readonly kind: 'unreadable'; readonly error: unknown };
+
 /** Node's process.arch as Go's GOARCH names it (what the CVO's runtime.GOARCH says). */
 export function toGoArchitecture(arch: string): string {
   switch (arch) {
@@ -320,6 +325,9 @@ export class ReleaseController {
     const outcomes = new Map<string, ClusterVerification>();
     for (let attempt = 1; ; attempt++) {
       if (lifetime.aborted) return;
+      // Read alongside the ClusterVersion: which FeatureGate is read does not depend on it, only
+      // which of its versions applies does. It never rejects (unreadable means all gates off).
+      const featureGate = this.readFeatureGate();
       let cv: ClusterVersion;
       try {
         cv = await this.options.kube.getClusterVersion(name);
@@ -327,7 +335,7 @@ export class ReleaseController {
         if (err instanceof KubeApiError && err.status === 404) return;
         throw err;
       }
-      await this.readFeatureGates(cv);
+      this.applyFeatureGates(cv, await featureGate);
       const plan = planReconcile(cv, this.target);
       let status: ClusterVersionStatus;
       let events: EventSpec[] = [];
@@ -420,18 +428,33 @@ export class ReleaseController {
   }
 
   /**
-   * The cluster's CVO feature gates at its version (status.desired, else the newest history
-   * entry), as the CVO reads them; a FeatureGate that cannot be read leaves the defaults (all off:
-   * acceptRisks is then Invalid, never silently accepted). Logged once per change.
+   * The FeatureGate `cluster` as the API server answered (undefined when none is configured);
+   * never rejects: a failure is part of the answer.
    */
-  private async readFeatureGates(cv: ClusterVersion): Promise<void> {
+  private async readFeatureGate(): Promise<FeatureGateRead | undefined> {
     const source = this.options.featureGates;
-    if (source === undefined) return;
+    if (source === undefined) return undefined;
+    try {
+      return { kind: 'read', object: await source.getFeatureGate('cluster') };
+    } catch (err) {
+      return { kind: 'unreadable', error: err };
+    }
+  }
+
+  /**
+   * The cluster's CVO feature gates at its version (status.desired, else the newest history
+   * entry), from {@link readFeatureGate}'s answer, as the CVO reads them; a FeatureGate that
+   * cannot be read leaves the defaults (all off: acceptRisks is then Invalid, never silently
+   * accepted). Logged once per change. Nothing changes when no FeatureGate source is configured.
+   */
+  private applyFeatureGates(cv: ClusterVersion, read: FeatureGateRead | undefined): void {
+    if (read === undefined) return;
     const version = cv.status?.desired.version ?? cv.status?.history?.[0]?.version ?? '';
     let gates: CvoGates;
     let problem: string | undefined;
     try {
-      gates = cvoGatesFromFeatureGate(await source.getFeatureGate('cluster'), version);
+      if (read.kind === 'unreadable') throw read.error;
+      gates = cvoGatesFromFeatureGate(read.object, version);
     } catch (err) {
       gates = DEFAULT_CVO_GATES;
       problem = err instanceof Error ? err.message : String(err);

@@ -214,33 +214,44 @@ export class ClusterTrustReader {
   /**
    * `registry` reads the running release's payload (root of trust from the payload) with this
    * verification's credentials and proxy, through the cluster's mirrors; default the reader's
-   * own client, without mirrors.
+   * own client, without mirrors. A function is called only when the payload is read, so that
+   * access can be read alongside the rest.
+   *
+   * The root of trust, the cluster CA bundle and each store's CA ConfigMap are read together; a
+   * failure is thrown as reading them one after another would have thrown it (see
+   * {@link readInOrder}).
    */
-  async gpgInputs(cv: ClusterVersion, registry?: RegistryReadAccess): Promise<GpgTrustInputs> {
+  async gpgInputs(
+    cv: ClusterVersion,
+    registry?: RegistryReadAccess | (() => Promise<RegistryReadAccess | undefined>),
+  ): Promise<GpgTrustInputs> {
     const { source, signatureNamespace, caNamespace } = this.options;
     const rootOfTrust =
       this.options.rootOfTrustFromPayload === true
-        ? await this.payloadTrust(cv, registry)
-        : await this.configMapTrust();
-    const clusterCa = await this.clusterCa();
+        ? (async () =>
+            this.payloadTrust(cv, typeof registry === 'function' ? await registry() : registry))()
+        : this.configMapTrust();
     const specStores = cv.spec.signatureStores;
-    let signatureStores: StoreInput[] | undefined;
-    if (specStores !== undefined) {
-      signatureStores = [];
-      for (const store of specStores) {
-        if (store.ca === undefined) {
-          signatureStores.push({ url: store.url });
-          continue;
-        }
-        const caMap = await source.getConfigMap(caNamespace, store.ca.name);
-        signatureStores.push({
-          url: store.url,
-          ca: { configMap: `${caNamespace}/${store.ca.name}`, pem: caMap?.data?.['ca.crt'] },
-        });
-      }
-    }
-    return {
+    const stores =
+      specStores === undefined
+        ? Promise.resolve(undefined)
+        : readInOrder(
+            specStores.map(async (store): Promise<StoreInput> => {
+              if (store.ca === undefined) return { url: store.url };
+              const caMap = await source.getConfigMap(caNamespace, store.ca.name);
+              return {
+                url: store.url,
+                ca: { configMap: `${caNamespace}/${store.ca.name}`, pem: caMap?.data?.['ca.crt'] },
+              };
+            }),
+          );
+    const [trust, clusterCa, signatureStores] = await readInOrder([
       rootOfTrust,
+      this.clusterCa(),
+      stores,
+    ]);
+    return {
+      rootOfTrust: trust,
       signatureStores,
       clusterCa,
       listSignatureConfigMaps: () =>
@@ -287,71 +298,105 @@ export class ClusterTrustReader {
   }
 
   /**
-   * The pull secret's credentials, the cluster Proxy and its CA bundle, read fresh. A pull secret
-   * or Proxy that does not exist is none (logged once per change); one that cannot be read (403,
-   * 500) is thrown: credentials that may exist are never taken for none. A pull secret that is
-   * not valid docker config JSON is logged (its source and the offending registry key, never a
-   * secret) and registries are read anonymously, as a node without usable credentials would.
+   * The pull secret's credentials, the cluster Proxy and its CA bundle, and the image
+   * configuration's registry CAs, read fresh and together (a failure is thrown as reading them
+   * in that order would have thrown it). A pull secret or Proxy that does not exist is none
+   * (logged once per change); one that cannot be read (403, 500) is thrown: credentials that may
+   * exist are never taken for none. A pull secret that is not valid docker config JSON is logged
+   * (its source and the offending registry key, never a secret) and registries are read
+   * anonymously, as a node without usable credentials would.
    */
   async accessInputs(): Promise<AccessInputs> {
-    const { source, caNamespace } = this.options;
-    const secret = await source.getSecret(PULL_SECRET.namespace, PULL_SECRET.name);
-    const where = `${PULL_SECRET.namespace}/${PULL_SECRET.name}`;
-    let credentials: RegistryCredentials | undefined;
-    let secretState: string;
-    const encoded = secret?.data?.[PULL_SECRET_KEY];
-    if (secret === undefined) {
-      secretState = `no pull secret ${where}: registries are read anonymously`;
-    } else if (encoded === undefined) {
-      secretState = `pull secret ${where} has no ${PULL_SECRET_KEY}: registries are read anonymously`;
-    } else {
-      try {
-        credentials = parseDockerConfig(
-          Buffer.from(encoded, 'base64').toString('utf8'),
-          `pull secret ${where} ${PULL_SECRET_KEY}`,
-        );
-        secretState = `pull secret ${where}: credentials for ${credentials.registries().join(', ') || 'no registry'}`;
-      } catch (err) {
-        if (!isVerifyError(err, 'INVALID_CREDENTIALS_FILE')) throw err;
-        // The message names the source and a registry key only (parseDockerConfig's contract).
-        secretState = `${err.message}: registries are read anonymously`;
-      }
-    }
-
-    const object = await source.getClusterProxy(CLUSTER_PROXY_NAME);
-    let proxy: ProxySettings | undefined;
-    let proxyCa: string | undefined;
-    let proxyState = `no Proxy ${CLUSTER_PROXY_NAME}: the environment's proxy settings apply`;
-    if (object !== undefined) {
-      const { status, spec } = (typeof object === 'object' && object !== null ? object : {}) as {
-        status?: Record<string, unknown>;
-        spec?: { trustedCA?: { name?: unknown } };
-      };
-      const text = (value: unknown): string | undefined =>
-        typeof value === 'string' && value !== '' ? value : undefined;
-      const httpProxy = text(status?.httpProxy);
-      const httpsProxy = text(status?.httpsProxy);
-      const noProxy = text(status?.noProxy);
-      proxy = {
-        ...(httpProxy !== undefined ? { httpProxy } : {}),
-        ...(httpsProxy !== undefined ? { httpsProxy } : {}),
-        ...(noProxy !== undefined ? { noProxy } : {}),
-      };
-      proxyState = `Proxy ${CLUSTER_PROXY_NAME}: ${JSON.stringify(describeProxySettings(proxy))}`;
-      const caName = text(spec?.trustedCA?.name);
-      if (caName !== undefined) {
-        const cm = await source.getConfigMap(caNamespace, caName);
-        const bundle = cm?.data?.[PROXY_CA_KEY];
-        if (bundle?.includes('-----BEGIN CERTIFICATE-----') === true) proxyCa = bundle;
-        else
-          proxyState += `; its trustedCA config map ${caNamespace}/${caName} has no certificate in ${PROXY_CA_KEY}`;
-      }
-    }
-    const { registryCa, registryCaState } = await this.registryCas();
-    const state = `${secretState}; ${proxyState}; ${registryCaState}`;
+    const [secret, proxy, registry] = await readInOrder([
+      this.pullSecret(),
+      this.clusterProxy(),
+      this.registryCas(),
+    ]);
+    const state = `${secret.state}; ${proxy.state}; ${registry.registryCaState}`;
     if (state !== this.accessState) this.options.logger?.info('registry access', { state });
     this.accessState = state;
-    return { credentials, proxy, proxyCa, ...(registryCa !== undefined ? { registryCa } : {}) };
+    const { registryCa } = registry;
+    return {
+      credentials: secret.credentials,
+      proxy: proxy.proxy,
+      proxyCa: proxy.proxyCa,
+      ...(registryCa !== undefined ? { registryCa } : {}),
+    };
+  }
+
+  /** The pull secret's credentials (see {@link accessInputs}) and what to log about them. */
+  private async pullSecret(): Promise<{
+    credentials: RegistryCredentials | undefined;
+    state: string;
+  }> {
+    const secret = await this.options.source.getSecret(PULL_SECRET.namespace, PULL_SECRET.name);
+    const where = `${PULL_SECRET.namespace}/${PULL_SECRET.name}`;
+    const encoded = secret?.data?.[PULL_SECRET_KEY];
+    if (secret === undefined)
+      return {
+        credentials: undefined,
+        state: `no pull secret ${where}: registries are read anonymously`,
+      };
+    if (encoded === undefined)
+      return {
+        credentials: undefined,
+        state: `pull secret ${where} has no ${PULL_SECRET_KEY}: registries are read anonymously`,
+      };
+    try {
+      const credentials = parseDockerConfig(
+        Buffer.from(encoded, 'base64').toString('utf8'),
+        `pull secret ${where} ${PULL_SECRET_KEY}`,
+      );
+      return {
+        credentials,
+        state: `pull secret ${where}: credentials for ${credentials.registries().join(', ') || 'no registry'}`,
+      };
+    } catch (err) {
+      if (!isVerifyError(err, 'INVALID_CREDENTIALS_FILE')) throw err;
+      // The message names the source and a registry key only (parseDockerConfig's contract).
+      return { credentials: undefined, state: `${err.message}: registries are read anonymously` };
+    }
+  }
+
+  /** The cluster Proxy's settings and trustedCA bundle (see {@link accessInputs}), and what to log. */
+  private async clusterProxy(): Promise<{
+    proxy: ProxySettings | undefined;
+    proxyCa: string | undefined;
+    state: string;
+  }> {
+    const { source, caNamespace } = this.options;
+    const object = await source.getClusterProxy(CLUSTER_PROXY_NAME);
+    if (object === undefined)
+      return {
+        proxy: undefined,
+        proxyCa: undefined,
+        state: `no Proxy ${CLUSTER_PROXY_NAME}: the environment's proxy settings apply`,
+      };
+    const { status, spec } = (typeof object === 'object' && object !== null ? object : {}) as {
+      status?: Record<string, unknown>;
+      spec?: { trustedCA?: { name?: unknown } };
+    };
+    const text = (value: unknown): string | undefined =>
+      typeof value === 'string' && value !== '' ? value : undefined;
+    const httpProxy = text(status?.httpProxy);
+    const httpsProxy = text(status?.httpsProxy);
+    const noProxy = text(status?.noProxy);
+    const proxy: ProxySettings = {
+      ...(httpProxy !== undefined ? { httpProxy } : {}),
+      ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+      ...(noProxy !== undefined ? { noProxy } : {}),
+    };
+    let proxyCa: string | undefined;
+    let state = `Proxy ${CLUSTER_PROXY_NAME}: ${JSON.stringify(describeProxySettings(proxy))}`;
+    const caName = text(spec?.trustedCA?.name);
+    if (caName !== undefined) {
+      const cm = await source.getConfigMap(caNamespace, caName);
+      const bundle = cm?.data?.[PROXY_CA_KEY];
+      if (bundle?.includes('-----BEGIN CERTIFICATE-----') === true) proxyCa = bundle;
+      else
+        state += `; its trustedCA config map ${caNamespace}/${caName} has no certificate in ${PROXY_CA_KEY}`;
+    }
+    return { proxy, proxyCa, state };
   }
 
   /**
@@ -545,6 +590,23 @@ export class ClusterTrustReader {
       ? bundle
       : undefined;
   }
+}
+
+/**
+ * Awaits reads that were started together in the order a sequential reader would have awaited
+ * them, so that a failure fails the caller exactly as reading them one after another did: the
+ * error thrown is that of the first read, in this order, that fails, thrown as soon as every read
+ * before it has succeeded (never later than the sequential reader would have thrown it). Reads
+ * after a failure go on unobserved by the caller; their own failures are caught here so that none
+ * is left unhandled.
+ */
+export async function readInOrder<const T extends readonly unknown[]>(reads: {
+  readonly [K in keyof T]: Promise<T[K]>;
+}): Promise<{ -readonly [K in keyof T]: T[K] }> {
+  for (const read of reads as readonly Promise<unknown>[]) read.catch(() => undefined);
+  const results: unknown[] = [];
+  for (const read of reads as readonly Promise<unknown>[]) results.push(await read);
+  return results as { -readonly [K in keyof T]: T[K] };
 }
 
 /**

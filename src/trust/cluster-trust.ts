@@ -36,7 +36,7 @@ import { verifyRelease } from '../verify/release-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
 import { LruCache } from '../verify/verdict-cache.js';
 import { buildGpgVerifier, buildSigstoreConfig } from './build-verifier.js';
-import { ClusterTrustReader } from './cluster-inputs.js';
+import { ClusterTrustReader, readInOrder } from './cluster-inputs.js';
 import type { TrustLocations, TrustSource } from './cluster-inputs.js';
 import { nodePlatform } from './node-platform.js';
 
@@ -128,19 +128,28 @@ export class ClusterTrust implements ReleaseVerifierPort {
     // Parsed once here, at the edge; a by-tag or malformed pullspec is refused by verifyRelease
     // (or below, when the trust cannot be built) with the CVO's words.
     const parsed = parsePullspecOrError(image);
+    // Every input is read once for this verification, and all of them together: how stores and
+    // registries are reached (pull secret, Proxy, registry CAs) with the mirror rules, the GPG
+    // trust and, with a registry, the ClusterImagePolicies. Only the running payload's root of
+    // trust waits for the access it is read with. Failures count in the order of a sequential
+    // read (readInOrder): access, then GPG trust (both refuse the release without trust), then
+    // policies (thrown, as before).
+    const accessRead = this.readAccess();
+    const gpgRead = this.reader.gpgInputs(cv, async () => {
+      const { client, mirrors } = await accessRead;
+      return client !== undefined ? { client, mirrors } : undefined;
+    });
+    // readAccess makes a client exactly when a registry is configured.
+    const policiesRead =
+      this.options.registry !== undefined ? this.reader.policyInputs() : undefined;
+    // Observed below only when the trust could be read.
+    policiesRead?.catch(() => undefined);
     let gpg;
     let access: Access;
     try {
-      // How stores and registries are reached (pull secret, Proxy), and the mirror rules, read
-      // once for this verification.
-      access = await this.readAccess();
+      let inputs;
+      [access, inputs] = await readInOrder([accessRead, gpgRead]);
       const { proxy, proxyCa } = access;
-      const inputs = await this.reader.gpgInputs(
-        cv,
-        access.client !== undefined
-          ? { client: access.client, mirrors: access.mirrors }
-          : undefined,
-      );
       gpg = buildGpgVerifier(
         // The Proxy's trustedCA joins the cluster CA bundle, as the network operator merges it
         // into openshift-config-managed/trusted-ca-bundle; a store with its own CA trusts that
@@ -165,7 +174,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     const unavailable: string[] = [...access.mirrorNotes];
     let sigstore: SigstoreConfig | undefined;
     if (client !== undefined) {
-      const policies = await this.reader.policyInputs();
+      const policies = await (policiesRead ?? this.reader.policyInputs());
       if (policies.notServed !== undefined) unavailable.push(policies.notServed);
       sigstore = buildSigstoreConfig(policies.objects, client, notes);
       if (!(parsed instanceof VerifyError) && sigstore.policies.length > 0) {
@@ -307,10 +316,15 @@ export class ClusterTrust implements ReleaseVerifierPort {
    * bundle, as a registry client for this verification, and the cluster's mirror rules.
    */
   private async readAccess(): Promise<Access> {
-    const inputs = await this.reader.accessInputs();
     const registry = this.options.registry;
+    // Read together; an access failure is thrown before a mirror-set one, as read in that order.
+    const [inputs, mirrorInputs] = await readInOrder([
+      this.reader.accessInputs(),
+      registry !== undefined ? this.reader.mirrorRules() : Promise.resolve(undefined),
+    ]);
     const base = { proxy: inputs.proxy, proxyCa: inputs.proxyCa };
-    if (registry === undefined) return { ...base, client: undefined, mirrors: [], mirrorNotes: [] };
+    if (registry === undefined || mirrorInputs === undefined)
+      return { ...base, client: undefined, mirrors: [], mirrorNotes: [] };
     let client: RegistryClient;
     if (registry instanceof RegistryClientPool) {
       const proxy = inputs.proxy ?? this.environmentProxy();
@@ -327,7 +341,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
     } else {
       client = registry;
     }
-    const { rules, notes } = await this.reader.mirrorRules();
+    const { rules, notes } = mirrorInputs;
     return { ...base, client, mirrors: rules, mirrorNotes: notes };
   }
 
