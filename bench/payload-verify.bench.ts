@@ -1,45 +1,82 @@
 /**
- * What verifying a whole release payload costs, against a real registry.
+ * What verifying a whole release payload costs, against a real registry, beside the Go peer:
+ * containers/image verifying the same components one after another.
  *
  * Setup (not timed): Debian's docker-registry on 127.0.0.1 and a synthetic release like a 4.17
  * one: 190 component images in one repository, each with a legacy cosign signature made with a
  * P-256 key generated at bench time, and a release image whose top layer (tar+gzip) holds
  * release-manifests/image-references and release-metadata. One ClusterImagePolicy (PublicKey)
- * covers the registry.
+ * covers the registry; our own renderer writes it as the policy.json and registries.d a node
+ * would have, for the Go peer.
  *
- * Timed, each a full `verify-payload` minus argument parsing (read the release image, extract
- * the two files, verify every component):
+ * Timed, ours, each a full `verify-payload` minus argument parsing (read the release image,
+ * extract the two files, verify every component), in process:
  *   cold        a new client (new TCP connections) and an empty verdict cache, concurrency 16
  *   warm cache  the same client and cache again: only the release image is read
- *   warm conns  the same client, a fresh cache each time (WARM_RUNS runs)
- *   serial      the same client, a fresh cache, concurrency 1 (the baseline for the ratio)
- * Reported: wall time, registry requests dispatched, TCP connections opened, and the process's
- * peak RSS (ru_maxrss) before and after. Figures only; every run must verify all 190.
+ *   warm        the same client, a fresh cache each time (ROUNDS runs): the figure of the goal
+ *   serial      the same client, a fresh cache, concurrency 1
+ * The Go peer: interop/cmd/cimage-harness (containers/image v5.42.1, built into .cache/go-tools
+ * by `node --import tsx test/tooling/build-go-tools.ts cimageHarness`) given the 190 components
+ * as one batch: for each, in turn, NewPolicyFromFile, NewPolicyContext, NewImageSource and
+ * IsRunningImageAllowed (what CRI-O does per pull), the process spawned and ended by the bench;
+ * its `-version` start-up is timed too, to show how much of the batch is process start. Not built:
+ * the bench says so and prints ours alone.
+ *
+ * Ours (warm) and the Go batch take turns within each of ROUNDS rounds, so a busy moment of this
+ * shared machine falls on both; medians are compared. BENCH_PAYLOAD_BASELINE=DIR adds, in the
+ * same turns, another checkout of this project (a `git worktree` of an older commit, with a
+ * node_modules link) verifying the same release through its own src/: before and after in one
+ * run. BENCH_PAYLOAD_ROUNDS=N changes the number of rounds (default 7), e.g. to weigh the warm
+ * path in a `node --cpu-prof` profile. BENCH_CIMAGE_HARNESS=PATH runs that harness binary instead
+ * of the one built for the current interop/ sources (whose cache key changes with any edit there).
+ * BENCH_PAYLOAD_CPU_PROFILE=FILE writes a V8 CPU profile (.cpuprofile, as `node --cpu-prof` does)
+ * of PROFILED_RUNS more warm runs of this checkout alone, after the rounds: the warm path without
+ * the setup's pushing and signing.
+ *
+ * Reported: wall time, CPU time of this process and of docker-registry (both share the 2 cores,
+ * and CPU time is steadier than wall time when others use them), registry requests dispatched,
+ * TCP connections opened, the load average, and the process's peak RSS (ru_maxrss). Figures only; every run must verify all 190, and the
+ * Go peer must allow all 190.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 
-import { parseReleasePullspec } from '../src/image/pullspec.js';
-import {
-  createComponentCache,
-  payloadVerified,
-  summarize as summarizeComponents,
-  verifyComponents,
+import type { DigestPullspec } from '../src/image/pullspec.js';
+import type {
+  ComponentInput,
+  ComponentResult,
+  ComponentVerdictCache,
+  PayloadSummary,
+  VerifyComponentsOptions,
 } from '../src/payload/payload-verifier.js';
-import type { ComponentVerdictCache } from '../src/payload/payload-verifier.js';
-import { readReleasePayload } from '../src/payload/release-image.js';
-import { dedupeComponents } from '../src/payload/release-content.js';
-import { parsePolicyText } from '../src/policy/parse.js';
+import type { ReleasePayload } from '../src/payload/release-image.js';
+import type { ParsedPolicyFile } from '../src/policy/parse.js';
+import { renderValidPolicies } from '../src/policy/render.js';
 import type { PolicyObject } from '../src/policy/types.js';
-import { RegistryClient } from '../src/registry/client.js';
+import type { RegistryClient, RegistryClientOptions } from '../src/registry/client.js';
+import { repoRoot } from '../test/helpers/fixtures.js';
 import { createTestKey } from '../test/helpers/cosign.js';
+import type { CimageCase, CimageResult } from '../test/helpers/interop.js';
 import { findRegistryBinary, TestRegistry } from '../test/helpers/registry.js';
 import { pushSyntheticRelease } from '../test/helpers/release.js';
+import { goToolPath } from '../test/tooling/go-tools.js';
 import { summarize } from './stats.js';
 
 const COMPONENTS = 190;
 const CONCURRENCY = 16;
-const WARM_RUNS = 5;
+const DEFAULT_ROUNDS = 7;
+/** Warm runs under the profiler with BENCH_PAYLOAD_CPU_PROFILE. */
+const PROFILED_RUNS = 20;
+/** The Go batch of 190 took about a second; this bounds a hung harness. */
+const GO_BATCH_TIMEOUT_MS = 120_000;
 
 class CountingAgent extends Agent {
   requests = 0;
@@ -58,54 +95,313 @@ class CountingAgent extends Agent {
   }
 }
 
+/**
+ * What the bench calls of a checkout of this project, loaded from its own src/ (so a baseline
+ * checkout runs its own code, not ours).
+ */
+interface Implementation {
+  readonly label: string;
+  readonly parseReleasePullspec: (text: string) => DigestPullspec;
+  readonly readReleasePayload: (
+    client: RegistryClient,
+    release: DigestPullspec,
+    options: { readonly signal: AbortSignal },
+  ) => Promise<ReleasePayload[]>;
+  readonly dedupeComponents: (components: ReleasePayload['references']['components']) => unknown;
+  readonly verifyComponents: (
+    components: readonly ComponentInput[],
+    options: VerifyComponentsOptions,
+  ) => Promise<ComponentResult[]>;
+  readonly summarize: (results: readonly ComponentResult[]) => PayloadSummary;
+  readonly payloadVerified: (summary: PayloadSummary) => boolean;
+  readonly createComponentCache: () => ComponentVerdictCache;
+  readonly parsePolicyText: (text: string, source: string) => ParsedPolicyFile;
+  readonly RegistryClient: new (options: RegistryClientOptions) => RegistryClient;
+}
+
+async function loadImplementation(root: string, label: string): Promise<Implementation> {
+  const load = async (path: string): Promise<Record<string, unknown>> =>
+    (await import(pathToFileURL(join(root, 'src', path)).href)) as Record<string, unknown>;
+  const [pullspec, verifier, image, content, parse, client] = await Promise.all([
+    load('image/pullspec.ts'),
+    load('payload/payload-verifier.ts'),
+    load('payload/release-image.ts'),
+    load('payload/release-content.ts'),
+    load('policy/parse.ts'),
+    load('registry/client.ts'),
+  ]);
+  return {
+    label,
+    parseReleasePullspec: pullspec.parseReleasePullspec as Implementation['parseReleasePullspec'],
+    readReleasePayload: image.readReleasePayload as Implementation['readReleasePayload'],
+    dedupeComponents: content.dedupeComponents as Implementation['dedupeComponents'],
+    verifyComponents: verifier.verifyComponents as Implementation['verifyComponents'],
+    summarize: verifier.summarize as Implementation['summarize'],
+    payloadVerified: verifier.payloadVerified as Implementation['payloadVerified'],
+    createComponentCache: verifier.createComponentCache as Implementation['createComponentCache'],
+    parsePolicyText: parse.parsePolicyText as Implementation['parsePolicyText'],
+    RegistryClient: client.RegistryClient as Implementation['RegistryClient'],
+  };
+}
+
 interface Run {
   readonly wallMs: number;
+  /** This process's CPU time (user + system) during the run. */
+  readonly cpuMs: number;
+  /** The docker-registry process's CPU time during the run (10 ms resolution). */
+  readonly registryCpuMs: number;
   readonly requests: number;
   readonly connections: number;
 }
 
+/**
+ * CPU time (user + system, ms) of this process's docker-registry child, read from /proc (clock
+ * ticks of 10 ms); NaN where there is no /proc.
+ */
+function registryCpuMs(): number {
+  let total = 0;
+  let found = false;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      // pid (comm) state ppid … utime(14) stime(15): comm may hold spaces, so split after ')'.
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      if (Number(fields[1]) !== process.pid || !comm.includes('registry')) continue;
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+      found = true;
+    }
+  } catch {
+    return NaN;
+  }
+  return found ? total : NaN;
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** One implementation's client, agent and policies over the bench's registry. */
+interface Subject {
+  readonly impl: Implementation;
+  readonly agent: CountingAgent;
+  readonly client: RegistryClient;
+  readonly policies: readonly PolicyObject[];
+}
+
+function policyText(keyPem: string, host: string): string {
+  return JSON.stringify({
+    apiVersion: 'config.openshift.io/v1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name: 'openshift' },
+    spec: {
+      scopes: [host],
+      policy: {
+        rootOfTrust: {
+          policyType: 'PublicKey',
+          publicKey: { keyData: Buffer.from(keyPem).toString('base64') },
+        },
+      },
+    },
+  });
+}
+
+function createSubject(impl: Implementation, keyPem: string, host: string): Subject {
+  const parsed = impl.parsePolicyText(policyText(keyPem, host), 'bench-policy');
+  if (parsed.errors.length > 0) throw new Error(parsed.errors.map((e) => e.message).join('; '));
+  const agent = new CountingAgent({ keepAliveTimeout: 10_000, connections: CONCURRENCY });
+  const client = new impl.RegistryClient({
+    dispatcher: agent,
+    maxConcurrentRequests: CONCURRENCY,
+  });
+  return { impl, agent, client, policies: parsed.objects };
+}
+
+async function closeSubject(subject: Subject): Promise<void> {
+  await subject.client.close();
+  await subject.agent.close();
+}
+
 async function verifyOnce(
-  client: RegistryClient,
-  agent: CountingAgent,
+  subject: Subject,
   pullspec: string,
-  policies: readonly PolicyObject[],
   cache: ComponentVerdictCache,
   concurrency: number,
 ): Promise<Run> {
+  const { impl, agent, client, policies } = subject;
   const requests = agent.requests;
   const connections = agent.connections;
+  const registryCpu = registryCpuMs();
+  const cpu = cpuMs();
   const started = performance.now();
   const signal = AbortSignal.timeout(120_000);
-  const [payload] = await readReleasePayload(client, parseReleasePullspec(pullspec), { signal });
-  if (payload === undefined) throw new Error('no payload read');
-  const results = await verifyComponents(dedupeComponents(payload.references.components), {
-    client,
-    policies,
-    cache,
-    concurrency,
+  const [payload] = await impl.readReleasePayload(client, impl.parseReleasePullspec(pullspec), {
     signal,
   });
+  if (payload === undefined) throw new Error('no payload read');
+  const results = await impl.verifyComponents(
+    impl.dedupeComponents(payload.references.components) as ComponentInput[],
+    { client, policies, cache, concurrency, signal },
+  );
   const wallMs = performance.now() - started;
-  const summary = summarizeComponents(results);
-  if (!payloadVerified(summary) || summary.verified !== COMPONENTS) {
-    throw new Error(`payload not verified: ${JSON.stringify(summary)}`);
+  const cpuUsed = cpuMs() - cpu;
+  const registryCpuUsed = registryCpuMs() - registryCpu;
+  const summary = impl.summarize(results);
+  if (!impl.payloadVerified(summary) || summary.verified !== COMPONENTS) {
+    throw new Error(`${impl.label}: payload not verified: ${JSON.stringify(summary)}`);
   }
   return {
     wallMs,
+    cpuMs: cpuUsed,
+    registryCpuMs: registryCpuUsed,
     requests: agent.requests - requests,
     connections: agent.connections - connections,
   };
+}
+
+/** The Go peer: the harness binary and the 190 cases, or why it is skipped. */
+type GoPeer =
+  { readonly binary: string; readonly cases: readonly CimageCase[] } | { readonly skip: string };
+
+/** Runs the whole batch in one harness process; wall time from spawn to exit. */
+async function runGoBatch(binary: string, cases: readonly CimageCase[]): Promise<number> {
+  const started = performance.now();
+  const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>(
+    (done, fail) => {
+      const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), GO_BATCH_TIMEOUT_MS);
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        fail(e);
+      });
+      child.on('close', (exit) => {
+        clearTimeout(timer);
+        done({ code: exit, out, err });
+      });
+      child.stdin.end(JSON.stringify({ cases }));
+    },
+  );
+  const wallMs = performance.now() - started;
+  if (code !== 0) throw new Error(`cimage-harness exited ${String(code)}: ${err.slice(-2000)}`);
+  const results = out
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as CimageResult);
+  const refused = results.filter((r) => !r.allowed);
+  if (results.length !== cases.length || refused.length > 0) {
+    throw new Error(
+      `cimage-harness allowed ${results.length - refused.length} of ${cases.length}: ${JSON.stringify(refused.slice(0, 3))}`,
+    );
+  }
+  return wallMs;
+}
+
+/** Median wall time of the harness's `-version` (process start-up, every package's init). */
+function goStartupMs(binary: string, runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const r = spawnSync(binary, ['-version'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cimage-harness -version exited ${String(r.status)}`);
+    times.push(performance.now() - started);
+  }
+  return summarize(times).median;
+}
+
+async function prepareGoPeer(
+  dir: string,
+  policies: readonly PolicyObject[],
+  images: readonly string[],
+): Promise<GoPeer> {
+  let binary: string;
+  const given = process.env.BENCH_CIMAGE_HARNESS;
+  try {
+    binary = given !== undefined && given !== '' ? given : await goToolPath('cimageHarness');
+  } catch (err) {
+    return { skip: err instanceof Error ? err.message : String(err) };
+  }
+  const rendered = renderValidPolicies(policies);
+  const policy = join(dir, 'policy.json');
+  const registriesDir = join(dir, 'registries.d');
+  await mkdir(registriesDir, { recursive: true });
+  await writeFile(policy, rendered.policyJson);
+  await writeFile(join(registriesDir, 'sigstore-registries.yaml'), rendered.registriesD);
+  return {
+    binary,
+    cases: images.map((image, i) => ({
+      id: `c${i}`,
+      policy,
+      registriesDir,
+      image,
+      insecure: true,
+    })),
+  };
+}
+
+/** PROFILED_RUNS calls of `once` under the V8 CPU profiler, written to `file`. */
+async function profileWarm(file: string, once: () => Promise<Run>): Promise<void> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const runs: Run[] = [];
+    for (let i = 0; i < PROFILED_RUNS; i++) runs.push(await once());
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(file, JSON.stringify(profile));
+    const wall = summarize(runs.map((r) => r.wallMs)).median;
+    console.log(
+      `CPU profile of ${PROFILED_RUNS} warm runs (median ${wall.toFixed(1)} ms under the profiler) written to ${file}`,
+    );
+  } finally {
+    session.disconnect();
+  }
 }
 
 function rssMiB(): string {
   return (process.resourceUsage().maxRSS / 1024).toFixed(1);
 }
 
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+const ms = (value: number): string => `${value.toFixed(1).padStart(8)} ms`;
+
+function line(label: string, r: Run): string {
+  return `${label.padEnd(22)} ${ms(r.wallMs)}  CPU ${r.cpuMs.toFixed(0)} ms (registry ${r.registryCpuMs.toFixed(0)} ms)  ${String(r.requests).padStart(5)} requests  ${String(r.connections).padStart(3)} new connections  ${((COMPONENTS / r.wallMs) * 1000).toFixed(0)} components/s`;
+}
+
 export async function run(): Promise<void> {
+  const rounds = Number(process.env.BENCH_PAYLOAD_ROUNDS ?? DEFAULT_ROUNDS);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) {
+    throw new Error(`BENCH_PAYLOAD_ROUNDS must be a positive integer`);
+  }
   const binary = await findRegistryBinary();
   if ('skip' in binary)
     throw new Error(`payload-verify bench needs docker-registry: ${binary.skip}`);
+  const impls = [await loadImplementation(repoRoot, 'this checkout')];
+  const baseline = process.env.BENCH_PAYLOAD_BASELINE;
+  if (baseline !== undefined && baseline !== '') {
+    impls.push(await loadImplementation(resolve(baseline), `baseline ${baseline}`));
+  }
   const registry = await TestRegistry.start(binary.path);
+  const dir = await mkdtemp(join(tmpdir(), 'cvo-payload-bench-'));
+  const subjects: Subject[] = [];
   try {
     const key = createTestKey('p256');
     const setupStart = performance.now();
@@ -119,86 +415,98 @@ export async function run(): Promise<void> {
       `setup: ${COMPONENTS} signed components and the release image pushed in ${(
         (performance.now() - setupStart) /
         1000
-      ).toFixed(1)} s`,
+      ).toFixed(1)} s; load average ${load()} on this machine`,
     );
-    const parsed = parsePolicyText(
-      JSON.stringify({
-        apiVersion: 'config.openshift.io/v1',
-        kind: 'ClusterImagePolicy',
-        metadata: { name: 'openshift' },
-        spec: {
-          scopes: [registry.host],
-          policy: {
-            rootOfTrust: {
-              policyType: 'PublicKey',
-              publicKey: { keyData: Buffer.from(key.publicKeyPem).toString('base64') },
-            },
-          },
-        },
-      }),
-      'bench-policy',
+    for (const impl of impls) subjects.push(createSubject(impl, key.publicKeyPem, registry.host));
+    const [ours] = subjects;
+    if (ours === undefined) throw new Error('unreachable: no subject');
+    const go = await prepareGoPeer(
+      dir,
+      ours.policies,
+      release.components.map((c) => c.pullspec),
     );
-    if (parsed.errors.length > 0) throw new Error(parsed.errors.map((e) => e.message).join('; '));
-    const policies = parsed.objects;
 
-    const agent = new CountingAgent({ keepAliveTimeout: 10_000, connections: CONCURRENCY });
-    const client = new RegistryClient({ dispatcher: agent, maxConcurrentRequests: CONCURRENCY });
     const rssBefore = rssMiB();
-    try {
-      const cache = createComponentCache();
-      const cold = await verifyOnce(client, agent, release.pullspec, policies, cache, CONCURRENCY);
-      const rssAfterCold = rssMiB();
-      const warmCache = await verifyOnce(
-        client,
-        agent,
-        release.pullspec,
-        policies,
-        cache,
-        CONCURRENCY,
-      );
-      const warm: Run[] = [];
-      for (let i = 0; i < WARM_RUNS; i++) {
-        warm.push(
+    const cache = ours.impl.createComponentCache();
+    const cold = await verifyOnce(ours, release.pullspec, cache, CONCURRENCY);
+    const rssAfterCold = rssMiB();
+    const warmCache = await verifyOnce(ours, release.pullspec, cache, CONCURRENCY);
+    // One untimed run each warms what the rounds will use (the baseline's connections, the
+    // harness binary in the page cache).
+    for (const subject of subjects.slice(1)) {
+      await verifyOnce(subject, release.pullspec, subject.impl.createComponentCache(), CONCURRENCY);
+    }
+    if ('binary' in go) await runGoBatch(go.binary, go.cases);
+
+    const warm = subjects.map(() => [] as Run[]);
+    const goRuns: number[] = [];
+    const loads: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      loads.push(loadavg()[0]?.toFixed(2) ?? '?');
+      for (const [i, subject] of subjects.entries()) {
+        warm[i]?.push(
           await verifyOnce(
-            client,
-            agent,
+            subject,
             release.pullspec,
-            policies,
-            createComponentCache(),
+            subject.impl.createComponentCache(),
             CONCURRENCY,
           ),
         );
       }
-      const serial = await verifyOnce(
-        client,
-        agent,
-        release.pullspec,
-        policies,
-        createComponentCache(),
-        1,
-      );
-      const warmStats = summarize(warm.map((r) => r.wallMs));
-      const line = (label: string, r: Run): string =>
-        `${label.padEnd(12)} ${r.wallMs.toFixed(1).padStart(8)} ms  ${String(r.requests).padStart(5)} requests  ${String(r.connections).padStart(3)} new connections  ${((COMPONENTS / r.wallMs) * 1000).toFixed(0)} components/s`;
-      console.log(`${COMPONENTS} components, concurrency ${CONCURRENCY}, one PublicKey policy`);
-      console.log(line('cold', cold));
-      console.log(line('warm cache', warmCache));
-      for (const [i, r] of warm.entries()) console.log(line(`warm conns ${i + 1}`, r));
-      console.log(
-        `warm conns   median ${warmStats.median.toFixed(1)} ms, p90 ${warmStats.p90.toFixed(1)} ms over ${WARM_RUNS} runs`,
-      );
-      console.log(line('serial', serial));
-      console.log(
-        `ratios: serial/warm-median ${(serial.wallMs / warmStats.median).toFixed(2)}x, cold/warm-cache ${(cold.wallMs / warmCache.wallMs).toFixed(1)}x`,
-      );
-      console.log(
-        `peak RSS (process, ru_maxrss): ${rssBefore} MiB before the runs, ${rssAfterCold} MiB after the cold run, ${rssMiB()} MiB at the end`,
-      );
-    } finally {
-      await client.close();
-      await agent.close();
+      if ('binary' in go) goRuns.push(await runGoBatch(go.binary, go.cases));
     }
+    const serial = await verifyOnce(ours, release.pullspec, ours.impl.createComponentCache(), 1);
+    const profileFile = process.env.BENCH_PAYLOAD_CPU_PROFILE;
+    if (profileFile !== undefined && profileFile !== '') {
+      await profileWarm(profileFile, () =>
+        verifyOnce(ours, release.pullspec, ours.impl.createComponentCache(), CONCURRENCY),
+      );
+    }
+
+    console.log(
+      `${COMPONENTS} components, concurrency ${CONCURRENCY}, one PublicKey policy; ${rounds} rounds, each: ${subjects.map((s) => s.impl.label).join(', ')}${'binary' in go ? ', then the Go peer' : ''}`,
+    );
+    console.log(line('cold', cold));
+    console.log(line('warm cache', warmCache));
+    const medians = warm.map((runs) => summarize(runs.map((r) => r.wallMs)));
+    for (const [i, subject] of subjects.entries()) {
+      const runs = warm[i] ?? [];
+      const stats = medians[i];
+      if (stats === undefined) continue;
+      const cpu = summarize(runs.map((r) => r.cpuMs)).median;
+      const registryCpu = summarize(runs.map((r) => r.registryCpuMs)).median;
+      console.log(
+        `warm, ${subject.impl.label}: median ${stats.median.toFixed(1)} ms, min ${stats.min.toFixed(1)}, max ${stats.max.toFixed(1)} over ${runs.length} runs [${runs.map((r) => r.wallMs.toFixed(0)).join(' ')}]; CPU median ${cpu.toFixed(0)} ms here (${((cpu / COMPONENTS) * 1000).toFixed(0)} µs per component), ${registryCpu.toFixed(0)} ms in docker-registry; ${runs[0]?.requests ?? 0} requests per run, ${runs.reduce((n, r) => n + r.connections, 0)} new connections in all`,
+      );
+    }
+    console.log(line('serial (concurrency 1)', serial));
+    const ourMedian = medians[0]?.median ?? NaN;
+    if ('binary' in go) {
+      const goStats = summarize(goRuns);
+      const startup = goStartupMs(go.binary, 10);
+      console.log(
+        `Go peer, containers/image serial loop (cimage-harness, one process per batch): median ${goStats.median.toFixed(1)} ms, min ${goStats.min.toFixed(1)}, max ${goStats.max.toFixed(1)} over ${goRuns.length} batches [${goRuns.map((t) => t.toFixed(0)).join(' ')}]; its start-up (-version) ${startup.toFixed(1)} ms`,
+      );
+      console.log(
+        `ratio: Go serial loop / ours warm = ${(goStats.median / ourMedian).toFixed(2)}x (goal >= 5x); Go / ours cold = ${(goStats.median / cold.wallMs).toFixed(2)}x; ours warm median ${ourMedian.toFixed(1)} ms (goal <= 150 ms)`,
+      );
+    } else {
+      console.log(`Go peer: skipped (${go.skip})`);
+      console.log(`ours warm median ${ourMedian.toFixed(1)} ms (goal <= 150 ms)`);
+    }
+    const baselineMedian = medians[1]?.median;
+    if (baselineMedian !== undefined) {
+      console.log(
+        `ratio: baseline warm / this checkout warm = ${(baselineMedian / ourMedian).toFixed(2)}x`,
+      );
+    }
+    console.log(`load average (1 min) at each round: ${loads.join(' ')}; now ${load()}`);
+    console.log(
+      `peak RSS (process, ru_maxrss): ${rssBefore} MiB before the runs, ${rssAfterCold} MiB after the cold run, ${rssMiB()} MiB at the end`,
+    );
   } finally {
+    for (const subject of subjects) await closeSubject(subject);
     await registry.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
