@@ -134,6 +134,16 @@ export interface ReferrersResult {
   readonly referrers: readonly Descriptor[];
 }
 
+/** A registry host as requests address it (its base URL is only ever read, never changed). */
+interface RegistryTarget {
+  readonly base: URL;
+  readonly origin: string;
+  readonly canonical: string;
+}
+
+/** Hosts whose base URL a client keeps; a release names a few, a hostile one may name many. */
+const MAX_KNOWN_REGISTRIES = 256;
+
 interface RepoTarget extends AuthTarget {
   readonly base: URL;
   readonly display: string;
@@ -162,6 +172,7 @@ export class RegistryClient {
   private readonly maxRetryDelayMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly now: () => number;
+  private readonly registries = new Map<string, RegistryTarget>();
 
   constructor(options: RegistryClientOptions = {}) {
     const maxConcurrentRequests = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
@@ -249,10 +260,11 @@ export class RegistryClient {
       digest = reference;
     } else {
       digest = computeDigest(body);
-      const announced = headerValue(response.headers, 'docker-content-digest');
-      if (announced !== undefined) {
-        this.checkDigest(announced.trim(), `${what}: Docker-Content-Digest`);
-        verifyDigest(body, announced.trim(), `${what} (Docker-Content-Digest)`);
+      const announced = headerValue(response.headers, 'docker-content-digest')?.trim();
+      // The body is hashed once: a sha256 header is compared with that digest.
+      if (announced !== undefined && announced !== digest) {
+        this.checkDigest(announced, `${what}: Docker-Content-Digest`);
+        verifyDigest(body, announced, `${what} (Docker-Content-Digest)`);
       }
     }
     const limits =
@@ -462,14 +474,20 @@ export class RegistryClient {
     if (path === '' || !path.split('/').every((c) => PATH_COMPONENT_RE.test(c))) {
       throw new VerifyError('INVALID_REFERENCE', `invalid repository path ${JSON.stringify(path)}`);
     }
-    const base = registryBaseUrl(host, this.insecureRegistries);
-    return {
-      origin: base.origin,
-      host: canonicalRegistryHost(host),
-      path,
-      base,
-      display: `${host}/${path}`,
-    };
+    const { base, origin, canonical } = this.registry(host);
+    return { origin, host: canonical, path, base, display: `${host}/${path}` };
+  }
+
+  /** A host's base URL (parsed once per host: every request of a payload names the same few). */
+  private registry(host: string): RegistryTarget {
+    let known = this.registries.get(host);
+    if (known === undefined) {
+      const base = registryBaseUrl(host, this.insecureRegistries);
+      known = { base, origin: base.origin, canonical: canonicalRegistryHost(host) };
+      if (this.registries.size >= MAX_KNOWN_REGISTRIES) this.registries.clear();
+      this.registries.set(host, known);
+    }
+    return known;
   }
 
   private checkDigest(digest: string, what = 'digest'): void {

@@ -101,15 +101,27 @@ export class HttpTransport {
     } catch (err) {
       throw new VerifyError('ABORTED', `${req.what}: aborted`, { cause: err });
     }
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
-    const signal = AbortSignal.any([outer, timeout]);
+    // One controller per request, its timer cleared and its listener on `outer` removed when
+    // the request ends: AbortSignal.timeout's timers fire (and abort, building a DOMException)
+    // long after every request that finished, and AbortSignal.any keeps a composite per request.
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(new DOMException('request timed out', 'TimeoutError'));
+    }, this.options.requestTimeoutMs);
+    timer.unref();
+    const onAbort = (): void => {
+      controller.abort(outer.reason);
+    };
+    if (outer.aborted) onAbort();
+    else outer.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.follow(req, signal);
+      return await this.follow(req, controller.signal);
     } catch (err) {
       if (outer.aborted) {
         throw new VerifyError('ABORTED', `${req.what}: aborted`, { cause: err });
       }
-      if (timeout.aborted) {
+      // Not the caller's abort: so the timer's.
+      if (controller.signal.aborted) {
         throw new VerifyError(
           'TIMEOUT',
           `${req.what}: no complete response within ${this.options.requestTimeoutMs} ms`,
@@ -123,6 +135,8 @@ export class HttpTransport {
         retryable: isRetryableNetworkError(err),
       });
     } finally {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onAbort);
       release();
     }
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
@@ -546,6 +547,29 @@ describe('RegistryClient against misbehaving loopback registries', () => {
         assert.equal(front.requests.length, 1);
       },
     );
+
+    it("leaves no listener on the caller's signal once its requests have ended", async () => {
+      front.handler = registryRoutes((req, res) => {
+        if ((req.url ?? '').endsWith('/v404')) {
+          send(res, 404, json({ errors: [{ code: 'MANIFEST_UNKNOWN' }] }));
+          return true;
+        }
+        return false;
+      });
+      const outer = new AbortController();
+      const shared = client();
+      for (let i = 0; i < 20; i++) {
+        await shared.getManifest(repo, 'v1', { signal: outer.signal });
+        await shared.getBlob(repo, { digest: LAYER_DIGEST }, { signal: outer.signal });
+        const missing = await shared.getManifest(repo, 'v404', { signal: outer.signal });
+        assert.equal(missing.status, 'not-found');
+      }
+      await rejectsWith(
+        shared.getBlob(repo, { digest: sha256Digest(json('absent')) }, { signal: outer.signal }),
+        'BLOB_NOT_FOUND',
+      );
+      assert.equal(getEventListeners(outer.signal, 'abort').length, 0);
+    });
 
     it('stops waiting for a Retry-After when the caller aborts', HANG_GUARD, async () => {
       front.handler = failFirst(Infinity, 429, { 'retry-after': '5' });
