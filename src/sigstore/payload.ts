@@ -27,6 +27,9 @@ export interface CosignPayload {
 
 type JsonObject = { readonly [key: string]: JsonValue };
 
+/** Strict UTF-8; one decode call per payload (not streaming), so one decoder serves them all. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * Parses a simple signing payload strictly (containers/image semantics): exactly `critical`
  * and `optional` at the top; exactly `type`, `image`, `identity` in `critical`, each with its
@@ -49,7 +52,7 @@ export function parseCosignPayload(bytes: Uint8Array, maxBytes = MAX_PAYLOAD_BYT
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch (err) {
     return invalid('not valid UTF-8', err);
   }

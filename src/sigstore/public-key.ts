@@ -153,7 +153,10 @@ export function verifyWithKey(
   hash: string | null = hashOf(key.algorithm),
 ): boolean {
   try {
-    return verify(hash, data, { key: key.key, dsaEncoding: 'der' }, signature);
+    // The KeyObject itself, not `{ key, dsaEncoding: 'der' }`: DER is verify's default for
+    // ECDSA, and Node tells a wrapper object from a KeyObject by catching a thrown TypeError,
+    // once per signature.
+    return verify(hash, data, key.key, signature);
   } catch {
     return false;
   }

@@ -70,10 +70,63 @@ export type SignatureTrust =
 export type CertificateTrustMaterial = Exclude<SignatureTrust, { kind: 'key' }>;
 
 /**
+ * Roots of trust kept parsed, by content. A payload verification asks for the same policy's
+ * root once per component (190 in a release): parsing a key costs more than verifying a
+ * signature with it. A handful of policies is normal; beyond this the oldest is dropped.
+ */
+export const MAX_PARSED_TRUSTS = 64;
+
+const parsedTrusts = new Map<string, SignatureTrust>();
+
+/**
  * Reads a root of trust: its key or CAs first, then its Rekor key. Throws the configuration
- * errors (INVALID_PUBLIC_KEY, UNSUPPORTED_KEY, CERTIFICATE_ROOTS_INVALID).
+ * errors (INVALID_PUBLIC_KEY, UNSUPPORTED_KEY, CERTIFICATE_ROOTS_INVALID), every time they are
+ * asked for: only what parsed is kept (by the exact content, so an edited policy is read
+ * afresh). The result is immutable and may be shared.
  */
 export function parseSignatureTrust(config: TrustConfig): SignatureTrust {
+  const key = trustKey(config);
+  const cached = parsedTrusts.get(key);
+  if (cached !== undefined) return cached;
+  const parsed = readSignatureTrust(config);
+  if (parsedTrusts.size >= MAX_PARSED_TRUSTS) {
+    const oldest = parsedTrusts.keys().next();
+    if (oldest.done !== true) parsedTrusts.delete(oldest.value);
+  }
+  parsedTrusts.set(key, parsed);
+  return parsed;
+}
+
+/** Every field of the config, in a fixed order (JSON keeps absent and empty apart). */
+function trustKey(config: TrustConfig): string {
+  switch (config.type) {
+    case 'publicKey':
+      return JSON.stringify([config.type, config.keyPem, config.rekorKeyPem ?? null]);
+    case 'fulcio':
+      return JSON.stringify([
+        config.type,
+        config.fulcioCaPem,
+        config.rekorKeyPem,
+        config.oidcIssuer,
+        config.signedEmail,
+      ]);
+    case 'pki':
+      return JSON.stringify([
+        config.type,
+        config.caRootsPem,
+        config.caIntermediatesPem ?? null,
+        config.email ?? null,
+        config.hostname ?? null,
+        config.rekorKeyPem ?? null,
+      ]);
+    default: {
+      const never: never = config;
+      throw new Error(`unknown root of trust ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function readSignatureTrust(config: TrustConfig): SignatureTrust {
   switch (config.type) {
     case 'publicKey': {
       const key = parsePublicKey(config.keyPem);

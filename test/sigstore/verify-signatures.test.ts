@@ -1,13 +1,13 @@
 // The pure verification core on in-memory data: no registry, no network. What the registry
 // tests reach only through fetchSignatureLayers / fetchBundleReferrers is checked here directly.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
 import { isVerifyError, VerifyError } from '../../src/errors.js';
 import { CERTIFICATE_ANNOTATION } from '../../src/sigstore/certificate.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/sigstore/payload.js';
-import { parseSignatureTrust } from '../../src/sigstore/signature-trust.js';
+import { MAX_PARSED_TRUSTS, parseSignatureTrust } from '../../src/sigstore/signature-trust.js';
 import type { SignatureTrust, TrustConfig } from '../../src/sigstore/signature-trust.js';
 import type { SignedIdentity } from '../../src/sigstore/signed-identity.js';
 import { createSignatureVerifier, resolveImage } from '../../src/sigstore/verify-signatures.js';
@@ -140,6 +140,58 @@ describe('createSignatureVerifier', () => {
       () => parseSignatureTrust({ type: 'publicKey', keyPem: 'nope' }),
       (err) => isVerifyError(err, 'INVALID_PUBLIC_KEY'),
     );
+  });
+});
+
+describe('parseSignatureTrust', () => {
+  describe('when the same root of trust is read again', () => {
+    it('returns what it parsed the first time (a payload reads one policy per component)', () => {
+      const first = parseSignatureTrust({ type: 'publicKey', keyPem: signer.publicKeyPem });
+      const again = parseSignatureTrust({ type: 'publicKey', keyPem: signer.publicKeyPem });
+      assert.equal(again, first);
+    });
+
+    it('reads another content afresh, a field added included', () => {
+      const plain = parseSignatureTrust({ type: 'publicKey', keyPem: signer.publicKeyPem });
+      const other = createTestKey('p256');
+      const another = parseSignatureTrust({ type: 'publicKey', keyPem: other.publicKeyPem });
+      assert.notEqual(another, plain);
+      assert.ok(another.kind === 'key' && plain.kind === 'key');
+      assert.ok(!another.key.spki.equals(plain.key.spki));
+      const withRekor = parseSignatureTrust({
+        type: 'publicKey',
+        keyPem: signer.publicKeyPem,
+        rekorKeyPem: other.publicKeyPem,
+      });
+      assert.notEqual(withRekor, plain);
+      assert.ok(withRekor.kind === 'key' && withRekor.rekorKey !== undefined);
+    });
+
+    it('refuses an unreadable key every time it is asked', () => {
+      for (let i = 0; i < 3; i++) {
+        assert.throws(
+          () => parseSignatureTrust({ type: 'publicKey', keyPem: 'still not a key' }),
+          (err) => isVerifyError(err, 'INVALID_PUBLIC_KEY'),
+        );
+      }
+    });
+  });
+
+  describe('when more roots of trust are read than it keeps', () => {
+    it('still returns each one parsed from its own content', () => {
+      const keys = Array.from({ length: MAX_PARSED_TRUSTS + 3 }, () => createTestKey('p256'));
+      for (const round of [0, 1]) {
+        for (const key of keys) {
+          const trust = parseSignatureTrust({ type: 'publicKey', keyPem: key.publicKeyPem });
+          assert.ok(trust.kind === 'key', `round ${round}`);
+          assert.ok(
+            trust.key.spki.equals(
+              createPublicKey(key.publicKeyPem).export({ format: 'der', type: 'spki' }),
+            ),
+          );
+        }
+      }
+    });
   });
 });
 
