@@ -109,6 +109,8 @@ export type PayloadErrorCode =
   | 'UNSAFE_PATH'
   /** `release-manifests/image-references` or `release-metadata` absent from every layer. */
   | 'MISSING_FILE'
+  /** The release image's manifest (or a platform's) is in none of the registries it was read from. */
+  | 'RELEASE_NOT_FOUND'
   /** image-references, release-metadata, an ImageDigestMirrorSet or ImageContentSourcePolicy
    *  that does not have the expected shape. */
   | 'INVALID_CONTENT'
@@ -362,6 +364,7 @@ const SECTIONS = {
     LAYER_OVERSIZE: ['LayerTooLarge', 'too_large'],
     UNSAFE_PATH: ['UnsafeLayerPath', 'invalid_release'],
     MISSING_FILE: ['ReleaseFileMissing', 'invalid_release'],
+    RELEASE_NOT_FOUND: ['ReleaseImageNotFound', 'unavailable'],
     INVALID_CONTENT: ['InvalidReleaseContent', 'invalid_release'],
     PLATFORM_NOT_FOUND: ['PlatformNotFound', 'invalid_release'],
   } satisfies Rows<PayloadErrorCode>,

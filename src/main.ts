@@ -58,6 +58,7 @@ export async function startService(
     logger,
     metrics,
     registry,
+    releaseMetadata: config.releaseMetadata,
     ...(config.payloadVerification !== 'off'
       ? { payload: { mode: config.payloadVerification } }
       : {}),

@@ -90,12 +90,14 @@ export async function pushSyntheticRelease(
   const version = options.version ?? '4.17.0';
   const otherKey = createTestKey('p256');
 
-  const layers = new Map<string, PushedDescriptor>();
+  // One push per repository, shared by the components pushed together: eight concurrent uploads
+  // of the same blob made docker-registry answer DIGEST_INVALID now and then.
+  const layers = new Map<string, Promise<PushedDescriptor>>();
   const sharedLayer = randomBytes(64);
-  const layerIn = async (repo: string): Promise<PushedDescriptor> => {
+  const layerIn = (repo: string): Promise<PushedDescriptor> => {
     let layer = layers.get(repo);
     if (layer === undefined) {
-      layer = await pushBlob(target, repo, sharedLayer, 'application/vnd.oci.image.layer.v1.tar');
+      layer = pushBlob(target, repo, sharedLayer, 'application/vnd.oci.image.layer.v1.tar');
       layers.set(repo, layer);
     }
     return layer;

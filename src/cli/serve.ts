@@ -59,6 +59,10 @@ Options:
                                     the ClusterImagePolicies before accepting it: enforce refuses
                                     an unforced update that would fail (PayloadVerificationFailed),
                                     warn accepts it with a Warning Event (default warn)
+  --release-metadata enforce|warn   an accepted update whose release-metadata cannot be read:
+                                    enforce refuses it as the CVO does (RetrievePayload or
+                                    LoadPayload), warn accepts it with a Warning Event
+                                    ReleaseMetadataUnreadable (default enforce)
   -h, --help                        show this help
 
 Registries and signature stores are reached through the cluster Proxy (Proxy/cluster status, its
@@ -97,6 +101,7 @@ export const SERVE_OPTIONS = {
   'bind-address': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
   'payload-verification': { type: 'string' },
+  'release-metadata': { type: 'string' },
   'root-of-trust-from-payload': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsOptionsConfig;
@@ -240,9 +245,13 @@ export function toServiceConfig(
     payloadVerification !== 'enforce'
   )
     throw new UsageError('--payload-verification must be off, warn or enforce');
+  const releaseMetadata = str('release-metadata') ?? base.releaseMetadata;
+  if (releaseMetadata !== 'enforce' && releaseMetadata !== 'warn')
+    throw new UsageError('--release-metadata must be enforce or warn');
   return {
     ...base,
     payloadVerification,
+    releaseMetadata,
     rootOfTrustFromPayload: values['root-of-trust-from-payload'] === true,
     insecureRegistries: Array.isArray(insecure) ? insecure : [],
     http: {

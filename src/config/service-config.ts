@@ -54,6 +54,11 @@ export interface ServiceConfig {
   readonly insecureRegistries: readonly string[];
   /** Whole-payload verification before an update is accepted (default warn). */
   readonly payloadVerification: 'off' | 'warn' | 'enforce';
+  /**
+   * An accepted update whose release-metadata cannot be read: `enforce` (default) refuses it as
+   * the CVO refuses a payload it cannot retrieve or load; `warn` accepts it with a Warning Event.
+   */
+  readonly releaseMetadata: 'enforce' | 'warn';
   /** Take the GPG root of trust from the running release's payload instead of `rootOfTrust`. */
   readonly rootOfTrustFromPayload: boolean;
   /** HTTP surface; absent in tests and walkthroughs that do not need it. */
@@ -115,6 +120,7 @@ export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
     proxy: {},
     insecureRegistries: [],
     payloadVerification: 'warn',
+    releaseMetadata: 'enforce',
     rootOfTrustFromPayload: false,
   };
 }

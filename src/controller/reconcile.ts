@@ -139,10 +139,39 @@ export type ReleaseLoad =
       readonly url?: string;
       readonly channels?: readonly string[];
     }
-  | { readonly kind: 'unreadable'; readonly message: string };
+  | {
+      readonly kind: 'unreadable';
+      readonly message: string;
+      /**
+       * The CVO's step that would fail: `retrieve` (the image or a layer could not be fetched:
+       * RetrievePayload) or `load` (its content is not a release payload: LoadPayload).
+       */
+      readonly stage: 'retrieve' | 'load';
+      /**
+       * `enforce` (the default): refused as the CVO refuses a payload it cannot retrieve or load,
+       * forced or not; `warn`: accepted with a Warning, the version unchecked (for a service
+       * beside a CVO that loads the payload itself).
+       */
+      readonly mode: 'enforce' | 'warn';
+    };
 
-/** The Warning Event when the release's metadata could not be read (the verdict stands). */
+/** The Warning Event when the release's metadata could not be read and `warn` accepts it. */
 export const RELEASE_METADATA_UNREADABLE_REASON = 'ReleaseMetadataUnreadable';
+
+/**
+ * The CVO's ReleaseAccepted=False message when the payload cannot be retrieved or loaded
+ * (pkg/cvo/sync_worker.go:353-354 and :378).
+ */
+export function payloadUnreadableMessage(
+  stage: 'retrieve' | 'load',
+  version: string,
+  image: string,
+  failure: string,
+): string {
+  return stage === 'retrieve'
+    ? `Retrieving payload failed version=${goQuote(version)} image=${goQuote(image)} failure=${failure}`
+    : `Loading payload failed version=${goQuote(version)} image=${goQuote(image)} failure=${failure}`;
+}
 
 /**
  * Said when the release-metadata could not be read: the verdict is this service's, loading is the
@@ -329,6 +358,35 @@ export function applyVerdict(
       events,
     };
   }
+  if (release?.kind === 'unreadable' && release.mode === 'enforce') {
+    // As the CVO: a payload it cannot retrieve or load is not accepted, forced or not; the
+    // background re-check tries again.
+    const message = payloadUnreadableMessage(release.stage, plan.version, image, release.message);
+    conditions = setCondition(
+      conditions,
+      {
+        type: ConditionType.ReleaseAccepted,
+        status: 'False',
+        reason: release.stage === 'retrieve' ? 'RetrievePayload' : 'LoadPayload',
+        message,
+      },
+      now,
+    );
+    events.push({
+      type: 'Warning',
+      reason: release.stage === 'retrieve' ? 'RetrievePayloadFailed' : 'LoadPayloadFailed',
+      message: message.replace(/\n/g, ' // '),
+    });
+    return {
+      status: {
+        ...status,
+        conditions,
+        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+      },
+      events,
+    };
+  }
+
   const payloadFailed = payload !== undefined && !payload.verified;
 
   if (outcome.verified && payloadFailed && payload.mode === 'enforce' && !plan.force) {
@@ -420,7 +478,7 @@ export function applyVerdict(
     },
     now,
   );
-  if (release?.kind === 'unreadable') {
+  if (release?.kind === 'unreadable' && release.mode === 'warn') {
     events.push({
       type: 'Warning',
       reason: RELEASE_METADATA_UNREADABLE_REASON,

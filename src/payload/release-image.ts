@@ -263,7 +263,8 @@ export function assertUnambiguousListKeys(bytes: Uint8Array, what: string): void
  * Every byte is fetched by digest and checked against it; layers are decompressed and untarred
  * as streams with the limits of {@link ExtractLimits}; nothing is written to disk.
  *
- * Throws VerifyError: `MISSING_FILE`, `PLATFORM_NOT_FOUND`, the layer codes or a registry code.
+ * Throws VerifyError: `RELEASE_NOT_FOUND`, `MISSING_FILE`, `PLATFORM_NOT_FOUND`, the layer codes or
+ * a registry code.
  */
 export async function readReleasePayload(
   client: RegistryClient,
@@ -353,7 +354,7 @@ async function readInstances<T>(
     }
     if (found.status === 'not-found') {
       lastError = new VerifyError(
-        'MISSING_FILE',
+        'RELEASE_NOT_FOUND',
         `release image ${source.name}@${pullspec.digest}: ${found.detail}`,
       );
       continue;
@@ -384,7 +385,7 @@ async function readInstances<T>(
       const child = await client.getManifest(source, entry.digest, { signal: options.signal });
       if (child.status === 'not-found' || child.manifest.kind !== 'image') {
         throw new VerifyError(
-          'MISSING_FILE',
+          'RELEASE_NOT_FOUND',
           `release image ${source.name}@${entry.digest} (${platformName(entry.platform) ?? '?'}) is missing or not an image`,
         );
       }
@@ -394,7 +395,9 @@ async function readInstances<T>(
     }
     return results;
   }
-  throw lastError ?? new VerifyError('MISSING_FILE', `release image ${pullspec.raw} not found`);
+  throw (
+    lastError ?? new VerifyError('RELEASE_NOT_FOUND', `release image ${pullspec.raw} not found`)
+  );
 }
 
 async function readPlatform(

@@ -72,6 +72,12 @@ export interface ClusterTrustOptions extends TrustLocations {
    */
   readonly rootOfTrustFromPayload?: boolean;
   /**
+   * What an accepted update whose release-metadata cannot be read becomes: `enforce` (default)
+   * refuses it as the CVO refuses a payload it cannot retrieve or load; `warn` accepts it with a
+   * Warning and the version unchecked (beside a running CVO, which loads the payload itself).
+   */
+  readonly releaseMetadata?: 'enforce' | 'warn';
+  /**
    * The architecture of the nodes that pull the release (Node's `process.arch` or a Go name);
    * default this process's own, as the CVO takes `runtime.GOARCH`. See {@link nodePlatform}.
    */
@@ -166,7 +172,32 @@ export class ClusterTrust implements ReleaseVerifierPort {
         notes,
       );
     } catch (err) {
-      return refusedWithoutTrust(parsed, err, notes);
+      const refused = refusedWithoutTrust(parsed, err, notes);
+      if (
+        call.payload !== true ||
+        cv.spec.desiredUpdate?.force !== true ||
+        parsed instanceof VerifyError
+      )
+        return refused;
+      // Forced: the CVO still retrieves and loads the payload, and checks its version.
+      let release: ReleaseLoad | undefined;
+      try {
+        const reachable = await accessRead;
+        release = await this.loadRelease(
+          parsed,
+          undefined,
+          reachable.client,
+          reachable.mirrors,
+          signal,
+        );
+      } catch (accessError) {
+        if (signal.aborted) throw accessError;
+        release = this.unreadable(
+          'retrieve',
+          `the registry access could not be read: ${accessError instanceof Error ? accessError.message : String(accessError)}`,
+        );
+      }
+      return { ...refused, ...(release !== undefined ? { release } : {}) };
     }
     const client = access.client;
     // Said in the verdict's details and, when it verifies, in its summary (ReleaseVerified's
@@ -235,7 +266,8 @@ export class ClusterTrust implements ReleaseVerifierPort {
   /**
    * The release's metadata as the CVO loads it: from the payload check's read when there was one,
    * else read alone (the top layers only), through the cluster's mirrors. Undefined without a
-   * registry client; `unreadable` (with why) when it cannot be read — the verdict stands.
+   * registry client; `unreadable` (why, the CVO step that would fail, the configured mode) when
+   * it cannot be read.
    */
   private async loadRelease(
     release: DigestPullspec,
@@ -255,7 +287,14 @@ export class ClusterTrust implements ReleaseVerifierPort {
         }));
       } catch (err) {
         if (signal.aborted) throw err;
-        return { kind: 'unreadable', message: err instanceof Error ? err.message : String(err) };
+        // Not fetched (a registry answer, or none): the CVO's RetrievePayload; fetched but not a
+        // release payload: its LoadPayload.
+        const fetched =
+          isVerifyError(err) && err.area !== 'registry' && err.code !== 'RELEASE_NOT_FOUND';
+        return this.unreadable(
+          fetched ? 'load' : 'retrieve',
+          err instanceof Error ? err.message : String(err),
+        );
       }
     }
     const { problems, ...facts } = releaseFacts(metadata);
@@ -267,6 +306,10 @@ export class ClusterTrust implements ReleaseVerifierPort {
       });
     }
     return { kind: 'loaded', version: metadata.version, ...facts };
+  }
+
+  private unreadable(stage: 'retrieve' | 'load', message: string): ReleaseLoad {
+    return { kind: 'unreadable', stage, message, mode: this.options.releaseMetadata ?? 'enforce' };
   }
 
   /** The payload's verdict; none without payload verification or ClusterImagePolicies. */

@@ -24,6 +24,7 @@ const CHECKED: Readonly<Record<string, (c: ServiceConfig, stated: string) => boo
   'webhook-verify-mode': (c, s) => s === c.http?.webhookVerifyMode,
   'webhook-timeout': (c, s) => parseDuration(s) === c.http?.webhookBudgetMs,
   'payload-verification': (c, s) => s === c.payloadVerification,
+  'release-metadata': (c, s) => s === c.releaseMetadata,
 };
 /** Defaults that are not part of the service configuration, with the reason. */
 const NOT_CONFIG: Readonly<Record<string, string>> = {

@@ -317,6 +317,7 @@ describe(
         c.cluster.kubeconfig,
         {
           payloadVerification: 'enforce',
+          releaseMetadata: 'enforce',
           http: {
             bindAddress: '127.0.0.1',
             healthPort: 0,
@@ -600,7 +601,11 @@ describe(
       ]);
       service = await runService(
         c.cluster.kubeconfig,
-        { payloadVerification: 'enforce', rootOfTrustFromPayload: true },
+        {
+          payloadVerification: 'enforce',
+          releaseMetadata: 'enforce',
+          rootOfTrustFromPayload: true,
+        },
         logs,
       );
       const r = await release();

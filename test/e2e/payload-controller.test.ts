@@ -66,7 +66,11 @@ describe(
     const restart = async (overrides: Partial<ServiceConfig>): Promise<Service> => {
       await service?.stop();
       if (tc === undefined) throw new Error('no cluster');
-      service = await runService(tc.cluster.kubeconfig, overrides);
+      // Real releases in a registry: the default, enforce, unless a test says otherwise.
+      service = await runService(tc.cluster.kubeconfig, {
+        releaseMetadata: 'enforce',
+        ...overrides,
+      });
       return service;
     };
 
@@ -327,15 +331,33 @@ describe(
       const row = history.split('\n').find((line) => line.includes(r.pullspec)) ?? '';
       assert.match(row, new RegExp(`\\s${version.replaceAll('.', '\\.')}\\s`), history);
 
-      // A signed digest the registry does not have: verified and accepted (loading is the CVO's
-      // step), with a Warning saying the version could not be read.
+      // A signed digest the registry does not have: verified, but not accepted, as the CVO
+      // refuses a payload it cannot retrieve (enforce, the default)…
       const missing = `${registry.host}/rel/absent@sha256:${'7'.repeat(64)}`;
       await signer.publish(`sha256:${'7'.repeat(64)}`);
+      await requestUpdate(tc, { image: missing, version: '4.17.99', force: true });
+      const refused = await waitFor(
+        tc.admin,
+        (x) =>
+          condition(x, 'ReleaseAccepted')?.reason === 'RetrievePayload' &&
+          (condition(x, 'ReleaseAccepted')?.message ?? '').includes(missing),
+        'refusal of the release that cannot be retrieved, forced or not',
+      );
+      assert.match(
+        condition(refused, 'ReleaseAccepted')?.message ?? '',
+        /^Retrieving payload failed version="4\.17\.99" image="[^"]+" failure=release image .*absent@sha256:7{64}/,
+      );
+      assert.equal(condition(refused, 'ReleaseVerified')?.status, 'True');
+      assert.notEqual(refused.status?.desired.image, missing);
+
+      // …and accepted with a Warning under warn (beside a CVO that loads the payload itself).
+      // The request first: the restarted service must not meet the forced 4.17.99 one.
       await requestUpdate(tc, { image: missing, version: '', force: false });
+      await restart({ payloadVerification: 'off', releaseMetadata: 'warn' });
       const unread = await waitFor(
         tc.admin,
         (x) => x.status?.desired.image === missing,
-        'acceptance of the unreadable release',
+        'acceptance of the unreadable release under warn',
       );
       assert.equal(unread.status?.desired.version, '');
       assert.equal(unread.status?.history?.[0]?.verified, true);

@@ -61,6 +61,9 @@ describe('the cvo-verifier serve process', () => {
         'serve-e2e',
         '--recheck-base',
         '1s',
+        // A made-up digest: no payload to read (the default, enforce, would refuse it).
+        '--release-metadata',
+        'warn',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

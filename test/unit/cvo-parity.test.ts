@@ -62,6 +62,9 @@ const PAYLOAD_LOADED = 'Payload loaded version=%q image=%q architecture=%q';
 // pkg/cvo/sync_worker.go:399 and :400
 const VERSION_MISMATCH = 'release image version %s does not match the expected upstream version %s';
 const VERIFYING_PAYLOAD_FAILED = 'Verifying payload failed version=%q image=%q failure=%v';
+// pkg/cvo/sync_worker.go:353 and :378
+const RETRIEVE_FAILED = 'Retrieving payload failed version=%q image=%q failure=%s';
+const LOAD_FAILED = 'Loading payload failed version=%q image=%q failure=%v';
 // pkg/cvo/updatepayload.go:140
 const FORCED_RISK =
   'Target release version=%q image=%q cannot be verified, but continuing anyway because the update was forced: %v';
@@ -524,7 +527,35 @@ describe('CVO parity: status written for a verdict', () => {
     });
   });
 
-  it('accepts a verified release whose metadata cannot be read, says so in a Warning, and takes the version from the request', () => {
+  it('refuses a release whose payload cannot be retrieved or loaded, forced or not, in the CVO words (enforce, the default)', () => {
+    for (const force of [false, true]) {
+      for (const [stage, reason, format] of [
+        ['retrieve', 'RetrievePayload', RETRIEVE_FAILED],
+        ['load', 'LoadPayload', LOAD_FAILED],
+      ] as const) {
+        const { status, events } = applyVerdict(
+          cv({ image: IMG(2), version: '4.17.0', force }),
+          { ...plan, force },
+          verified,
+          {
+            now: NOW,
+            architecture: 'amd64',
+            release: { kind: 'unreadable', stage, mode: 'enforce', message: 'why' },
+          },
+        );
+        const accepted = status.conditions?.find((c) => c.type === 'ReleaseAccepted');
+        assert.deepEqual(
+          [accepted?.status, accepted?.reason, accepted?.message],
+          ['False', reason, goSprintf(format, '4.17.0', IMG(2), 'why')],
+        );
+        assert.equal(status.desired.image, CURRENT_RELEASE.image, 'not accepted');
+        assert.deepEqual(status.history, cv({}).status?.history);
+        assert.ok(events.some((e) => e.reason === `${reason}Failed` && e.type === 'Warning'));
+      }
+    }
+  });
+
+  it('warn: accepts a verified release whose metadata cannot be read, says so in a Warning, and takes the version from the request', () => {
     const { status, events } = applyVerdict(
       cv({ image: IMG(2), version: '4.17.0' }),
       plan,
@@ -534,6 +565,8 @@ describe('CVO parity: status written for a verdict', () => {
         architecture: 'amd64',
         release: {
           kind: 'unreadable',
+          stage: 'retrieve',
+          mode: 'warn',
           message: 'registry quay.io: connection refused\nsecond line',
         },
       },
