@@ -11,7 +11,7 @@
  *
  * Timed, ours, each a full `verify-payload` minus argument parsing (read the release image,
  * extract the two files, verify every component), in process:
- *   cold        a new client (new TCP connections) and an empty verdict cache, concurrency 16
+ *   cold        a new client (new TCP connections) and an empty verdict cache
  *   warm cache  the same client and cache again: only the release image is read
  *   warm        the same client, a fresh cache each time (ROUNDS runs): the figure of the goal
  *   serial      the same client, a fresh cache, concurrency 1
@@ -27,7 +27,8 @@
  * same turns, another checkout of this project (a `git worktree` of an older commit, with a
  * node_modules link) verifying the same release through its own src/: before and after in one
  * run. BENCH_PAYLOAD_ROUNDS=N changes the number of rounds (default 7), e.g. to weigh the warm
- * path in a `node --cpu-prof` profile. BENCH_CIMAGE_HARNESS=PATH runs that harness binary instead
+ * path in a `node --cpu-prof` profile. BENCH_PAYLOAD_CONCURRENCY=N verifies N components at once
+ * over N connections (default 16, as `verify-payload`). BENCH_CIMAGE_HARNESS=PATH runs that harness binary instead
  * of the one built for the current interop/ sources (whose cache key changes with any edit there).
  * BENCH_PAYLOAD_CPU_PROFILE=FILE writes a V8 CPU profile (.cpuprofile, as `node --cpu-prof` does)
  * of PROFILED_RUNS more warm runs of this checkout alone, after the rounds: the warm path without
@@ -71,7 +72,8 @@ import { goToolPath } from '../test/tooling/go-tools.js';
 import { summarize } from './stats.js';
 
 const COMPONENTS = 190;
-const CONCURRENCY = 16;
+/** Components verified at once, and requests (connections) in flight; the CLI's default. */
+const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_ROUNDS = 7;
 /** Warm runs under the profiler with BENCH_PAYLOAD_CPU_PROFILE. */
 const PROFILED_RUNS = 20;
@@ -159,8 +161,26 @@ interface Run {
  * ticks of 10 ms); NaN where there is no /proc.
  */
 function registryCpuMs(): number {
+  registryPids ??= findRegistryPids();
   let total = 0;
-  let found = false;
+  for (const pid of registryPids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // pid (comm) state ppid … utime(14) stime(15): comm may hold spaces, so split after ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return NaN;
+    }
+  }
+  return registryPids.length > 0 ? total : NaN;
+}
+
+/** Found once (scanning /proc for every run would show in the profile of the warm path). */
+let registryPids: number[] | undefined;
+
+function findRegistryPids(): number[] {
+  const pids: number[] = [];
   try {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
@@ -170,18 +190,16 @@ function registryCpuMs(): number {
       } catch {
         continue;
       }
-      // pid (comm) state ppid … utime(14) stime(15): comm may hold spaces, so split after ')'.
       const close = stat.lastIndexOf(')');
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
       if (Number(fields[1]) !== process.pid || !comm.includes('registry')) continue;
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-      found = true;
+      pids.push(Number(entry));
     }
   } catch {
-    return NaN;
+    return [];
   }
-  return found ? total : NaN;
+  return pids;
 }
 
 function cpuMs(): number {
@@ -214,13 +232,18 @@ function policyText(keyPem: string, host: string): string {
   });
 }
 
-function createSubject(impl: Implementation, keyPem: string, host: string): Subject {
+function createSubject(
+  impl: Implementation,
+  keyPem: string,
+  host: string,
+  concurrency: number,
+): Subject {
   const parsed = impl.parsePolicyText(policyText(keyPem, host), 'bench-policy');
   if (parsed.errors.length > 0) throw new Error(parsed.errors.map((e) => e.message).join('; '));
-  const agent = new CountingAgent({ keepAliveTimeout: 10_000, connections: CONCURRENCY });
+  const agent = new CountingAgent({ keepAliveTimeout: 10_000, connections: concurrency });
   const client = new impl.RegistryClient({
     dispatcher: agent,
-    maxConcurrentRequests: CONCURRENCY,
+    maxConcurrentRequests: concurrency,
   });
   return { impl, agent, client, policies: parsed.objects };
 }
@@ -271,8 +294,15 @@ async function verifyOnce(
 type GoPeer =
   { readonly binary: string; readonly cases: readonly CimageCase[] } | { readonly skip: string };
 
+interface GoRun {
+  readonly wallMs: number;
+  /** The docker-registry process's CPU time during the batch. */
+  readonly registryCpuMs: number;
+}
+
 /** Runs the whole batch in one harness process; wall time from spawn to exit. */
-async function runGoBatch(binary: string, cases: readonly CimageCase[]): Promise<number> {
+async function runGoBatch(binary: string, cases: readonly CimageCase[]): Promise<GoRun> {
+  const registryCpu = registryCpuMs();
   const started = performance.now();
   const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>(
     (done, fail) => {
@@ -294,6 +324,7 @@ async function runGoBatch(binary: string, cases: readonly CimageCase[]): Promise
     },
   );
   const wallMs = performance.now() - started;
+  const registryCpuUsed = registryCpuMs() - registryCpu;
   if (code !== 0) throw new Error(`cimage-harness exited ${String(code)}: ${err.slice(-2000)}`);
   const results = out
     .split('\n')
@@ -305,7 +336,7 @@ async function runGoBatch(binary: string, cases: readonly CimageCase[]): Promise
       `cimage-harness allowed ${results.length - refused.length} of ${cases.length}: ${JSON.stringify(refused.slice(0, 3))}`,
     );
   }
-  return wallMs;
+  return { wallMs, registryCpuMs: registryCpuUsed };
 }
 
 /** Median wall time of the harness's `-version` (process start-up, every package's init). */
@@ -391,6 +422,10 @@ export async function run(): Promise<void> {
   if (!Number.isSafeInteger(rounds) || rounds < 1) {
     throw new Error(`BENCH_PAYLOAD_ROUNDS must be a positive integer`);
   }
+  const concurrency = Number(process.env.BENCH_PAYLOAD_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new Error(`BENCH_PAYLOAD_CONCURRENCY must be a positive integer`);
+  }
   const binary = await findRegistryBinary();
   if ('skip' in binary)
     throw new Error(`payload-verify bench needs docker-registry: ${binary.skip}`);
@@ -417,7 +452,8 @@ export async function run(): Promise<void> {
         1000
       ).toFixed(1)} s; load average ${load()} on this machine`,
     );
-    for (const impl of impls) subjects.push(createSubject(impl, key.publicKeyPem, registry.host));
+    for (const impl of impls)
+      subjects.push(createSubject(impl, key.publicKeyPem, registry.host, concurrency));
     const [ours] = subjects;
     if (ours === undefined) throw new Error('unreachable: no subject');
     const go = await prepareGoPeer(
@@ -428,18 +464,18 @@ export async function run(): Promise<void> {
 
     const rssBefore = rssMiB();
     const cache = ours.impl.createComponentCache();
-    const cold = await verifyOnce(ours, release.pullspec, cache, CONCURRENCY);
+    const cold = await verifyOnce(ours, release.pullspec, cache, concurrency);
     const rssAfterCold = rssMiB();
-    const warmCache = await verifyOnce(ours, release.pullspec, cache, CONCURRENCY);
+    const warmCache = await verifyOnce(ours, release.pullspec, cache, concurrency);
     // One untimed run each warms what the rounds will use (the baseline's connections, the
     // harness binary in the page cache).
     for (const subject of subjects.slice(1)) {
-      await verifyOnce(subject, release.pullspec, subject.impl.createComponentCache(), CONCURRENCY);
+      await verifyOnce(subject, release.pullspec, subject.impl.createComponentCache(), concurrency);
     }
     if ('binary' in go) await runGoBatch(go.binary, go.cases);
 
     const warm = subjects.map(() => [] as Run[]);
-    const goRuns: number[] = [];
+    const goRuns: GoRun[] = [];
     const loads: string[] = [];
     for (let round = 0; round < rounds; round++) {
       loads.push(loadavg()[0]?.toFixed(2) ?? '?');
@@ -449,7 +485,7 @@ export async function run(): Promise<void> {
             subject,
             release.pullspec,
             subject.impl.createComponentCache(),
-            CONCURRENCY,
+            concurrency,
           ),
         );
       }
@@ -459,12 +495,12 @@ export async function run(): Promise<void> {
     const profileFile = process.env.BENCH_PAYLOAD_CPU_PROFILE;
     if (profileFile !== undefined && profileFile !== '') {
       await profileWarm(profileFile, () =>
-        verifyOnce(ours, release.pullspec, ours.impl.createComponentCache(), CONCURRENCY),
+        verifyOnce(ours, release.pullspec, ours.impl.createComponentCache(), concurrency),
       );
     }
 
     console.log(
-      `${COMPONENTS} components, concurrency ${CONCURRENCY}, one PublicKey policy; ${rounds} rounds, each: ${subjects.map((s) => s.impl.label).join(', ')}${'binary' in go ? ', then the Go peer' : ''}`,
+      `${COMPONENTS} components, concurrency ${concurrency}, one PublicKey policy; ${rounds} rounds, each: ${subjects.map((s) => s.impl.label).join(', ')}${'binary' in go ? ', then the Go peer' : ''}`,
     );
     console.log(line('cold', cold));
     console.log(line('warm cache', warmCache));
@@ -482,10 +518,11 @@ export async function run(): Promise<void> {
     console.log(line('serial (concurrency 1)', serial));
     const ourMedian = medians[0]?.median ?? NaN;
     if ('binary' in go) {
-      const goStats = summarize(goRuns);
+      const goStats = summarize(goRuns.map((r) => r.wallMs));
+      const goRegistryCpu = summarize(goRuns.map((r) => r.registryCpuMs)).median;
       const startup = goStartupMs(go.binary, 10);
       console.log(
-        `Go peer, containers/image serial loop (cimage-harness, one process per batch): median ${goStats.median.toFixed(1)} ms, min ${goStats.min.toFixed(1)}, max ${goStats.max.toFixed(1)} over ${goRuns.length} batches [${goRuns.map((t) => t.toFixed(0)).join(' ')}]; its start-up (-version) ${startup.toFixed(1)} ms`,
+        `Go peer, containers/image serial loop (cimage-harness, one process per batch): median ${goStats.median.toFixed(1)} ms, min ${goStats.min.toFixed(1)}, max ${goStats.max.toFixed(1)} over ${goRuns.length} batches [${goRuns.map((r) => r.wallMs.toFixed(0)).join(' ')}], ${goRegistryCpu.toFixed(0)} ms CPU in docker-registry; its start-up (-version) ${startup.toFixed(1)} ms`,
       );
       console.log(
         `ratio: Go serial loop / ours warm = ${(goStats.median / ourMedian).toFixed(2)}x (goal >= 5x); Go / ours cold = ${(goStats.median / cold.wallMs).toFixed(2)}x; ours warm median ${ourMedian.toFixed(1)} ms (goal <= 150 ms)`,
