@@ -23,8 +23,8 @@
  * through its diagnostics channels (start, completion). Per edit, the requests the service made
  * between the spec arriving on the watch and ReleaseAccepted arriving are counted, and the time
  * covered by at least one of them in flight is "waiting on requests"; the rest of the service's
- * share is its own work (and event-loop delays). The median signed edit's requests are listed as
- * a timeline.
+ * share is its own work (and event-loop delays). The median signed and the median unsigned
+ * edit's requests are listed as timelines.
  *
  * Detection is by a watch (GET …?watch=true from the ClusterVersion's resourceVersion, read with
  * undici as a newline-delimited JSON stream, each event timestamped when its bytes arrive), not by
@@ -691,12 +691,15 @@ export async function run(): Promise<void> {
     split('signed', signed);
     split('unsigned', unsigned);
     split('back to back', backToBack);
-    const median = [...signed.samples].sort((a, b) => a.total - b.total)[
-      Math.floor(signed.samples.length / 2)
-    ];
-    if (median !== undefined) {
+    // The median edit's requests, as a timeline: what a reconcile waits on, one after another or
+    // together.
+    const timeline = (label: string, x: Series): void => {
+      const median = [...x.samples].sort((a, b) => a.total - b.total)[
+        Math.floor(x.samples.length / 2)
+      ];
+      if (median === undefined) return;
       console.log(
-        `  the median signed edit (${median.total.toFixed(1)} ms), its requests after the spec reached the watch ` +
+        `  the median ${label} edit (${median.total.toFixed(1)} ms), its requests after the spec reached the watch ` +
           '(start and duration, ms):',
       );
       for (const r of recorder.serviceRequests(median.at.spec, median.at.done)) {
@@ -710,7 +713,9 @@ export async function run(): Promise<void> {
       console.log(
         `    ReleaseAccepted on the watch at +${(median.at.done - median.at.spec).toFixed(1)} (PATCH took ${median.patch.toFixed(1)}, spec on the watch at ${median.spec.toFixed(1)} after t0)`,
       );
-    }
+    };
+    timeline('signed', signed);
+    timeline('unsigned', unsigned);
     if (process.env.BENCH_LOGS === '1') process.stderr.write(logs.join(''));
   } finally {
     await watch?.close();
