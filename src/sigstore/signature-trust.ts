@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import {
   parseFulcioRoots,
   parsePkiRoots,
@@ -70,11 +72,12 @@ export type SignatureTrust =
 export type CertificateTrustMaterial = Exclude<SignatureTrust, { kind: 'key' }>;
 
 /**
- * Roots of trust kept parsed, by content. A payload verification asks for the same policy's
- * root once per component (190 in a release): parsing a key costs more than verifying a
- * signature with it. A handful of policies is normal; beyond this the oldest is dropped.
+ * Roots of trust kept parsed, by the SHA-256 of their content (a CA bundle can be large; its
+ * text is not kept twice). A payload verification asks for the same policy's root once per
+ * component (190 in a release): parsing a key costs more than verifying a signature with it. A
+ * cluster has a handful of policies; beyond this the oldest is dropped.
  */
-export const MAX_PARSED_TRUSTS = 64;
+export const MAX_PARSED_TRUSTS = 32;
 
 const parsedTrusts = new Map<string, SignatureTrust>();
 
@@ -97,8 +100,12 @@ export function parseSignatureTrust(config: TrustConfig): SignatureTrust {
   return parsed;
 }
 
-/** Every field of the config, in a fixed order (JSON keeps absent and empty apart). */
+/** A digest of every field of the config, in a fixed order (JSON keeps absent and empty apart). */
 function trustKey(config: TrustConfig): string {
+  return createHash('sha256').update(trustFields(config)).digest('base64');
+}
+
+function trustFields(config: TrustConfig): string {
   switch (config.type) {
     case 'publicKey':
       return JSON.stringify([config.type, config.keyPem, config.rekorKeyPem ?? null]);
