@@ -6,7 +6,7 @@ import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterVerification, ReleaseVerifierPort } from './verification-port.js';
 import { createDeadline, systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
 import { applyInvalid, applyNothing, applyVerdict, planReconcile } from './reconcile.js';
@@ -50,6 +50,12 @@ export interface ControllerOptions {
   readonly statePublisher?: StatePublisher;
   readonly recheckBaseMs?: number;
   readonly recheckMaxMs?: number;
+  /**
+   * How often the ClusterVersion is reconciled with nothing changed (default 10 min): what the
+   * spec and status do not show changes through it (the FeatureGate; the CVO restarts itself
+   * when the gates change).
+   */
+  readonly resyncMs?: number;
   /** Time and timers for the queue, re-checks, budgets and timestamps; the process clock by default. */
   readonly clock?: Clock;
   /**
@@ -112,6 +118,9 @@ export function toGoArchitecture(arch: string): string {
  * verifier bounds more tightly with its own budget inside this one.
  */
 export const DEFAULT_RECONCILE_BUDGET_MS = 5 * 60_000;
+
+/** Reconcile with nothing changed this often (see ControllerOptions.resyncMs). */
+export const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 const HISTORY_KEY = 'history:';
 const TARGET_KEY = 'target:';
@@ -199,6 +208,7 @@ export class ReleaseController {
   private synced = false;
   /** The CVO feature gates as last read (or as configured). */
   private gates: CvoGates;
+  private resync: TimerHandle | undefined;
   /** What was last logged about the feature gates. */
   private gatesState: string | undefined;
 
@@ -265,7 +275,10 @@ export class ReleaseController {
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;
+        // The generation moves with every spec edit (spec.upstream, spec.clusterID included: the
+        // CVO validates and writes observedGeneration on every sync); status writes leave it.
         const spec = JSON.stringify([
+          cv.metadata.generation,
           cv.spec.desiredUpdate?.image,
           cv.spec.desiredUpdate?.version,
           cv.spec.desiredUpdate?.force,
@@ -285,6 +298,7 @@ export class ReleaseController {
     });
     await this.watcher.start();
     this.synced = true;
+    this.scheduleResync();
     // Resume work that status shows as pending (after a restart or a leader change).
     this.queue.add(this.name);
   }
@@ -300,11 +314,25 @@ export class ReleaseController {
    */
   async stop(): Promise<void> {
     this.synced = false;
+    if (this.resync !== undefined) this.clock.clearTimeout(this.resync);
+    this.resync = undefined;
     this.lifetime.abort(new DOMException('the controller stopped', 'AbortError'));
     await this.rechecks.stop();
     await this.watcher?.stop();
     await this.queue.stop();
     this.lastSpec = undefined;
+  }
+
+  private scheduleResync(): void {
+    this.resync = this.clock.setTimeout(
+      () => {
+        if (this.lifetime.signal.aborted) return;
+        this.queue.add(this.name);
+        this.scheduleResync();
+      },
+      this.options.resyncMs ?? DEFAULT_RESYNC_MS,
+      { ref: false },
+    );
   }
 
   /** Waits until queued reconciles have run (tests and the demo). */
@@ -442,14 +470,22 @@ export class ReleaseController {
   }
 
   /**
-   * The cluster's CVO feature gates at its version (status.desired, else the newest history
-   * entry), from {@link readFeatureGate}'s answer, as the CVO reads them; a FeatureGate that
+   * The cluster's CVO feature gates at its version (the newest Completed history entry, else
+   * status.desired), from {@link readFeatureGate}'s answer, as the CVO reads them; a FeatureGate that
    * cannot be read leaves the defaults (all off: acceptRisks is then Invalid, never silently
    * accepted). Logged once per change. Nothing changes when no FeatureGate source is configured.
    */
   private applyFeatureGates(cv: ClusterVersion, read: FeatureGateRead | undefined): void {
     if (read === undefined) return;
-    const version = cv.status?.desired.version ?? cv.status?.history?.[0]?.version ?? '';
+    // The release the cluster runs: the CVO reads the FeatureGate for its own payload's version.
+    // This service applies nothing, so that is the newest Completed history entry (else the
+    // desired release); the desired one would switch the gates off as soon as an update to a
+    // version without a FeatureGate entry yet is accepted.
+    const history = cv.status?.history ?? [];
+    const version =
+      history.find((h) => h.state === 'Completed' && h.version !== '')?.version ??
+      (cv.status?.desired.version || history[0]?.version) ??
+      '';
     let gates: CvoGates;
     let problem: string | undefined;
     try {

@@ -228,7 +228,11 @@ for (const featureSet of FEATURE_SETS) {
       it('reads the FeatureGate as the CVO: acceptRisks is Invalid until ClusterUpdateAcceptRisks is enabled for the cluster’s version', async (t) => {
         const c = cluster(t);
         if (!c || !signer) return;
-        const version = (await c.admin.getClusterVersion('version')).status?.desired.version ?? '';
+        // The version the cluster runs: its newest Completed history entry.
+        const version =
+          (await c.admin.getClusterVersion('version')).status?.history?.find(
+            (h) => h.state === 'Completed',
+          )?.version ?? '';
         const risky = `${REPO}@${digestOf(3)}`;
         await signer.publish(digestOf(3));
         const request = { image: risky, version: '4.17.3', acceptRisks: [{ name: 'SomeRisk' }] };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { DEFAULT_RECONCILE_BUDGET_MS } from '../../src/controller/controller.js';
+import { DEFAULT_RECONCILE_BUDGET_MS, DEFAULT_RESYNC_MS } from '../../src/controller/controller.js';
 import { forcedRiskMessage, retrievePayloadFailedMessage } from '../../src/controller/reconcile.js';
 import {
   CURRENT_RELEASE,
@@ -46,8 +46,8 @@ describe('ReleaseController (in-memory API, manual clock)', () => {
       assert.ok(call?.signal instanceof AbortSignal, 'the verifier got no signal');
       assert.equal(call.signal.aborted, false);
       // The budget's timer ended with the verification: only the re-check of the verified target
-      // (its trust watch) is waiting.
-      assert.deepEqual(f.clock.pendingDelays(), [FIXTURE_RECHECK_BASE_MS]);
+      // (its trust watch) and the periodic resync are waiting.
+      assert.deepEqual(f.clock.pendingDelays(), [FIXTURE_RECHECK_BASE_MS, DEFAULT_RESYNC_MS]);
       await f.controller.stop();
     });
   });
