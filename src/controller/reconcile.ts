@@ -293,6 +293,22 @@ export function applyVerdict(
   // update graph).
   const version = plan.version === '' && loaded !== undefined ? loaded.version : plan.version;
   const events: EventSpec[] = [];
+  // ReleaseAccepted=False with the conditions so far and the events pushed before it.
+  const refuse = (
+    reason: string,
+    message: string,
+  ): { status: ClusterVersionStatus; events: EventSpec[] } => ({
+    status: {
+      ...status,
+      conditions: setCondition(
+        conditions,
+        { type: ConditionType.ReleaseAccepted, status: 'False', reason, message },
+        now,
+      ),
+      observedGeneration: cv.metadata.generation ?? status.observedGeneration,
+    },
+    events,
+  });
   conditions = setCondition(
     conditions,
     outcome.verified
@@ -338,104 +354,39 @@ export function applyVerdict(
   // that first (below).
   if (loaded !== undefined && loaded.version !== version && (outcome.verified || plan.force)) {
     const message = payloadVersionMismatchMessage(version, image, loaded.version);
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.ReleaseAccepted,
-        status: 'False',
-        reason: 'VerifyPayloadVersion',
-        message,
-      },
-      now,
-    );
     events.push({ type: 'Warning', reason: 'VerifyPayloadVersionFailed', message });
-    return {
-      status: {
-        ...status,
-        conditions,
-        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
-      },
-      events,
-    };
+    return refuse('VerifyPayloadVersion', message);
   }
   if (release?.kind === 'unreadable' && release.mode === 'enforce') {
     // As the CVO: a payload it cannot retrieve or load is not accepted, forced or not; the
     // background re-check tries again.
     const message = payloadUnreadableMessage(release.stage, plan.version, image, release.message);
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.ReleaseAccepted,
-        status: 'False',
-        reason: release.stage === 'retrieve' ? 'RetrievePayload' : 'LoadPayload',
-        message,
-      },
-      now,
-    );
     events.push({
       type: 'Warning',
       reason: release.stage === 'retrieve' ? 'RetrievePayloadFailed' : 'LoadPayloadFailed',
       message: message.replace(/\n/g, ' // '),
     });
-    return {
-      status: {
-        ...status,
-        conditions,
-        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
-      },
-      events,
-    };
+    return refuse(release.stage === 'retrieve' ? 'RetrievePayload' : 'LoadPayload', message);
   }
 
   const payloadFailed = payload !== undefined && !payload.verified;
 
   if (outcome.verified && payloadFailed && payload.mode === 'enforce' && !plan.force) {
     const message = payloadRefusedMessage(version, image, payload.message);
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.ReleaseAccepted,
-        status: 'False',
-        reason: PAYLOAD_FAILED_REASON,
-        message,
-      },
-      now,
-    );
     events.push({ type: 'Warning', reason: PAYLOAD_FAILED_REASON, message });
-    return {
-      status: {
-        ...status,
-        conditions,
-        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
-      },
-      events,
-    };
+    return refuse(PAYLOAD_FAILED_REASON, message);
   }
 
   if (!outcome.verified && !plan.force) {
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.ReleaseAccepted,
-        status: 'False',
-        reason: 'RetrievePayload',
-        message: retrievePayloadFailedMessage(plan.version, image, outcome.message),
-      },
-      now,
-    );
     events.push({
       type: 'Warning',
       reason: 'RetrievePayloadFailed',
       message: retrievePayloadFailedMessage(plan.version, image, fullError(outcome)),
     });
-    return {
-      status: {
-        ...status,
-        conditions,
-        observedGeneration: cv.metadata.generation ?? status.observedGeneration,
-      },
-      events,
-    };
+    return refuse(
+      'RetrievePayload',
+      retrievePayloadFailedMessage(plan.version, image, outcome.message),
+    );
   }
 
   const risks: string[] = [];
