@@ -1,11 +1,5 @@
+import { SATISFIED_DETAIL } from '../verify/verdict.js';
 import type { ReleaseVerdict } from '../verify/verdict.js';
-
-/**
- * The end detail of a store read stopped because every keyring was satisfied: `SATISFIED_DETAIL`
- * in verify/gpg-verifier.ts, spelled here so that printing a refusal does not load the GPG
- * verifier and OpenPGP with it (test/cli/verify-start.test.ts holds the two equal).
- */
-export const SATISFIED_DETAIL = 'every keyring was satisfied';
 
 /** The `--output json` shape: image, digest, verified and one entry per check, plus detail. */
 export function toJsonVerdict(verdict: ReleaseVerdict): Record<string, unknown> {

@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 
 import { parseDuration } from '../config/duration.js';
 import { isVerifyError } from '../errors.js';
-import type { VerifyError } from '../errors.js';
 import { parseReleasePullspec } from '../image/pullspec.js';
 import type { DigestPullspec } from '../image/pullspec.js';
 import type { SignatureStore } from '../stores/store.js';
@@ -11,6 +10,7 @@ import type { PolicyObject } from '../policy/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { GpgReleaseVerifier } from '../verify/gpg-verifier.js';
 import type { SigstoreConfig } from '../verify/sigstore-checks.js';
+import { refusedVerdict } from '../verify/verdict.js';
 import type { ReleaseVerdict } from '../verify/verdict.js';
 import { formatVerdictText, toJsonVerdict } from './format-verdict.js';
 import { ConfigError, ExitCode, UsageError } from './usage-error.js';
@@ -249,28 +249,6 @@ export async function loadPolicies(files: readonly string[]): Promise<PolicyObje
   }
   if (problems.length > 0) throw new ConfigError(`invalid image policy: ${problems.join('; ')}`);
   return objects;
-}
-
-/**
- * The verdict for a pullspec that can never be verified (by tag, or malformed), as
- * `verifyRelease` returns it before any check runs: the pullspec parser's error, nothing checked.
- * Built here so the refusal does not load the verifiers (test/cli/verify-start.test.ts holds the
- * two equal).
- */
-export function refusedVerdict(image: string, err: VerifyError): ReleaseVerdict {
-  return {
-    image,
-    digest: null,
-    verified: false,
-    code: err.code,
-    message: err.message,
-    details: [],
-    checks: [],
-    stores: [],
-    cached: false,
-    durationMs: 0,
-    signatures: [],
-  };
 }
 
 function proxyFromEnv(env: Readonly<Record<string, string | undefined>>): {

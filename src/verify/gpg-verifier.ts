@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { VerifyError } from '../errors.js';
 import type { VerifyErrorCode } from '../errors.js';
+import { SATISFIED_DETAIL } from './verdict.js';
 import { checkAtomicPayload } from '../gpg/atomic-payload.js';
 import type { Keyring } from '../gpg/keyring.js';
 import { verifySignedMessage } from '../gpg/verify-message.js';
@@ -150,7 +151,7 @@ export class GpgReleaseVerifier {
 }
 
 /** Why a store read stopped early on a success (its end reason stays `aborted` in the data). */
-export const SATISFIED_DETAIL = 'every keyring was satisfied';
+export { SATISFIED_DETAIL };
 
 /** The state of one verification: which keyrings remain, and everything seen so far. */
 class Run {

@@ -4,6 +4,7 @@ import type { DigestPullspec } from '../image/pullspec.js';
 import type { GpgReleaseVerifier, GpgResult } from './gpg-verifier.js';
 import { checkSigstore } from './sigstore-checks.js';
 import type { SigstoreConfig } from './sigstore-checks.js';
+import { refusedVerdict } from './verdict.js';
 import type { ReleaseVerdict, SigstoreCheck } from './verdict.js';
 
 export interface ReleaseVerifierOptions {
@@ -34,19 +35,7 @@ export async function verifyRelease(
     digest = ref.digest;
   } catch (err) {
     if (!(err instanceof VerifyError)) throw err;
-    return {
-      image,
-      digest: null,
-      verified: false,
-      code: err.code,
-      message: err.message,
-      details: [],
-      checks: [],
-      stores: [],
-      cached: false,
-      durationMs: clock() - started,
-      signatures: [],
-    };
+    return refusedVerdict(image, err, clock() - started);
   }
   if (options.gpg === undefined && options.sigstore === undefined) {
     throw new VerifyError(

@@ -1,4 +1,4 @@
-import type { VerifyErrorCode } from '../errors.js';
+import type { VerifyError, VerifyErrorCode } from '../errors.js';
 import type { StoreEndReason } from '../stores/store.js';
 
 /** What happened to one signature when checked against one keyring. */
@@ -67,4 +67,32 @@ export interface ReleaseVerdict {
   readonly durationMs: number;
   /** Signature bodies that satisfied a keyring (what a signature cache persists); not printed. */
   readonly signatures: readonly Uint8Array[];
+}
+
+/**
+ * The end detail of a store read stopped because every keyring was satisfied (the GPG verifier
+ * writes it; the CLI words it). Here, with nothing to load, so the CLI can say it without the
+ * verifiers.
+ */
+export const SATISFIED_DETAIL = 'every keyring was satisfied';
+
+/**
+ * The verdict for a pullspec that can never be verified (by tag, or malformed), before any check
+ * runs: the pullspec parser's error, nothing checked. Here, with nothing to load, so the CLI can
+ * refuse without loading the verifiers.
+ */
+export function refusedVerdict(image: string, err: VerifyError, durationMs = 0): ReleaseVerdict {
+  return {
+    image,
+    digest: null,
+    verified: false,
+    code: err.code,
+    message: err.message,
+    details: [],
+    checks: [],
+    stores: [],
+    cached: false,
+    durationMs,
+    signatures: [],
+  };
 }
