@@ -250,14 +250,13 @@ export function createKubePort(source: KubeConfig): KubePort {
           )) as ClusterVersion,
       ),
     listMirrorSets: async () => {
-      const notServed: string[] = [];
       const list = async (
         resource: { readonly group: string; readonly version: string; readonly plural: string },
         kind: string,
-      ): Promise<unknown[]> => {
+      ): Promise<{ items: unknown[]; notServed?: string }> => {
         const what = `list ${resource.plural}`;
         try {
-          return await call(what, async () => {
+          const items = await call(what, async () => {
             const result = (await custom.listClusterCustomObject(resource)) as {
               items?: unknown[];
             };
@@ -267,6 +266,7 @@ export function createKubePort(source: KubeConfig): KubePort {
               ...(item as object),
             }));
           });
+          return { items };
         } catch (err) {
           if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
           const { error } = await explainListNotFound(what, resource, err, {
@@ -274,24 +274,33 @@ export function createKubePort(source: KubeConfig): KubePort {
             resources: (group, version) => custom.getAPIResources({ group, version }),
           });
           if (!isResourceNotServed(error)) throw error;
-          notServed.push(error.resource);
-          return [];
+          return { items: [], notServed: error.resource };
         }
       };
-      const items = [
-        ...(await list(
+      // Both kinds at once; a failure is reported in this order (the first kind's first), as a
+      // sequential read would, and the other's is not left unhandled.
+      const reads = [
+        list(
           { group: 'config.openshift.io', version: 'v1', plural: 'imagedigestmirrorsets' },
           'ImageDigestMirrorSet',
-        )),
-        ...(await list(
+        ),
+        list(
           {
             group: 'operator.openshift.io',
             version: 'v1alpha1',
             plural: 'imagecontentsourcepolicies',
           },
           'ImageContentSourcePolicy',
-        )),
+        ),
       ];
+      for (const read of reads) read.catch(() => undefined);
+      const items: unknown[] = [];
+      const notServed: string[] = [];
+      for (const read of reads) {
+        const one = await read;
+        items.push(...one.items);
+        if (one.notServed !== undefined) notServed.push(one.notServed);
+      }
       return { items, notServed };
     },
     listClusterImagePolicies: async () => {
