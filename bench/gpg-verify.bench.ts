@@ -9,16 +9,31 @@
  *     verifier and cache per run, so connection setup is included) and warm (one dispatcher, no
  *     cache); and one real CLI process end to end when dist/ is built.
  *
+ * (c) Fully cold, beside library-go: what one verification costs when nothing is kept between
+ *     verifications — the root-of-trust ConfigMap file read and parsed (YAML), its keyring parsed,
+ *     the verifier and its store built, `sha256=<hex>/signature-1` read from a file:// store
+ *     (`store-local` in the ConfigMap) and verified — ours and library-go's on the very same
+ *     ConfigMap file, key, signature and store directory. See coldSection() for exactly what each
+ *     side includes and how per-verification figures are taken inside a long-running process.
+ *     BENCH_GPG_ONLY=cold runs (c) alone; BENCH_GPG_ROUNDS=N (default 7) rounds of
+ *     BENCH_GPG_BATCH=N (default 200) verifications per side; BENCH_GPG_BASELINE=DIR adds, in
+ *     the same turns, another checkout of this project (e.g. `git archive <commit> src | tar -x
+ *     -C DIR` and a node_modules link) verifying through its own src/; BENCH_LIBRARYGO_HARNESS=PATH
+ *     runs that harness binary instead of the one built for the current interop/ sources.
+ *     BENCH_GPG_CPU_PROFILE=FILE writes a V8 CPU profile of one more batch of ours alone.
+ *
  * Figures only: nothing here asserts on timing. Correctness of the setup is checked (a bench
  * that times a failing verification would print meaningless numbers).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { constants, verify as cryptoVerify } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { Session } from 'node:inspector/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { loadKeyring } from '../src/gpg/keyring.js';
 import { parseSignedMessage } from '../src/gpg/signed-message.js';
@@ -28,7 +43,9 @@ import { GpgReleaseVerifier } from '../src/verify/gpg-verifier.js';
 import type { GpgResult } from '../src/verify/gpg-verifier.js';
 import { LruCache } from '../src/verify/verdict-cache.js';
 import { atomicPayload, GnuPG, randomDigest } from '../test/helpers/gnupg.js';
+import type { LibraryGoResult } from '../test/helpers/interop.js';
 import { StoreServer } from '../test/helpers/store-server.js';
+import { goToolPath } from '../test/tooling/go-tools.js';
 import { summarize } from './stats.js';
 import type { Summary } from './stats.js';
 
@@ -41,6 +58,12 @@ const E2E_WARMUP = 5;
 const E2E_COLD_RUNS = 50;
 const E2E_WARM_RUNS = 200;
 const CLI_RUNS = 5;
+const COLD_DEFAULT_ROUNDS = 7;
+const COLD_DEFAULT_BATCH = 200;
+/** Verifications at the start of each batch left out: JIT and Go's first-use costs settle. */
+const COLD_WARMUP = 20;
+/** A batch of a few hundred fully cold verifications takes well under a second per side. */
+const COLD_BATCH_TIMEOUT_MS = 120_000;
 
 function micros(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
@@ -143,14 +166,282 @@ ${indented}
 `;
 }
 
+/**
+ * One fully cold verification by a checkout of this project, loaded from its own src/ (so a
+ * baseline checkout runs its own code): what `cvo-verifier verify --root-of-trust FILE` does
+ * minus argument parsing and printing, and what the librarygo-harness does per case.
+ */
+async function loadColdVerify(
+  root: string,
+  configMap: string,
+  digest: string,
+): Promise<() => Promise<void>> {
+  const load = async (path: string): Promise<Record<string, unknown>> =>
+    (await import(pathToFileURL(join(root, 'src', path)).href)) as Record<string, unknown>;
+  const [rootOfTrust, createStore, gpgVerifier] = await Promise.all([
+    load('gpg/root-of-trust.ts'),
+    load('stores/create-store.ts'),
+    load('verify/gpg-verifier.ts'),
+  ]);
+  const loadRootOfTrust = rootOfTrust.loadRootOfTrust as (
+    path: string,
+  ) => Promise<{ keyrings: unknown[]; source: string; stores: { url: string }[] }>;
+  const createStoreFromUrl = createStore.createStoreFromUrl as (
+    url: string,
+    options: { baseDir: string },
+  ) => unknown;
+  const Verifier = gpgVerifier.GpgReleaseVerifier as new (options: {
+    trust: unknown;
+    stores: unknown[];
+  }) => { verify: (digest: string) => Promise<GpgResult> };
+  return async () => {
+    const trust = await loadRootOfTrust(configMap);
+    const stores = trust.stores.map((s) => createStoreFromUrl(s.url, { baseDir: root }));
+    const result = await new Verifier({ trust, stores }).verify(digest);
+    if (!result.verified) {
+      throw new Error(`${root}: not verified: ${result.message}: ${result.details.join('; ')}`);
+    }
+  };
+}
+
+/** Per-verification means over the measured part of one batch. */
+interface ColdBatch {
+  /** Wall time per verification, µs. */
+  readonly wallUs: number;
+  /** CPU time per verification (user + system, all threads of the process), µs. */
+  readonly cpuUs: number;
+}
+
+/** User + system CPU time of a process from /proc (clock ticks of 10 ms), µs; NaN without /proc. */
+function procCpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid … utime(14) stime(15): comm may hold spaces, so split after ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+function ownCpuUs(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
+/** `batch` fully cold verifications in a row by ours; the first COLD_WARMUP are not measured. */
+async function oursColdBatch(verify: () => Promise<void>, batch: number): Promise<ColdBatch> {
+  for (let i = 0; i < COLD_WARMUP; i++) await verify();
+  const cpu = ownCpuUs();
+  const start = process.hrtime.bigint();
+  for (let i = COLD_WARMUP; i < batch; i++) await verify();
+  const wall = micros(start);
+  const n = batch - COLD_WARMUP;
+  return { wallUs: wall / n, cpuUs: (ownCpuUs() - cpu) / n };
+}
+
+/**
+ * `batch` identical cases given to one librarygo-harness process. It decodes the whole batch
+ * first, then runs the cases one after another and writes (and flushes) one line per case, so
+ * the time between the line of case COLD_WARMUP and that of the last case, divided by the cases
+ * in between, is its per-verification cost inside a running process: process start-up, Go's
+ * runtime init and the batch's JSON decoding all fall before the first line and are not counted.
+ * CPU time is the harness's own (from /proc at those two lines; 10 ms ticks, so a measured span
+ * of ~150 ms is good to a few per cent).
+ */
+function libraryGoColdBatch(
+  binary: string,
+  configMap: string,
+  digest: string,
+  batch: number,
+): Promise<ColdBatch> {
+  const cases = Array.from({ length: batch }, (_, i) => ({
+    id: `g${i}`,
+    manifests: configMap,
+    digest,
+  }));
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const pid = child.pid ?? -1;
+    let stderr = '';
+    let seen = 0;
+    let failure: Error | undefined;
+    let startWall = 0n;
+    let startCpu = NaN;
+    let result: ColdBatch | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), COLD_BATCH_TIMEOUT_MS);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const now = process.hrtime.bigint();
+      seen++;
+      if (seen === COLD_WARMUP) {
+        startWall = now;
+        startCpu = procCpuUs(pid);
+      } else if (seen === batch) {
+        const n = batch - COLD_WARMUP;
+        result = {
+          wallUs: Number(now - startWall) / 1000 / n,
+          cpuUs: (procCpuUs(pid) - startCpu) / n,
+        };
+      }
+      const parsed = JSON.parse(line) as LibraryGoResult;
+      if (!parsed.verified && failure === undefined) {
+        failure = new Error(
+          `library-go did not verify: ${parsed.error ?? parsed.loadError ?? line}`,
+        );
+      }
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (failure !== undefined) reject(failure);
+      else if (code !== 0 || result === undefined)
+        reject(
+          new Error(
+            `librarygo-harness exited ${String(code)} after ${seen} lines: ${stderr.slice(-2000)}`,
+          ),
+        );
+      else resolve(result);
+    });
+    child.stdin.end(JSON.stringify({ cases }));
+  });
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value <= COLD_WARMUP) {
+    if (name === 'BENCH_GPG_ROUNDS' && Number.isInteger(value) && value > 0) return value;
+    throw new Error(`${name} must be an integer above ${COLD_WARMUP}`);
+  }
+  return value;
+}
+
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+/** (c): ours and library-go, fully cold, taking turns on the same files. */
+async function coldSection(
+  tmp: string,
+  armoredKey: string,
+  digest: string,
+  signature: Uint8Array,
+): Promise<void> {
+  const rounds = positiveInt('BENCH_GPG_ROUNDS', COLD_DEFAULT_ROUNDS);
+  const batch = positiveInt('BENCH_GPG_BATCH', COLD_DEFAULT_BATCH);
+  const store = join(tmp, 'file-store');
+  await mkdir(join(store, digest.replace(':', '=')), { recursive: true });
+  await writeFile(join(store, digest.replace(':', '='), 'signature-1'), signature);
+  const configMap = join(tmp, 'cold-root-of-trust.yaml');
+  await writeFile(configMap, configMapYaml(armoredKey, `file://${store}`));
+
+  const sides: { label: string; once: () => Promise<ColdBatch>; runs: ColdBatch[] }[] = [];
+  const ours = await loadColdVerify(repoRoot, configMap, digest);
+  sides.push({ label: 'ours (this checkout)', once: () => oursColdBatch(ours, batch), runs: [] });
+  const baselineDir = process.env.BENCH_GPG_BASELINE;
+  if (baselineDir !== undefined && baselineDir !== '') {
+    const baseline = await loadColdVerify(baselineDir, configMap, digest);
+    sides.push({
+      label: `baseline (${baselineDir})`,
+      once: () => oursColdBatch(baseline, batch),
+      runs: [],
+    });
+  }
+  let goBinary: string | undefined;
+  let goSkip: string | undefined;
+  try {
+    const given = process.env.BENCH_LIBRARYGO_HARNESS;
+    goBinary = given !== undefined && given !== '' ? given : await goToolPath('libraryGoHarness');
+  } catch (err) {
+    goSkip = err instanceof Error ? err.message : String(err);
+  }
+  if (goBinary !== undefined) {
+    const binary = goBinary;
+    sides.push({
+      label: 'library-go (librarygo-harness)',
+      once: () => libraryGoColdBatch(binary, configMap, digest, batch),
+      runs: [],
+    });
+  }
+  const loadBefore = load();
+  for (let r = 0; r < rounds; r++) {
+    // Turns rotate, so neither side always runs right after the other.
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(r + k) % sides.length]!;
+      side.runs.push(await side.once());
+    }
+  }
+  const loadAfter = load();
+
+  const c = new Table('µs');
+  const medians = new Map<string, { wall: number; cpu: number }>();
+  for (const side of sides) {
+    const wall = summarize(side.runs.map((x) => x.wallUs));
+    const cpu = summarize(side.runs.map((x) => x.cpuUs));
+    medians.set(side.label, { wall: wall.median, cpu: cpu.median });
+    c.add(`${side.label}: wall per verification`, wall);
+    c.add(`${side.label}: CPU per verification`, cpu);
+  }
+  if (goSkip !== undefined) c.note('library-go (librarygo-harness)', `skipped: ${goSkip}`);
+  c.print(
+    `(c) fully cold GPG verification from a file store, ${rounds} rounds × ${batch - COLD_WARMUP} measured (of ${batch}) per side, in turns`,
+  );
+  console.log("  n = rounds; each figure is one round's mean per verification.");
+  const go = medians.get('library-go (librarygo-harness)');
+  for (const [label, m] of medians) {
+    if (go === undefined || label.startsWith('library-go')) continue;
+    console.log(
+      `  ratio ${label} / library-go: ${(m.wall / go.wall).toFixed(2)}× wall, ${(m.cpu / go.cpu).toFixed(2)}× CPU (medians; < 1 is faster than library-go)`,
+    );
+  }
+  console.log(
+    `  load average before: ${loadBefore}; after: ${loadAfter} (2 cores shared with others)`,
+  );
+  console.log(
+    '\n  Both sides, per verification, on the same ConfigMap file, key, signature and store:\n' +
+      '  read the ConfigMap file, parse its YAML, find the annotated ConfigMap, parse the armored\n' +
+      '  keyring, build the verifier and its file:// store, read signature-1 (then nothing more:\n' +
+      '  one keyring satisfied ends the search), decompress, verify RSA-4096/SHA-256, check the\n' +
+      '  atomic payload. Ours: loadRootOfTrust + createStoreFromUrl + new GpgReleaseVerifier +\n' +
+      '  verify, awaited one after another in this process. library-go: the harness per case:\n' +
+      '  manifest.ManifestsFromFiles + verify.NewFromManifests + Verify (and writing its JSON\n' +
+      '  line), timed between the lines it flushes, so process start and batch decoding are not\n' +
+      '  counted. CPU includes every thread (GC, libuv pool).',
+  );
+
+  const profileFile = process.env.BENCH_GPG_CPU_PROFILE;
+  if (profileFile !== undefined && profileFile !== '') {
+    const session = new Session();
+    session.connect();
+    try {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      const profiled = await oursColdBatch(ours, batch);
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(profileFile, JSON.stringify(profile));
+      console.log(
+        `  CPU profile of one more batch of ours (${profiled.wallUs.toFixed(0)} µs per verification under the profiler) written to ${profileFile}`,
+      );
+    } finally {
+      session.disconnect();
+    }
+  }
+}
+
 export async function run(): Promise<void> {
   const setupStarted = performance.now();
   const gpg = await GnuPG.create();
   let server: StoreServer | undefined;
   let tmp: string | undefined;
   try {
-    server = await StoreServer.start();
-    tmp = await mkdtemp(join(tmpdir(), 'cvo-bench-'));
+    const storeServer = (server = await StoreServer.start());
+    const dir = (tmp = await mkdtemp(join(tmpdir(), 'cvo-bench-')));
     const version = (await gpg.run(['--version'])).toString().split('\n')[0] ?? 'gpg';
     const key = await gpg.generateKey('Bench Release Key <bench@example.com>', 'rsa4096');
     const armoredKey = (await gpg.exportPublicKey(key)).toString('utf8');
@@ -181,114 +472,123 @@ export async function run(): Promise<void> {
       `setup: ${version}, RSA-${modulusBytes * 8} key ${key.keyId}, ${signature.length}-byte signed message (${((performance.now() - setupStarted) / 1000).toFixed(1)} s)`,
     );
 
-    // (a) one verification
-    // Interleaved, so that the three see the same machine state (turbo, other load, GC).
-    const samples = { raw: [] as number[], parse: [] as number[], ours: [] as number[] };
-    for (let i = 0; i < VERIFY_WARMUP + VERIFY_ITERATIONS; i++) {
-      const keep = i >= VERIFY_WARMUP;
-      let start = process.hrtime.bigint();
-      raw();
-      if (keep) samples.raw.push(micros(start));
-      start = process.hrtime.bigint();
-      parseSignedMessage(signature);
-      if (keep) samples.parse.push(micros(start));
-      start = process.hrtime.bigint();
-      await verifySignedMessage(signature, keyring);
-      if (keep) samples.ours.push(micros(start));
+    const only = process.env.BENCH_GPG_ONLY;
+    if (only !== undefined && only !== '' && only !== 'cold') {
+      throw new Error(`BENCH_GPG_ONLY must be 'cold' or unset, not ${JSON.stringify(only)}`);
     }
-    const rawStats = summarize(samples.raw);
-    const parseStats = summarize(samples.parse);
-    const oursStats = summarize(samples.ours);
-    const coldStats = await timeAsync(COLD_KEYRING_ITERATIONS, 20, async () =>
-      verifySignedMessage(
-        signature,
-        await loadKeyring('verifier-public-key-bench', Buffer.from(armoredKey)),
-      ),
-    );
-    const a = new Table('µs');
-    a.add('raw crypto.verify (RSA PKCS#1 v1.5, SHA-256)', rawStats);
-    a.add('parseSignedMessage only', parseStats);
-    a.add('verifySignedMessage (parse + verify)', oursStats);
-    a.add('cold keyring: loadKeyring + verifySignedMessage', coldStats);
-    a.print(`(a) one GPG verification of an RSA-${modulusBytes * 8} signature`);
-    console.log(
-      `  ratio ours/raw: ${(oursStats.median / rawStats.median).toFixed(2)}× at the median, ${(oursStats.p99 / rawStats.p99).toFixed(2)}× at p99`,
-    );
+    if (only !== 'cold') await sectionsAB();
+    await coldSection(dir, armoredKey, digest, signature);
 
-    // (b) end to end against a local HTTP store
-    server.publish(digest, [signature], '/sigs');
-    const storeUrl = `${server.url}/sigs`;
-    const trust = { source: 'the bench', keyrings: [keyring] };
-    const check = (result: GpgResult): void => {
-      if (!result.verified)
-        throw new Error(`not verified: ${result.message}: ${result.details.join('; ')}`);
-    };
-    const coldSamples: number[] = [];
-    for (let i = 0; i < E2E_WARMUP + E2E_COLD_RUNS; i++) {
+    async function sectionsAB(): Promise<void> {
+      // (a) one verification
+      // Interleaved, so that the three see the same machine state (turbo, other load, GC).
+      const samples = { raw: [] as number[], parse: [] as number[], ours: [] as number[] };
+      for (let i = 0; i < VERIFY_WARMUP + VERIFY_ITERATIONS; i++) {
+        const keep = i >= VERIFY_WARMUP;
+        let start = process.hrtime.bigint();
+        raw();
+        if (keep) samples.raw.push(micros(start));
+        start = process.hrtime.bigint();
+        parseSignedMessage(signature);
+        if (keep) samples.parse.push(micros(start));
+        start = process.hrtime.bigint();
+        await verifySignedMessage(signature, keyring);
+        if (keep) samples.ours.push(micros(start));
+      }
+      const rawStats = summarize(samples.raw);
+      const parseStats = summarize(samples.parse);
+      const oursStats = summarize(samples.ours);
+      const coldStats = await timeAsync(COLD_KEYRING_ITERATIONS, 20, async () =>
+        verifySignedMessage(
+          signature,
+          await loadKeyring('verifier-public-key-bench', Buffer.from(armoredKey)),
+        ),
+      );
+      const a = new Table('µs');
+      a.add('raw crypto.verify (RSA PKCS#1 v1.5, SHA-256)', rawStats);
+      a.add('parseSignedMessage only', parseStats);
+      a.add('verifySignedMessage (parse + verify)', oursStats);
+      a.add('cold keyring: loadKeyring + verifySignedMessage', coldStats);
+      a.print(`(a) one GPG verification of an RSA-${modulusBytes * 8} signature`);
+      console.log(
+        `  ratio ours/raw: ${(oursStats.median / rawStats.median).toFixed(2)}× at the median, ${(oursStats.p99 / rawStats.p99).toFixed(2)}× at p99`,
+      );
+
+      // (b) end to end against a local HTTP store
+      storeServer.publish(digest, [signature], '/sigs');
+      const storeUrl = `${storeServer.url}/sigs`;
+      const trust = { source: 'the bench', keyrings: [keyring] };
+      const check = (result: GpgResult): void => {
+        if (!result.verified)
+          throw new Error(`not verified: ${result.message}: ${result.details.join('; ')}`);
+      };
+      const coldSamples: number[] = [];
+      for (let i = 0; i < E2E_WARMUP + E2E_COLD_RUNS; i++) {
+        const dispatcher = createHttpDispatcher();
+        const verifier = new GpgReleaseVerifier({
+          trust,
+          stores: [new HttpSignatureStore(storeUrl, { dispatcher })],
+        });
+        const start = process.hrtime.bigint();
+        const result = await verifier.verify(digest);
+        const elapsed = micros(start);
+        check(result);
+        if (i >= E2E_WARMUP) coldSamples.push(elapsed);
+        await dispatcher.close();
+      }
       const dispatcher = createHttpDispatcher();
-      const verifier = new GpgReleaseVerifier({
+      const warmVerifier = new GpgReleaseVerifier({
         trust,
         stores: [new HttpSignatureStore(storeUrl, { dispatcher })],
+        cache: new LruCache<GpgResult>(0),
       });
-      const start = process.hrtime.bigint();
-      const result = await verifier.verify(digest);
-      const elapsed = micros(start);
-      check(result);
-      if (i >= E2E_WARMUP) coldSamples.push(elapsed);
+      const warmStats = await timeAsync(E2E_WARM_RUNS, E2E_WARMUP, async () => {
+        check(await warmVerifier.verify(digest));
+      });
       await dispatcher.close();
-    }
-    const dispatcher = createHttpDispatcher();
-    const warmVerifier = new GpgReleaseVerifier({
-      trust,
-      stores: [new HttpSignatureStore(storeUrl, { dispatcher })],
-      cache: new LruCache<GpgResult>(0),
-    });
-    const warmStats = await timeAsync(E2E_WARM_RUNS, E2E_WARMUP, async () => {
-      check(await warmVerifier.verify(digest));
-    });
-    await dispatcher.close();
 
-    const b = new Table('ms');
-    b.add('cold: new dispatcher + verifier + cache per run', summarize(coldSamples));
-    b.add('warm: one dispatcher (keep-alive), no verdict cache', warmStats);
+      const b = new Table('ms');
+      b.add('cold: new dispatcher + verifier + cache per run', summarize(coldSamples));
+      b.add('warm: one dispatcher (keep-alive), no verdict cache', warmStats);
 
-    const cliLabel = `CLI: bin/cvo-verifier verify (one process)`;
-    if (!existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) {
-      b.note(cliLabel, "skipped: dist/cli/main.js is missing (run 'npm run build')");
-    } else {
-      // The ConfigMap needs a store of its own: an empty file store, so the HTTP one decides.
-      const emptyStore = join(tmp, 'empty-store');
-      await mkdir(emptyStore);
-      const configMap = join(tmp, 'verification-configmap.yaml');
-      await writeFile(configMap, configMapYaml(armoredKey, `file://${emptyStore}`));
-      const args = [
-        'verify',
-        `quay.io/openshift-release-dev/ocp-release@${digest}`,
-        '--root-of-trust',
-        configMap,
-        '--signature-store',
-        storeUrl,
-      ];
-      const cliSamples: number[] = [];
-      let failure: string | undefined;
-      for (let i = 0; i < CLI_RUNS && failure === undefined; i++) {
-        const start = process.hrtime.bigint();
-        const result = await execCli(args);
-        cliSamples.push(micros(start));
-        if (result.code !== 0) {
-          failure = `exit ${result.code}: ${(result.stderr || result.stdout).trim().split('\n')[0] ?? ''}`;
+      const cliLabel = `CLI: bin/cvo-verifier verify (one process)`;
+      if (!existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) {
+        b.note(cliLabel, "skipped: dist/cli/main.js is missing (run 'npm run build')");
+      } else {
+        // The ConfigMap needs a store of its own: an empty file store, so the HTTP one decides.
+        const emptyStore = join(dir, 'empty-store');
+        await mkdir(emptyStore);
+        const configMap = join(dir, 'verification-configmap.yaml');
+        await writeFile(configMap, configMapYaml(armoredKey, `file://${emptyStore}`));
+        const args = [
+          'verify',
+          `quay.io/openshift-release-dev/ocp-release@${digest}`,
+          '--root-of-trust',
+          configMap,
+          '--signature-store',
+          storeUrl,
+        ];
+        const cliSamples: number[] = [];
+        let failure: string | undefined;
+        for (let i = 0; i < CLI_RUNS && failure === undefined; i++) {
+          const start = process.hrtime.bigint();
+          const result = await execCli(args);
+          cliSamples.push(micros(start));
+          if (result.code !== 0) {
+            failure = `exit ${result.code}: ${(result.stderr || result.stdout).trim().split('\n')[0] ?? ''}`;
+          }
         }
+        if (failure !== undefined)
+          b.note(cliLabel, `not measured: the CLI did not verify (${failure})`);
+        else b.add(cliLabel, summarize(cliSamples));
       }
-      if (failure !== undefined)
-        b.note(cliLabel, `not measured: the CLI did not verify (${failure})`);
-      else b.add(cliLabel, summarize(cliSamples));
+      b.print('(b) GpgReleaseVerifier.verify end to end, local HTTP store on 127.0.0.1');
+      console.log(
+        '\n  cold = fresh undici dispatcher (new TCP connection), verifier and verdict cache each run;\n' +
+          '  keyring parsed once. warm = same dispatcher and verifier, LruCache(0) so every run\n' +
+          '  fetches and verifies. CLI = process start to exit, including Node startup.',
+      );
     }
-    b.print('(b) GpgReleaseVerifier.verify end to end, local HTTP store on 127.0.0.1');
-    console.log(
-      '\n  cold = fresh undici dispatcher (new TCP connection), verifier and verdict cache each run;\n' +
-        '  keyring parsed once. warm = same dispatcher and verifier, LruCache(0) so every run\n' +
-        '  fetches and verifies. CLI = process start to exit, including Node startup.',
-    );
   } finally {
     await server?.close();
     await gpg.cleanup();
