@@ -275,10 +275,13 @@ export class ReleaseController {
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;
-        // The generation moves with every spec edit (spec.upstream, spec.clusterID included: the
-        // CVO validates and writes observedGeneration on every sync); status writes leave it.
+        // What the CVO validates: desiredUpdate, spec.upstream and spec.clusterID (an edit of
+        // either gets Invalid and observedGeneration at once). Other spec edits (the channel) and
+        // status writes do not re-verify a refused target; the periodic resync writes their
+        // observedGeneration.
         const spec = JSON.stringify([
-          cv.metadata.generation,
+          cv.spec.upstream,
+          cv.spec.clusterID,
           cv.spec.desiredUpdate?.image,
           cv.spec.desiredUpdate?.version,
           cv.spec.desiredUpdate?.force,

@@ -1,8 +1,8 @@
 /**
  * What makes the controller reconcile besides a desiredUpdate edit (found by the issue-13
- * review): any spec edit (its generation moves: spec.upstream and spec.clusterID are validated and
- * observedGeneration written, as the CVO does on every sync), and a periodic resync, through which
- * a FeatureGate change takes effect without another spec edit.
+ * review): an edit of what the CVO validates (spec.upstream and spec.clusterID besides
+ * desiredUpdate: Invalid and observedGeneration are written at once), and a periodic resync,
+ * through which a FeatureGate change takes effect without another spec edit.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,7 +11,7 @@ import { startController, release } from '../helpers/controller-fixture.js';
 
 const IMG2 = release(0x102);
 
-describe('the controller reconciles on any spec edit and on a periodic resync', () => {
+describe('the controller reconciles on edits of validated spec fields and on a periodic resync', () => {
   it('an invalid spec.upstream set alone gets Invalid=True and observedGeneration (as the CVO writes on every sync)', async () => {
     const f = await startController({}, [{ version: '4.17.0', image: IMG2 }]);
     await f.kube.mergePatchClusterVersion('version', { spec: { upstream: ':graph' } });
