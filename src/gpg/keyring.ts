@@ -26,13 +26,20 @@ export interface KeyringEntry {
 export class Keyring {
   private readonly byKeyId = new Map<string, KeyringEntry[]>();
   private readonly nodeKeys = new WeakMap<object, KeyObject>();
+  private digest: string | undefined;
 
   readonly name: string;
   readonly keys: readonly Key[];
 
-  constructor(name: string, keys: readonly Key[]) {
+  /**
+   * @param contentDigest what {@link contentDigest} returns, when the caller already hashed the
+   *   exact input the keys were parsed from (with the name): the same bytes always parse to the
+   *   same keys, so that digest separates every keyring the serialized one does (and more).
+   */
+  constructor(name: string, keys: readonly Key[], contentDigest?: string) {
     this.name = name;
     this.keys = keys;
+    this.digest = contentDigest;
     for (const key of keys) {
       for (const signer of key.getKeys()) {
         const keyId = signer.getKeyID().toHex();
@@ -55,9 +62,10 @@ export class Keyring {
   }
 
   /**
-   * A digest of the whole keyring as parsed — keys, subkeys, self-signatures, expiry and
-   * revocation signatures — so a verdict cached for one keyring is never reused for an edited
-   * one (a revocation added to the ConfigMap changes it).
+   * A digest of the whole keyring — keys, subkeys, self-signatures, expiry and revocation
+   * signatures — so a verdict cached for one keyring is never reused for an edited one (a
+   * revocation added to the ConfigMap changes it): of the exact input bytes and the name when
+   * loaded by {@link loadKeyring}, else of the name and the keys as serialized.
    */
   contentDigest(): string {
     this.digest ??= createHash('sha256')
@@ -66,7 +74,6 @@ export class Keyring {
       .digest('hex');
     return this.digest;
   }
-  private digest: string | undefined;
 
   /** A node:crypto key for `signer`, converted once. */
   toNodeKey(signer: Key | Subkey): KeyObject {
@@ -78,17 +85,110 @@ export class Keyring {
   }
 }
 
+/** Keyrings the default cache keeps: a cluster has one root of trust of a few keyrings. */
+export const DEFAULT_KEYRING_CACHE_ENTRIES = 32;
+/** Input bytes the default cache keeps in all (Red Hat's production ConfigMap is ~12 KiB). */
+export const DEFAULT_KEYRING_CACHE_BYTES = 4 * 1024 * 1024;
+
+export interface KeyringCacheOptions {
+  /** 0 turns the cache off: every load parses. */
+  readonly maxEntries?: number;
+  /** A keyring larger than this is parsed every time; older entries go to stay under it. */
+  readonly maxBytes?: number;
+}
+
+/**
+ * Parsed keyrings by content: the name and the exact bytes given to {@link loadKeyring}. The same
+ * bytes parse to the same keys, so a root of trust read again (a ConfigMap's new resourceVersion,
+ * the same ConfigMap in the next payload, the next CLI verification in one process) reuses the
+ * parse, the node:crypto keys and openpgp.js's record of the self-signatures it has verified
+ * (which it keeps on each signature packet: the crypto of a self-signature is checked once).
+ * Validity at a given time (expiry, revocation) is judged on every verification, never cached.
+ * Failed loads are not kept. Least recently used entries go first.
+ */
+export class KeyringCache {
+  private readonly entries = new Map<string, { keyring: Promise<Keyring>; bytes: number }>();
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
+
+  constructor(options: KeyringCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_KEYRING_CACHE_ENTRIES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_KEYRING_CACHE_BYTES;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 0)
+      throw new RangeError('maxEntries must be a non-negative integer');
+    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 0)
+      throw new RangeError('maxBytes must be a non-negative integer');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The keyring for `digest` (of `bytes` input bytes), parsed by `parse` on a miss. */
+  load(digest: string, bytes: number, parse: () => Promise<Keyring>): Promise<Keyring> {
+    const hit = this.entries.get(digest);
+    if (hit !== undefined) {
+      this.entries.delete(digest);
+      this.entries.set(digest, hit);
+      return hit.keyring;
+    }
+    const keyring = parse();
+    if (this.maxEntries === 0 || bytes > this.maxBytes) return keyring;
+    const entry = { keyring, bytes };
+    this.entries.set(digest, entry);
+    this.bytes += bytes;
+    keyring.catch(() => {
+      if (this.entries.get(digest) === entry) this.remove(digest, entry);
+    });
+    for (const [oldest, old] of this.entries) {
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.remove(oldest, old);
+    }
+    return keyring;
+  }
+
+  private remove(digest: string, entry: { bytes: number }): void {
+    this.entries.delete(digest);
+    this.bytes -= entry.bytes;
+  }
+}
+
+/** The process's keyring cache, used unless a caller passes its own. */
+export const defaultKeyringCache = new KeyringCache();
+
+export interface LoadKeyringOptions {
+  /** Where parsed keyrings are kept (default: {@link defaultKeyringCache}). */
+  readonly cache?: KeyringCache;
+}
+
 /**
  * Loads a keyring from armored text or binary packets. Armored text is read as Go's
  * openpgp.ReadArmoredKeyRing reads it (library-go, the CVO): the **first** armored block only —
  * keys in a later block of the same value are not trusted — and junk after its END line is
- * ignored. Private key material is refused: a root of trust holds public keys only.
+ * ignored. Private key material is refused: a root of trust holds public keys only. The same
+ * name and bytes give the same (shared, immutable) keyring from the cache.
  */
-export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyring> {
+export async function loadKeyring(
+  name: string,
+  data: Uint8Array,
+  options: LoadKeyringOptions = {},
+): Promise<Keyring> {
   if (data.length === 0) throw new VerifyError('INVALID_KEY', 'keyring is empty');
   if (data.length > MAX_KEYRING_BYTES) {
     throw new VerifyError('INVALID_KEY', `keyring is larger than ${MAX_KEYRING_BYTES} bytes`);
   }
+  // Length-prefixed name, then the bytes: no two (name, data) pairs hash the same input.
+  const nameBytes = Buffer.from(name, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(nameBytes.length);
+  const digest = createHash('sha256').update(length).update(nameBytes).update(data).digest('hex');
+  return (options.cache ?? defaultKeyringCache).load(digest, data.length, () =>
+    parseKeyring(name, data, digest),
+  );
+}
+
+async function parseKeyring(name: string, data: Uint8Array, digest: string): Promise<Keyring> {
   let binary: Uint8Array;
   if (looksArmored(data)) {
     const [block] = decodeArmor(Buffer.from(data).toString('utf8'), { firstOnly: true });
@@ -114,7 +214,7 @@ export async function loadKeyring(name: string, data: Uint8Array): Promise<Keyri
   if (keys.length === 0) throw new VerifyError('INVALID_KEY', 'keyring holds no keys');
   if (keys.some((k) => k.isPrivate()))
     throw new VerifyError('INVALID_KEY', 'keyring holds private key material');
-  return new Keyring(name, keys);
+  return new Keyring(name, keys, digest);
 }
 
 /** Public-key algorithms Go's x/crypto/openpgp (library-go, the CVO) can read. */

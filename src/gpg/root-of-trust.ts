@@ -1,11 +1,12 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { loadAll } from 'js-yaml';
 
 import { VerifyError } from '../errors.js';
 import { goUnreadableReason, loadKeyring } from './keyring.js';
-import type { Keyring } from './keyring.js';
+import type { Keyring, KeyringCache } from './keyring.js';
 
 /** The annotation that marks the root-of-trust ConfigMap in a release payload. */
 export const VERIFICATION_CONFIG_MAP_ANNOTATION = 'release.openshift.io/verification-config-map';
@@ -28,6 +29,11 @@ export interface RootOfTrust {
   readonly warnings: readonly string[];
 }
 
+export interface RootOfTrustOptions {
+  /** Where parsed keyrings are kept (default: the process's keyring cache). */
+  readonly keyringCache?: KeyringCache;
+}
+
 interface ConfigMapLike {
   readonly namespace: string;
   readonly name: string;
@@ -42,6 +48,7 @@ interface ConfigMapLike {
 export async function rootOfTrustFromData(
   source: string,
   data: Readonly<Record<string, string>>,
+  options: RootOfTrustOptions = {},
 ): Promise<RootOfTrust> {
   const keyrings: Keyring[] = [];
   const stores: { name: string; url: string }[] = [];
@@ -50,7 +57,11 @@ export async function rootOfTrustFromData(
     const value = data[key] ?? '';
     if (key.startsWith(KEY_PREFIX)) {
       try {
-        const keyring = await loadKeyring(key, Buffer.from(value, 'utf8'));
+        const keyring = await loadKeyring(
+          key,
+          Buffer.from(value, 'utf8'),
+          options.keyringCache !== undefined ? { cache: options.keyringCache } : {},
+        );
         const unreadable = goUnreadableReason(keyring);
         if (unreadable !== undefined) throw new VerifyError('INVALID_KEY', unreadable);
         keyrings.push(keyring);
@@ -107,9 +118,12 @@ export function describeConfigMap(cm: { namespace: string; name: string }): stri
 }
 
 /** Loads the root of trust from a YAML/JSON file (one or many documents) or a manifests directory. */
-export async function loadRootOfTrust(path: string): Promise<RootOfTrust> {
+export async function loadRootOfTrust(
+  path: string,
+  options: RootOfTrustOptions = {},
+): Promise<RootOfTrust> {
   const cm = await findVerificationConfigMap(path);
-  return rootOfTrustFromData(describeConfigMap(cm), cm.data);
+  return rootOfTrustFromData(describeConfigMap(cm), cm.data, options);
 }
 
 /**
@@ -118,9 +132,12 @@ export async function loadRootOfTrust(path: string): Promise<RootOfTrust> {
  * release's manifests. Later annotated ConfigMaps are ignored (parity).
  */
 export async function findVerificationConfigMap(path: string): Promise<ConfigMapLike> {
-  let info;
+  // One open for the path whatever it is (a file is then read through the same handle): each
+  // fs call is a round trip to libuv's thread pool, which on a busy machine costs more than
+  // reading a small file.
+  let handle: FileHandle;
   try {
-    info = await stat(path);
+    handle = await open(path, 'r');
   } catch (err) {
     throw new VerifyError(
       'ROOT_OF_TRUST_NOT_FOUND',
@@ -128,8 +145,17 @@ export async function findVerificationConfigMap(path: string): Promise<ConfigMap
       { cause: err },
     );
   }
-  const files: string[] = [];
-  if (info.isDirectory()) {
+  let text: string | undefined;
+  try {
+    const info = await handle.stat();
+    if (!info.isDirectory()) text = await readManifest(handle, info.size, path);
+  } finally {
+    await handle.close();
+  }
+  if (text !== undefined) {
+    const found = findInText(text, path);
+    if (found) return found;
+  } else {
     const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/i.test(n)).sort();
     if (names.length > MAX_MANIFEST_FILES) {
       throw new VerifyError(
@@ -137,13 +163,17 @@ export async function findVerificationConfigMap(path: string): Promise<ConfigMap
         `${path} holds more than ${MAX_MANIFEST_FILES} manifest files`,
       );
     }
-    files.push(...names.map((n) => join(path, n)));
-  } else {
-    files.push(path);
-  }
-  for (const file of files) {
-    const found = findInText(await readManifest(file), file);
-    if (found) return found;
+    for (const file of names.map((n) => join(path, n))) {
+      const fileHandle = await open(file, 'r');
+      let fileText: string;
+      try {
+        fileText = await readManifest(fileHandle, (await fileHandle.stat()).size, file);
+      } finally {
+        await fileHandle.close();
+      }
+      const found = findInText(fileText, file);
+      if (found) return found;
+    }
   }
   throw new VerifyError(
     'ROOT_OF_TRUST_NOT_FOUND',
@@ -151,15 +181,29 @@ export async function findVerificationConfigMap(path: string): Promise<ConfigMap
   );
 }
 
-async function readManifest(file: string): Promise<string> {
-  const info = await stat(file);
-  if (info.size > MAX_MANIFEST_BYTES) {
-    throw new VerifyError(
-      'ROOT_OF_TRUST_INVALID',
-      `${file} is larger than ${MAX_MANIFEST_BYTES} bytes`,
-    );
+/**
+ * The whole text of an open manifest, refused beyond MAX_MANIFEST_BYTES. `size` is fstat's: a
+ * regular file is read in one call (a short read at its size is its end); a pipe (size 0, as
+ * `--root-of-trust <(kubectl get …)` gives) is read until its end.
+ */
+async function readManifest(handle: FileHandle, size: number, file: string): Promise<string> {
+  const tooLarge = (): VerifyError =>
+    new VerifyError('ROOT_OF_TRUST_INVALID', `${file} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  if (size > MAX_MANIFEST_BYTES) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    // One byte more than fstat says, so that a file that has not grown ends in this read.
+    const want = Math.min(Math.max(size + 1 - total, 64 * 1024), MAX_MANIFEST_BYTES + 1 - total);
+    const buffer = Buffer.allocUnsafe(want);
+    const { bytesRead } = await handle.read(buffer, 0, want, null);
+    if (bytesRead === 0) break;
+    chunks.push(buffer.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > MAX_MANIFEST_BYTES) throw tooLarge();
+    if (size > 0 && total === size && bytesRead < want) break;
   }
-  return readFile(file, 'utf8');
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 /** Parses YAML or JSON text (several documents, or a v1 List) and returns the first annotated ConfigMap. */
