@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,8 +12,7 @@ import { RegistryClientPool } from './registry/client-pool.js';
 import { Semaphore } from './registry/semaphore.js';
 import type { KubePort } from './kube/client.js';
 import type { HttpConfig, ServiceConfig } from './config/service-config.js';
-import { createHealthApp, createWebhookApp } from './http/app.js';
-import { startTlsServer } from './http/tls-server.js';
+import { createHealthHandler } from './http/health.js';
 import type { RunningTlsServer } from './http/tls-server.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -190,12 +190,13 @@ async function startHttp(
   const { logger, metrics, kube, trust } = deps;
   const servers: { close(): Promise<void> }[] = [];
   const ports: { health?: number; webhook?: number } = {};
-  const health = createHealthApp({ live: () => true, ready: deps.isReady, metrics });
+  const health = createHealthHandler({ live: () => true, ready: deps.isReady, metrics });
   const healthServer = await new Promise<Server>((resolve, reject) => {
-    const server = health.listen(http.healthPort, http.bindAddress, () => {
+    const server = createServer(health);
+    server.once('error', reject);
+    server.listen(http.healthPort, http.bindAddress, () => {
       resolve(server);
     });
-    server.once('error', reject);
   });
   ports.health = (healthServer.address() as AddressInfo).port;
   servers.push({
@@ -208,6 +209,12 @@ async function startHttp(
       }),
   });
   if (http.tls !== undefined) {
+    // The webhook stack (express, the admission review, the TLS server) is loaded only here: a
+    // replica without serving certificates never holds it.
+    const [{ createWebhookApp }, { startTlsServer }] = await Promise.all([
+      import('./http/app.js'),
+      import('./http/tls-server.js'),
+    ]);
     const webhook = createWebhookApp({
       logger,
       metrics,

@@ -8,37 +8,6 @@ import type { Logger } from '../observability/logger.js';
 import { MAX_ADMISSION_BODY_BYTES, reviewClusterVersion } from './admission.js';
 import type { AdmissionOptions, AdmissionReview } from './admission.js';
 
-export interface HealthAppOptions {
-  /** Liveness: the process can do work (its event loop answers). */
-  readonly live: () => boolean;
-  /** Readiness, with the reason shown when not ready. */
-  readonly ready: () => { ready: boolean; reason: string };
-  readonly metrics: ServiceMetrics;
-}
-
-/** Plain-HTTP probes and metrics: /healthz, /readyz, /metrics. */
-export function createHealthApp(options: HealthAppOptions): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res
-      .status(options.live() ? 200 : 500)
-      .type('text/plain')
-      .send(options.live() ? 'ok\n' : 'not live\n');
-  });
-  app.get('/readyz', (_req, res) => {
-    const { ready, reason } = options.ready();
-    res
-      .status(ready ? 200 : 503)
-      .type('text/plain')
-      .send(`${reason}\n`);
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
-  });
-  return app;
-}
-
 export interface VerifyApiOptions {
   /** Verifies a pullspec with the service's engine. */
   readonly verify: (
