@@ -1,7 +1,7 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { constants, createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
-import { readKeys } from 'openpgp';
+import { enums, readKeys } from 'openpgp';
 import type { Key, Subkey } from 'openpgp';
 
 import { VerifyError } from '../errors.js';
@@ -74,6 +74,41 @@ export class Keyring {
       .digest('hex');
     return this.digest;
   }
+
+  /**
+   * Checks the crypto of `key`'s RSA self-certifications and subkey bindings with node:crypto,
+   * synchronously and with the key converted once, and records each that verifies the way
+   * openpgp.js records its own successful checks, so that its validity checks (expiry, flags,
+   * revocation, dates: all still its own) do not verify them again through WebCrypto (an import
+   * and a thread-pool job per signature). A signature that does not verify here is left as it
+   * was: openpgp.js then checks it itself and decides. Once per key.
+   */
+  preverifySelfSignatures(key: Key): void {
+    if (this.preverified.has(key)) return;
+    this.preverified.add(key);
+    const primary = key.keyPacket;
+    const algorithm: number = primary.algorithm;
+    const rsa: readonly number[] = [enums.publicKey.rsaEncryptSign, enums.publicKey.rsaSign];
+    if (!rsa.includes(algorithm)) return;
+    let nodeKey: KeyObject;
+    try {
+      nodeKey = this.toNodeKey(key);
+    } catch {
+      return;
+    }
+    for (const user of key.users) {
+      if (user.userID === null) continue;
+      for (const sig of user.selfCertifications) {
+        preverify(sig, nodeKey, algorithm, { key: primary, userID: user.userID });
+      }
+    }
+    for (const subkey of key.subkeys) {
+      for (const sig of subkey.bindingSignatures) {
+        preverify(sig, nodeKey, algorithm, { key: primary, bind: subkey.keyPacket });
+      }
+    }
+  }
+  private readonly preverified = new WeakSet<Key>();
 
   /** A node:crypto key for `signer`, converted once. */
   toNodeKey(signer: Key | Subkey): KeyObject {
@@ -215,6 +250,75 @@ async function parseKeyring(name: string, data: Uint8Array, digest: string): Pro
   if (keys.some((k) => k.isPrivate()))
     throw new VerifyError('INVALID_KEY', 'keyring holds private key material');
   return new Keyring(name, keys, digest);
+}
+
+/** Hash algorithms a self-signature may be pre-verified with (openpgp.js's ids). */
+const PREVERIFY_HASHES: ReadonlyMap<number, string> = new Map([
+  [enums.hash.sha1, 'sha1'],
+  [enums.hash.sha224, 'sha224'],
+  [enums.hash.sha256, 'sha256'],
+  [enums.hash.sha384, 'sha384'],
+  [enums.hash.sha512, 'sha512'],
+]);
+
+/** What openpgp.js's SignaturePacket exposes that preverify uses (stable in 6.x). */
+interface SelfSignature {
+  readonly version: number;
+  readonly signatureType: number | null;
+  readonly publicKeyAlgorithm: number | null;
+  readonly hashAlgorithm: number | null;
+  /** The parsed values: `{ s }` for RSA (a promise for some other algorithms). */
+  readonly params: unknown;
+  readonly signedHashValue: Uint8Array | null;
+  readonly issuerKeyID: { equals(other: unknown): boolean };
+  toHash(signatureType: number, data: object): Uint8Array;
+}
+
+/** openpgp.js's private mark of a signature whose crypto it has verified, found on a packet. */
+function verifiedMark(sig: object): symbol | undefined {
+  return Object.getOwnPropertySymbols(sig).find((s) => s.description === 'verified');
+}
+
+/**
+ * Marks `sig` verified for openpgp.js when, and only when, it is a V4 RSA signature issued by
+ * `key` whose PKCS#1 v1.5 value verifies over the exact bytes openpgp.js would hash (its own
+ * toHash) and whose quick-check bytes match. Anything else is left for openpgp.js.
+ */
+function preverify(
+  sig: unknown,
+  key: KeyObject,
+  algorithm: number,
+  data: { readonly key: unknown; readonly userID?: unknown; readonly bind?: unknown },
+): void {
+  const packet = sig as SelfSignature;
+  const mark = verifiedMark(packet);
+  if (mark === undefined || (packet as unknown as Record<symbol, unknown>)[mark] === true) return;
+  if (packet.version !== 4 || packet.publicKeyAlgorithm !== algorithm) return;
+  if (!packet.issuerKeyID.equals((data.key as { getKeyID(): unknown }).getKeyID())) return;
+  const hashName = PREVERIFY_HASHES.get(packet.hashAlgorithm ?? -1);
+  const params = packet.params as { s?: unknown } | null;
+  const value = params?.s;
+  if (hashName === undefined || packet.signatureType === null || !(value instanceof Uint8Array))
+    return;
+  try {
+    const toHash = packet.toHash(packet.signatureType, data);
+    const digest = createHash(hashName).update(toHash).digest();
+    const left = packet.signedHashValue;
+    if (left === null || left[0] !== digest[0] || left[1] !== digest[1]) return;
+    const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+    if (value.length > modulusBytes) return;
+    const padded = Buffer.alloc(modulusBytes);
+    padded.set(value, modulusBytes - value.length);
+    const ok = cryptoVerify(
+      hashName,
+      toHash,
+      { key, padding: constants.RSA_PKCS1_PADDING },
+      padded,
+    );
+    if (ok) (packet as unknown as Record<symbol, unknown>)[mark] = true;
+  } catch {
+    // Left for openpgp.js to judge.
+  }
 }
 
 /** Public-key algorithms Go's x/crypto/openpgp (library-go, the CVO) can read. */

@@ -272,6 +272,7 @@ async function checkKeyValidity(
       `${subkeyRevoked ? 'subkey' : 'key'} ${entry.keyId.toUpperCase()} in keyring ${keyring.name} has been revoked`,
     );
   }
+  keyring.preverifySelfSignatures(entry.key);
   try {
     const signing = await entry.key.getSigningKey(
       entry.signer.getKeyID(),

@@ -149,6 +149,46 @@ describe('keyring cache', () => {
     });
   });
 
+  describe('self-signatures checked with node:crypto (RSA)', () => {
+    const mark = (sig: object): unknown => {
+      const symbol = Object.getOwnPropertySymbols(sig).find((x) => x.description === 'verified');
+      assert.ok(symbol, 'openpgp.js no longer marks verified signatures this way');
+      return (sig as Record<symbol, unknown>)[symbol];
+    };
+
+    it('records a valid self-certification as verified', async () => {
+      const rsa = await gpg.generateKey('Rsa <rsa@example.com>', 'rsa2048');
+      const ring = await loadKeyring('k', await gpg.exportPublicKey(rsa), {
+        cache: new KeyringCache({ maxEntries: 0 }),
+      });
+      const digest = randomDigest();
+      const signature = await gpg.sign(atomicPayload(digest), { key: `${rsa.fingerprint}!` });
+      await verifySignedMessage(signature, ring);
+      const certs = ring.keys[0]!.users.flatMap((u) => u.selfCertifications);
+      assert.ok(certs.length > 0);
+      for (const cert of certs) assert.equal(mark(cert), true);
+    });
+
+    it('leaves a corrupted one to openpgp.js, which refuses the key', async () => {
+      const rsa = await gpg.generateKey('Bad <bad@example.com>', 'rsa2048');
+      const ring = await loadKeyring('k', await gpg.exportPublicKey(rsa), {
+        cache: new KeyringCache({ maxEntries: 0 }),
+      });
+      const certs = ring.keys[0]!.users.flatMap((u) => u.selfCertifications);
+      for (const cert of certs) {
+        const s = (cert as unknown as { params: { s: Uint8Array } }).params.s;
+        s[s.length - 1] = (s[s.length - 1] ?? 0) ^ 1;
+      }
+      const digest = randomDigest();
+      const signature = await gpg.sign(atomicPayload(digest), { key: `${rsa.fingerprint}!` });
+      await assert.rejects(
+        verifySignedMessage(signature, ring),
+        (err: unknown) => err instanceof VerifyError && err.code === 'KEY_NOT_VALID',
+      );
+      for (const cert of certs) assert.notEqual(mark(cert), true);
+    });
+  });
+
   describe('loadRootOfTrust', () => {
     it('uses the cache it is given', async () => {
       const path = join(dir, 'cm.json');
