@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -92,6 +93,12 @@ describe('the cvo-verifier serve process', () => {
       );
       assert.equal(condition(cv, 'ReleaseAccepted')?.status, 'True');
       assert.match(out, /"msg":"became leader"/);
+      // The launcher starts serve with the memory settings bench/serve-memory.bench.ts measured.
+      const pid = child.pid ?? 0;
+      const cmdline = (await readFile(`/proc/${String(pid)}/cmdline`, 'utf8')).split('\0');
+      assert.ok(cmdline.includes('--max-semi-space-size=2'), cmdline.join(' '));
+      const environ = (await readFile(`/proc/${String(pid)}/environ`, 'utf8')).split('\0');
+      assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 not set');
     } finally {
       child.kill('SIGTERM');
     }
