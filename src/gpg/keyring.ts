@@ -138,7 +138,9 @@ export interface KeyringCacheOptions {
  * the same ConfigMap in the next payload, the next CLI verification in one process) reuses the
  * parse, the node:crypto keys and openpgp.js's record of the self-signatures it has verified
  * (which it keeps on each signature packet: the crypto of a self-signature is checked once).
- * Validity at a given time (expiry, revocation) is judged on every verification, never cached.
+ * Validity at a given time (expiry, revocation) is judged on every verification, never cached:
+ * openpgp.js records "revoked" on the shared packets while judging, so verify-message.ts clears
+ * those records before each check and checks one key at a time.
  * Failed loads are not kept. Least recently used entries go first.
  */
 export class KeyringCache {

@@ -2,7 +2,7 @@ import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
 
 import { VerifyError } from '../errors.js';
 import { config as openpgpConfig, enums } from 'openpgp';
-import type { Subkey } from 'openpgp';
+import type { Key, Subkey } from 'openpgp';
 
 import type { Keyring, KeyringEntry } from './keyring.js';
 import { parseSignedMessage } from './signed-message.js';
@@ -256,6 +256,57 @@ const KEY_VALIDITY_CONFIG = {
  * and must not be revoked now (stricter than the CVO, which ignores revocation).
  */
 async function checkKeyValidity(
+  entry: KeyringEntry,
+  keyring: Keyring,
+  signedAt: Date,
+  now: Date,
+): Promise<void> {
+  // A parsed key is shared by every verification that loads the same keyring bytes (the
+  // KeyringCache), and openpgp.js records "revoked" on a key's signature packets while it judges
+  // them, at the date it is asked about, and never clears it: one verification's judgement would
+  // steer the next (found by review: an old signature accepted after a newer one was checked).
+  // So each check starts from clean packets, and checks of one key never interleave.
+  await exclusively(entry.key, async () => {
+    clearRevocationMarks(entry.key);
+    await checkKeyValidityNow(entry, keyring, signedAt, now);
+  });
+}
+
+/** Checks of one key, one after another (they share its packets' marks). */
+const keyChecks = new WeakMap<object, Promise<void>>();
+
+async function exclusively(key: object, check: () => Promise<void>): Promise<void> {
+  const previous = keyChecks.get(key) ?? Promise.resolve();
+  const run = previous.then(check);
+  keyChecks.set(
+    key,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
+/** openpgp.js's per-packet "revoked" records (SignaturePacket.revoked), back to not judged. */
+function clearRevocationMarks(key: Key): void {
+  const reset = (signatures: readonly { revoked: boolean | null }[]): void => {
+    for (const signature of signatures) signature.revoked = null;
+  };
+  // Present on openpgp.js 6 keys, absent from its type declarations.
+  reset(
+    (key as unknown as { directSignatures?: { revoked: boolean | null }[] }).directSignatures ?? [],
+  );
+  reset(key.revocationSignatures);
+  for (const user of key.users) {
+    reset(user.selfCertifications);
+    reset(user.otherCertifications);
+    reset(user.revocationSignatures);
+  }
+  for (const subkey of key.subkeys) {
+    reset(subkey.bindingSignatures);
+    reset(subkey.revocationSignatures);
+  }
+}
+
+async function checkKeyValidityNow(
   entry: KeyringEntry,
   keyring: Keyring,
   signedAt: Date,
