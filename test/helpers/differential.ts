@@ -74,9 +74,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** The run's seed: DIFF_SEED when set, else a fresh one (printed by the caller). */
+/**
+ * The run's seed: DIFF_SEED when set, else a fresh one (printed by the caller). A DIFF_SEED that
+ * is not one integer (e.g. a list) is refused rather than silently replaced by a random seed.
+ */
 export function diffSeed(env: NodeJS.ProcessEnv = process.env): number {
   const fixed = env.DIFF_SEED;
-  if (fixed !== undefined && /^\d+$/.test(fixed)) return Number(fixed);
-  return Math.floor(Math.random() * 2 ** 31);
+  if (fixed === undefined || fixed === '') return Math.floor(Math.random() * 2 ** 31);
+  if (!/^\d+$/.test(fixed))
+    throw new Error(`DIFF_SEED must be one non-negative integer (got ${JSON.stringify(fixed)})`);
+  return Number(fixed);
 }
