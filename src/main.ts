@@ -10,6 +10,7 @@ import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClientPool } from './registry/client-pool.js';
 import { Semaphore } from './registry/semaphore.js';
+import { DEFAULT_COMPONENT_CONCURRENCY } from './payload/payload-verifier.js';
 import type { KubePort } from './kube/client.js';
 import type { HttpConfig, ServiceConfig } from './config/service-config.js';
 import { createHealthHandler } from './http/health.js';
@@ -52,7 +53,12 @@ export async function startService(
   });
   // Registry clients by access: each verification reads the cluster's pull secret and Proxy and
   // takes the client (keep-alive pool, tokens) for those, made once per distinct configuration.
-  const registry = new RegistryClientPool({ insecureRegistries: config.insecureRegistries });
+  // As many requests in flight as the payload check verifies components at once (its default,
+  // 16, as `verify-payload`): at the client's own default of 4 the check ran 4 at a time.
+  const registry = new RegistryClientPool({
+    insecureRegistries: config.insecureRegistries,
+    maxConcurrentRequests: DEFAULT_COMPONENT_CONCURRENCY,
+  });
   const trust = new ClusterTrust({
     source: kube,
     logger,
