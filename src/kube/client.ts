@@ -227,6 +227,22 @@ export function createKubePort(source: KubeConfig): KubePort {
   const kc = source instanceof KeepAliveKubeConfig ? source : KeepAliveKubeConfig.from(source);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  /** A cluster-scoped config.openshift.io singleton; undefined on a 404 (object or API absent). */
+  const getClusterConfig = async (
+    what: string,
+    resource: { readonly group: string; readonly version: string; readonly plural: string },
+    name: string,
+  ): Promise<unknown> => {
+    try {
+      return await call(
+        what,
+        async (): Promise<unknown> => await custom.getClusterCustomObject({ ...resource, name }),
+      );
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  };
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const authn = kc.makeApiClient(AuthenticationV1Api);
   const authz = kc.makeApiClient(AuthorizationV1Api);
@@ -388,41 +404,10 @@ export function createKubePort(source: KubeConfig): KubePort {
         throw secretReadError(what, err);
       }
     },
-    getClusterProxy: async (name) => {
-      try {
-        return await call(
-          `get proxy ${name}`,
-          async (): Promise<unknown> => await custom.getClusterCustomObject({ ...PROXY, name }),
-        );
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
-    getClusterImageConfig: async (name) => {
-      try {
-        return await call(
-          `get image.config.openshift.io ${name}`,
-          async (): Promise<unknown> =>
-            await custom.getClusterCustomObject({ ...IMAGE_CONFIG, name }),
-        );
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
-    getFeatureGate: async (name) => {
-      try {
-        return await call(
-          `get featuregate ${name}`,
-          async (): Promise<unknown> =>
-            await custom.getClusterCustomObject({ ...FEATURE_GATE, name }),
-        );
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
+    getClusterProxy: (name) => getClusterConfig(`get proxy ${name}`, PROXY, name),
+    getClusterImageConfig: (name) =>
+      getClusterConfig(`get image.config.openshift.io ${name}`, IMAGE_CONFIG, name),
+    getFeatureGate: (name) => getClusterConfig(`get featuregate ${name}`, FEATURE_GATE, name),
     listNodeArchitectures: () =>
       call('list nodes', async () => {
         const nodes = (await core.listNode()).items;
