@@ -1,11 +1,10 @@
-import { delimiter } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
 
 import { dump } from 'js-yaml';
 
 import { createKubePort, KubeApiError, loadKubeConfig } from '../kube/client.js';
-import type { KubeConfigOptions, KubePort } from '../kube/client.js';
+import type { KubePort } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
 import { formatHistoryTable } from './format-history.js';
 import { selectCluster } from './serve.js';
@@ -64,32 +63,13 @@ export function connectCluster(
 ): KubePort {
   const selected = selectCluster(kubeconfig, context, env);
   if (selected === undefined) throw new UsageError(NO_CLUSTER_MESSAGE);
-  const options = withEnvKubeconfig(selected, env);
   let kc;
   try {
-    kc = loadKubeConfig(options);
+    kc = loadKubeConfig(selected);
   } catch (err) {
     throw new UsageError(`cannot load the cluster configuration: ${errorText(err)}`);
   }
-  // client-node accepts an unknown context and fails later with an unhelpful error.
-  if (kc.getCurrentCluster() === null) {
-    throw new UsageError(
-      `the kubeconfig has no cluster for context ${JSON.stringify(kc.getCurrentContext())}`,
-    );
-  }
   return createKubePort(kc);
-}
-
-/**
- * selectCluster leaves KUBECONFIG to client-node's default loading, which reads the process's
- * environment rather than the command's `env`; one file is therefore passed explicitly. A list
- * of files is still merged by the default loading (same environment in the executable).
- */
-function withEnvKubeconfig(selected: KubeConfigOptions, env: CommandIo['env']): KubeConfigOptions {
-  if (selected.kubeconfig !== undefined || selected.inCluster === true) return selected;
-  const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
-  const [only] = files;
-  return files.length === 1 && only !== undefined ? { ...selected, kubeconfig: only } : selected;
 }
 
 /** Reads ClusterVersion `version`, refusing with oc's words when the cluster has none. */

@@ -154,13 +154,23 @@ export function selectCluster(
   const ctx = context !== undefined ? { context } : {};
   if (kubeconfig !== undefined) return { kubeconfig, ...ctx };
   if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') {
-    // One file is passed explicitly, so an in-process caller's env is honoured; a list is merged
-    // by the client from the process environment, as kubectl does.
-    const files = env.KUBECONFIG.split(':').filter((f) => f !== '');
-    return files.length === 1 ? { kubeconfig: files[0] ?? '', ...ctx } : { ...ctx };
+    // One file must exist, as --kubeconfig's; a list is merged as kubectl merges it (missing
+    // files skipped).
+    const files = [...new Set(env.KUBECONFIG.split(':').filter((f) => f !== ''))];
+    return files.length === 1
+      ? { kubeconfig: files[0] ?? '', ...ctx }
+      : { kubeconfigFiles: files, ...ctx };
   }
-  if (env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '')
-    return { inCluster: true, ...ctx };
+  if (env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '') {
+    const port = env.KUBERNETES_SERVICE_PORT;
+    return {
+      inCluster: {
+        host: env.KUBERNETES_SERVICE_HOST,
+        ...(port !== undefined && port !== '' ? { port } : {}),
+      },
+      ...ctx,
+    };
+  }
   const home = env.HOME ?? homedir();
   if (existsSync(join(home, '.kube', 'config')))
     return { kubeconfig: join(home, '.kube', 'config'), ...ctx };

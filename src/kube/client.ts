@@ -1,21 +1,31 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { Credentials } from './credentials.js';
 import {
-  ApiException,
-  ApisApi,
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  ListWatch,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-} from '@kubernetes/client-node';
-import { KeepAliveKubeConfig } from './transport.js';
+  isResourceNotServed,
+  KubeApiError,
+  parseJsonObject,
+  ResourceNotServedError,
+  responseError,
+  transportError,
+} from './errors.js';
+import type { KubeConfig } from './kubeconfig.js';
+import { KubeTransport } from './transport.js';
+import type { HttpMethod, KubeResponse } from './transport.js';
 import type { ClusterVersion, ConfigMap, KubeEvent, Lease } from './types.js';
+import { createInformer, MAX_LIST_BYTES } from './watch.js';
+import type { WatchHandlers, Watcher } from './watch.js';
+
+export {
+  isResourceNotServed,
+  KubeApiError,
+  KubeConfigError,
+  ResourceNotServedError,
+} from './errors.js';
+export { loadKubeConfig } from './kubeconfig.js';
+export type { InClusterOptions, KubeConfig, KubeConfigOptions } from './kubeconfig.js';
+export { WATCH_RESTART_BASE_MS, WATCH_RESTART_MAX_MS } from './watch.js';
+export type { WatchHandlers, Watcher } from './watch.js';
 
 /** The singleton ClusterVersion (config.openshift.io/v1): what the controller reads and writes. */
 export interface ClusterVersionPort {
@@ -124,8 +134,8 @@ export interface AccessReviewPort {
 }
 
 /**
- * The narrow port through which the service talks to Kubernetes. This file is the only importer
- * of @kubernetes/client-node; everything else sees these methods and KubeApiError. Consumers
+ * The narrow port through which the service talks to Kubernetes. Only src/kube/ speaks HTTP to
+ * the API server; everything else sees these methods and KubeApiError. Consumers
  * depend on the role interfaces above that they use (the controller on ClusterVersionPort and
  * EventPort, leader election on LeasePort, …), so an in-memory fake or a narrower test double
  * only needs those; the composition root passes the whole port.
@@ -143,62 +153,30 @@ export interface KubePort
 
 export type { KubeEvent, Lease };
 
-export interface WatchHandlers<T> {
-  readonly onChange: (object: T) => void;
-  readonly onDelete?: (object: T) => void;
-  readonly onError?: (error: unknown, retryInMs: number) => void;
-  readonly onConnect?: () => void;
-}
-
-export interface Watcher {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** An API error with its HTTP status (409 conflict, 404 not found, 403 forbidden, …). */
-export class KubeApiError extends Error {
-  override readonly name = 'KubeApiError';
-  readonly status: number;
-  constructor(status: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.status = status;
-  }
+/** Tests' and the composition root's choices; defaults are the production ones. */
+export interface KubePortOptions {
+  /** Clock for exec plugin credential expiry. */
+  readonly now?: () => number;
+  /**
+   * The environment an exec plugin starts from, before its own env entries; default this
+   * process's (the plugin runs as kubectl would run it here).
+   */
+  readonly execEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
- * The API server serves no version of a resource type: its CustomResourceDefinition is not
- * installed (a ClusterImagePolicy on a cluster without TechPreviewNoUpgrade before the API went
- * GA). A list answered 404 is this error only once discovery confirmed that no version of the
- * group has the resource; a missing object, a resource served under another version, a 403 or a
- * failed discovery never are.
+ * One object (a ConfigMap, a ClusterVersion, a Lease, a review): etcd stores at most 1.5 MiB per
+ * object by default, and the API server accepts requests of 3 MiB; 8 MiB bounds anything else.
  */
-export class ResourceNotServedError extends KubeApiError {
-  /** `plural.group`, as the API server names the resource type. */
-  readonly resource: string;
-  constructor(what: string, resource: string, options?: { cause?: unknown }) {
-    super(404, `${what}: 404 the API server does not serve ${resource} in any version`, options);
-    this.resource = resource;
-  }
-}
+const MAX_OBJECT_BYTES = 8 * 1024 * 1024;
+/** A discovery document (/apis lists every group; OpenShift's is some 100 KiB). */
+const MAX_DISCOVERY_BYTES = 8 * 1024 * 1024;
 
-/** Whether `err` says the resource type is not served at all ({@link ResourceNotServedError}). */
-export function isResourceNotServed(err: unknown): err is ResourceNotServedError {
-  return err instanceof ResourceNotServedError;
+interface Resource {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
 }
-
-export interface KubeConfigOptions {
-  /** A kubeconfig file; else KUBECONFIG-style default loading, else in-cluster. */
-  readonly kubeconfig?: string;
-  readonly context?: string;
-  /** Environment for default loading (KUBECONFIG); read by the caller, not here. */
-  readonly inCluster?: boolean;
-}
-
-/** Informer restarts after an error back off from this delay, doubling, up to the cap. */
-export const WATCH_RESTART_BASE_MS = 500;
-export const WATCH_RESTART_MAX_MS = 30_000;
-/** An error after this long without one starts the backoff over. */
-const WATCH_HEALTHY_RESET_MS = 60_000;
 
 const CV = { group: 'config.openshift.io', version: 'v1', plural: 'clusterversions' } as const;
 const PROXY = { group: 'config.openshift.io', version: 'v1', plural: 'proxies' } as const;
@@ -209,86 +187,110 @@ const FEATURE_GATE = {
   plural: 'featuregates',
 } as const;
 
-export function loadKubeConfig(options: KubeConfigOptions): KubeConfig {
-  const kc = new KubeConfig();
-  if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
-  else if (options.inCluster === true) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  if (options.context !== undefined) kc.setCurrentContext(options.context);
-  return kc;
+const segment = encodeURIComponent;
+const clusterPath = (r: Resource, name?: string): string =>
+  `/apis/${r.group}/${r.version}/${r.plural}${name !== undefined ? `/${segment(name)}` : ''}`;
+const corePath = (namespace: string, plural: string, name?: string): string =>
+  `/api/v1/namespaces/${segment(namespace)}/${plural}${name !== undefined ? `/${segment(name)}` : ''}`;
+const leasePath = (namespace: string, name?: string): string =>
+  `/apis/coordination.k8s.io/v1/namespaces/${segment(namespace)}/leases${name !== undefined ? `/${segment(name)}` : ''}`;
+
+/** One API call: what it is (for messages), the request, and how much of an answer to read. */
+interface Call {
+  readonly what: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly maxBytes?: number;
 }
 
 /**
- * The port over `source`'s cluster and user. Every request and watch of one port shares one
- * keep-alive dispatcher ({@link KeepAliveKubeConfig}), so a reconcile's API calls reuse open
+ * The port over `config`'s cluster and user. Every request and watch of one port shares one
+ * keep-alive dispatcher ({@link KubeTransport}), so a reconcile's API calls reuse open
  * connections instead of opening one each.
  */
-export function createKubePort(source: KubeConfig): KubePort {
-  const kc = source instanceof KeepAliveKubeConfig ? source : KeepAliveKubeConfig.from(source);
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+export function createKubePort(config: KubeConfig, options: KubePortOptions = {}): KubePort {
+  const credentials = new Credentials(config, {
+    now: options.now ?? Date.now,
+    env: options.execEnv ?? process.env,
+  });
+  const transport = new KubeTransport(config, credentials);
+  const api = <T>(call: Call): Promise<T> => send<T>(transport, call);
   /** A cluster-scoped config.openshift.io singleton; undefined on a 404 (object or API absent). */
   const getClusterConfig = async (
     what: string,
-    resource: { readonly group: string; readonly version: string; readonly plural: string },
+    resource: Resource,
     name: string,
   ): Promise<unknown> => {
     try {
-      return await call(
-        what,
-        async (): Promise<unknown> => await custom.getClusterCustomObject({ ...resource, name }),
-      );
+      return await api({ what, method: 'GET', path: clusterPath(resource, name) });
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
     }
   };
-  const coordination = kc.makeApiClient(CoordinationV1Api);
-  const authn = kc.makeApiClient(AuthenticationV1Api);
-  const authz = kc.makeApiClient(AuthorizationV1Api);
-  const apis = kc.makeApiClient(ApisApi);
-  const server = kc.getCurrentCluster()?.server ?? 'unknown';
+  /** undefined on a 404. */
+  const getOptional = async <T>(call: Call): Promise<T | undefined> => {
+    try {
+      return await api<T>(call);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  };
+  const discovery: Discovery = {
+    groups: (what) => api({ what, method: 'GET', path: '/apis', maxBytes: MAX_DISCOVERY_BYTES }),
+    resources: (what, group, version) =>
+      api({
+        what,
+        method: 'GET',
+        path: `/apis/${group}/${version}`,
+        maxBytes: MAX_DISCOVERY_BYTES,
+      }),
+  };
+  const listItems = async (what: string, path: string, query?: Record<string, string>) =>
+    (
+      await api<{ items?: unknown[] | null }>({
+        what,
+        method: 'GET',
+        path,
+        maxBytes: MAX_LIST_BYTES,
+        ...(query !== undefined ? { query } : {}),
+      })
+    ).items ?? [];
 
   return {
-    describe: () => `Kubernetes API at ${server}`,
+    describe: () => `Kubernetes API at ${config.cluster.server}`,
     getClusterVersion: (name) =>
-      call(
-        `get clusterversion ${name}`,
-        async () => (await custom.getClusterCustomObject({ ...CV, name })) as ClusterVersion,
-      ),
+      api({ what: `get clusterversion ${name}`, method: 'GET', path: clusterPath(CV, name) }),
     mergePatchClusterVersion: (name, patch) =>
-      call(
-        `patch clusterversion ${name}`,
-        async () =>
-          (await custom.patchClusterCustomObject(
-            { ...CV, name, body: patch },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          )) as ClusterVersion,
-      ),
+      api({
+        what: `patch clusterversion ${name}`,
+        method: 'PATCH',
+        path: clusterPath(CV, name),
+        body: patch,
+        contentType: 'application/merge-patch+json',
+      }),
     listMirrorSets: async () => {
       const list = async (
-        resource: { readonly group: string; readonly version: string; readonly plural: string },
+        resource: Resource,
         kind: string,
       ): Promise<{ items: unknown[]; notServed?: string }> => {
         const what = `list ${resource.plural}`;
         try {
-          const items = await call(what, async () => {
-            const result = (await custom.listClusterCustomObject(resource)) as {
-              items?: unknown[];
-            };
-            return (result.items ?? []).map((item) => ({
+          const items = await listItems(what, clusterPath(resource));
+          return {
+            items: items.map((item) => ({
               kind,
               apiVersion: `${resource.group}/${resource.version}`,
               ...(item as object),
-            }));
-          });
-          return { items };
+            })),
+          };
         } catch (err) {
           if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
-          const { error } = await explainListNotFound(what, resource, err, {
-            groups: () => apis.getAPIVersions(),
-            resources: (group, version) => custom.getAPIResources({ group, version }),
-          });
+          const { error } = await explainListNotFound(what, resource, err, discovery);
           if (!isResourceNotServed(error)) throw error;
           return { items: [], notServed: error.resource };
         }
@@ -327,20 +329,12 @@ export function createKubePort(source: KubeConfig): KubePort {
         plural: 'clusterimagepolicies',
       };
       const listAs = (version: string): Promise<unknown[]> =>
-        call(what, async () => {
-          const list = (await custom.listClusterCustomObject({ ...resource, version })) as {
-            items?: unknown[];
-          };
-          return list.items ?? [];
-        });
+        listItems(what, clusterPath({ ...resource, version }));
       try {
         return await listAs(resource.version);
       } catch (err) {
         if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
-        const { error, servedIn } = await explainListNotFound(what, resource, err, {
-          groups: () => apis.getAPIVersions(),
-          resources: (group, version) => custom.getAPIResources({ group, version }),
-        });
+        const { error, servedIn } = await explainListNotFound(what, resource, err, discovery);
         // Before v1 (OpenShift 4.16–4.19 TechPreviewNoUpgrade) the CRD served v1alpha1 alone; its
         // objects are policies all the same (src/policy validates both versions). Any other
         // version stays the 404 naming it: those objects exist but are not understood here.
@@ -354,160 +348,256 @@ export function createKubePort(source: KubeConfig): KubePort {
       }
     },
     replaceClusterVersionStatus: (cv) =>
-      call(
-        `update clusterversion ${cv.metadata.name ?? ''} status`,
-        async () =>
-          (await custom.replaceClusterCustomObjectStatus({
-            ...CV,
-            name: cv.metadata.name ?? '',
-            body: cv,
-          })) as ClusterVersion,
-      ),
-    watchClusterVersions: (handlers) =>
-      createWatcher<ClusterVersion>(
-        kc,
-        `/apis/${CV.group}/${CV.version}/${CV.plural}`,
-        async () =>
-          (await custom.listClusterCustomObject({ ...CV })) as {
-            metadata?: { resourceVersion?: string };
-            items: ClusterVersion[];
-          },
+      api({
+        what: `update clusterversion ${cv.metadata.name ?? ''} status`,
+        method: 'PUT',
+        path: `${clusterPath(CV, cv.metadata.name ?? '')}/status`,
+        body: cv,
+      }),
+    watchClusterVersions: (handlers: WatchHandlers<ClusterVersion>): Watcher =>
+      createInformer<ClusterVersion>({
+        transport,
+        path: clusterPath(CV),
+        resource: CV.plural,
         handlers,
-      ),
-    getConfigMap: async (namespace, name) => {
-      try {
-        return (await core.readNamespacedConfigMap({ namespace, name })) as ConfigMap;
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return undefined;
-        throw toKubeError(`get configmap ${namespace}/${name}`, err);
-      }
-    },
-    getSecret: async (namespace, name) => {
-      const what = `get secret ${namespace}/${name}`;
-      try {
-        const secret = await core.readNamespacedSecret({ namespace, name });
-        // Only what verification reads: no managedFields, annotations or stringData copies.
-        return {
-          metadata: {
-            ...(secret.metadata?.uid !== undefined ? { uid: secret.metadata.uid } : {}),
-            ...(secret.metadata?.resourceVersion !== undefined
-              ? { resourceVersion: secret.metadata.resourceVersion }
-              : {}),
-          },
-          ...(secret.type !== undefined ? { type: secret.type } : {}),
-          ...(secret.data !== undefined ? { data: secret.data } : {}),
-        };
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return undefined;
-        // Fixed words only: a Status body's message names the Secret, but anything else (a body
-        // that did not parse, a transport error quoting what it read) might hold its content.
-        throw secretReadError(what, err);
-      }
-    },
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      }),
+    getConfigMap: (namespace, name) =>
+      getOptional<ConfigMap>({
+        what: `get configmap ${namespace}/${name}`,
+        method: 'GET',
+        path: corePath(namespace, 'configmaps', name),
+      }),
+    getSecret: (namespace, name) => readSecret(transport, namespace, name),
     getClusterProxy: (name) => getClusterConfig(`get proxy ${name}`, PROXY, name),
     getClusterImageConfig: (name) =>
       getClusterConfig(`get image.config.openshift.io ${name}`, IMAGE_CONFIG, name),
     getFeatureGate: (name) => getClusterConfig(`get featuregate ${name}`, FEATURE_GATE, name),
-    listNodeArchitectures: () =>
-      call('list nodes', async () => {
-        const nodes = (await core.listNode()).items;
-        const archs = new Set<string>();
-        for (const node of nodes) {
-          const arch = node.status?.nodeInfo?.architecture;
-          if (typeof arch === 'string' && arch !== '') archs.add(arch);
-        }
-        return [...archs].sort();
-      }),
-    listConfigMaps: (namespace, labelSelector) =>
-      call(
-        `list configmaps in ${namespace}`,
-        async () =>
-          (
-            await core.listNamespacedConfigMap({
-              namespace,
-              ...(labelSelector !== undefined ? { labelSelector } : {}),
-            })
-          ).items as ConfigMap[],
-      ),
-    createConfigMap: (namespace, cm) =>
-      call(
-        `create configmap ${namespace}/${cm.metadata.name ?? ''}`,
-        async () =>
-          (await core.createNamespacedConfigMap({ namespace, body: cm as never })) as ConfigMap,
-      ),
-    replaceConfigMap: (namespace, cm) =>
-      call(
-        `update configmap ${namespace}/${cm.metadata.name ?? ''}`,
-        async () =>
-          (await core.replaceNamespacedConfigMap({
-            namespace,
-            name: cm.metadata.name ?? '',
-            body: cm as never,
-          })) as ConfigMap,
-      ),
-    createEvent: async (namespace, event) => {
-      await call(`create event in ${namespace}`, () =>
-        core.createNamespacedEvent({ namespace, body: event as never }),
-      );
-    },
-    getLease: async (namespace, name) => {
-      try {
-        return fromLease(await coordination.readNamespacedLease({ namespace, name }));
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return undefined;
-        throw toKubeError(`get lease ${namespace}/${name}`, err);
+    listNodeArchitectures: async () => {
+      const nodes = (await listItems('list nodes', '/api/v1/nodes')) as {
+        status?: { nodeInfo?: { architecture?: unknown } };
+      }[];
+      const archs = new Set<string>();
+      for (const node of nodes) {
+        const arch = node.status?.nodeInfo?.architecture;
+        if (typeof arch === 'string' && arch !== '') archs.add(arch);
       }
+      return [...archs].sort();
     },
+    listConfigMaps: async (namespace, labelSelector) =>
+      (await listItems(
+        `list configmaps in ${namespace}`,
+        corePath(namespace, 'configmaps'),
+        labelSelector !== undefined ? { labelSelector } : undefined,
+      )) as ConfigMap[],
+    createConfigMap: (namespace, cm) =>
+      api({
+        what: `create configmap ${namespace}/${cm.metadata.name ?? ''}`,
+        method: 'POST',
+        path: corePath(namespace, 'configmaps'),
+        body: cm,
+      }),
+    replaceConfigMap: (namespace, cm) =>
+      api({
+        what: `update configmap ${namespace}/${cm.metadata.name ?? ''}`,
+        method: 'PUT',
+        path: corePath(namespace, 'configmaps', cm.metadata.name ?? ''),
+        body: cm,
+      }),
+    createEvent: async (namespace, event) => {
+      await api({
+        what: `create event in ${namespace}`,
+        method: 'POST',
+        path: corePath(namespace, 'events'),
+        body: event,
+      });
+    },
+    getLease: (namespace, name) =>
+      getOptional<Lease>({
+        what: `get lease ${namespace}/${name}`,
+        method: 'GET',
+        path: leasePath(namespace, name),
+      }),
     createLease: (namespace, lease) =>
-      call(`create lease ${namespace}`, async () =>
-        fromLease(await coordination.createNamespacedLease({ namespace, body: toLease(lease) })),
-      ),
+      api({
+        what: `create lease ${namespace}`,
+        method: 'POST',
+        path: leasePath(namespace),
+        body: toLease(lease),
+      }),
     replaceLease: (namespace, lease) =>
-      call(`update lease ${namespace}`, async () =>
-        fromLease(
-          await coordination.replaceNamespacedLease({
-            namespace,
-            name: lease.metadata.name ?? '',
-            body: toLease(lease),
-          }),
-        ),
-      ),
-    reviewToken: (token) =>
-      call('create tokenreview', async () => {
-        // client-node's model classes are plain data to its serializer.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-        const review = await authn.createTokenReview({ body: { spec: { token } } });
-        const user = review.status?.user;
-        return review.status?.authenticated === true && user?.username !== undefined
-          ? { username: user.username, groups: user.groups ?? [] }
-          : undefined;
+      api({
+        what: `update lease ${namespace}`,
+        method: 'PUT',
+        path: leasePath(namespace, lease.metadata.name ?? ''),
+        body: toLease(lease),
       }),
-    canAccess: (user, path, verb) =>
-      call('create subjectaccessreview', async () => {
-        /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's
-           model classes are plain data to its serializer */
-        const review = await authz.createSubjectAccessReview({
-          body: {
-            spec: {
-              user: user.username,
-              groups: user.groups,
-              nonResourceAttributes: { path, verb },
-            },
-          },
-        });
-        /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
-        return review.status?.allowed === true;
-      }),
+    reviewToken: async (token) => {
+      const review = await api<{
+        status?: { authenticated?: boolean; user?: { username?: string; groups?: string[] } };
+      }>({
+        what: 'create tokenreview',
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/tokenreviews',
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      });
+      const user = review.status?.user;
+      return review.status?.authenticated === true && user?.username !== undefined
+        ? { username: user.username, groups: user.groups ?? [] }
+        : undefined;
+    },
+    canAccess: async (user, path, verb) => {
+      const review = await api<{ status?: { allowed?: boolean } }>({
+        what: 'create subjectaccessreview',
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: { user: user.username, groups: user.groups, nonResourceAttributes: { path, verb } },
+        },
+      });
+      return review.status?.allowed === true;
+    },
   };
 }
 
 /** The ClusterImagePolicy version served before v1, listed when a cluster serves only it. */
 export const CLUSTER_IMAGE_POLICY_PREVIOUS_VERSION = 'v1alpha1';
 
+/** 429 Too Many Requests is retried this often, honouring Retry-After (as client-go does). */
+const MAX_429_RETRIES = 5;
+const MAX_RETRY_AFTER_MS = 5_000;
+
+/** Sends one call, retrying 429s; a non-2xx answer is a KubeApiError quoting the Status. */
+async function send<T>(transport: KubeTransport, call: Call): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    let res: KubeResponse;
+    try {
+      res = await transport.request(
+        {
+          method: call.method,
+          path: call.path,
+          ...(call.query !== undefined ? { query: call.query } : {}),
+          ...(call.body !== undefined ? { body: call.body } : {}),
+          ...(call.contentType !== undefined ? { contentType: call.contentType } : {}),
+        },
+        call.maxBytes ?? MAX_OBJECT_BYTES,
+      );
+    } catch (err) {
+      throw transportError(call.what, err);
+    }
+    if (res.status === 429 && attempt < MAX_429_RETRIES) {
+      await sleep(retryAfterMs(res));
+      continue;
+    }
+    if (res.status < 200 || res.status > 299) throw responseError(call.what, res.status, res.body);
+    return parseJsonObject(call.what, res.body) as T;
+  }
+}
+
+/** Retry-After from the header or the Status body's details, capped; 1 s when absent. */
+function retryAfterMs(res: KubeResponse): number {
+  const raw = res.headers['retry-after'];
+  const header = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  let detail = NaN;
+  try {
+    const status = JSON.parse(res.body.toString('utf8')) as {
+      details?: { retryAfterSeconds?: unknown };
+    } | null;
+    if (typeof status?.details?.retryAfterSeconds === 'number')
+      detail = status.details.retryAfterSeconds;
+  } catch {
+    // No Status body: the header or the default.
+  }
+  const seconds = Number.isFinite(header) ? header : Number.isFinite(detail) ? detail : 1;
+  return Math.min(Math.max(seconds, 0) * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * A Secret read. Its errors are in words that cannot carry the Secret: the HTTP status and the
+ * API server's Status message (which names the object, never its data); no cause is kept and no
+ * body is quoted, since a parser's or transport's error may quote the bytes it read.
+ */
+async function readSecret(
+  transport: KubeTransport,
+  namespace: string,
+  name: string,
+): Promise<SecretData | undefined> {
+  const what = `get secret ${namespace}/${name}`;
+  let res: KubeResponse;
+  try {
+    res = await transport.request(
+      { method: 'GET', path: corePath(namespace, 'secrets', name) },
+      MAX_OBJECT_BYTES,
+    );
+  } catch (err) {
+    throw new KubeApiError(
+      0,
+      err instanceof Error && err.name === 'ResponseTooLargeError'
+        ? `${what}: the API server's answer is larger than ${String(MAX_OBJECT_BYTES)} bytes`
+        : `${what}: the request failed before the API server answered`,
+    );
+  }
+  if (res.status === 404) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    body = undefined;
+  }
+  if (res.status < 200 || res.status > 299) {
+    const status = body as { kind?: unknown; message?: unknown } | null | undefined;
+    const message =
+      typeof status === 'object' &&
+      status !== null &&
+      status.kind === 'Status' &&
+      typeof status.message === 'string' &&
+      status.message.length <= 1024
+        ? status.message
+        : 'the API server answered without a Status message';
+    throw new KubeApiError(res.status, `${what}: ${String(res.status)} ${message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new KubeApiError(
+      0,
+      `${what}: the API server's answer is not a JSON object (${String(res.body.length)} bytes)`,
+    );
+  const secret = body as {
+    metadata?: { uid?: unknown; resourceVersion?: unknown };
+    type?: unknown;
+    data?: unknown;
+  };
+  const data = secret.data;
+  if (
+    data !== undefined &&
+    data !== null &&
+    (typeof data !== 'object' ||
+      Array.isArray(data) ||
+      Object.values(data).some((v) => typeof v !== 'string'))
+  )
+    throw new KubeApiError(0, `${what}: the Secret's data is not a map of strings`);
+  // Only what verification reads: no managedFields, annotations or stringData copies.
+  return {
+    metadata: {
+      ...(typeof secret.metadata?.uid === 'string' ? { uid: secret.metadata.uid } : {}),
+      ...(typeof secret.metadata?.resourceVersion === 'string'
+        ? { resourceVersion: secret.metadata.resourceVersion }
+        : {}),
+    },
+    ...(typeof secret.type === 'string' ? { type: secret.type } : {}),
+    ...(data !== undefined && data !== null ? { data: data as Record<string, string> } : {}),
+  };
+}
+
 /** The discovery documents {@link explainListNotFound} reads. */
 interface Discovery {
-  groups(): Promise<{ groups: { name: string; versions: { version: string }[] }[] }>;
-  resources(group: string, version: string): Promise<{ resources: { name: string }[] }>;
+  groups(what: string): Promise<{ groups?: { name: string; versions?: { version: string }[] }[] }>;
+  resources(
+    what: string,
+    group: string,
+    version: string,
+  ): Promise<{ resources?: { name: string }[] }>;
 }
 
 /**
@@ -520,20 +610,22 @@ interface Discovery {
  */
 async function explainListNotFound(
   what: string,
-  resource: { readonly group: string; readonly version: string; readonly plural: string },
+  resource: Resource,
   notFound: KubeApiError,
   discovery: Discovery,
 ): Promise<{ error: KubeApiError; servedIn: readonly string[] }> {
   const name = `${resource.plural}.${resource.group}`;
-  const group = (
-    await call(`discover API groups (after ${what})`, () => discovery.groups())
-  ).groups.find((g) => g.name === resource.group);
+  const group = (await discovery.groups(`discover API groups (after ${what})`)).groups?.find(
+    (g) => g.name === resource.group,
+  );
   const servedIn: string[] = [];
   for (const { version } of group?.versions ?? []) {
-    const list = await call(`discover ${resource.group}/${version} (after ${what})`, () =>
-      discovery.resources(resource.group, version),
+    const list = await discovery.resources(
+      `discover ${resource.group}/${version} (after ${what})`,
+      resource.group,
+      version,
     );
-    if (list.resources.some((r) => r.name === resource.plural)) servedIn.push(version);
+    if ((list.resources ?? []).some((r) => r.name === resource.plural)) servedIn.push(version);
   }
   if (servedIn.length === 0) {
     return { error: new ResourceNotServedError(what, name, { cause: notFound }), servedIn };
@@ -550,136 +642,13 @@ async function explainListNotFound(
   };
 }
 
-/** 429 Too Many Requests is retried this often, honouring Retry-After (as client-go does). */
-const MAX_429_RETRIES = 5;
-const MAX_RETRY_AFTER_MS = 5_000;
-
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 429 && attempt < MAX_429_RETRIES) {
-        await sleep(retryAfterMs(err));
-        continue;
-      }
-      throw toKubeError(what, err);
-    }
-  }
-}
-
-/** Retry-After from the header or the Status body's details, capped; 1 s when absent. */
-function retryAfterMs(err: ApiException<unknown>): number {
-  const header = Number(err.headers['retry-after']);
-  const body = err.body as { details?: { retryAfterSeconds?: unknown } } | string | undefined;
-  const detail =
-    typeof body === 'object' && typeof body.details?.retryAfterSeconds === 'number'
-      ? body.details.retryAfterSeconds
-      : NaN;
-  const seconds = Number.isFinite(header) ? header : Number.isFinite(detail) ? detail : 1;
-  return Math.min(Math.max(seconds, 0) * 1000, MAX_RETRY_AFTER_MS);
-}
-
-/**
- * A failed Secret read, in words that cannot carry the Secret: the HTTP status and the API
- * server's Status message (which names the object, never its data); no cause is kept, since a
- * parser's or transport's error may quote the bytes it read.
- */
-function secretReadError(what: string, err: unknown): KubeApiError {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: unknown } | null | undefined;
-    const status =
-      typeof body === 'object' &&
-      body !== null &&
-      typeof body.message === 'string' &&
-      body.message.length <= 1024
-        ? body.message
-        : 'the API server answered without a Status message';
-    return new KubeApiError(err.code, `${what}: ${String(err.code)} ${status}`);
-  }
-  return new KubeApiError(0, `${what}: the request failed before the API server answered`);
-}
-
-function toKubeError(what: string, err: unknown): KubeApiError {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: string } | string | undefined;
-    const message =
-      typeof body === 'object' && typeof body.message === 'string'
-        ? body.message
-        : typeof body === 'string'
-          ? body
-          : err.message;
-    return new KubeApiError(err.code, `${what}: ${String(err.code)} ${message}`, { cause: err });
-  }
-  return new KubeApiError(0, `${what}: ${err instanceof Error ? err.message : String(err)}`, {
-    cause: err,
-  });
-}
-
-/**
- * An informer that relists after 410 Gone (the client does) and restarts with capped exponential
- * backoff after any other error (the client stops on those).
- */
-function createWatcher<T extends { metadata?: object }>(
-  kc: KubeConfig,
-  path: string,
-  list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>,
-  handlers: WatchHandlers<T>,
-): Watcher {
-  // client-node waits 1, 2, 4 … 30 s before re-opening a watch the server closed cleanly when no
-  // event came in between: capped, so a quiet object's next edit is not seen up to 30 s late.
-  const informer = new ListWatch(path, new Watch(kc), list, false, undefined, undefined, {
-    delayFn: (ms) => sleep(Math.min(ms, WATCH_RESTART_BASE_MS)),
-  });
-  let stopped = false;
-  let delay = WATCH_RESTART_BASE_MS;
-  let lastErrorAt = 0;
-  let timer: NodeJS.Timeout | undefined;
-  informer.on('add', (o) => {
-    handlers.onChange(o);
-  });
-  informer.on('update', (o) => {
-    handlers.onChange(o);
-  });
-  informer.on('delete', (o) => handlers.onDelete?.(o));
-  informer.on('connect', () => {
-    handlers.onConnect?.();
-  });
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    // Consecutive failures back off; a watch that stayed healthy for a while starts over. (The
-    // client's start() resolves even when its list fails, so its result cannot tell.)
-    const now = Date.now();
-    if (now - lastErrorAt > WATCH_HEALTHY_RESET_MS) delay = WATCH_RESTART_BASE_MS;
-    lastErrorAt = now;
-    const wait = delay;
-    delay = Math.min(delay * 2, WATCH_RESTART_MAX_MS);
-    handlers.onError?.(err, wait);
-    timer = setTimeout(() => {
-      if (stopped) return;
-      informer.start().catch((e: unknown) => handlers.onError?.(e, delay));
-    }, wait);
-  });
-  return {
-    async start() {
-      stopped = false;
-      await informer.start();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await informer.stop();
-    },
-  };
-}
-
 /** MicroTime: RFC 3339 with exactly six fractional digits, as the API server parses it. */
 function toMicroTime(time: string): string {
   return new Date(time).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-/** client-node passes MicroTime values through as given; the port speaks RFC 3339 strings. */
-function toLease(lease: Lease): never {
+/** The port speaks RFC 3339 strings; the API server parses Lease times as MicroTime. */
+function toLease(lease: Lease): Lease {
   const spec = lease.spec ?? {};
   return {
     ...lease,
@@ -688,10 +657,5 @@ function toLease(lease: Lease): never {
       ...(spec.renewTime !== undefined ? { renewTime: toMicroTime(spec.renewTime) } : {}),
       ...(spec.acquireTime !== undefined ? { acquireTime: toMicroTime(spec.acquireTime) } : {}),
     },
-  } as never;
-}
-
-/** client-node returns Lease times as Date objects; the port speaks MicroTime strings. */
-function fromLease(lease: unknown): Lease {
-  return JSON.parse(JSON.stringify(lease)) as Lease;
+  };
 }

@@ -65,10 +65,16 @@ describe('selectCluster (kubectl order)', () => {
     assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/env' }), {
       kubeconfig: '/env',
     });
-    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/a:/b' }), {});
+    assert.deepEqual(selectCluster(undefined, undefined, { ...none, KUBECONFIG: '/a:/b:/a' }), {
+      kubeconfigFiles: ['/a', '/b'],
+    });
     assert.deepEqual(
-      selectCluster(undefined, undefined, { ...none, KUBERNETES_SERVICE_HOST: '10.0.0.1' }),
-      { inCluster: true },
+      selectCluster(undefined, undefined, {
+        ...none,
+        KUBERNETES_SERVICE_HOST: '10.0.0.1',
+        KUBERNETES_SERVICE_PORT: '443',
+      }),
+      { inCluster: { host: '10.0.0.1', port: '443' } },
     );
     assert.equal(selectCluster(undefined, undefined, none), undefined);
   });

@@ -1,26 +1,27 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 
-import { KubeConfig } from '@kubernetes/client-node';
-
 import { createKubePort, KubeApiError } from '../../src/kube/client.js';
-import type { KubePort } from '../../src/kube/client.js';
+import type { KubeConfig, KubePort } from '../../src/kube/client.js';
 import type { ClusterVersion } from '../../src/kube/types.js';
 import { ConnectProxy } from '../../testbed/connect-proxy.js';
 import { makeTestPki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
 
-// client-node 2.0.1 opens a new connection for every request; the port shares one keep-alive
-// dispatcher. Counted where it shows: new TLS sessions on a loopback stand-in for the API server
-// (HTTPS, client certificate required), and CONNECTs at the kubeconfig's proxy.
+// The port shares one keep-alive dispatcher across requests and watches (@kubernetes/client-node
+// 2.0.1, which the port replaced, opened a new connection for every request). Counted where it
+// shows: new TLS sessions on a loopback stand-in for the API server (HTTPS, client certificate
+// required), and CONNECTs at the kubeconfig's proxy.
 
 const CV_PATH = '/apis/config.openshift.io/v1/clusterversions';
-const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
 function clusterVersion(resourceVersion: string, image: string): ClusterVersion {
   return {
@@ -128,16 +129,21 @@ function kubeConfig(
   client: { cert: string; key: string },
   proxyUrl?: string,
 ): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'c', server, caData: b64(ca), ...(proxyUrl !== undefined ? { proxyUrl } : {}) },
-    ],
-    users: [{ name: 'u', certData: b64(client.cert), keyData: b64(client.key), token: 'tok-123' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
+  return {
+    contextName: 'x',
+    cluster: {
+      name: 'c',
+      server,
+      certificateAuthorityData: ca,
+      ...(proxyUrl !== undefined ? { proxyUrl } : {}),
+    },
+    user: {
+      name: 'u',
+      clientCertificateData: client.cert,
+      clientKeyData: client.key,
+      token: 'tok-123',
+    },
+  };
 }
 
 describe('KubePort connections to the API server', () => {
@@ -154,8 +160,7 @@ describe('KubePort connections to the API server', () => {
 
   // undici hands a connection back to its pool a tick after the response ends, so a request sent
   // straight after the previous one may open a second connection; from then on both are reused.
-  // Each case warms up, then counts new connections: none, where client-node alone opens one per
-  // request.
+  // Each case warms up, then counts new connections: none.
   describe('when requests follow one another', () => {
     it('reuses the open connections, each request with the token and client certificate', async () => {
       const api = new FakeApiServer(pki);
@@ -260,6 +265,43 @@ describe('KubePort connections to the API server', () => {
       } finally {
         await proxy.close();
         await api.close();
+      }
+    });
+  });
+
+  describe('when the client certificate file is rotated', () => {
+    it('connects anew with the new certificate, once, and reuses that connection', async () => {
+      const api = new FakeApiServer(pki);
+      const dir = await mkdtemp(join(tmpdir(), 'cvo-kube-cert-'));
+      try {
+        const certFile = join(dir, 'client.crt');
+        const keyFile = join(dir, 'client.key');
+        await writeFile(certFile, client.cert);
+        await writeFile(keyFile, client.key);
+        const kube = createKubePort({
+          contextName: 'x',
+          cluster: { name: 'c', server: await api.listen(), certificateAuthorityData: pki.caPem },
+          user: { name: 'u', clientCertificate: certFile, clientKey: keyFile },
+        });
+        for (let i = 0; i < 3; i++) await kube.getConfigMap('ns', `cm-${String(i)}`);
+        const before = api.connections;
+        const rotated = await pki.issueClientCert('cvo-update-verifier-rotated');
+        await writeFile(certFile, rotated.cert);
+        await writeFile(keyFile, rotated.key);
+        for (let i = 0; i < 10; i++) await kube.getConfigMap('ns', `cm-${String(i)}`);
+        assert.deepEqual(
+          api.requests.map((r) => r.cn),
+          [
+            ...Array<string>(3).fill('cvo-update-verifier'),
+            ...Array<string>(10).fill('cvo-update-verifier-rotated'),
+          ],
+        );
+        assert.ok(api.connections > before, 'a new connection for the new certificate');
+        assert.ok(api.connections - before <= 2, `${String(api.connections - before)} new`);
+        for (const r of api.requests) assert.equal(r.authorization, undefined);
+      } finally {
+        await api.close();
+        await rm(dir, { recursive: true, force: true });
       }
     });
   });
