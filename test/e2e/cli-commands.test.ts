@@ -11,18 +11,20 @@ import { load } from 'js-yaml';
 import { runCli } from '../../src/cli/main.js';
 import { parsePublishedState } from '../../src/controller/state-publisher.js';
 import type { PublishedState } from '../../src/controller/state-publisher.js';
-import { BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
+import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
 import type { ClusterVersion } from '../../src/kube/types.js';
 import type { Service } from '../../src/main.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
 import {
+  condition,
   CURRENT,
   digestOf,
   installRootOfTrust,
   REPO,
   ReleaseSigner,
+  requestUpdate,
   runService,
   seed,
   waitFor,
@@ -239,7 +241,12 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     );
     assert.equal(r.stderr, '');
     const cv = await waitFor(c.admin, (x) => x.status?.desired.image === v4170, 'desired 4.17.0');
-    assert.deepEqual(cv.spec.desiredUpdate, { version: '4.17.0', image: v4170, force: false });
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: '',
+      version: '4.17.0',
+      image: v4170,
+      force: false,
+    });
     const history = await cli(['history', '-o', 'json'], env);
     assert.equal(history.code, 0, history.stderr);
     const [head] = JSON.parse(history.stdout) as { image: string; verified: boolean }[];
@@ -264,7 +271,12 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
       new RegExp(`^Requested update to release image ${escapeRe(unlisted)}\n`),
     );
     const cv = await waitFor(c.admin, (x) => x.status?.desired.image === unlisted, 'unlisted');
-    assert.deepEqual(cv.spec.desiredUpdate, { version: '', image: unlisted, force: false });
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: '',
+      version: '',
+      image: unlisted,
+      force: false,
+    });
     assert.equal(cv.status?.history?.[0]?.verified, true);
   });
 
@@ -290,7 +302,12 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     );
     assert.match(r.stdout, new RegExp(`^Requested update to release image ${escapeRe(byTag)}\n`));
     const cv = await waitFor(c.admin, (x) => x.status?.desired.image === byTag, 'forced by-tag');
-    assert.deepEqual(cv.spec.desiredUpdate, { version: '', image: byTag, force: true });
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: '',
+      version: '',
+      image: byTag,
+      force: true,
+    });
     const head = cv.status?.history?.[0];
     assert.equal(head?.verified, false);
     assert.equal(
@@ -453,7 +470,7 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     });
   });
 
-  it('--clear removes desiredUpdate and says what was cleared; a second --clear is refused', async (t) => {
+  it('--clear removes desiredUpdate and says what was cleared; a second --clear has nothing to do', async (t) => {
     const c = cluster(t);
     if (!c) return;
     const r = await cli(['upgrade', '--clear'], env);
@@ -466,9 +483,16 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     assert.equal(cv.spec.desiredUpdate, undefined);
     assert.equal(cv.status?.desired.image, unsigned, 'clearing never moves status.desired');
 
+    // oc: `info: No update in progress` on stdout, exit 0, nothing patched.
     const again = await cli(['upgrade', '--clear'], env);
-    assert.equal(again.code, 1);
-    assert.equal(again.stderr, 'error: No update in progress: spec.desiredUpdate is not set\n');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'info: No update in progress\n');
+    assert.equal(again.stderr, '');
+    // The generation moves with every spec change (status writes of the service do not move it).
+    assert.equal(
+      (await c.admin.getClusterVersion('version')).metadata.generation,
+      cv.metadata.generation,
+    );
     const status = await cli(['status'], env);
     assert.match(status.stdout, /^No update requested \(spec\.desiredUpdate is not set\)\.\n/);
   });
@@ -557,7 +581,7 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr,
-      'error: the update 4.17.2 is not one of the recommended updates, but is available as a conditional update. To accept the Recommended=False risk and to proceed with update use --allow-not-recommended.\n  Reason: KnownIssue\n  Message: Nodes may not drain.\n\n',
+      'error: the update 4.17.2 is not one of the recommended updates, but is available as a conditional update. To accept the Recommended=False risk and to proceed with update use --allow-not-recommended.\n  Reason: KnownIssue\n  Message: Nodes may not drain.\n',
     );
     assert.equal((await c.admin.getClusterVersion('version')).spec.desiredUpdate, undefined);
 
@@ -569,8 +593,219 @@ describe('cvo-verifier upgrade, history and status on a real control plane', () 
     );
     assert.match(allowed.stdout, /^Requested update to 4\.17\.2\n/);
     const cv = await waitFor(c.admin, (x) => x.status?.desired.image === risky, 'conditional');
-    assert.deepEqual(cv.spec.desiredUpdate, { version: '4.17.2', image: risky, force: false });
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: '',
+      version: '4.17.2',
+      image: risky,
+      force: false,
+    });
     assert.equal(cv.status?.history?.[0]?.verified, true);
+  });
+
+  /** Rewrites status (as the CVO would), retrying when the service wrote in between. */
+  async function editStatus(
+    c: TestCluster,
+    edit: (status: NonNullable<ClusterVersion['status']>) => void,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const cv = await c.admin.getClusterVersion('version');
+      if (cv.status === undefined) throw new Error('seeded status missing');
+      edit(cv.status);
+      try {
+        await c.admin.replaceClusterVersionStatus(cv);
+        return;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
+  }
+
+  const generation = async (c: TestCluster): Promise<number | undefined> =>
+    (await c.admin.getClusterVersion('version')).metadata.generation;
+
+  it('a tag beside a digest is refused without --force; with it, matched by digest', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const tagged = `${REPO}:4.17.1-x86_64@${digestOf(3)}`;
+    const before = await generation(c);
+    const refused = await cli(['upgrade', '--to-image', tagged], env);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, `error: ${BY_TAG_REFUSED}\n`);
+    assert.equal(refused.stdout, '');
+    assert.equal(await generation(c), before, 'nothing patched');
+
+    const forced = await cli(['upgrade', '--to-image', tagged, '--force'], env);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(forced.stderr.trimEnd().split('\n'), [
+      `warning: ${BY_TAG_FORCED_WARNING}`,
+      'warning: --force overrides cluster verification of your supplied release image and waives any update precondition failures. Only use this if you are testing unsigned release images or you are working around a known bug in the cluster-version operator and you have verified the authenticity of the provided image yourself.',
+    ]);
+    // oc's targetMatch: the digest is what verification checks, so 4.17.1 is the target.
+    assert.match(forced.stdout, /^Requested update to 4\.17\.1\n/);
+    const cv = await waitFor(c.admin, (x) => x.status?.desired.image === tagged, 'tag@digest');
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: '',
+      version: '4.17.1',
+      image: tagged,
+      force: true,
+    });
+    assert.equal(cv.status?.history?.[0]?.verified, true, 'the digest is signed');
+  });
+
+  it("oc's client-side guards: Failing and Progressing refuse until --allow-upgrade-with-warnings; --to-multi-arch", async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    await editStatus(c, (status) => {
+      status.conditions = [
+        ...(status.conditions ?? []).filter((x) => !['Failing', 'Progressing'].includes(x.type)),
+        {
+          type: 'Failing',
+          status: 'True',
+          reason: 'ClusterOperatorDegraded',
+          message: 'Cluster operator etcd is degraded',
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'ClusterOperatorUpdating',
+          message: 'Working towards 4.17.1: 106 of 845 done (12% complete)\nwaiting on etcd',
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      ];
+    });
+    const at = (await c.admin.getClusterVersion('version')).status?.desired;
+    assert.equal(at?.version, '4.17.1');
+    const guards =
+      'the cluster is experiencing an error reconciling "4.17.1":\n\n  Reason: ClusterOperatorDegraded\n  Message: Cluster operator etcd is degraded\n\n' +
+      'the cluster is already upgrading:\n\n  Reason: ClusterOperatorUpdating\n  Message: Working towards 4.17.1: 106 of 845 done (12% complete)\n  waiting on etcd';
+    const before = await generation(c);
+    for (const args of [['--to', '4.17.0'], ['--to-multi-arch']]) {
+      const r = await cli(['upgrade', ...args], env);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(
+        r.stderr,
+        `error: ${guards}\n\nIf you want to upgrade anyway, use --allow-upgrade-with-warnings.\n`,
+      );
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(await generation(c), before, 'nothing patched');
+
+    const bypass = await cli(['upgrade', '--to-multi-arch', '--allow-upgrade-with-warnings'], env);
+    assert.equal(bypass.code, 0, bypass.stderr);
+    assert.equal(bypass.stderr, `warning: --allow-upgrade-with-warnings is bypassing: ${guards}\n`);
+    assert.equal(
+      bypass.stdout,
+      'Requested update to multi cluster architecture\ninfo: spec.desiredUpdate is now version="4.17.1" image="" force=false architecture=Multi\n',
+    );
+    const cv = await c.admin.getClusterVersion('version');
+    assert.deepEqual(cv.spec.desiredUpdate, {
+      architecture: 'Multi',
+      version: '4.17.1',
+      image: '',
+      force: false,
+    });
+    // The service resolves Multi as the CVO does: the current version's available update.
+    await waitFor(c.admin, (x) => x.status?.desired.image === v4171, 'Multi resolved to 4.17.1');
+
+    const again = await cli(['upgrade', '--to-multi-arch', '--allow-upgrade-with-warnings'], env);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr,
+      'error: info: Update to multi cluster architecture has already been requested\n',
+    );
+    await editStatus(c, (status) => {
+      status.conditions = (status.conditions ?? []).filter(
+        (x) => !['Failing', 'Progressing'].includes(x.type),
+      );
+    });
+  });
+
+  it('--to-latest requests the highest available update; with none it is already at the latest', async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    // oc's own example spells it --to-latest=true.
+    const r = await cli(['upgrade', '--to-latest=true'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(
+      r.stdout,
+      `Requested update to 4.17.1\ninfo: spec.desiredUpdate is now version="4.17.1" image="${v4171}" force=false\n`,
+    );
+    // As oc marshals the update: the Multi request before is blanked.
+    assert.deepEqual((await c.admin.getClusterVersion('version')).spec.desiredUpdate, {
+      architecture: '',
+      version: '4.17.1',
+      image: v4171,
+      force: false,
+    });
+
+    await editStatus(c, (status) => {
+      status.availableUpdates = null;
+    });
+    const before = await generation(c);
+    const latest = await cli(['upgrade', '--to-latest'], env);
+    assert.equal(latest.code, 0, latest.stderr);
+    assert.equal(
+      latest.stdout,
+      'info: Cluster is already at the latest available version 4.17.1\n',
+    );
+    assert.equal(latest.stderr, '');
+    assert.equal(await generation(c), before, 'nothing patched');
+
+    const risky = `${REPO}@${digestOf(5)}`;
+    const withRisks = await cli(['upgrade', '--to-latest', '--allow-not-recommended'], env);
+    assert.equal(withRisks.code, 0, withRisks.stderr);
+    assert.equal(
+      withRisks.stderr,
+      'warning: with --allow-not-recommended you have accepted the risks with 4.17.2 and bypassed Recommended=False KnownIssue: Nodes may not drain.\n',
+    );
+    assert.match(withRisks.stdout, /^Requested update to 4\.17\.2\n/);
+    await waitFor(c.admin, (x) => x.status?.desired.image === risky, 'latest conditional');
+  });
+
+  it("--clear keeps acceptRisks; the service's Invalid is a client-side guard too", async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    const risky = `${REPO}@${digestOf(5)}`;
+    // Without the ClusterUpdateAcceptRisks feature gate, the service (as the CVO) says Invalid.
+    await requestUpdate(c, { acceptRisks: [{ name: 'KnownIssue' }] });
+    const cv = await waitFor(
+      c.admin,
+      (x) => condition(x, 'Invalid')?.status === 'True',
+      'Invalid for acceptRisks',
+    );
+    const invalid = condition(cv, 'Invalid');
+    const refused = await cli(['upgrade', '--to-image', unlisted, '--allow-explicit-upgrade'], env);
+    assert.equal(refused.code, 1);
+    // The target is found first (the warning), then the guards refuse.
+    assert.equal(
+      refused.stderr,
+      'warning: The requested upgrade image is not one of the available updates. You have used --allow-explicit-upgrade for the update to proceed anyway\n' +
+        `error: the cluster version object is invalid, you must correct the invalid state first:\n\n  Reason: ${invalid?.reason ?? ''}\n  Message: ${(invalid?.message ?? '').replaceAll('\n', '\n  ')}\n\nIf you want to upgrade anyway, use --allow-upgrade-with-warnings.\n`,
+    );
+
+    const before = await c.admin.getClusterVersion('version');
+    assert.equal(before.status?.desired.image, risky);
+    const cleared = await cli(['upgrade', '--clear'], env);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.equal(
+      cleared.stdout,
+      `Cleared the update field, still at 4.17.2\ninfo: removed spec.desiredUpdate version="4.17.2" image="${risky}" force=false; kept acceptRisks=KnownIssue\n`,
+    );
+    assert.deepEqual((await c.admin.getClusterVersion('version')).spec.desiredUpdate, {
+      architecture: '',
+      version: '',
+      image: '',
+      force: false,
+      acceptRisks: [{ name: 'KnownIssue' }],
+    });
+
+    await requestUpdate(c, null);
+    await waitFor(c.admin, (x) => condition(x, 'Invalid') === undefined, 'Invalid removed');
+    const nothing = await cli(['upgrade', '--clear'], env);
+    assert.equal(nothing.code, 0, nothing.stderr);
+    assert.equal(nothing.stdout, 'info: No update in progress\n');
   });
 });
 
