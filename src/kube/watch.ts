@@ -122,30 +122,34 @@ class Informer<T extends KubeObject> implements Watcher {
   }
 
   private async run(synced: () => void): Promise<void> {
+    // A watch found too old straight after the relist a 410 caused: a server answering so every
+    // time is an error, backed off like one rather than asked again in a tight loop.
+    let relistedForGone = false;
     while (!this.stopped) {
       const abort = new AbortController();
       this.abort = abort;
       try {
-        const listed = this.resourceVersion === '';
-        if (listed) await this.list(abort.signal);
+        if (this.resourceVersion === '') await this.list(abort.signal);
         const openedAt = this.now();
         const end = await this.watch(abort.signal, synced);
         if (end.kind === 'gone') {
-          // Straight after a list, the resourceVersion it gave cannot be too old: a server
-          // answering so every time is an error, backed off like one.
-          if (listed && end.events <= 1)
+          // The ERROR event itself is one of the events counted.
+          if (relistedForGone && end.events <= 1)
             throw new KubeApiError(
               410,
               `watch ${this.options.resource}: 410 Gone for the resourceVersion a list just returned`,
             );
+          relistedForGone = true;
           this.resourceVersion = '';
           continue;
         }
+        relistedForGone = false;
         if (end.events === 0 && this.now() - openedAt < WATCH_MIN_LIFETIME_MS)
           await this.sleep(WATCH_RESTART_BASE_MS);
       } catch (err) {
         if (this.halted()) break;
         synced();
+        relistedForGone = false;
         this.resourceVersion = '';
         // Consecutive failures back off; a watch that stayed healthy for a while starts over.
         const now = this.now();
