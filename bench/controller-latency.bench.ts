@@ -16,8 +16,8 @@
  * Latency = t_done − t0: apiserver write + watch fan-out to the service + the reconcile (GET the
  * ClusterVersion, root-of-trust / CA / signature ConfigMaps, HTTP fetch of signature-1 from the
  * store, GPG verification, PUT …/status) + watch delivery of that status write back to the bench.
- * (@kubernetes/client-node 2.0.1 alone builds a new undici Agent for every request, a new TCP + TLS
- * connection each; src/kube/transport.ts shares one keep-alive dispatcher per KubePort instead.)
+ * (src/kube/transport.ts shares one keep-alive dispatcher per KubePort; @kubernetes/client-node
+ * 2.0.1, which it replaced, built a new undici Agent, a new TCP + TLS connection, per request.)
  *
  * Where the service's share goes: every HTTP request undici makes in this process is recorded
  * through its diagnostics channels (start, completion). Per edit, the requests the service made

@@ -279,7 +279,7 @@ describe('the runtime image (Dockerfile), without a Docker engine', () => {
     ]);
     // The lockfile marks what only devDependencies need (`dev: true`): none of it may be
     // installed, and everything else (but optional platform packages) must be. Type packages that
-    // production dependencies require (@kubernetes/client-node's @types/*) are not dev.
+    // a production dependency requires would not be dev either.
     const lock = JSON.parse(await readFile(join(runtimeDir, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { dev?: boolean; optional?: boolean }>;
     };

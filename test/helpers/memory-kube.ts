@@ -116,7 +116,7 @@ export interface ApiStatus {
 /**
  * The error the real client throws for a failed call: `what` is src/kube/client.ts's description
  * of the call (`update clusterversion version status`). Its message carries the Status body as
- * the API server sent it (JSON and a newline): client-node hands toKubeError the body unparsed.
+ * the API server sent it (JSON and a newline): src/kube/errors.ts quotes the body unparsed.
  */
 export function kubeApiError(what: string, status: ApiStatus): KubeApiError {
   const body = JSON.stringify({
