@@ -310,16 +310,27 @@ function checkRequest(r: UpgradeRequest, io: CommandIo): void {
       throw new UsageError(formatOcText('invalidPullspec', err.message));
     throw err;
   }
-  // `4.0.1` parses as docker.io/library/4.0.1; oc catches that simple mistake.
-  if (!(r.toImage.split('@')[0] ?? '').includes('/'))
-    throw new UsageError(OC_UPGRADE_TEXTS.noRepository);
-  if (parsed.digest === undefined && parsed.tag === undefined)
+  // oc splits the name as library-go's reference.Parse does: without a `/` a name with a dot or
+  // starting with localhost is a registry alone (whose tag is not kept), any other is a name
+  // without registry or repository: `foo` is refused, `4.0.1` has neither tag nor digest.
+  const name = repositoryName(r.toImage);
+  const registryOnly = !name.includes('/') && (name.includes('.') || name.startsWith('localhost'));
+  if (!name.includes('/') && !registryOnly) throw new UsageError(OC_UPGRADE_TEXTS.noRepository);
+  const tag = registryOnly ? undefined : parsed.tag;
+  if (parsed.digest === undefined && tag === undefined)
     throw new UsageError(OC_UPGRADE_TEXTS.noTagOrDigest);
   // Any tag, even beside a digest (name:tag@sha256:…): oc tests len(ref.Tag) > 0.
-  if (parsed.tag !== undefined) {
+  if (tag !== undefined) {
     if (!r.force) throw new CommandRefusal(OC_UPGRADE_TEXTS.byTagRefused);
     io.stderr(line(OC_UPGRADE_TEXTS.byTagForced));
   }
+}
+
+/** The repository part of a pullspec as written (no tag, no digest, not normalised). */
+function repositoryName(pullspec: string): string {
+  const named = pullspec.split('@')[0] ?? '';
+  const colon = named.indexOf(':', named.lastIndexOf('/') + 1);
+  return colon === -1 ? named : named.slice(0, colon);
 }
 
 /** oc's Run, once the ClusterVersion is read. */

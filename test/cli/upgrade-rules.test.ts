@@ -244,6 +244,22 @@ const CASES: readonly Case[] = [
       force: true,
     }),
   },
+  {
+    name: 'a name without a slash is no repository, unless it looks like a registry (4.17.1)',
+    args: ['--to-image', 'ocp-release:4.17.1'],
+    code: 2,
+    stderr:
+      "error: --to-image must be a valid image pull spec: no registry or repository specified\nRun 'cvo-verifier help upgrade' for usage.\n",
+    connects: false,
+  },
+  {
+    name: "4.17.1 reads as a registry without tag or digest (library-go's reference.Parse)",
+    args: ['--to-image', '4.17.1'],
+    code: 2,
+    stderr:
+      "error: --to-image must be a valid image pull spec: no tag or digest specified\nRun 'cvo-verifier help upgrade' for usage.\n",
+    connects: false,
+  },
   // --to-latest
   {
     name: '--to-latest requests the highest available update',

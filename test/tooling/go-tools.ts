@@ -59,6 +59,12 @@ export const GO_TOOLS = {
     moduleDir: 'interop',
     pkg: './cmd/go-parsers',
   },
+  /** oc adm upgrade's own Complete and Run (a nested module: oc's own dependency versions). */
+  ocUpgradeHarness: {
+    name: 'oc-upgrade-harness',
+    moduleDir: 'interop/oc-upgrade',
+    pkg: '.',
+  },
   /** The cosign CLI that writes legacy `.sig` signatures. */
   cosignV2: {
     name: 'cosign-v2',
@@ -96,6 +102,8 @@ async function moduleFiles(dir: string): Promise<string[]> {
   const walk = async (current: string): Promise<void> => {
     for (const entry of await readdir(current, { withFileTypes: true })) {
       const path = join(current, entry.name);
+      // A folder with its own go.mod is another module, which Go leaves out of this one.
+      if (entry.isDirectory() && (await exists(join(path, 'go.mod')))) continue;
       if (entry.isDirectory()) await walk(path);
       else if (/\.(go|mod|sum)$/.test(entry.name)) out.push(path);
       if (out.length > MAX_SOURCE_FILES) throw new Error(`${dir} has too many source files`);
