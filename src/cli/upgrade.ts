@@ -298,9 +298,8 @@ function checkRequest(r: UpgradeRequest, io: CommandIo): void {
   // before the named one, which is neither: refused here instead.
   if (r.toLatest && (r.to !== '' || r.toImage !== ''))
     throw new UsageError('--to-latest may not be used with --to or --to-image');
-  if (r.to !== '' && !SEMVER_RE.test(r.to)) {
-    throw new UsageError(formatOcText('toNotSemver', `${JSON.stringify(r.to)} is not one`));
-  }
+  const notSemver = r.to !== '' ? semverError(r.to) : undefined;
+  if (notSemver !== undefined) throw new UsageError(formatOcText('toNotSemver', notSemver));
   if (r.toImage === '') return;
   let parsed;
   try {
@@ -324,6 +323,74 @@ function checkRequest(r: UpgradeRequest, io: CommandIo): void {
     if (!r.force) throw new CommandRefusal(OC_UPGRADE_TEXTS.byTagRefused);
     io.stderr(line(OC_UPGRADE_TEXTS.byTagForced));
   }
+}
+
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/** strconv.ParseUint(s, 10, 64)'s error for digits `s`, if any. */
+function parseUintError(s: string): string | undefined {
+  if (s === '') return 'strconv.ParseUint: parsing "": invalid syntax';
+  if (BigInt(s) > MAX_UINT64) return `strconv.ParseUint: parsing ${goQuote(s)}: value out of range`;
+  return undefined;
+}
+
+const NUMBERS = /^[0-9]*$/;
+const ALPHANUM = /^[0-9A-Za-z-]*$/;
+
+/**
+ * What github.com/blang/semver v3.5.1 (oc's) Parse says about `s`, in its words and order, or
+ * undefined when it is a semantic version: oc prints it after --to's own text.
+ */
+export function semverError(s: string): string | undefined {
+  if (s === '') return 'Version string empty';
+  const first = s.indexOf('.');
+  const second = first === -1 ? -1 : s.indexOf('.', first + 1);
+  if (second === -1) return 'No Major.Minor.Patch elements found';
+  const numbers: [string, string][] = [
+    ['major', s.slice(0, first)],
+    ['minor', s.slice(first + 1, second)],
+  ];
+  let patch = s.slice(second + 1);
+  let build: string[] = [];
+  let prerelease: string[] = [];
+  const plus = patch.indexOf('+');
+  if (plus !== -1) {
+    build = patch.slice(plus + 1).split('.');
+    patch = patch.slice(0, plus);
+  }
+  const dash = patch.indexOf('-');
+  if (dash !== -1) {
+    prerelease = patch.slice(dash + 1).split('.');
+    patch = patch.slice(0, dash);
+  }
+  numbers.push(['patch', patch]);
+  for (const [label, digits] of numbers) {
+    if (!NUMBERS.test(digits))
+      return `Invalid character(s) found in ${label} number ${goQuote(digits)}`;
+    if (digits.length > 1 && digits.startsWith('0')) {
+      const name = `${label.charAt(0).toUpperCase()}${label.slice(1)}`;
+      return `${name} number must not contain leading zeroes ${goQuote(digits)}`;
+    }
+    const overflow = parseUintError(digits);
+    if (overflow !== undefined) return overflow;
+  }
+  for (const identifier of prerelease) {
+    if (identifier === '') return 'Prerelease is empty';
+    if (NUMBERS.test(identifier)) {
+      if (identifier.length > 1 && identifier.startsWith('0'))
+        return `Numeric PreRelease version must not contain leading zeroes ${goQuote(identifier)}`;
+      const overflow = parseUintError(identifier);
+      if (overflow !== undefined) return overflow;
+    } else if (!ALPHANUM.test(identifier)) {
+      return `Invalid character(s) found in prerelease ${goQuote(identifier)}`;
+    }
+  }
+  for (const identifier of build) {
+    if (identifier === '') return 'Build meta data is empty';
+    if (!ALPHANUM.test(identifier))
+      return `Invalid character(s) found in build meta data ${goQuote(identifier)}`;
+  }
+  return undefined;
 }
 
 /** The repository part of a pullspec as written (no tag, no digest, not normalised). */

@@ -260,6 +260,14 @@ const CASES: readonly Case[] = [
       "error: --to-image must be a valid image pull spec: no tag or digest specified\nRun 'cvo-verifier help upgrade' for usage.\n",
     connects: false,
   },
+  {
+    name: "--to that is not a semantic version: blang/semver's words",
+    args: ['--to', '4.17.01'],
+    code: 2,
+    stderr:
+      'error: --to must be a semantic version (e.g. 4.0.1 or 4.1.0-nightly-20181104): Patch number must not contain leading zeroes "01"\nRun \'cvo-verifier help upgrade\' for usage.\n',
+    connects: false,
+  },
   // --to-latest
   {
     name: '--to-latest requests the highest available update',
