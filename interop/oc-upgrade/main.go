@@ -1,7 +1,8 @@
 // Command oc-upgrade-harness runs `oc adm upgrade`'s own Complete and Run (upgrade_oc.go,
-// generated from oc's source by test/tooling/extract-oc-upgrade.ts) against a fake clientset
-// holding one ClusterVersion, and reports what oc printed, its exit code and what it left in
-// spec.desiredUpdate. It is the judge of test/interop/differential-oc-upgrade.test.ts.
+// generated from an oc checkout at build time by test/tooling/extract-oc-upgrade.ts; not in this
+// repository) against a fake clientset holding one ClusterVersion, and reports what oc printed,
+// its exit code and what it left in spec.desiredUpdate. It is the judge of
+// test/interop/differential-oc-upgrade.optional.ts (`npm run interop:oc`).
 //
 // stdin: {"cases":[{"id","flags":{…Options fields…},"clusterVersion":{…}|null}]}; unknown fields
 // are refused. stdout: one JSON line per case, in order:

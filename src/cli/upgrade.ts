@@ -71,8 +71,8 @@ flags, a malformed version or pullspec, no cluster configured).
 
 /**
  * oc's texts, as the Go format strings of openshift/oc pkg/cli/admin/upgrade/upgrade.go, byte for
- * byte (test/cli/oc-upgrade-texts.test.ts finds each among the string literals of a pinned copy
- * of that file). `%s`/`%v` take a string, `%q` a string quoted as Go quotes it. A text oc writes
+ * byte (test/cli/oc-upgrade-texts.test.ts checks each against oc's source text, cited by line at a
+ * named commit). `%s`/`%v` take a string, `%q` a string quoted as Go quotes it. A text oc writes
  * with Fprintln has no newline here.
  */
 export const OC_UPGRADE_TEXTS = {

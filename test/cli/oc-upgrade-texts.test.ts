@@ -1,254 +1,229 @@
+// oc adm upgrade's texts, text for text. Every expected text below is oc's source text
+// (github.com/openshift/oc at 6b8e30c5b39aa742147846341a203905e04834f3, 2026-04-22, read from its
+// repository; k8s.io/kubectl v0.35.2 from its vendor/ tree), with the file and line it comes from
+// and the call oc writes it with, which says the stream and whether a newline is added:
+//
+// - pkg/cli/cli.go:402, :420: o.Out is os.Stdout, o.ErrOut os.Stderr;
+// - fmt.Fprintf writes the format as it is (these texts end with their own newline), fmt.Fprintln
+//   adds one (OC_UPGRADE_TEXTS holds such a text without it);
+// - pkg/cli/admin/upgrade/upgrade.go:108-109: an error of Complete or Run goes to kcmdutil.CheckErr:
+//   vendor/k8s.io/kubectl/pkg/cmd/util/helpers.go:213-216 prepends `error: ` unless the message
+//   starts with it, :103-106 adds a newline unless it ends with one and writes it to os.Stderr,
+//   :218 and :54 exit 1;
+// - fmt.Sprintf (or an assignment) makes part of another text.
+//
+// The differential run against oc's own code (`npm run interop:oc`, an oc checkout needed) also
+// checks every literal of oc's requesting code paths is one of these or explained.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { OC_UPGRADE_TEXTS } from '../../src/cli/upgrade.js';
+import { OC_UPGRADE_TEXTS, formatOcText, ocErrorText } from '../../src/cli/upgrade.js';
 import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
-import { repoRoot } from '../helpers/fixtures.js';
 
-// Every text `cvo-verifier upgrade` shares with `oc adm upgrade` is one of oc's own string
-// literals, read from a pinned, verbatim copy of its source (testdata/oc-upgrade/SOURCE), and
-// written the way oc writes it: the call before the literal says the stream (o.Out is stdout,
-// o.ErrOut stderr, an error goes to stderr through kcmdutil.CheckErr with exit code 1) and
-// whether a newline is added (Fprintln).
+/** How oc writes a text: the call it is the format (or the value) of. */
+type How =
+  | 'fmt.Fprintf(o.Out, …)'
+  | 'fmt.Fprintln(o.Out, …)'
+  | 'fmt.Fprintf(o.ErrOut, …)'
+  | 'fmt.Fprintln(o.ErrOut, …)'
+  | 'fmt.Errorf(…)'
+  | 'fmt.Sprintf(…)'
+  | 'target = …';
 
-const OC_SOURCE = readFileSync(
-  join(repoRoot, 'test', 'cli', 'testdata', 'oc-upgrade', 'upgrade.go'),
-  'utf8',
-);
-
-interface GoLiteral {
-  readonly value: string;
-  readonly start: number;
-  readonly end: number;
+interface OcText {
+  readonly how: How;
+  readonly text: string;
 }
 
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  a: '\x07',
-  b: '\b',
-  f: '\f',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-  v: '\v',
-  '\\': '\\',
-  "'": "'",
-  '"': '"',
-};
+const stdout = (text: string): OcText => ({ how: 'fmt.Fprintf(o.Out, …)', text });
+const stdoutLine = (text: string): OcText => ({ how: 'fmt.Fprintln(o.Out, …)', text });
+const stderr = (text: string): OcText => ({ how: 'fmt.Fprintf(o.ErrOut, …)', text });
+const stderrLine = (text: string): OcText => ({ how: 'fmt.Fprintln(o.ErrOut, …)', text });
+const error = (text: string): OcText => ({ how: 'fmt.Errorf(…)', text });
+const part = (text: string): OcText => ({ how: 'fmt.Sprintf(…)', text });
 
-/** The escape at `src[i]` (just after a backslash): its value and the index after it. */
-function goEscape(src: string, i: number): [string, number] {
-  const c = src[i] ?? '';
-  const simple = SIMPLE_ESCAPES[c];
-  if (simple !== undefined) return [simple, i + 1];
-  const hex = { x: 2, u: 4, U: 8 }[c];
-  if (hex !== undefined) {
-    return [String.fromCodePoint(parseInt(src.slice(i + 1, i + 1 + hex), 16)), i + 1 + hex];
-  }
-  if (/[0-7]/.test(c)) return [String.fromCharCode(parseInt(src.slice(i, i + 3), 8)), i + 3];
-  throw new Error(`unknown Go escape \\${c} at ${String(i)}`);
-}
+const OC: Readonly<Record<keyof typeof OC_UPGRADE_TEXTS, OcText>> = {
+  // Complete.
+  // pkg/cli/admin/upgrade/upgrade.go:160
+  clearWithOthers: error('--clear may not be specified with any other flags'),
+  // pkg/cli/admin/upgrade/upgrade.go:163
+  multiArchWithOthers: error(
+    '--to-multi-arch may not be used with --to, --to-image, or --to-latest',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:166
+  toAndToImage: error('only one of --to or --to-image may be provided'),
+  // pkg/cli/admin/upgrade/upgrade.go:170
+  toNotSemver: error('--to must be a semantic version (e.g. 4.0.1 or 4.1.0-nightly-20181104): %v'),
+  // pkg/cli/admin/upgrade/upgrade.go:178
+  invalidPullspec: error('--to-image must be a valid image pull spec: %v'),
+  // pkg/cli/admin/upgrade/upgrade.go:181
+  noRepository: error(
+    '--to-image must be a valid image pull spec: no registry or repository specified',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:184
+  noTagOrDigest: error('--to-image must be a valid image pull spec: no tag or digest specified'),
+  // pkg/cli/admin/upgrade/upgrade.go:188
+  byTagForced: stderrLine(
+    'warning: Using by-tag pull specs is dangerous, and while we still allow it in combination with --force for backward compatibility, it would be much safer to pass a by-digest pull spec instead',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:190
+  byTagRefused: error(
+    '--to-image must be a by-digest pull spec, unless --force is also set, because release images that are not accessed via digest cannot be verified by the cluster.  Even when --force is set, using tags is not recommended, although we continue to allow it for backwards compatibility',
+  ),
 
-/**
- * Go's string literals in `src` (interpreted and raw; comments and rune literals skipped), with
- * `"a" + "b"` concatenations joined, as the compiler sees them.
- */
-function goStringLiterals(src: string): GoLiteral[] {
-  const found: GoLiteral[] = [];
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i];
-    if (c === '/' && src[i + 1] === '/') {
-      const eol = src.indexOf('\n', i);
-      i = eol === -1 ? src.length : eol;
-    } else if (c === '/' && src[i + 1] === '*') {
-      i = src.indexOf('*/', i + 2) + 2;
-    } else if (c === "'") {
-      i++;
-      while (src[i] !== "'") i = src[i] === '\\' ? goEscape(src, i + 1)[1] : i + 1;
-      i++;
-    } else if (c === '`') {
-      const close = src.indexOf('`', i + 1);
-      found.push({ value: src.slice(i + 1, close).replaceAll('\r', ''), start: i, end: close + 1 });
-      i = close + 1;
-    } else if (c === '"') {
-      const start = i;
-      let value = '';
-      i++;
-      while (src[i] !== '"') {
-        if (src[i] === '\\') {
-          const [ch, next] = goEscape(src, i + 1);
-          value += ch;
-          i = next;
-        } else {
-          value += src.charAt(i);
-          i++;
-        }
-      }
-      i++;
-      found.push({ value, start, end: i });
-    } else {
-      i++;
-    }
-  }
-  const joined: GoLiteral[] = [];
-  for (const literal of found) {
-    const previous = joined.at(-1);
-    const between = src.slice(previous?.end ?? 0, literal.start).replace(/\/\/[^\n]*/g, '');
-    if (previous !== undefined && /^\s*\+\s*$/.test(between)) {
-      joined[joined.length - 1] = {
-        value: previous.value + literal.value,
-        start: previous.start,
-        end: literal.end,
-      };
-    } else {
-      joined.push(literal);
-    }
-  }
-  return joined;
-}
+  // Run: --clear.
+  // pkg/cli/admin/upgrade/upgrade.go:221
+  noUpdateInProgress: stdout('info: No update in progress\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:238
+  cancelFailed: error('Unable to cancel current rollout: %v'),
+  // pkg/cli/admin/upgrade/upgrade.go:241
+  cleared: stdout('Cleared the update field, still at %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:243
+  cancelled: stdout('Cancelled requested upgrade to %s\n'),
 
-const LITERALS = goStringLiterals(OC_SOURCE);
+  // Run: --to-multi-arch, and the guards and --force of both requesting branches.
+  // pkg/cli/admin/upgrade/upgrade.go:249
+  multiArchAlreadyRequested: error(
+    'info: Update to multi cluster architecture has already been requested',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:254 and :406
+  guardsRefused: error('%s\n\nIf you want to upgrade anyway, use --allow-upgrade-with-warnings.'),
+  // pkg/cli/admin/upgrade/upgrade.go:256 and :408
+  guardsBypassed: stderr('warning: --allow-upgrade-with-warnings is bypassing: %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:266 and :401
+  force: stderrLine(
+    'warning: --force overrides cluster verification of your supplied release image and waives any update precondition failures. Only use this if you are testing unsigned release images or you are working around a known bug in the cluster-version operator and you have verified the authenticity of the provided image yourself.',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:276
+  multiArchRequested: stdoutLine('Requested update to multi cluster architecture'),
 
-/** The code just before a literal, whitespace collapsed: the call it is an argument of. */
-function callBefore(literal: GoLiteral): string {
-  return OC_SOURCE.slice(Math.max(0, literal.start - 80), literal.start)
-    .replace(/\s+/g, ' ')
-    .trimEnd();
-}
+  // Run: --to, --to-image, --to-latest.
+  // pkg/cli/admin/upgrade/upgrade.go:283
+  alreadyAtVersion: stdout('info: Cluster is already at version %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:288
+  alreadyAtImage: stdout('info: Cluster is already at %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:309
+  availableMatchFailed: stderr(
+    'warning: unable to calculate match for the update target in available updates: %v\n',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:332
+  conditionalMatchFailed: stderr(
+    'warning: unable to calculate match for the update target in available conditional updates: %v\n',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:320-321
+  conditionalRefused: error(
+    'the update %s is not one of the recommended updates, but is available as a conditional update. ' +
+      'To accept the %s=%s risk and to proceed with update use --allow-not-recommended.\n  Reason: %s\n  Message: %s\n',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:328 and :360
+  conditionalAccepted: stderr(
+    'warning: with --allow-not-recommended you have accepted the risks with %s and bypassed %s=%s %s: %s\n',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:347-348
+  explicit: stderrLine(
+    'warning: The requested upgrade image is not one of the available updates. ' +
+      'You have used --allow-explicit-upgrade for the update to proceed anyway',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:376 (the arguments: :368, :370, :372, :374)
+  nextStep: part('%s to continue with %s update'),
+  // pkg/cli/admin/upgrade/upgrade.go:380
+  cannotRefresh: error(
+    'cannot refresh available updates:\n  Reason: %s\n  Message: %s\n\nspecify %s.',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:382
+  noRecommendedOrConditional: error(
+    'no recommended or conditional updates, specify %s or wait for new updates to be available.',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:384
+  alreadyLatest: stdout('info: Cluster is already at the latest available version %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:387
+  noRecommended: error(
+    'no recommended updates, specify %s or wait for new updates to be available.',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:393
+  notPossibleTarget: error('the update is not one of the possible targets: %s. specify %s.'),
+  // pkg/cli/admin/upgrade/upgrade.go:419
+  requestedVersion: stdout('Requested update to %s\n'),
+  // pkg/cli/admin/upgrade/upgrade.go:421
+  requestedImage: stdout('Requested update to release image %s\n'),
 
-const STDOUT = 'fmt.Fprintf(o.Out,';
-const STDOUT_LINE = 'fmt.Fprintln(o.Out,';
-const STDERR = 'fmt.Fprintf(o.ErrOut,';
-const STDERR_LINE = 'fmt.Fprintln(o.ErrOut,';
-const ERROR = 'fmt.Errorf(';
-const PART = 'fmt.Sprintf(';
+  // patchDesiredUpdate, whose error Run returns (:272-274, :414-416).
+  // pkg/cli/admin/upgrade/upgrade.go:715
+  upgradeFailed: error('Unable to upgrade: %v'),
 
-/** How oc uses each text: the call the literal is the format (or value) of. */
-const HOW_OC_WRITES: Readonly<Record<keyof typeof OC_UPGRADE_TEXTS, string>> = {
-  clearWithOthers: ERROR,
-  multiArchWithOthers: ERROR,
-  toAndToImage: ERROR,
-  toNotSemver: ERROR,
-  invalidPullspec: ERROR,
-  noRepository: ERROR,
-  noTagOrDigest: ERROR,
-  byTagForced: STDERR_LINE,
-  byTagRefused: ERROR,
-  noUpdateInProgress: STDOUT,
-  cancelFailed: ERROR,
-  cleared: STDOUT,
-  cancelled: STDOUT,
-  multiArchAlreadyRequested: ERROR,
-  guardsRefused: ERROR,
-  guardsBypassed: STDERR,
-  force: STDERR_LINE,
-  multiArchRequested: STDOUT_LINE,
-  alreadyAtVersion: STDOUT,
-  alreadyAtImage: STDOUT,
-  availableMatchFailed: STDERR,
-  conditionalMatchFailed: STDERR,
-  conditionalRefused: ERROR,
-  conditionalAccepted: STDERR,
-  explicit: STDERR_LINE,
-  nextStep: PART,
-  cannotRefresh: ERROR,
-  noRecommendedOrConditional: ERROR,
-  alreadyLatest: STDOUT,
-  noRecommended: ERROR,
-  notPossibleTarget: ERROR,
-  requestedVersion: STDOUT,
-  requestedImage: STDOUT,
-  upgradeFailed: ERROR,
-  guardInvalid: PART,
-  guardFailing: PART,
-  guardFailingNoTarget: 'target =',
-  guardProgressing: PART,
-};
-
-/**
- * Literals of oc's Complete and of Run's requesting branches that cvo-verifier does not print,
- * and why. Anything else there must be one of OC_UPGRADE_TEXTS: a new oc text fails this test.
- */
-const NOT_OURS: Readonly<Record<string, string>> = {
-  version: "the ClusterVersion's name (CLUSTER_VERSION_NAME)",
-  'No cluster version information available - you must be connected to an OpenShift version 4 server to fetch the current version':
-    'printed by readClusterVersion in src/cli/history.ts for every cluster command',
-  'failed to marshal update: %v':
-    'encoding/json cannot fail on this struct; JSON.stringify neither',
-  '{"spec":{"desiredUpdate":%s}}': 'the merge patch document, built as an object',
-  '{"spec":{"desiredUpdate": %s}}': 'the merge patch document, built as an object',
-  'marshal ClusterVersion patch: %v':
-    'encoding/json cannot fail on this struct; JSON.stringify neither',
-  '': 'comparisons with the empty string',
-  'unable to calculate a target update': "unreachable: the switch's other cases cover every case",
-  '--to-image': 'an argument of nextStep',
-  '--allow-explicit-upgrade': 'an argument of nextStep',
-  the: 'an argument of nextStep',
-  an: 'an argument of nextStep',
-  ', ': 'the separator of notPossibleTarget',
-  '\n': 'the separator of the failed guards (checkForUpgrade)',
-  '\n\n': 'the separator of the failed guards (checkForUpgrade)',
-  '\n  ': 'the indentation of multi-line messages',
-  Recommended: "the conditional update's condition type",
-  Failing: 'the condition type (clusterStatusFailing)',
-  Invalid: 'the condition type',
-  Multi: 'configv1.ClusterVersionArchitectureMulti',
+  // checkForUpgrade: the reasons, joined with "\n\n" (:671), are the %s of guardsRefused and
+  // guardsBypassed.
+  // pkg/cli/admin/upgrade/upgrade.go:651
+  guardInvalid: part(
+    'the cluster version object is invalid, you must correct the invalid state first:\n\n  Reason: %s\n  Message: %s',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:661
+  guardFailing: part(
+    'the cluster is experiencing an error reconciling %q:\n\n  Reason: %s\n  Message: %s',
+  ),
+  // pkg/cli/admin/upgrade/upgrade.go:658 (target = …, the %q of guardFailing)
+  guardFailingNoTarget: {
+    how: 'target = …',
+    text: 'ClusterVersion status.desired has neither a version nor image; please open a bug',
+  },
+  // pkg/cli/admin/upgrade/upgrade.go:664
+  guardProgressing: part('the cluster is already upgrading:\n\n  Reason: %s\n  Message: %s'),
 };
 
 describe("oc adm upgrade's texts, from oc's source", () => {
-  const values = new Set(LITERALS.map((l) => l.value));
+  it('every text of OC_UPGRADE_TEXTS has its source text here', () => {
+    assert.deepEqual(Object.keys(OC_UPGRADE_TEXTS).sort(), Object.keys(OC).sort());
+  });
 
-  for (const [name, text] of Object.entries(OC_UPGRADE_TEXTS)) {
-    const how = HOW_OC_WRITES[name as keyof typeof OC_UPGRADE_TEXTS];
-    it(`${name} is oc's literal, written with ${how}`, () => {
-      const uses = LITERALS.filter((l) => l.value === text);
-      assert.ok(uses.length > 0, `oc's upgrade.go has no string literal ${JSON.stringify(text)}`);
-      for (const use of uses) {
-        assert.ok(
-          callBefore(use).endsWith(how),
-          `${name}: oc writes it with …${callBefore(use).slice(-40)}, not ${how}`,
-        );
-      }
+  for (const [name, oc] of Object.entries(OC)) {
+    it(`${name} is oc's text, written with ${oc.how}`, () => {
+      assert.equal(OC_UPGRADE_TEXTS[name as keyof typeof OC_UPGRADE_TEXTS], oc.text);
     });
   }
 
   it("src/image/oc-messages.ts's by-tag texts are oc's", () => {
-    assert.ok(values.has(BY_TAG_REFUSED));
-    assert.ok(values.has(`warning: ${BY_TAG_FORCED_WARNING}`));
+    assert.equal(BY_TAG_REFUSED, OC.byTagRefused.text);
+    assert.equal(`warning: ${BY_TAG_FORCED_WARNING}`, OC.byTagForced.text);
   });
 
-  it("every literal of oc's Complete and requesting Run branches is ours or explained", () => {
-    const from = OC_SOURCE.indexOf('func (o *Options) Complete(');
-    // Run's last case prints the summary, which cvo-verifier extends (formatUpgradeSummary).
-    const summary = OC_SOURCE.indexOf('\n\tdefault:\n', from);
-    const patchFrom = OC_SOURCE.indexOf('func patchDesiredUpdate(');
-    const guardsFrom = OC_SOURCE.indexOf('func checkForUpgrade(');
-    const guardsTo = OC_SOURCE.indexOf('\n}\n', guardsFrom);
-    assert.ok(from > 0 && summary > from && patchFrom > 0 && guardsFrom > 0);
-    const ranges: [number, number][] = [
-      [from, summary],
-      [guardsFrom, guardsTo],
-      [patchFrom, OC_SOURCE.length],
-    ];
-    const ours = new Set<string>(Object.values(OC_UPGRADE_TEXTS));
-    const unexplained = LITERALS.filter((l) => ranges.some(([a, b]) => l.start > a && l.end < b))
-      .map((l) => l.value)
-      .filter((v) => !ours.has(v) && NOT_OURS[v] === undefined);
-    assert.deepEqual(unexplained, []);
+  it('a text oc writes with Fprintf ends with its newline; with Fprintln it has none here', () => {
+    for (const [name, oc] of Object.entries(OC)) {
+      if (oc.how.startsWith('fmt.Fprintf(')) assert.ok(oc.text.endsWith('\n'), name);
+      if (oc.how.startsWith('fmt.Fprintln(')) assert.ok(!oc.text.endsWith('\n'), name);
+    }
   });
 
-  it("reads Go's literals as the compiler does", () => {
-    const src = [
-      'x := "a\\n\\"b\\x41\\u00e9" + // joined',
-      '\t"c" // "not a literal"',
-      "r := '\"'",
-      'y := `raw\\n`',
-    ].join('\n');
-    assert.deepEqual(
-      goStringLiterals(src).map((l) => l.value),
-      ['a\n"bAéc', 'raw\\n'],
+  it('an error is printed as kcmdutil.CheckErr prints it', () => {
+    // helpers.go:213-216: `error: ` unless already there; :103-106: one newline unless present.
+    assert.equal(
+      ocErrorText(OC_UPGRADE_TEXTS.toAndToImage),
+      'error: only one of --to or --to-image may be provided\n',
+    );
+    assert.equal(
+      ocErrorText(OC_UPGRADE_TEXTS.multiArchAlreadyRequested),
+      'error: info: Update to multi cluster architecture has already been requested\n',
+    );
+    assert.equal(ocErrorText('error: already prefixed'), 'error: already prefixed\n');
+    const refused = formatOcText('conditionalRefused', '4.17.20', 'Recommended', 'False', 'R', 'M');
+    assert.ok(refused.endsWith('Message: M\n'));
+    assert.equal(ocErrorText(refused), `error: ${refused}`);
+  });
+
+  it('formats the parts as oc does: the next step and the guards', () => {
+    // upgrade.go:368-376: --to-image (or --allow-explicit-upgrade with --to-image), "the" (or
+    // "an" with --to-latest).
+    assert.equal(
+      formatOcText(
+        'notPossibleTarget',
+        '4.17.1, 4.17.2',
+        formatOcText('nextStep', '--to-image', 'the'),
+      ),
+      'the update is not one of the possible targets: 4.17.1, 4.17.2. specify --to-image to continue with the update.',
+    );
+    // upgrade.go:661: %q quotes the target as Go does.
+    assert.equal(
+      formatOcText('guardFailing', OC_UPGRADE_TEXTS.guardFailingNoTarget, 'R', 'M'),
+      'the cluster is experiencing an error reconciling "ClusterVersion status.desired has neither a version nor image; please open a bug":\n\n  Reason: R\n  Message: M',
     );
   });
 });

@@ -9,7 +9,7 @@ import { repoRoot } from '../helpers/fixtures.js';
 import { MemoryKube } from '../helpers/memory-kube.js';
 
 // `cvo-verifier upgrade`'s rules as oc adm upgrade's (openshift/oc pkg/cli/admin/upgrade/
-// upgrade.go, pinned in testdata/oc-upgrade): the exact stdout, stderr and exit code of each
+// upgrade.go at commit 6b8e30c5b39a): the exact stdout, stderr and exit code of each
 // case and what reaches spec.desiredUpdate, on an in-memory API server with JSON merge patch.
 // The texts themselves are checked against oc's source in oc-upgrade-texts.test.ts; the same
 // flows run on a real kube-apiserver in test/e2e/cli-commands.test.ts.

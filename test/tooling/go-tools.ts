@@ -59,12 +59,6 @@ export const GO_TOOLS = {
     moduleDir: 'interop',
     pkg: './cmd/go-parsers',
   },
-  /** oc adm upgrade's own Complete and Run (a nested module: oc's own dependency versions). */
-  ocUpgradeHarness: {
-    name: 'oc-upgrade-harness',
-    moduleDir: 'interop/oc-upgrade',
-    pkg: '.',
-  },
   /** The cosign CLI that writes legacy `.sig` signatures. */
   cosignV2: {
     name: 'cosign-v2',
@@ -102,7 +96,8 @@ async function moduleFiles(dir: string): Promise<string[]> {
   const walk = async (current: string): Promise<void> => {
     for (const entry of await readdir(current, { withFileTypes: true })) {
       const path = join(current, entry.name);
-      // A folder with its own go.mod is another module, which Go leaves out of this one.
+      // A folder with its own go.mod is another module, which Go leaves out of this one
+      // (interop/oc-upgrade, built only by `npm run interop:oc`).
       if (entry.isDirectory() && (await exists(join(path, 'go.mod')))) continue;
       if (entry.isDirectory()) await walk(path);
       else if (/\.(go|mod|sum)$/.test(entry.name)) out.push(path);

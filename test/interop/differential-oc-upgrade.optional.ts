@@ -1,10 +1,10 @@
 /**
  * `cvo-verifier upgrade` against `oc adm upgrade` itself: oc's own Complete and Run
- * (interop/oc-upgrade, generated from the pinned oc source by test/tooling/extract-oc-upgrade.ts)
- * run on a fake clientset, ours on the in-memory API server, for every pairing of a set of
- * ClusterVersion states with a set of command lines. stdout, stderr, the exit code, the number of
- * patches and spec.desiredUpdate afterwards must agree, with only these deliberate differences,
- * normalised before comparing:
+ * (oc-upgrade-harness, built from the oc checkout OC_SOURCE_DIR names by
+ * test/tooling/extract-oc-upgrade.ts) run on a fake clientset, ours on the in-memory API server,
+ * for every pairing of a set of ClusterVersion states with a set of command lines. stdout, stderr,
+ * the exit code, the number of patches and spec.desiredUpdate afterwards must agree, with only
+ * these deliberate differences, normalised before comparing:
  *
  * - a usage error (conflicting flags, a malformed pullspec) exits 2 with a pointer to the help;
  *   oc exits 1 for every error;
@@ -13,23 +13,22 @@
  *   before the named one): its own case below, with both outcomes stated.
  *
  * The summary without flags is ours (it adds the verifier's conditions) and is not compared.
+ *
+ * Optional: oc's source is not in this repository. Run it with
+ * `OC_SOURCE_DIR=/path/to/oc npm run interop:oc` (test/tooling/oc-differential.ts), which builds
+ * the harness and sets OC_UPGRADE_HARNESS; `./scripts/test.sh` does not pick this file up.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
-import { runUpgrade } from '../../src/cli/upgrade.js';
+import { OC_UPGRADE_TEXTS, runUpgrade } from '../../src/cli/upgrade.js';
 import { UsageError, usageErrorText } from '../../src/cli/usage-error.js';
 import type { ClusterVersion, Condition } from '../../src/kube/types.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { MemoryKube } from '../helpers/memory-kube.js';
-import {
-  extractOcUpgrade,
-  OC_UPGRADE_EXTRACT,
-  OC_UPGRADE_SOURCE,
-} from '../tooling/extract-oc-upgrade.js';
-import { goToolPath } from '../tooling/go-tools.js';
+import { ocUpgradeSource } from '../tooling/extract-oc-upgrade.js';
+import { goStringLiterals } from '../tooling/go-literals.js';
 
 const REPO = 'quay.io/openshift-release-dev/ocp-release';
 const IMG = (n: number): string => `${REPO}@sha256:${String(n).repeat(64)}`;
@@ -89,11 +88,23 @@ interface OcResult extends Outcome {
   error?: string;
 }
 
+/** The harness `npm run interop:oc` built; without it this file cannot run and says so. */
+function ocHarness(): string {
+  const binary = process.env.OC_UPGRADE_HARNESS;
+  if (binary === undefined || binary === '') {
+    throw new Error(
+      'OC_UPGRADE_HARNESS is not set: run this file with `OC_SOURCE_DIR=/path/to/oc npm run interop:oc`, ' +
+        'which builds oc-upgrade-harness from that oc checkout',
+    );
+  }
+  return binary;
+}
+
 /** Runs the oc harness on every case at once: one JSON line per case. */
 async function runOc(
   cases: readonly { id: string; flags: OcFlags; clusterVersion: ClusterVersion | null }[],
 ): Promise<Map<string, OcResult>> {
-  const binary = await goToolPath('ocUpgradeHarness');
+  const binary = ocHarness();
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -387,14 +398,6 @@ const COMMAND_LINES: readonly (readonly string[])[] = [
 ];
 
 describe('cvo-verifier upgrade against oc adm upgrade (oc-upgrade-harness)', () => {
-  it('the harness builds the pinned oc source, changed only as extract-oc-upgrade.ts says', () => {
-    assert.equal(
-      readFileSync(OC_UPGRADE_EXTRACT, 'utf8'),
-      extractOcUpgrade(readFileSync(OC_UPGRADE_SOURCE, 'utf8')),
-      'run `node --import tsx test/tooling/extract-oc-upgrade.ts`',
-    );
-  });
-
   const cases = Object.entries(STATES).flatMap(([state, edits]) =>
     COMMAND_LINES.map((args) => {
       const cv = base();
@@ -455,5 +458,80 @@ describe('cvo-verifier upgrade against oc adm upgrade (oc-upgrade-harness)', () 
       `error: --to-latest may not be used with --to or --to-image\n${HELP_POINTER}`,
     );
     assert.equal(ours.patches, 0);
+  });
+});
+
+/**
+ * Literals of oc's Complete and of Run's requesting branches that cvo-verifier does not print,
+ * and why. Anything else there must be one of OC_UPGRADE_TEXTS: a new oc text fails the check
+ * below (and then needs a place in OC_UPGRADE_TEXTS and test/cli/oc-upgrade-texts.test.ts).
+ */
+const NOT_OURS: Readonly<Record<string, string>> = {
+  version: "the ClusterVersion's name (CLUSTER_VERSION_NAME)",
+  'No cluster version information available - you must be connected to an OpenShift version 4 server to fetch the current version':
+    'printed by readClusterVersion in src/cli/history.ts for every cluster command',
+  'failed to marshal update: %v':
+    'encoding/json cannot fail on this struct; JSON.stringify neither',
+  '{"spec":{"desiredUpdate":%s}}': 'the merge patch document, built as an object',
+  '{"spec":{"desiredUpdate": %s}}': 'the merge patch document, built as an object',
+  'marshal ClusterVersion patch: %v':
+    'encoding/json cannot fail on this struct; JSON.stringify neither',
+  '': 'comparisons with the empty string',
+  'unable to calculate a target update': "unreachable: the switch's other cases cover every case",
+  '--to-image': 'an argument of nextStep',
+  '--allow-explicit-upgrade': 'an argument of nextStep',
+  the: 'an argument of nextStep',
+  an: 'an argument of nextStep',
+  ', ': 'the separator of notPossibleTarget',
+  '\n': 'the separator of the failed guards (checkForUpgrade)',
+  '\n\n': 'the separator of the failed guards (checkForUpgrade)',
+  '\n  ': 'the indentation of multi-line messages',
+  Recommended: "the conditional update's condition type",
+  Failing: 'the condition type (clusterStatusFailing)',
+  Invalid: 'the condition type',
+  Multi: 'configv1.ClusterVersionArchitectureMulti',
+};
+
+describe("oc adm upgrade's texts in the oc source OC_SOURCE_DIR names", () => {
+  it("every text of OC_UPGRADE_TEXTS is one of oc's string literals", async () => {
+    const { source } = await ocUpgradeSource(process.env);
+    const values = new Set(goStringLiterals(source).map((l) => l.value));
+    const missing = Object.entries(OC_UPGRADE_TEXTS).filter(([, text]) => !values.has(text));
+    assert.deepEqual(missing, []);
+  });
+
+  it("every literal of oc's Complete and requesting Run branches is ours or explained", async () => {
+    const { source } = await ocUpgradeSource(process.env);
+    const from = source.indexOf('func (o *Options) Complete(');
+    // Run's last case prints the summary, which cvo-verifier extends (formatUpgradeSummary).
+    const summary = source.indexOf('\n\tdefault:\n', from);
+    const patchFrom = source.indexOf('func patchDesiredUpdate(');
+    const guardsFrom = source.indexOf('func checkForUpgrade(');
+    const guardsTo = source.indexOf('\n}\n', guardsFrom);
+    assert.ok(from > 0 && summary > from && patchFrom > 0 && guardsFrom > 0);
+    const ranges: [number, number][] = [
+      [from, summary],
+      [guardsFrom, guardsTo],
+      [patchFrom, source.length],
+    ];
+    const ours = new Set<string>(Object.values(OC_UPGRADE_TEXTS));
+    const unexplained = goStringLiterals(source)
+      .filter((l) => ranges.some(([a, b]) => l.start > a && l.end < b))
+      .map((l) => l.value)
+      .filter((v) => !ours.has(v) && NOT_OURS[v] === undefined);
+    assert.deepEqual(unexplained, []);
+  });
+
+  it("reads Go's literals as the compiler does", () => {
+    const src = [
+      'x := "a\\n\\"b\\x41\\u00e9" + // joined',
+      '\t"c" // "not a literal"',
+      "r := '\"'",
+      'y := `raw\\n`',
+    ].join('\n');
+    assert.deepEqual(
+      goStringLiterals(src).map((l) => l.value),
+      ['a\n"bAéc', 'raw\\n'],
+    );
   });
 });
