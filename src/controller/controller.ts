@@ -211,6 +211,13 @@ export class ReleaseController {
   private resync: TimerHandle | undefined;
   /** What was last logged about the feature gates. */
   private gatesState: string | undefined;
+  /**
+   * The ClusterVersion as the watch last delivered it (or this controller last wrote it): a
+   * reconcile's first attempt plans from it instead of a GET. A stale copy costs a conflict on
+   * the status write (the PUT carries its resourceVersion), then a fresh GET: never a write on
+   * top of an object this controller did not read.
+   */
+  private observed: ClusterVersion | undefined;
 
   constructor(options: ControllerOptions) {
     this.options = options;
@@ -275,6 +282,7 @@ export class ReleaseController {
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;
+        this.observed = cv;
         // What the CVO validates: desiredUpdate, spec.upstream and spec.clusterID (an edit of
         // either gets Invalid and observedGeneration at once). Other spec edits (the channel) and
         // status writes do not re-verify a refused target; the periodic resync writes their
@@ -291,6 +299,9 @@ export class ReleaseController {
         if (spec === this.lastSpec) return;
         this.lastSpec = spec;
         this.queue.add(this.name);
+      },
+      onDelete: (cv) => {
+        if (cv.metadata.name === this.name) this.observed = undefined;
       },
       onError: (err, retryInMs) => {
         this.options.logger.warn('ClusterVersion watch failed; restarting', {
@@ -324,6 +335,7 @@ export class ReleaseController {
     await this.watcher?.stop();
     await this.queue.stop();
     this.lastSpec = undefined;
+    this.observed = undefined;
   }
 
   private scheduleResync(): void {
@@ -359,15 +371,25 @@ export class ReleaseController {
       // Read alongside the ClusterVersion: which FeatureGate is read does not depend on it, only
       // which of its versions applies does. It never rejects (unreadable means all gates off).
       const featureGate = this.readFeatureGate();
+      // The first attempt plans from the watch's copy; after a conflict, from a fresh GET.
       let cv: ClusterVersion;
-      try {
-        cv = await this.options.kube.getClusterVersion(name);
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return;
-        throw err;
+      const observed = attempt === 1 ? this.observed : undefined;
+      if (observed !== undefined) {
+        cv = observed;
+      } else {
+        try {
+          cv = await this.options.kube.getClusterVersion(name);
+        } catch (err) {
+          if (err instanceof KubeApiError && err.status === 404) return;
+          throw err;
+        }
       }
+      const early = outcomes.size === 0 ? this.verifyEarly(cv, lifetime) : undefined;
       this.applyFeatureGates(cv, await featureGate);
       const plan = planReconcile(cv, this.target);
+      // The early verification is used only for the plan it was started for.
+      const earlyKey = plan.kind === 'verify' ? JSON.stringify([plan.image, plan.force]) : '';
+      if (early !== undefined && early.key !== earlyKey) early.cancel();
       let status: ClusterVersionStatus;
       let events: EventSpec[] = [];
       let verification: ClusterVerification | undefined;
@@ -389,7 +411,9 @@ export class ReleaseController {
           const key = JSON.stringify([plan.image, plan.force]);
           verification =
             outcomes.get(key) ??
-            (await this.verifyWithinBudget(plan.image, cv, lifetime, { payload: true }));
+            (early?.key === key
+              ? await early.verification
+              : await this.verifyWithinBudget(plan.image, cv, lifetime, { payload: true }));
           // Stopped meanwhile: nothing a cancelled verification concluded is written.
           if (verification === undefined) return;
           this.recordVerdict(plan.image, verification);
@@ -424,6 +448,7 @@ export class ReleaseController {
         throw err;
       }
       outcomes.clear();
+      this.observed = written;
       this.options.logger.info('reconciled ClusterVersion', {
         plan: plan.kind,
         ...(plan.kind === 'verify'
@@ -437,6 +462,40 @@ export class ReleaseController {
       this.syncRechecks(written);
       return;
     }
+  }
+
+  /**
+   * Starts verifying the release `cv` requests while the FeatureGate is still being read, when
+   * the gates cannot change what is to be verified: the plan is the same with every gate value
+   * (today only acceptRisks can turn a request Invalid). Undefined otherwise. A verification the
+   * plan does not use is cancelled: it writes nothing and its answer is dropped.
+   */
+  private verifyEarly(
+    cv: ClusterVersion,
+    lifetime: AbortSignal,
+  ):
+    | { key: string; verification: Promise<ClusterVerification | undefined>; cancel: () => void }
+    | undefined {
+    const plans = [true, false].map((acceptRisks) => planReconcile(cv, { acceptRisks }));
+    const keys = plans.map((p) => (p.kind === 'verify' ? JSON.stringify([p.image, p.force]) : ''));
+    const [plan] = plans;
+    if (plan?.kind !== 'verify' || keys[0] !== keys[1]) return undefined;
+    const cancelled = new AbortController();
+    const verification = this.verifyWithinBudget(
+      plan.image,
+      cv,
+      AbortSignal.any([lifetime, cancelled.signal]),
+      { payload: true },
+    );
+    // Observed by the plan that uses it; a cancelled one's failure is of no interest.
+    verification.catch(() => undefined);
+    return {
+      key: keys[0] ?? '',
+      verification,
+      cancel: () => {
+        cancelled.abort(new DOMException('the plan changed', 'AbortError'));
+      },
+    };
   }
 
   /** Schedules a re-check for every unverified history entry and for a refused target. */

@@ -1,16 +1,20 @@
 /**
- * The reconcile reads the FeatureGate alongside the ClusterVersion (issue 14), and interprets it
- * at the version of the ClusterVersion it read. No timing is asserted: the ClusterVersion GET is
- * held by a MemoryKube reactor, and what was read meanwhile is counted.
+ * The reads of one reconcile (issue 14): the first attempt plans from the watch's copy of the
+ * ClusterVersion (no GET; a stale copy conflicts on the status write and the retry reads it
+ * fresh), and the FeatureGate is read while the release is verified whenever the gates cannot
+ * change what is verified; with acceptRisks requested they decide first. No timing is asserted:
+ * reads are held by MemoryKube reactors or a held FeatureGate source, and what ran meanwhile is
+ * counted.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { CURRENT_RELEASE, release, startController } from '../helpers/controller-fixture.js';
-import type { ControllerFixture } from '../helpers/controller-fixture.js';
+import { verifiedVerdict } from '../helpers/fake-release-verifier.js';
 import { settle } from '../helpers/manual-clock.js';
 
 const TARGET = release(0x200);
+const OTHER = release(0x201);
 
 function featureGate(version: string, enabled: string[]): unknown {
   return {
@@ -23,49 +27,78 @@ function featureGate(version: string, enabled: string[]): unknown {
   };
 }
 
-/** Holds the next ClusterVersion GET; `entered` resolves once the fake has recorded it. */
-function holdClusterVersionGet(f: ControllerFixture): {
-  entered: Promise<void>;
-  release: () => void;
+/**
+ * A FeatureGate source whose reads answer `answer()`, each held until `releaseAll()` once `hold`
+ * is set; `held` counts reads waiting.
+ */
+function heldFeatureGates(answer: () => Promise<unknown>): {
+  source: { getFeatureGate: () => Promise<unknown> };
+  hold: () => void;
+  releaseAll: () => void;
+  reads: () => number;
+  held: () => number;
 } {
-  let enter = (): void => undefined;
-  let release = (): void => undefined;
-  const entered = new Promise<void>((resolve) => (enter = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  f.kube.before('get', 'clusterversions', async () => {
-    enter();
-    await released;
-  });
-  return { entered, release };
+  let holding = false;
+  let reads = 0;
+  let waiting: (() => void)[] = [];
+  return {
+    source: {
+      getFeatureGate: async () => {
+        reads++;
+        if (holding) await new Promise<void>((resolve) => waiting.push(resolve));
+        return answer();
+      },
+    },
+    hold: () => {
+      holding = true;
+    },
+    releaseAll: () => {
+      holding = false;
+      const all = waiting;
+      waiting = [];
+      for (const resolve of all) resolve();
+    },
+    reads: () => reads,
+    held: () => waiting.length,
+  };
 }
 
 describe('ReleaseController: the reads of one reconcile', () => {
-  it('reads the FeatureGate while the ClusterVersion GET is in flight, and applies it at that version', async () => {
-    let reads = 0;
-    const f = await startController(
-      {
-        featureGates: {
-          getFeatureGate: () => {
-            reads++;
-            return Promise.resolve(
-              featureGate(CURRENT_RELEASE.version, ['ClusterUpdateAcceptRisks']),
-            );
-          },
-        },
-      },
-      [{ version: '4.17.0', image: TARGET }],
-    );
+  it('verifies the release while the FeatureGate is still being read when no gate can change the plan', async () => {
+    const gates = heldFeatureGates(() => Promise.resolve(featureGate(CURRENT_RELEASE.version, [])));
+    const f = await startController({ featureGates: gates.source }, [
+      { version: '4.17.0', image: TARGET },
+    ]);
     f.verifier.accept(TARGET);
-    const before = reads;
-    const get = holdClusterVersionGet(f);
+    gates.hold();
+    await f.request({ version: '4.17.0', image: TARGET }, { idle: false });
+    await settle();
+    assert.equal(gates.held(), 1, 'the FeatureGate read is held');
+    assert.equal(f.verifier.callsFor(TARGET).length, 1, 'verification started meanwhile');
+    gates.releaseAll();
+    await f.reconciled();
+    assert.equal((await f.condition('ReleaseAccepted'))?.status, 'True');
+    assert.equal(f.verifier.callsFor(TARGET).length, 1, 'verified once');
+    await f.controller.stop();
+  });
+
+  it('with acceptRisks requested, waits for the FeatureGate and applies it at the installed version', async () => {
+    const gates = heldFeatureGates(() =>
+      Promise.resolve(featureGate(CURRENT_RELEASE.version, ['ClusterUpdateAcceptRisks'])),
+    );
+    const f = await startController({ featureGates: gates.source }, [
+      { version: '4.17.0', image: TARGET },
+    ]);
+    f.verifier.accept(TARGET);
+    gates.hold();
     await f.request(
       { version: '4.17.0', image: TARGET, acceptRisks: [{ name: 'SomeRisk' }] },
       { idle: false },
     );
-    await get.entered;
     await settle();
-    assert.equal(reads, before + 1, 'the FeatureGate was read with the ClusterVersion GET held');
-    get.release();
+    assert.equal(gates.held(), 1, 'the FeatureGate read is held');
+    assert.equal(f.verifier.callsFor(TARGET).length, 0, 'nothing verified before the gates');
+    gates.releaseAll();
     await f.reconciled();
     // ClusterUpdateAcceptRisks on at the installed version: acceptRisks is valid, the update goes on.
     assert.equal(await f.condition('Invalid'), undefined);
@@ -73,7 +106,7 @@ describe('ReleaseController: the reads of one reconcile', () => {
     await f.controller.stop();
   });
 
-  it('takes a FeatureGate that cannot be read for all gates off, whatever the ClusterVersion read took', async () => {
+  it('takes a FeatureGate that cannot be read for all gates off: acceptRisks is Invalid and nothing is verified', async () => {
     const f = await startController(
       {
         featureGates: {
@@ -83,18 +116,54 @@ describe('ReleaseController: the reads of one reconcile', () => {
       [{ version: '4.17.0', image: TARGET }],
     );
     f.verifier.accept(TARGET);
-    const get = holdClusterVersionGet(f);
-    await f.request(
-      { version: '4.17.0', image: TARGET, acceptRisks: [{ name: 'SomeRisk' }] },
-      { idle: false },
-    );
-    await get.entered;
-    // The FeatureGate's failure is settled before the ClusterVersion arrives: still all off.
-    await settle();
-    get.release();
-    await f.reconciled();
+    await f.request({ version: '4.17.0', image: TARGET, acceptRisks: [{ name: 'SomeRisk' }] });
     assert.equal((await f.condition('Invalid'))?.status, 'True');
     assert.match((await f.condition('Invalid'))?.message ?? '', /acceptRisks/);
+    assert.equal(f.verifier.callsFor(TARGET).length, 0);
+    await f.controller.stop();
+  });
+
+  it('plans the first attempt from the watch: no ClusterVersion GET for an edit', async () => {
+    const f = await startController({}, [{ version: '4.17.0', image: TARGET }]);
+    f.verifier.accept(TARGET);
+    const before = f.kube.actionsOf('get', 'clusterversions').length;
+    await f.request({ version: '4.17.0', image: TARGET });
+    assert.equal(f.kube.actionsOf('get', 'clusterversions').length, before, 'no GET');
+    assert.equal(f.kube.actionsOf('update', 'clusterversions/status').length > 0, true);
+    assert.equal((await f.condition('ReleaseAccepted'))?.status, 'True');
+    await f.controller.stop();
+  });
+
+  it('a stale copy conflicts on the status write; the retry reads the object fresh and decides what it requests', async () => {
+    const f = await startController({}, [
+      { version: '4.17.0', image: TARGET },
+      { version: '4.17.1', image: OTHER },
+    ]);
+    f.verifier.accept(TARGET);
+    f.verifier.accept(OTHER);
+    // While the first edit is verified, a second edit lands: the copy the first attempt planned
+    // from is stale when its status is written.
+    f.verifier.behave(TARGET, { kind: 'manual' });
+    await f.request({ version: '4.17.0', image: TARGET }, { idle: false });
+    await settle();
+    assert.equal(f.verifier.callsFor(TARGET).length, 1);
+    const gets = f.kube.actionsOf('get', 'clusterversions').length;
+    await f.kube.mergePatchClusterVersion('version', {
+      spec: { desiredUpdate: { version: '4.17.1', image: OTHER } },
+    });
+    f.verifier.finish(verifiedVerdict(TARGET));
+    await f.reconciled();
+    assert.ok(
+      f.kube.actionsOf('get', 'clusterversions').length > gets,
+      'the retry after the conflict read the ClusterVersion',
+    );
+    const cv = await f.clusterVersion();
+    assert.equal(cv.status?.desired.image, OTHER, 'the newer request is the one decided');
+    assert.equal(
+      cv.status?.history?.some((h) => h.image === TARGET),
+      false,
+      'nothing was written for the stale request',
+    );
     await f.controller.stop();
   });
 });
