@@ -215,11 +215,30 @@ export class ClusterTrust implements ReleaseVerifierPort {
         if (source !== undefined) sigstore = { ...sigstore, source };
       }
     }
-    const verdict = await verifyRelease(
-      parsed instanceof VerifyError ? image : parsed,
-      { gpg, ...(sigstore !== undefined ? { sigstore } : {}) },
-      signal,
-    );
+    // Without a payload check (which reads the metadata itself), the release-metadata an
+    // accepted update needs is read while the signatures are verified. Nothing read is used
+    // unless the release is accepted; a refused one's read is cancelled.
+    const force = cv.spec.desiredUpdate?.force === true;
+    const early =
+      call.payload === true &&
+      !(parsed instanceof VerifyError) &&
+      client !== undefined &&
+      (this.options.payload === undefined ||
+        sigstore === undefined ||
+        sigstore.policies.length === 0)
+        ? this.loadReleaseEarly(parsed, client, access.mirrors, signal)
+        : undefined;
+    let verdict;
+    try {
+      verdict = await verifyRelease(
+        parsed instanceof VerifyError ? image : parsed,
+        { gpg, ...(sigstore !== undefined ? { sigstore } : {}) },
+        signal,
+      );
+    } catch (err) {
+      early?.cancel();
+      throw err;
+    }
     this.options.metrics?.recordVerification(
       'gpg',
       verdict.verified ? 'verified' : 'refused',
@@ -236,17 +255,19 @@ export class ClusterTrust implements ReleaseVerifierPort {
           ...unavailable,
         ].join('; ')
       : (verdict.checks.find((c) => !c.verified)?.reason ?? verdict.message);
-    const force = cv.spec.desiredUpdate?.force === true;
     // What the CVO does next with an update it accepts: read the payload (its components, when
     // payload verification applies) and its release-metadata.
     const accepting =
       call.payload === true && (verdict.verified || force) && !(parsed instanceof VerifyError);
+    if (!accepting) early?.cancel();
     const checked = accepting
       ? await this.checkPayload(parsed, sigstore, signal, access.mirrors)
       : undefined;
-    const release = accepting
-      ? await this.loadRelease(parsed, checked?.metadata, client, access.mirrors, signal)
-      : undefined;
+    const release = !accepting
+      ? undefined
+      : early !== undefined
+        ? await early.release
+        : await this.loadRelease(parsed, checked?.metadata, client, access.mirrors, signal);
     const payload = checked?.verification;
     return {
       outcome: toOutcome(
@@ -306,6 +327,33 @@ export class ClusterTrust implements ReleaseVerifierPort {
       });
     }
     return { kind: 'loaded', version: metadata.version, ...facts };
+  }
+
+  /**
+   * {@link loadRelease} started before the verdict is known, with its own cancellation: a
+   * cancelled read ends at once and its answer (or failure) is dropped.
+   */
+  private loadReleaseEarly(
+    release: DigestPullspec,
+    client: RegistryClient,
+    mirrors: readonly MirrorRule[],
+    signal: AbortSignal,
+  ): { readonly release: Promise<ReleaseLoad | undefined>; readonly cancel: () => void } {
+    const cancelled = new AbortController();
+    const read = this.loadRelease(
+      release,
+      undefined,
+      client,
+      mirrors,
+      AbortSignal.any([signal, cancelled.signal]),
+    );
+    read.catch(() => undefined);
+    return {
+      release: read,
+      cancel: () => {
+        cancelled.abort(new DOMException('the release was not accepted', 'AbortError'));
+      },
+    };
   }
 
   private unreadable(stage: 'retrieve' | 'load', message: string): ReleaseLoad {
