@@ -17,6 +17,9 @@ Commands:
                     before updating (see cvo-verifier verify-payload --help)
   upgrade           show or request a cluster update like 'oc adm upgrade': --to VERSION,
                     --to-image PULLSPEC [--force] [--allow-explicit-upgrade], --clear
+  recommend         the available and conditional updates with their risks like
+                    'oc adm upgrade recommend', and whether each would verify now with the
+                    cluster's trust (GPG, Sigstore, whole payload) and why not
   history           the update history with VERIFIED and accepted risks (-o json|yaml)
   status            the verifier's verdict for the requested update: conditions, evidence and
                     pending background re-checks (-o json|yaml)
@@ -57,6 +60,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   upgrade: async () => {
     const m = await import('./upgrade.js');
     return { run: m.runUpgrade, help: m.UPGRADE_HELP };
+  },
+  recommend: async () => {
+    const m = await import('./recommend.js');
+    return { run: (argv, io) => m.runRecommend(argv, io), help: m.RECOMMEND_HELP };
   },
   history: async () => {
     const m = await import('./history.js');
