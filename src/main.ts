@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 import { ClusterTrust } from './trust/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
+import { CompanionController } from './controller/companion.js';
+import { VerdictRecord } from './controller/verdict-record.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './trust/signature-cache.js';
 import { StatePublisher } from './controller/state-publisher.js';
@@ -21,7 +23,8 @@ import type { ServiceMetrics } from './observability/metrics.js';
 
 /** A running service: the controller while leading, and what stops it cleanly. */
 export interface Service {
-  readonly controller: ReleaseController;
+  /** ReleaseController in gate mode, CompanionController in companion mode. */
+  readonly controller: ReleaseController | CompanionController;
   readonly elector: LeaderElector | undefined;
   readonly kube: KubePort;
   readonly metrics: ServiceMetrics;
@@ -45,7 +48,7 @@ export async function startService(
   const kube = kubeOverride ?? createKubePort(loadKubeConfig(config.kube));
   let leading = false;
   // Metrics are created before the controller they read from; filled in below.
-  const refs: { controller?: ReleaseController } = {};
+  const refs: { controller?: ReleaseController | CompanionController } = {};
   const metrics = createMetrics({
     isLeader: () => leading,
     reconcileQueueDepth: () => refs.controller?.queueDepth ?? 0,
@@ -77,8 +80,7 @@ export async function startService(
     budgetMs: config.budgetMs,
     requestTimeoutMs: config.requestTimeoutMs,
   });
-  const controller = new ReleaseController({
-    featureGates: kube,
+  const shared = {
     kube,
     verifier: trust,
     logger,
@@ -94,9 +96,27 @@ export async function startService(
     recheckBaseMs: config.recheckBaseMs,
     recheckMaxMs: config.recheckMaxMs,
     reconcileBudgetMs: config.reconcileBudgetMs,
-  });
+  };
+  // Gate mode writes the CVO's own status fields; companion mode only its own conditions and its
+  // record (in the state ConfigMap, beside the published state).
+  const controller =
+    config.mode === 'companion'
+      ? new CompanionController({
+          ...shared,
+          record: new VerdictRecord(
+            kube,
+            config.stateConfigMap.namespace,
+            config.stateConfigMap.name,
+          ),
+        })
+      : new ReleaseController({ ...shared, featureGates: kube });
   refs.controller = controller;
+  if (config.mode === 'companion' && config.http?.webhookVerifyMode !== 'enforce')
+    logger.warn(
+      'companion mode without --webhook-verify-mode enforce gates nothing: verdicts are recorded, updates are not blocked',
+    );
   logger.info('starting cvo-update-verifier', {
+    mode: config.mode,
     api: kube.describe(),
     rootOfTrust: `${config.rootOfTrust.namespace}/${config.rootOfTrust.name}`,
     leaderElection: config.leaderElection.enabled,
@@ -229,10 +249,27 @@ async function startHttp(
         budgetMs: http.webhookBudgetMs,
         // Trust comes from the cluster, never from the AdmissionReview: the live ClusterVersion's
         // signatureStores and history, the root-of-trust ConfigMap, the cluster's policies.
+        // Companion mode: the webhook is the gate (the CVO accepts what the admin asks for), so
+        // it checks the payload too and verifies forced edits to warn with the risk accepted.
+        companion: config.mode === 'companion',
         verify: async (image, signal) => {
           const live = await kube.getClusterVersion(config.clusterVersionName);
-          const { outcome } = await trust.verify(image, live, signal);
-          return { verified: outcome.verified, message: outcome.message };
+          const { outcome, payload } = await trust.verify(image, live, signal, {
+            payload: config.mode === 'companion',
+          });
+          return {
+            verified: outcome.verified,
+            message: outcome.message,
+            ...(payload !== undefined
+              ? {
+                  payload: {
+                    mode: payload.mode,
+                    verified: payload.verified,
+                    message: payload.message,
+                  },
+                }
+              : {}),
+          };
         },
         limiter: new Semaphore(MAX_CONCURRENT_WEBHOOK_VERIFICATIONS),
       },

@@ -6,6 +6,8 @@ import { dump } from 'js-yaml';
 import { createKubePort, KubeApiError, loadKubeConfig } from '../kube/client.js';
 import type { KubePort } from '../kube/client.js';
 import type { ClusterVersion } from '../kube/types.js';
+import { parseVerdictRecord } from '../controller/verdict-record.js';
+import type { RecordedVerdict } from '../controller/verdict-record.js';
 import { formatHistoryTable } from './format-history.js';
 import { selectCluster } from './serve.js';
 import { ExitCode, UsageError } from './usage-error.js';
@@ -17,11 +19,21 @@ Prints the update history of ClusterVersion "version", newest first, with the VE
 'oc adm upgrade' never shows and each entry's accepted risks (the CVO's text for a forced,
 unverified release) below it.
 
+In companion mode (serve --mode companion) the CVO owns history and its verified flag; the
+service's own verdict per release is in its record (ConfigMap
+cvo-update-verifier/cvo-update-verifier-state, key verdicts.json). When that record holds a
+verdict for an entry, VERIFIED shows it (with the CVO's flag as "(CVO: …)" when they differ)
+and the risk the forced update accepted; an entry it has no verdict for shows the CVO's flag,
+marked "(CVO)".
+
 Options:
-  --kubeconfig PATH      kubeconfig file
-  --context NAME         kubeconfig context
-  -o, --output FORMAT    table (default), json or yaml: the status.history array as data
-  -h, --help             show this help
+  --kubeconfig PATH          kubeconfig file
+  --context NAME             kubeconfig context
+  --state-configmap NS/NAME  the service's state ConfigMap, which holds the companion's record
+                             (default cvo-update-verifier/cvo-update-verifier-state)
+  -o, --output FORMAT        table (default), json or yaml: the status.history array as data
+                             (each entry with "verifier": the record's verdict, in companion mode)
+  -h, --help                 show this help
 
 The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster service account, else
 ~/.kube/config.
@@ -153,18 +165,115 @@ export async function runHistory(argv: readonly string[], io: CommandIo): Promis
   const values = parseCommandArgs('history', argv, {
     ...CLUSTER_OPTIONS,
     output: { type: 'string', short: 'o' },
+    'state-configmap': { type: 'string' },
   });
   if (values.help === true) {
     io.stdout(HISTORY_HELP);
     return ExitCode.Verified;
   }
   const output = parseOutputFlag(values.output, 'table');
+  const stateRef = parseConfigMapRef(values['state-configmap']);
   const kube = connectCluster(values.kubeconfig, values.context, io.env);
   return runClusterCommand(io, async () => {
     const cv = await readClusterVersion(kube);
+    const record = await readVerdictRecord(kube, stateRef);
+    if (record === undefined) {
+      io.stdout(
+        output === 'text' ? formatHistoryTable(cv) : formatData(output, cv.status?.history ?? []),
+      );
+      return ExitCode.Verified;
+    }
     io.stdout(
-      output === 'text' ? formatHistoryTable(cv) : formatData(output, cv.status?.history ?? []),
+      output === 'text'
+        ? formatCompanionHistory(cv, record)
+        : formatData(
+            output,
+            (cv.status?.history ?? []).map((h) => {
+              const verdict = record.find((v) => v.image === h.image);
+              return verdict === undefined ? h : { ...h, verifier: verdict };
+            }),
+          ),
     );
     return ExitCode.Verified;
   });
+}
+
+/** Where `serve` publishes its state and, in companion mode, its record (service-config.ts). */
+export const DEFAULT_STATE_CONFIGMAP = {
+  namespace: 'cvo-update-verifier',
+  name: 'cvo-update-verifier-state',
+} as const;
+
+export function parseConfigMapRef(value: string | undefined): { namespace: string; name: string } {
+  if (value === undefined) return DEFAULT_STATE_CONFIGMAP;
+  const [namespace = '', name = '', extra] = value.split('/');
+  if (namespace === '' || name === '' || extra !== undefined)
+    throw new UsageError('--state-configmap must be NAMESPACE/NAME');
+  return { namespace, name };
+}
+
+/**
+ * The companion's record of verdicts, or undefined when there is none (gate mode, the service
+ * not running) or it cannot be read: history then shows the ClusterVersion's own flags.
+ */
+export async function readVerdictRecord(
+  kube: KubePort,
+  ref: { namespace: string; name: string },
+): Promise<readonly RecordedVerdict[] | undefined> {
+  try {
+    return parseVerdictRecord(await kube.getConfigMap(ref.namespace, ref.name))?.verdicts;
+  } catch (err) {
+    if (err instanceof KubeApiError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The history table when the CVO owns history (companion mode): VERIFIED is the record's verdict,
+ * with the CVO's flag beside it when they differ; entries without a recorded verdict show the
+ * CVO's flag, marked. The accepted risk is the record's, and the CVO's when it says otherwise.
+ */
+export function formatCompanionHistory(
+  cv: ClusterVersion,
+  record: readonly RecordedVerdict[],
+): string {
+  const history = cv.status?.history ?? [];
+  const verdicts = history.map((h) => record.find((v) => v.image === h.image));
+  const verifiedCell = (h: (typeof history)[number], v: RecordedVerdict | undefined): string => {
+    if (v === undefined) return `${String(h.verified)} (CVO)`;
+    return v.verified === h.verified
+      ? String(v.verified)
+      : `${String(v.verified)} (CVO: ${String(h.verified)})`;
+  };
+  const rows = history.map((h, i) => [
+    h.state,
+    h.startedTime,
+    h.completionTime ?? '-',
+    h.version === undefined || h.version === '' ? '-' : h.version,
+    verifiedCell(h, verdicts[i]),
+    h.image,
+  ]);
+  const header = ['STATE', 'STARTED', 'COMPLETED', 'VERSION', 'VERIFIED', 'IMAGE'];
+  const widths = header.map((_, i) =>
+    Math.max(header[i]?.length ?? 0, ...rows.map((r) => r[i]?.length ?? 0)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  const out = [line(header)];
+  history.forEach((h, i) => {
+    out.push(line(rows[i] ?? []));
+    const v = verdicts[i];
+    const ours = v?.acceptedRisk;
+    if (ours !== undefined && ours !== '') out.push(`    accepted risk: ${ours}`);
+    if (v !== undefined && v.verified && v.verifiedAt !== undefined)
+      out.push(`    verified by a background re-check at ${v.verifiedAt}`);
+    const theirs = h.acceptedRisks;
+    if (theirs !== undefined && theirs !== '' && theirs !== ours)
+      out.push(`    accepted risk (CVO): ${theirs}`);
+  });
+  out.push('');
+  out.push(
+    "VERIFIED: the update verifier's verdict from its record (companion mode); (CVO: …) the cluster-version operator's own flag where it differs.",
+  );
+  return `${out.join('\n')}\n`;
 }

@@ -25,6 +25,12 @@ The cluster comes from --kubeconfig, else KUBECONFIG, else the in-cluster servic
 plane, signature store, registry and release key) runs from a source checkout: ./scripts/run.sh.
 
 Options:
+  --mode gate|companion             gate: write the CVO's own status fields (ReleaseAccepted,
+                                    history, desired), for a cluster whose CVO is scaled down;
+                                    companion: beside a running CVO, write only this service's
+                                    UpdateVerifier* conditions and its verdict record, and gate
+                                    through the webhook (needs --webhook-verify-mode enforce)
+                                    (default gate)
   --kubeconfig PATH                 kubeconfig file
   --context NAME                    kubeconfig context
   --root-of-trust-configmap NS/NAME root-of-trust ConfigMap (default openshift-config-managed/release-verification)
@@ -77,6 +83,7 @@ export interface ServeIo extends CommandIo {
 
 /** serve's flags, for parseArgs; the walkthrough (./scripts/run.sh) parses the same ones. */
 export const SERVE_OPTIONS = {
+  mode: { type: 'string' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
   'root-of-trust-configmap': { type: 'string' },
@@ -255,11 +262,15 @@ export function toServiceConfig(
     payloadVerification !== 'enforce'
   )
     throw new UsageError('--payload-verification must be off, warn or enforce');
+  const serviceMode = str('mode') ?? base.mode;
+  if (serviceMode !== 'gate' && serviceMode !== 'companion')
+    throw new UsageError('--mode must be gate or companion');
   const releaseMetadata = str('release-metadata') ?? base.releaseMetadata;
   if (releaseMetadata !== 'enforce' && releaseMetadata !== 'warn')
     throw new UsageError('--release-metadata must be enforce or warn');
   return {
     ...base,
+    mode: serviceMode,
     payloadVerification,
     releaseMetadata,
     rootOfTrustFromPayload: values['root-of-trust-from-payload'] === true,

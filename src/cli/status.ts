@@ -8,28 +8,28 @@ import type {
   PublishedVerdict,
 } from '../controller/state-publisher.js';
 import { resolveTarget } from '../controller/target.js';
+import { CompanionConditionType } from '../controller/companion.js';
+import { parseVerdictRecord } from '../controller/verdict-record.js';
+import type { RecordedVerdict } from '../controller/verdict-record.js';
 import {
   CLUSTER_OPTIONS,
   connectCluster,
   formatData,
   parseCommandArgs,
+  parseConfigMapRef,
   parseOutputFlag,
   readClusterVersion,
   runClusterCommand,
 } from './history.js';
-import { ExitCode, UsageError } from './usage-error.js';
+import { ExitCode } from './usage-error.js';
 import type { CommandIo } from './verify.js';
-
-/** Where `serve` publishes its state (src/main.ts defaultServiceConfig). */
-const DEFAULT_STATE_CONFIGMAP = {
-  namespace: 'cvo-update-verifier',
-  name: 'cvo-update-verifier-state',
-} as const;
 
 const CONDITION_TYPES = [
   'ReleaseAccepted',
   'ReleaseVerified',
   'PayloadVerified',
+  CompanionConditionType.ReleaseVerified,
+  CompanionConditionType.PayloadVerified,
   'Invalid',
 ] as const;
 
@@ -70,6 +70,13 @@ export interface StatusReport {
   } | null;
   /** The latest published verdict for the target image; null when none is published. */
   readonly verdict: PublishedVerdict | null;
+  /**
+   * Companion mode: the record's verdict on the target (forced ones with the accepted risk);
+   * null in gate mode or when none is recorded.
+   */
+  readonly recorded?: RecordedVerdict | null;
+  /** The `verified` flag of the ClusterVersion's history entry for the target; null without one. */
+  readonly cvoVerified?: boolean | null;
   /** Pending background re-checks; null when the state ConfigMap is missing or unreadable. */
   readonly rechecks: readonly PublishedRecheck[] | null;
   readonly state: {
@@ -105,18 +112,20 @@ export async function runStatus(argv: readonly string[], io: CommandIo): Promise
   });
 }
 
-function parseConfigMapRef(value: string | undefined): { namespace: string; name: string } {
-  if (value === undefined) return DEFAULT_STATE_CONFIGMAP;
-  const [namespace = '', name = '', extra] = value.split('/');
-  if (namespace === '' || name === '' || extra !== undefined)
-    throw new UsageError('--state-configmap must be NAMESPACE/NAME');
-  return { namespace, name };
-}
-
 type StateRead =
   | { readonly ref: string; readonly kind: 'missing' }
-  | { readonly ref: string; readonly kind: 'unreadable'; readonly error: string }
-  | { readonly ref: string; readonly kind: 'ok'; readonly state: PublishedState };
+  | {
+      readonly ref: string;
+      readonly kind: 'unreadable';
+      readonly error: string;
+      readonly record?: readonly RecordedVerdict[];
+    }
+  | {
+      readonly ref: string;
+      readonly kind: 'ok';
+      readonly state: PublishedState;
+      readonly record?: readonly RecordedVerdict[];
+    };
 
 async function readState(
   kube: KubePort,
@@ -127,9 +136,11 @@ async function readState(
     const cm = await kube.getConfigMap(ref.namespace, ref.name);
     if (cm === undefined) return { ref: name, kind: 'missing' };
     const state = parsePublishedState(cm);
+    const verdicts = parseVerdictRecord(cm)?.verdicts;
+    const record = verdicts !== undefined ? { record: verdicts } : {};
     return state === undefined
-      ? { ref: name, kind: 'unreadable', error: 'it holds no valid state.json' }
-      : { ref: name, kind: 'ok', state };
+      ? { ref: name, kind: 'unreadable', error: 'it holds no valid state.json', ...record }
+      : { ref: name, kind: 'ok', state, ...record };
   } catch (err) {
     // The conditions are still worth showing to someone who may not read that namespace.
     if (err instanceof KubeApiError) return { ref: name, kind: 'unreadable', error: err.message };
@@ -150,11 +161,20 @@ function buildStatusReport(cv: ClusterVersion, read: StateRead): StatusReport {
   const state = read.kind === 'ok' ? read.state : undefined;
   const verdict =
     target === null ? undefined : state?.verdicts.find((v) => v.image === target.image);
+  const recorded =
+    target === null || read.kind === 'missing'
+      ? undefined
+      : read.record?.find((v) => v.image === target.image);
   return {
     conditions,
     desiredUpdate: cv.spec.desiredUpdate ?? null,
     target,
     verdict: verdict ?? null,
+    recorded: recorded ?? null,
+    cvoVerified:
+      target === null
+        ? null
+        : (cv.status?.history?.find((h) => h.image === target.image)?.verified ?? null),
     rechecks: state === undefined ? null : state.rechecks,
     state: {
       configMap: read.ref,
@@ -185,6 +205,24 @@ export function formatStatusText(report: StatusReport, now: Date): string {
   for (const c of report.conditions) {
     const message = c.message !== undefined && c.message !== '' ? `: ${c.message}` : '';
     lines.push(`${c.type}=${c.status} (${c.reason ?? ''})${message}`);
+  }
+
+  const recorded = report.recorded ?? null;
+  if (recorded !== null) {
+    lines.push('');
+    const cvoEntry = report.cvoVerified ?? null;
+    lines.push(
+      `Recorded verdict (companion mode) for ${recorded.image}: ${recorded.verified ? 'VERIFIED' : 'NOT verified'}${recorded.forced ? ', update forced' : ''}, checked ${formatRelative(new Date(recorded.checkedAt), now)} (${recorded.checkedAt})${cvoEntry !== null && cvoEntry !== recorded.verified ? `; the CVO's history says verified: ${String(cvoEntry)}` : ''}`,
+    );
+    lines.push(`  ${recorded.message}`);
+    if (recorded.acceptedRisk !== undefined)
+      lines.push(...recorded.acceptedRisk.split('\n').map((r) => `  accepted risk: ${r}`));
+    if (recorded.payload !== undefined)
+      lines.push(
+        `  Payload: ${recorded.payload.verified ? 'verified' : 'NOT verified'}: ${recorded.payload.message}`,
+      );
+    if (recorded.verifiedAt !== undefined)
+      lines.push(`  verified by a background re-check at ${recorded.verifiedAt}`);
   }
 
   const { state } = report;

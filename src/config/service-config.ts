@@ -9,9 +9,19 @@ import type { TrustLocations } from '../trust/cluster-inputs.js';
 // start from these values and print them in their help; the composition root (src/main.ts) reads
 // only what it is given.
 
+/**
+ * Who owns ClusterVersion status. `gate` (the default): this service writes the CVO's own fields
+ * (ReleaseAccepted, history, desired) and is the one gate, for clusters whose CVO is scaled down.
+ * `companion`: beside a running CVO; it never writes a field the CVO owns, records its verdicts
+ * in its own conditions (`UpdateVerifier…`) and its own record, and gates through the admission
+ * webhook in enforce mode.
+ */
+export type ServiceMode = 'gate' | 'companion';
+
 /** Everything `cvo-verifier serve` can be told; defaults match OpenShift's names. */
 export interface ServiceConfig {
   readonly kube: KubeConfigOptions;
+  readonly mode: ServiceMode;
   readonly clusterVersionName: string;
   readonly rootOfTrust: { readonly namespace: string; readonly name: string };
   readonly signatureNamespace: string;
@@ -89,6 +99,7 @@ export interface HttpConfig {
 export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
   return {
     kube,
+    mode: 'gate',
     clusterVersionName: 'version',
     rootOfTrust: { namespace: 'openshift-config-managed', name: 'release-verification' },
     signatureNamespace: 'openshift-config-managed',

@@ -94,7 +94,11 @@ export class StatePublisher {
             data,
           });
         } else {
-          await this.kube.replaceConfigMap(this.namespace, { ...existing, data });
+          // Other keys (the companion's verdict record) belong to other writers: kept.
+          await this.kube.replaceConfigMap(this.namespace, {
+            ...existing,
+            data: { ...(existing.data ?? {}), ...data },
+          });
         }
         return;
       } catch (err) {

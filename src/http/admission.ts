@@ -1,6 +1,7 @@
 import { BY_TAG_FORCED_WARNING, BY_TAG_REFUSED } from '../image/oc-messages.js';
 import type { ClusterVersion } from '../kube/types.js';
-import { resolveTarget } from '../controller/target.js';
+import { forcedRiskMessage, payloadRefusedMessage } from '../controller/reconcile.js';
+import { goQuote, resolveTarget } from '../controller/target.js';
 
 /** The parts of admission.k8s.io/v1 AdmissionReview this webhook reads and writes. */
 export interface AdmissionReview {
@@ -27,6 +28,18 @@ export interface AdmissionResponse {
 
 export type WebhookVerifyMode = 'off' | 'enforce';
 
+/** What the webhook learns from a verification. */
+export interface AdmissionVerdict {
+  readonly verified: boolean;
+  readonly message: string;
+  /** The whole-payload verdict, when the payload was checked. */
+  readonly payload?: {
+    readonly mode: 'warn' | 'enforce';
+    readonly verified: boolean;
+    readonly message: string;
+  };
+}
+
 /** The decision and a label for metrics and logs. */
 export interface AdmissionDecision {
   readonly response: AdmissionResponse;
@@ -40,10 +53,13 @@ export interface AdmissionOptions {
    * the webhook's budget. It gets the image only: nothing else of the posted object (stores, CA
    * bundles, history) may become trust or an outbound URL.
    */
-  readonly verify?: (
-    image: string,
-    signal: AbortSignal,
-  ) => Promise<{ verified: boolean; message: string }>;
+  readonly verify?: (image: string, signal: AbortSignal) => Promise<AdmissionVerdict>;
+  /**
+   * Companion mode (the webhook is the gate, the CVO applies): a forced edit is verified too, and
+   * allowed with the CVO's accepted-risk words as a warning when it does not verify; a payload
+   * verdict from `verify` denies an unforced edit (`enforce`) or warns (`warn`).
+   */
+  readonly companion?: boolean;
   /**
    * Bounds verifications in flight: a request waits for a permit within its budget (and is
    * denied as timed out if none frees up), so a flood of reviews cannot fan out into unbounded
@@ -82,7 +98,9 @@ function isClusterVersion(value: unknown): value is ClusterVersion {
  * judged, so unrelated edits are never blocked: a by-tag image without force is denied with oc's
  * refusal; with force it is allowed with oc's warning; in enforce mode a by-digest target that
  * fails verification within the budget (or whose verification does not finish in time) is
- * denied unless forced. Anything it cannot parse is denied with a message saying what.
+ * denied unless forced. In companion mode also a target whose payload fails (payload `enforce`;
+ * `warn` warns), and a forced target is verified and allowed with the accepted risk as a warning.
+ * Anything it cannot parse is denied with a message saying what.
  */
 export async function reviewClusterVersion(
   review: AdmissionReview,
@@ -117,7 +135,8 @@ export async function reviewClusterVersion(
       ? allow(uid, 'by-tag-forced', [BY_TAG_FORCED_WARNING])
       : deny(uid, 'by-tag', BY_TAG_REFUSED);
   }
-  if (options.mode === 'off' || force || options.verify === undefined) return allow(uid, 'allowed');
+  if (options.mode === 'off' || options.verify === undefined) return allow(uid, 'allowed');
+  if (force && options.companion !== true) return allow(uid, 'allowed');
 
   // Enforce: verify the resolved target (a version is looked up in the old object's status).
   const target = resolveTarget(old?.status !== undefined ? { ...cv, status: old.status } : cv);
@@ -129,7 +148,7 @@ export async function reviewClusterVersion(
   try {
     const verify = options.verify;
     const progress = { started: false };
-    const limited = async (): Promise<{ verified: boolean; message: string }> => {
+    const limited = async (): Promise<AdmissionVerdict> => {
       const release = await options.limiter?.acquire(controller.signal);
       progress.started = true;
       try {
@@ -153,6 +172,21 @@ export async function reviewClusterVersion(
         );
       }),
     ]);
+    if (force) {
+      // Companion mode: a forced edit is allowed, with the risk it accepts said as the CVO says it.
+      if (result === 'timeout')
+        return allow(uid, 'forced-unchecked', [
+          `The update is forced and was not verified at admission (verification did not finish in time); the cluster-version verifier records its verdict on ${target.image}`,
+        ]);
+      const warnings: string[] = [];
+      if (!result.verified)
+        warnings.push(forcedRiskMessage(target.version, target.image, result.message));
+      if (result.payload !== undefined && !result.payload.verified)
+        warnings.push(
+          `Payload verification failed for version=${goQuote(target.version)} image=${goQuote(target.image)}, but continuing anyway because the update was forced: ${result.payload.message}`,
+        );
+      return warnings.length === 0 ? allow(uid, 'forced-verified') : allow(uid, 'forced', warnings);
+    }
     if (result === 'timeout' && !progress.started) {
       // Saturated (a flood of reviews holds every permit): a webhook that cannot judge in time
       // must not block the admin; the controller, the real gate, verifies the target anyway.
@@ -167,8 +201,16 @@ export async function reviewClusterVersion(
         `The update cannot be verified: verification of ${target.image} did not finish within ${options.budgetMs} ms; retry, or set force to accept the risk`,
       );
     }
-    if (result.verified) return allow(uid, 'verified');
-    return deny(uid, 'unverified', `The update cannot be verified: ${result.message}`);
+    if (!result.verified)
+      return deny(uid, 'unverified', `The update cannot be verified: ${result.message}`);
+    const payload = options.companion === true ? result.payload : undefined;
+    if (payload !== undefined && !payload.verified) {
+      const text = payloadRefusedMessage(target.version, target.image, payload.message);
+      return payload.mode === 'enforce'
+        ? deny(uid, 'payload-unverified', `${text}; set force to accept the risk`)
+        : allow(uid, 'payload-warn', [`${text} (warn mode: the update is not blocked)`]);
+    }
+    return allow(uid, 'verified');
   } finally {
     clearTimeout(timer);
     controller.abort();

@@ -25,6 +25,7 @@ const CHECKED: Readonly<Record<string, (c: ServiceConfig, stated: string) => boo
   'webhook-timeout': (c, s) => parseDuration(s) === c.http?.webhookBudgetMs,
   'payload-verification': (c, s) => s === c.payloadVerification,
   'release-metadata': (c, s) => s === c.releaseMetadata,
+  mode: (c, s) => s === c.mode,
 };
 /** Defaults that are not part of the service configuration, with the reason. */
 const NOT_CONFIG: Readonly<Record<string, string>> = {
