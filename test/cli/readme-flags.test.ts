@@ -8,7 +8,16 @@ import { repoRoot } from '../helpers/fixtures.js';
 
 // The README documents every option a command's --help lists (a new flag must be documented).
 
-const COMMANDS = ['verify', 'verify-payload', 'serve', 'upgrade', 'history', 'status', 'policy'];
+const COMMANDS = [
+  'verify',
+  'verify-payload',
+  'serve',
+  'upgrade',
+  'recommend',
+  'history',
+  'status',
+  'policy',
+];
 const README = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
 async function help(command: string): Promise<string> {
