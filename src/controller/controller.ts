@@ -180,6 +180,24 @@ function isTrustVerdict(code: VerifyErrorCode): boolean {
 const MAX_EVENT_MESSAGE = 16 * 1024;
 
 /**
+ * Whether `a` is a later state of the object than `b`. The API server's resourceVersions are
+ * etcd revisions (decimal integers) and compare as numbers; anything else is not comparable and
+ * counts as not newer, so the caller takes the later arrival.
+ */
+export function isNewerRevision(a: ClusterVersion, b: ClusterVersion): boolean {
+  const ra = a.metadata.resourceVersion;
+  const rb = b.metadata.resourceVersion;
+  if (
+    ra === undefined ||
+    rb === undefined ||
+    !/^[0-9]{1,20}$/.test(ra) ||
+    !/^[0-9]{1,20}$/.test(rb)
+  )
+    return false;
+  return BigInt(ra) > BigInt(rb);
+}
+
+/**
  * Watches the ClusterVersion and decides each requested release: verifies it, records the
  * outcome in status (conditions, history, desired) as the CVO does, writes Events, re-checks
  * unverified releases in the background and persists the signatures that verified.
@@ -282,7 +300,7 @@ export class ReleaseController {
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;
-        this.observed = cv;
+        this.observe(cv);
         // What the CVO validates: desiredUpdate, spec.upstream and spec.clusterID (an edit of
         // either gets Invalid and observedGeneration at once). Other spec edits (the channel) and
         // status writes do not re-verify a refused target; the periodic resync writes their
@@ -448,7 +466,7 @@ export class ReleaseController {
         throw err;
       }
       outcomes.clear();
-      this.observed = written;
+      this.observe(written);
       this.options.logger.info('reconciled ClusterVersion', {
         plan: plan.kind,
         ...(plan.kind === 'verify'
@@ -462,6 +480,17 @@ export class ReleaseController {
       this.syncRechecks(written);
       return;
     }
+  }
+
+  /**
+   * Keeps `cv` as the copy the next reconcile plans from unless the one kept is newer: the answer
+   * to this controller's status write can arrive after the watch delivered a later edit, and a
+   * reconcile that planned "nothing to do" from the older copy would leave that edit undecided.
+   */
+  private observe(cv: ClusterVersion): void {
+    const kept = this.observed;
+    if (kept !== undefined && isNewerRevision(kept, cv)) return;
+    this.observed = cv;
   }
 
   /**

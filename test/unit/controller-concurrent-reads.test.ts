@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { isNewerRevision } from '../../src/controller/controller.js';
+import type { ClusterVersion } from '../../src/kube/types.js';
 import { CURRENT_RELEASE, release, startController } from '../helpers/controller-fixture.js';
 import { verifiedVerdict } from '../helpers/fake-release-verifier.js';
 import { settle } from '../helpers/manual-clock.js';
@@ -165,5 +167,56 @@ describe('ReleaseController: the reads of one reconcile', () => {
       'nothing was written for the stale request',
     );
     await f.controller.stop();
+  });
+
+  it('keeps a later edit the watch delivered when the answer to its own status write arrives after it', async () => {
+    const f = await startController({}, [
+      { version: '4.17.0', image: TARGET },
+      { version: '4.17.1', image: OTHER },
+    ]);
+    f.verifier.accept(TARGET);
+    f.verifier.accept(OTHER);
+    // The first status write is stored, then a second edit lands and the watch delivers it, and
+    // only then does the write's answer (the older object) reach the controller.
+    const replace = f.kube.replaceClusterVersionStatus.bind(f.kube);
+    let raced = false;
+    f.kube.replaceClusterVersionStatus = async (cv) => {
+      const written = await replace(cv);
+      if (!raced) {
+        raced = true;
+        await f.kube.mergePatchClusterVersion('version', {
+          spec: { desiredUpdate: { version: '4.17.1', image: OTHER } },
+        });
+        await settle();
+      }
+      return written;
+    };
+    await f.request({ version: '4.17.0', image: TARGET });
+    await f.reconciled();
+    assert.equal(raced, true);
+    const cv = await f.clusterVersion();
+    assert.equal(cv.status?.desired.image, OTHER, 'the later edit was decided');
+    assert.equal(cv.status?.conditions?.find((c) => c.type === 'ReleaseAccepted')?.status, 'True');
+    await f.controller.stop();
+  });
+});
+
+describe('isNewerRevision', () => {
+  const at = (resourceVersion: string | undefined) =>
+    ({
+      metadata: { name: 'version', ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+      spec: {},
+    }) as ClusterVersion;
+  it('compares etcd revisions as numbers, not strings', () => {
+    assert.equal(isNewerRevision(at('10'), at('9')), true);
+    assert.equal(isNewerRevision(at('9'), at('10')), false);
+    assert.equal(isNewerRevision(at('10'), at('10')), false);
+    assert.equal(isNewerRevision(at('18446744073709551615'), at('18446744073709551614')), true);
+  });
+  it('takes what it cannot compare for not newer', () => {
+    assert.equal(isNewerRevision(at('abc'), at('1')), false);
+    assert.equal(isNewerRevision(at(undefined), at('1')), false);
+    assert.equal(isNewerRevision(at('2'), at(undefined)), false);
+    assert.equal(isNewerRevision(at('1'.repeat(21)), at('1')), false);
   });
 });
