@@ -84,15 +84,25 @@ export function decodeArmor(text: string, options: { firstOnly?: boolean } = {})
   return blocks;
 }
 
-/** The armor checksum (RFC 4880 §6.1). */
-export function crc24(data: Uint8Array): number {
-  let crc = 0xb704ce;
-  for (const byte of data) {
-    crc ^= byte << 16;
+/** CRC-24 of each byte value as the top byte of the register (RFC 4880 §6.1's polynomial). */
+const CRC24_TABLE = ((): Uint32Array => {
+  const table = new Uint32Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte << 16;
     for (let j = 0; j < 8; j++) {
       crc <<= 1;
       if (crc & 0x1000000) crc ^= 0x1864cfb;
     }
+    table[byte] = crc & 0xffffff;
   }
-  return crc & 0xffffff;
+  return table;
+})();
+
+/** The armor checksum (RFC 4880 §6.1), a byte at a time from a table. */
+export function crc24(data: Uint8Array): number {
+  let crc = 0xb704ce;
+  for (const byte of data) {
+    crc = ((crc << 8) & 0xffffff) ^ (CRC24_TABLE[((crc >>> 16) ^ byte) & 0xff] ?? 0);
+  }
+  return crc;
 }

@@ -307,20 +307,43 @@ function preverify(
     const digest = createHash(hashName).update(toHash).digest();
     const left = packet.signedHashValue;
     if (left === null || left[0] !== digest[0] || left[1] !== digest[1]) return;
-    const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+    const modulusBytes = rsaModulusBytes(key);
     if (value.length > modulusBytes) return;
     const padded = Buffer.alloc(modulusBytes);
     padded.set(value, modulusBytes - value.length);
-    const ok = cryptoVerify(
-      hashName,
-      toHash,
-      { key, padding: constants.RSA_PKCS1_PADDING },
-      padded,
-    );
-    if (ok) (packet as unknown as Record<symbol, unknown>)[mark] = true;
+    if (verifyRsaPkcs1(hashName, toHash, key, padded))
+      (packet as unknown as Record<symbol, unknown>)[mark] = true;
   } catch {
     // Left for openpgp.js to judge.
   }
+}
+
+/** Modulus sizes in bytes, by node:crypto key: asymmetricKeyDetails asks OpenSSL every time. */
+const modulusSizes = new WeakMap<KeyObject, number>();
+
+/** The byte length of an RSA key's modulus (0 for another kind of key). */
+export function rsaModulusBytes(key: KeyObject): number {
+  let size = modulusSizes.get(key);
+  if (size === undefined) {
+    size = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+    modulusSizes.set(key, size);
+  }
+  return size;
+}
+
+/**
+ * An RSASSA-PKCS1-v1_5 verification. A key of type `rsa` (every RSA key toNodeKey makes) is
+ * passed bare: PKCS#1 v1.5 is node:crypto's padding for it, and a bare KeyObject skips the two
+ * brand checks an options object fails (each a thrown and caught error, ~20 µs together).
+ */
+export function verifyRsaPkcs1(
+  hashName: string,
+  data: Uint8Array,
+  key: KeyObject,
+  signature: Uint8Array,
+): boolean {
+  if (key.asymmetricKeyType === 'rsa') return cryptoVerify(hashName, data, key, signature);
+  return cryptoVerify(hashName, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
 }
 
 /** Public-key algorithms Go's x/crypto/openpgp (library-go, the CVO) can read. */
@@ -430,8 +453,14 @@ function toNodeKey(signer: Key | Subkey): KeyObject {
   switch (info.algorithm) {
     case 'rsaEncryptSign':
     case 'rsaSign': {
+      // A PKCS#1 RSAPublicKey in PEM: the same n and e as a JWK, but a string input skips the
+      // two brand checks node:crypto makes (and fails, by a thrown and caught error) on an
+      // options object, and PEM parsing is cheaper than JWK import: ~14 µs instead of ~37.
       const { n, e } = params as RsaParams;
-      return createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' });
+      const body = der(0x30, derInteger(n), derInteger(e)).toString('base64');
+      return createPublicKey(
+        `-----BEGIN RSA PUBLIC KEY-----\n${body}\n-----END RSA PUBLIC KEY-----\n`,
+      );
     }
     case 'ecdsa': {
       const curve = CURVES[info.curve ?? ''];

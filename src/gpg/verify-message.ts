@@ -1,9 +1,10 @@
-import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
+import { createHash, verify as cryptoVerify } from 'node:crypto';
 
 import { VerifyError } from '../errors.js';
 import { config as openpgpConfig, enums } from 'openpgp';
 import type { Key, Subkey } from 'openpgp';
 
+import { rsaModulusBytes, verifyRsaPkcs1 } from './keyring.js';
 import type { Keyring, KeyringEntry } from './keyring.js';
 import { parseSignedMessage } from './signed-message.js';
 import {
@@ -143,12 +144,14 @@ function checkCrypto(
   keyring: Keyring,
   entry: KeyringEntry,
 ): void {
-  const bad = new VerifyError(
-    'BAD_SIGNATURE',
-    `signature by key ${entry.keyId.toUpperCase()} does not verify`,
-  );
+  // Made only when thrown: an error's stack trace costs more than the checks around it.
+  const bad = (): VerifyError =>
+    new VerifyError(
+      'BAD_SIGNATURE',
+      `signature by key ${entry.keyId.toUpperCase()} does not verify`,
+    );
   // The two quick-check bytes are not a security check, but a mismatch proves corruption cheaply.
-  if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) throw bad;
+  if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) throw bad();
   const key = keyring.toNodeKey(entry.signer);
   const algorithm = entry.signer.getAlgorithmInfo().algorithm;
   const signedData = Buffer.concat([data, sig.hashSuffix]);
@@ -157,25 +160,24 @@ function checkCrypto(
     switch (sig.publicKeyAlgorithm) {
       case PublicKeyAlgorithm.RSA:
       case PublicKeyAlgorithm.RSASignOnly: {
-        if (algorithm !== 'rsaEncryptSign' && algorithm !== 'rsaSign') throw bad;
-        const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-        ok = cryptoVerify(
+        if (algorithm !== 'rsaEncryptSign' && algorithm !== 'rsaSign') throw bad();
+        ok = verifyRsaPkcs1(
           hashName,
           signedData,
-          { key, padding: constants.RSA_PKCS1_PADDING },
-          leftPad(sig.values[0], modulusBytes),
+          key,
+          leftPad(sig.values[0], rsaModulusBytes(key)),
         );
         break;
       }
       case PublicKeyAlgorithm.ECDSA: {
-        if (algorithm !== 'ecdsa') throw bad;
+        if (algorithm !== 'ecdsa') throw bad();
         const size = ecdsaSize(key.asymmetricKeyDetails?.namedCurve);
         const raw = Buffer.concat([leftPad(sig.values[0], size), leftPad(sig.values[1], size)]);
         ok = cryptoVerify(hashName, signedData, { key, dsaEncoding: 'ieee-p1363' }, raw);
         break;
       }
       case PublicKeyAlgorithm.DSA: {
-        if (algorithm !== 'dsa') throw bad;
+        if (algorithm !== 'dsa') throw bad();
         // r and s are each at most as long as q; OpenSSL truncates the digest to q's length, as
         // FIPS 186-3 and Go's dsa.Verify (through x/crypto/openpgp) do.
         const size = Math.ceil((key.asymmetricKeyDetails?.divisorLength ?? 0) / 8);
@@ -184,7 +186,7 @@ function checkCrypto(
         break;
       }
       case PublicKeyAlgorithm.EdDSALegacy: {
-        if (algorithm !== 'eddsaLegacy') throw bad;
+        if (algorithm !== 'eddsaLegacy') throw bad();
         // OpenPGP EdDSA signs the message digest, not the message.
         ok = cryptoVerify(
           null,
@@ -195,7 +197,7 @@ function checkCrypto(
         break;
       }
       case PublicKeyAlgorithm.Ed25519: {
-        if (algorithm !== 'ed25519') throw bad;
+        if (algorithm !== 'ed25519') throw bad();
         ok = cryptoVerify(null, digest, key, sig.values[0] ?? new Uint8Array());
         break;
       }
@@ -213,7 +215,7 @@ function checkCrypto(
       { cause: err },
     );
   }
-  if (!ok) throw bad;
+  if (!ok) throw bad();
 }
 
 function ecdsaSize(curve: string | undefined): number {
