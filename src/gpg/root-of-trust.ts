@@ -233,6 +233,19 @@ function manifestTooLarge(file: string): VerifyError {
   );
 }
 
+/** Bytes read at a time when the size is unknown (a pipe) or the file grew since its fstat. */
+const MANIFEST_READ_CHUNK = 64 * 1024;
+
+/**
+ * How much the next read of a manifest asks for, `total` bytes in. First one byte more than
+ * fstat's `size`, so that a file that has not grown ends in this read (a buffer sized to the file:
+ * allocating 64 KiB costs more than reading a small file); then chunks; never beyond the limit + 1.
+ */
+function nextReadSize(size: number, total: number): number {
+  const want = total === 0 && size > 0 ? size + 1 : Math.max(size + 1 - total, MANIFEST_READ_CHUNK);
+  return Math.min(want, MAX_MANIFEST_BYTES + 1 - total);
+}
+
 /**
  * The whole text of a regular file open as `fd`, refused beyond MAX_MANIFEST_BYTES. `size` is
  * fstat's; reads go on until the end, so a file that grew after the fstat is read whole (or
@@ -243,8 +256,7 @@ function readManifestSync(fd: number, size: number, file: string): string {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    // One byte more than fstat says, so that a file that has not grown ends in this read.
-    const want = Math.min(Math.max(size + 1 - total, 64 * 1024), MAX_MANIFEST_BYTES + 1 - total);
+    const want = nextReadSize(size, total);
     const buffer = Buffer.allocUnsafe(want);
     const bytesRead = readSync(fd, buffer, 0, want, null);
     if (bytesRead === 0) break;
@@ -266,8 +278,7 @@ async function readManifest(handle: FileHandle, size: number, file: string): Pro
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    // One byte more than fstat says, so that a file that has not grown ends in this read.
-    const want = Math.min(Math.max(size + 1 - total, 64 * 1024), MAX_MANIFEST_BYTES + 1 - total);
+    const want = nextReadSize(size, total);
     const buffer = Buffer.allocUnsafe(want);
     const { bytesRead } = await handle.read(buffer, 0, want, null);
     if (bytesRead === 0) break;

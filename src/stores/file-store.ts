@@ -86,9 +86,16 @@ export class FileSignatureStore implements SignatureStore {
           `${location} is ${info.size} bytes, more than the limit of ${this.maxSignatureBytes}`,
         );
       }
-      // Read one byte past the limit so a file that grew after fstat() is still caught.
-      const buffer = Buffer.allocUnsafe(this.maxSignatureBytes + 1);
-      const bytesRead = await readFile(fd, buffer);
+      // One byte more than fstat's size: a buffer sized to the file (allocating the whole 64 KiB
+      // limit costs more than reading a signature). Only a file that holds more than its size
+      // says (it grew, or /proc reports 0) is read again, one byte past the limit, so that it is
+      // refused, never truncated.
+      let buffer = Buffer.allocUnsafe(info.size + 1);
+      let bytesRead = await readFile(fd, buffer);
+      if (bytesRead > info.size && buffer.length <= this.maxSignatureBytes) {
+        buffer = Buffer.allocUnsafe(this.maxSignatureBytes + 1);
+        bytesRead = await readFile(fd, buffer);
+      }
       if (bytesRead > this.maxSignatureBytes) {
         throw new VerifyError(
           'STORE_OVERSIZE',
