@@ -1,11 +1,12 @@
 import type { ClusterVerification } from '../controller/verification-port.js';
-import { payloadVersionMismatchMessage } from '../controller/reconcile.js';
 import {
-  NOTHING_COVERED_REASON,
-  PAYLOAD_FAILED_REASON,
-  toConditionReason,
-} from '../controller/reasons.js';
-import type { VerifyErrorCode } from '../errors.js';
+  parsePublishedUpdates,
+  toUpdateVerdict,
+  UPDATES_CONFIGMAP_NAME,
+  withoutRequest,
+} from '../controller/update-preverifier.js';
+import type { PublishedUpdates, UpdateVerdict } from '../controller/update-preverifier.js';
+import { KubeApiError } from '../kube/client.js';
 import type { KubePort } from '../kube/client.js';
 import type { ClusterVersion, Condition, Release } from '../kube/types.js';
 import {
@@ -19,6 +20,7 @@ import {
   readClusterVersion,
   runClusterCommand,
 } from './history.js';
+import { formatRelative } from './status.js';
 import { compareVersions, semverError } from './upgrade.js';
 import type { UpgradeConnect } from './upgrade.js';
 import { ExitCode, UsageError } from './usage-error.js';
@@ -33,14 +35,18 @@ channel, and the available and conditional updates grouped by minor version, new
 with their risks. By default only recent targets are shown (two per minor version); use
 '--version VERSION' for one target release, '--show-outdated-releases' for all of them.
 
-Beyond oc, every update shown says whether the cluster would accept it right now: it is
-verified here with the cluster's own trust, as the verifier service would verify it when
-requested (the root-of-trust ConfigMap, signature ConfigMaps, spec.signatureStores, the cluster
-CA bundle, pull secret, Proxy, mirrors and ClusterImagePolicies; GPG, Sigstore and, when
-ClusterImagePolicies exist, the whole payload; a version that contradicts the release's own
-release-metadata is refused). The VERIFY column says 'verified', 'refused (Reason)' with the
-message below the row, or 'unknown' when the check could not be made (the trust could not be
-read, or the check did not finish in time). Nothing the command line says is trusted.
+Beyond oc, every update shown says whether the cluster would accept it right now, with the
+cluster's own trust, as the verifier service would verify it when requested unforced (the
+root-of-trust ConfigMap, signature ConfigMaps, spec.signatureStores, the cluster CA bundle, pull
+secret, Proxy, mirrors and ClusterImagePolicies; GPG, Sigstore and, when ClusterImagePolicies
+exist, the whole payload; a version that contradicts the release's own release-metadata is
+refused). The verdict is the one the running service published (its leader verifies the offered
+updates in the background and refreshes them every 10 minutes, in ConfigMap
+cvo-update-verifier/cvo-update-verifier-updates), marked '(service, 3m ago)', when it is younger
+than three refresh intervals; otherwise, or with --check, the update is verified here. The
+VERIFY column says 'verified', 'refused (Reason)' with the message below the row, or 'unknown'
+when the check could not be made (the trust could not be read, or the check did not finish in
+time). Nothing the command line says is trusted.
 
 Options:
   --version VERSION          display one target release by version; with --accept, exit 1
@@ -50,8 +56,13 @@ Options:
                              CannotRetrieveUpdates, ConditionalUpdateRisk, and beyond oc
                              ReleaseNotVerified: the target is not verified); repeatable
   --quiet                    with --version, print only the unaccepted issue names
-  --timeout DURATION         budget for checking one update (default 2m)
-  --concurrency N            updates checked at once (default 2, 1-8)
+  --check                    verify every update shown here, even when the service published
+                             a recent verdict
+  --updates-configmap NS/NAME
+                             where the service publishes its verdicts
+                             (default cvo-update-verifier/cvo-update-verifier-updates)
+  --timeout DURATION         budget for checking one update here (default 2m)
+  --concurrency N            updates checked here at once (default 2, 1-8)
   --root-of-trust-configmap NS/NAME
                              the root-of-trust ConfigMap, as serve's flag
                              (default openshift-config-managed/release-verification)
@@ -137,67 +148,6 @@ const MAX_CONCURRENCY = 8;
 /** Budget for checking one update: signatures, the whole payload, release-metadata. */
 const DEFAULT_UPDATE_BUDGET_MS = 120_000;
 
-/** What this command says about one update: would the cluster accept it now, and why not. */
-export type UpdateVerdict =
-  | { readonly result: 'verified'; readonly summary: string; readonly checkedAt: string }
-  | {
-      readonly result: 'refused';
-      readonly code?: VerifyErrorCode;
-      /** The condition reason the service would write (ReleaseVerified, or the payload's). */
-      readonly reason: string;
-      readonly message: string;
-      readonly checkedAt: string;
-    }
-  | { readonly result: 'unknown'; readonly message: string; readonly checkedAt?: string };
-
-/** Codes that say the check could not be made, not that the release fails it. */
-const UNKNOWN_CODES: ReadonlySet<VerifyErrorCode> = new Set([
-  'CLUSTER_CONFIG_UNREADABLE',
-  'ABORTED',
-]);
-
-/**
- * The verdict on one update from the service's verification of it (signatures, the whole
- * payload when checked, the release's metadata), as the service would decide when the update is
- * requested unforced.
- */
-export function toUpdateVerdict(
-  release: Release,
-  verification: ClusterVerification,
-  checkedAt: string,
-): UpdateVerdict {
-  const { outcome, payload, release: loaded } = verification;
-  if (!outcome.verified) {
-    if (outcome.code !== undefined && UNKNOWN_CODES.has(outcome.code))
-      return { result: 'unknown', message: outcome.message, checkedAt };
-    return {
-      result: 'refused',
-      ...(outcome.code !== undefined ? { code: outcome.code } : {}),
-      reason: toConditionReason(outcome.code),
-      message: outcome.message,
-      checkedAt,
-    };
-  }
-  if (payload !== undefined && !payload.verified) {
-    return {
-      result: 'refused',
-      reason: payload.nothingCovered === true ? NOTHING_COVERED_REASON : PAYLOAD_FAILED_REASON,
-      message: payload.message,
-      checkedAt,
-    };
-  }
-  const version = release.version ?? '';
-  if (loaded?.kind === 'loaded' && version !== '' && loaded.version !== version) {
-    return {
-      result: 'refused',
-      reason: 'VerifyPayloadVersion',
-      message: payloadVersionMismatchMessage(version, release.image ?? '', loaded.version),
-      checkedAt,
-    };
-  }
-  return { result: 'verified', summary: outcome.summary, checkedAt };
-}
-
 /** One listed update, as oc buckets it (a conditional update, or an available one wrapped). */
 export interface ListedUpdate {
   readonly release: Release;
@@ -250,6 +200,8 @@ export async function runRecommend(
     concurrency: { type: 'string' },
     'root-of-trust-configmap': { type: 'string' },
     'root-of-trust-from-payload': { type: 'boolean' },
+    check: { type: 'boolean' },
+    'updates-configmap': { type: 'string' },
     output: { type: 'string', short: 'o' },
   });
   if (values.help === true) {
@@ -280,9 +232,20 @@ export async function runRecommend(
     1,
     MAX_CONCURRENCY,
   );
+  const published =
+    values.check === true
+      ? undefined
+      : values['updates-configmap'] !== undefined
+        ? parseConfigMapRef('--updates-configmap', values['updates-configmap'])
+        : DEFAULT_UPDATES_CONFIGMAP;
   const trustFlags: TrustFlags = {
     ...(values['root-of-trust-configmap'] !== undefined
-      ? { rootOfTrust: parseConfigMapRef(values['root-of-trust-configmap']) }
+      ? {
+          rootOfTrust: parseConfigMapRef(
+            '--root-of-trust-configmap',
+            values['root-of-trust-configmap'],
+          ),
+        }
       : {}),
     rootOfTrustFromPayload: values['root-of-trust-from-payload'] === true,
   };
@@ -299,21 +262,38 @@ export async function runRecommend(
       shown.set(release.image ?? '', release);
       return undefined;
     });
-    const verdicts = new Map<string, UpdateVerdict>();
-    if (shown.size > 0) {
+    const verdicts = new Map<string, ShownVerdict>();
+    // The service's verdicts where it published a recent one; the others are checked here.
+    const fromService =
+      published !== undefined && shown.size > 0
+        ? await readPublishedUpdates(kube, published)
+        : undefined;
+    const toCheck: Release[] = [];
+    for (const [image, release] of shown) {
+      const p = fromService?.verdicts.find((v) => v.image === image);
+      if (p !== undefined && fromService !== undefined && isFresh(p.verdict, fromService, now()))
+        verdicts.set(image, { ...p.verdict, source: 'service' });
+      else toCheck.push(release);
+    }
+    if (toCheck.length > 0) {
       const checker = (deps.checker ?? createClusterChecker)(kube, trustFlags, io);
       try {
-        await checkUpdates([...shown.values()], cv, checker.check, {
+        await checkUpdates(toCheck, cv, checker.check, {
           budgetMs,
           concurrency,
           now,
-          onVerdict: (image, verdict) => verdicts.set(image, verdict),
+          onVerdict: (image, verdict) => verdicts.set(image, { ...verdict, source: 'check' }),
         });
       } finally {
         await checker.close();
       }
     }
-    const rendered = renderRecommend(plan, options, (release) => verdicts.get(release.image ?? ''));
+    const rendered = renderRecommend(
+      plan,
+      options,
+      (release) => verdicts.get(release.image ?? ''),
+      now(),
+    );
     if (output !== 'text') {
       io.stderr(rendered.stderr);
       io.stdout(formatData(output, toReport(plan, rendered, verdicts)));
@@ -326,11 +306,47 @@ export async function runRecommend(
   });
 }
 
-function parseConfigMapRef(value: string): { namespace: string; name: string } {
+function parseConfigMapRef(flag: string, value: string): { namespace: string; name: string } {
   const [namespace = '', name = '', extra] = value.split('/');
   if (namespace === '' || name === '' || extra !== undefined)
-    throw new UsageError('--root-of-trust-configmap must be NAMESPACE/NAME');
+    throw new UsageError(`${flag} must be NAMESPACE/NAME`);
   return { namespace, name };
+}
+
+/** Where `serve` publishes its verdicts on the offered updates (its namespace's default). */
+const DEFAULT_UPDATES_CONFIGMAP = {
+  namespace: 'cvo-update-verifier',
+  name: UPDATES_CONFIGMAP_NAME,
+} as const;
+
+/**
+ * A published verdict is used while it is younger than this many of the service's refresh
+ * intervals: a leader that stopped refreshing is not believed for long.
+ */
+const FRESH_INTERVALS = 3;
+
+/** An update's verdict as shown: made by the service in the background, or checked here now. */
+export type ShownVerdict = UpdateVerdict & { readonly source: 'service' | 'check' };
+
+function isFresh(verdict: UpdateVerdict, published: PublishedUpdates, now: Date): boolean {
+  // An unknown verdict says nothing: checked here instead.
+  if (verdict.result === 'unknown') return false;
+  const age = now.getTime() - Date.parse(verdict.checkedAt);
+  return age >= 0 && age <= FRESH_INTERVALS * published.intervalMs;
+}
+
+/** The service's published verdicts; undefined when there are none or they cannot be read. */
+async function readPublishedUpdates(
+  kube: KubePort,
+  ref: { namespace: string; name: string },
+): Promise<PublishedUpdates | undefined> {
+  try {
+    return parsePublishedUpdates(await kube.getConfigMap(ref.namespace, ref.name));
+  } catch (err) {
+    // Not readable with these credentials (403): every update is checked here instead.
+    if (err instanceof KubeApiError) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -350,9 +366,7 @@ export async function checkUpdates(
 ): Promise<void> {
   // Judged as an unforced request: the force flag of whatever is requested now must not let a
   // payload be checked for a release whose signatures failed.
-  const spec = { ...cv.spec };
-  delete spec.desiredUpdate;
-  const unrequested: ClusterVersion = { ...cv, spec };
+  const unrequested = withoutRequest(cv);
   const queue = [...releases];
   const worker = async (): Promise<void> => {
     for (let release = queue.shift(); release !== undefined; release = queue.shift()) {
@@ -674,16 +688,22 @@ export interface Rendered {
   readonly issues: readonly string[];
 }
 
-type VerdictLookup = (release: Release) => UpdateVerdict | undefined;
+type VerdictLookup = (release: Release) => ShownVerdict | undefined;
+
+/** `(service, 3m ago)` after a verdict the service published; nothing after one made now. */
+function publishedAge(verdict: ShownVerdict | undefined, now: Date): string {
+  if (verdict?.source !== 'service' || verdict.checkedAt === undefined) return '';
+  return ` (service, ${formatRelative(new Date(verdict.checkedAt), now)})`;
+}
 
 /** The VERIFY column's cell. */
-function verifyCell(verdict: UpdateVerdict | undefined): string {
+function verifyCell(verdict: ShownVerdict | undefined, now: Date): string {
   if (verdict === undefined) return 'unknown';
   switch (verdict.result) {
     case 'verified':
-      return 'verified';
+      return `verified${publishedAge(verdict, now)}`;
     case 'refused':
-      return `refused (${verdict.reason})`;
+      return `refused (${verdict.reason})${publishedAge(verdict, now)}`;
     case 'unknown':
       return 'unknown';
     default: {
@@ -694,13 +714,13 @@ function verifyCell(verdict: UpdateVerdict | undefined): string {
 }
 
 /** One line: `verified`, `refused (Reason): message`, `unknown: why`. */
-export function describeVerdict(verdict: UpdateVerdict | undefined): string {
+export function describeVerdict(verdict: ShownVerdict | undefined, now: Date): string {
   if (verdict === undefined) return 'unknown: not checked';
   switch (verdict.result) {
     case 'verified':
-      return 'verified';
+      return `verified${publishedAge(verdict, now)}`;
     case 'refused':
-      return `refused (${verdict.reason}): ${verdict.message}`;
+      return `refused (${verdict.reason})${publishedAge(verdict, now)}: ${verdict.message}`;
     case 'unknown':
       return `unknown: ${verdict.message}`;
     default: {
@@ -766,6 +786,7 @@ export function renderRecommend(
   plan: RecommendPlan,
   options: RecommendOptions,
   verdictFor: VerdictLookup,
+  now: Date = new Date(),
 ): Rendered {
   const issues = new Set(plan.issues);
   const accept = new Set(options.accept);
@@ -822,7 +843,7 @@ export function renderRecommend(
       }
       issues.add('ConditionalUpdateRisk');
     }
-    if (!options.quiet) out(`Verify: ${describeVerdict(verdict)}\n`);
+    if (!options.quiet) out(`Verify: ${describeVerdict(verdict, now)}\n`);
     if (verdict?.result !== 'verified') issues.add(NOT_VERIFIED_ISSUE);
     const unaccepted = [...issues].filter((i) => !accept.has(i)).sort();
     if (unaccepted.length > 0) return done(ocText('notAccepted', unaccepted.join(',')));
@@ -865,7 +886,7 @@ export function renderRecommend(
         w.row([
           `  ${release.version ?? ''}`,
           OC_RECOMMEND_TEXTS.noKnownIssues,
-          verifyCell(verdict),
+          verifyCell(verdict, now),
         ]);
         w.text(verdictDetail(verdict));
         if (!outdated) {
@@ -873,12 +894,12 @@ export function renderRecommend(
           w.flush();
         }
       } else if (outdated) {
-        w.row([`  ${release.version ?? ''}`, c.reason ?? '', verifyCell(verdict)]);
+        w.row([`  ${release.version ?? ''}`, c.reason ?? '', verifyCell(verdict, now)]);
         w.text(verdictDetail(verdict));
       } else {
         out(`  Version: ${release.version ?? ''}\n  Image: ${release.image ?? ''}\n`);
         out(`  Reason: ${c.reason ?? ''}\n  Message: ${indent((c.message ?? '').trim())}\n`);
-        out(`  Verify: ${describeVerdict(verdict)}\n`);
+        out(`  Verify: ${describeVerdict(verdict, now)}\n`);
         lastWasLong = true;
       }
     }
@@ -891,7 +912,7 @@ export function renderRecommend(
 function toReport(
   plan: RecommendPlan,
   rendered: Rendered,
-  verdicts: ReadonlyMap<string, UpdateVerdict>,
+  verdicts: ReadonlyMap<string, ShownVerdict>,
 ): unknown {
   return {
     issues: rendered.issues,

@@ -7,9 +7,10 @@ import {
   planRecommend,
   renderRecommend,
   runRecommend,
-  toUpdateVerdict,
 } from '../../src/cli/recommend.js';
-import type { RecommendDeps, UpdateChecker, UpdateVerdict } from '../../src/cli/recommend.js';
+import type { RecommendDeps, UpdateChecker } from '../../src/cli/recommend.js';
+import { toUpdateVerdict } from '../../src/controller/update-preverifier.js';
+import type { PublishedUpdates, UpdateVerdict } from '../../src/controller/update-preverifier.js';
 import { UsageError, usageErrorText } from '../../src/cli/usage-error.js';
 import type { ClusterVerification } from '../../src/controller/verification-port.js';
 import type { ClusterVersion, Condition } from '../../src/kube/types.js';
@@ -111,9 +112,18 @@ async function recommend(
   args: readonly string[],
   cv: ClusterVersion = clusterVersion(),
   script: Readonly<Record<string, ClusterVerification>> = SCRIPT,
+  publishedUpdates?: PublishedUpdates,
 ): Promise<Run> {
   const kube = new MemoryKube();
   await kube.createClusterVersion(cv);
+  if (publishedUpdates !== undefined) {
+    await kube.createConfigMap('cvo-update-verifier', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cvo-update-verifier-updates', namespace: 'cvo-update-verifier' },
+      data: { 'updates.json': JSON.stringify(publishedUpdates) },
+    });
+  }
   let stdout = '';
   let stderr = '';
   const checked: Run['checked'] = [];
@@ -416,7 +426,85 @@ describe('cvo-verifier recommend', () => {
       reason: 'NotSigned',
       message: `unable to verify sha256:${'3'.repeat(64)} against keyrings: e2e`,
       checkedAt: NOW.toISOString(),
+      source: 'check',
     });
+  });
+});
+
+describe('recommend with the verdicts the service published', () => {
+  const ago = (ms: number): string => new Date(NOW.getTime() - ms).toISOString();
+  const state: PublishedUpdates = {
+    updatedAt: ago(60_000),
+    identity: 'leader-1',
+    intervalMs: 600_000,
+    verdicts: [
+      // Fresh: used as published (even against what a check now would say).
+      {
+        image: IMG(5),
+        version: '4.18.0',
+        verdict: {
+          result: 'refused',
+          reason: 'KeyRevoked',
+          message: 'the key is revoked',
+          checkedAt: ago(120_000),
+        },
+      },
+      {
+        image: IMG(4),
+        version: '4.17.3',
+        verdict: { result: 'verified', summary: 's', checkedAt: ago(60_000) },
+      },
+      // Older than three refresh intervals: checked here.
+      {
+        image: IMG(3),
+        version: '4.17.2',
+        verdict: { result: 'verified', summary: 's', checkedAt: ago(1_800_001) },
+      },
+    ],
+  };
+
+  it('uses a recent published verdict, saying so and when; checks the rest here', async () => {
+    const r = await recommend([], clusterVersion(), SCRIPT, state);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.checked.map((c) => c.image),
+      [IMG(3)],
+    );
+    assert.match(
+      r.stdout,
+      /\n {2}Verify: refused \(KeyRevoked\) \(service, 2m ago\): the key is revoked\n/,
+    );
+    assert.match(r.stdout, /\n {2}4\.17\.3 .* verified \(service, 1m ago\)\n/);
+    assert.match(r.stdout, /\n {2}4\.17\.2 .* refused \(NotSigned\)\n/);
+  });
+
+  it('an unknown published verdict is checked again here', async () => {
+    const r = await recommend(['--version', '4.17.3'], clusterVersion(), SCRIPT, {
+      ...state,
+      verdicts: [
+        {
+          image: IMG(4),
+          version: '4.17.3',
+          verdict: { result: 'unknown', message: 'timeout', checkedAt: ago(1000) },
+        },
+      ],
+    });
+    assert.deepEqual(
+      r.checked.map((c) => c.image),
+      [IMG(4)],
+    );
+    assert.match(r.stdout, /\nVerify: verified\n/);
+  });
+
+  it('--check checks every update here', async () => {
+    const r = await recommend(['--check', '-o', 'json'], clusterVersion(), SCRIPT, state);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.checked.length, 3);
+    const report = JSON.parse(r.stdout) as { updates: { verify: { source: string } }[] };
+    assert.deepEqual(
+      report.updates.map((u) => u.verify.source),
+      ['check', 'check', 'check'],
+    );
   });
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { runCli } from '../../src/cli/main.js';
-import type { UpdateVerdict } from '../../src/cli/recommend.js';
+import type { UpdateVerdict } from '../../src/controller/update-preverifier.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
