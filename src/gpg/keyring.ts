@@ -331,6 +331,13 @@ export function rsaModulusBytes(key: KeyObject): number {
   return size;
 }
 
+/** The length of a big-endian unsigned integer without its leading zero bytes (0 for zero). */
+function significantBytes(value: Uint8Array): number {
+  let start = 0;
+  while (start < value.length && value[start] === 0) start++;
+  return value.length - start;
+}
+
 /**
  * An RSASSA-PKCS1-v1_5 verification. A key of type `rsa` (every RSA key toNodeKey makes) is
  * passed bare: PKCS#1 v1.5 is node:crypto's padding for it, and a bare KeyObject skips the two
@@ -458,9 +465,13 @@ function toNodeKey(signer: Key | Subkey): KeyObject {
       // options object, and PEM parsing is cheaper than JWK import: ~14 µs instead of ~37.
       const { n, e } = params as RsaParams;
       const body = der(0x30, derInteger(n), derInteger(e)).toString('base64');
-      return createPublicKey(
+      const key = createPublicKey(
         `-----BEGIN RSA PUBLIC KEY-----\n${body}\n-----END RSA PUBLIC KEY-----\n`,
       );
+      // What rsaModulusBytes would get from OpenSSL's bit count (asymmetricKeyDetails asks
+      // OpenSSL anew on every call): n's bytes without leading zeros.
+      modulusSizes.set(key, significantBytes(n));
+      return key;
     }
     case 'ecdsa': {
       const curve = CURVES[info.curve ?? ''];
