@@ -67,6 +67,20 @@ const REPAIR_MAX_MS = 30_000;
 const REPAIR_QUIET_MS = 60_000;
 const MAX_EVENT_MESSAGE = 16 * 1024;
 
+/** Whether `cv`'s companion conditions are other than `wanted` (type, status, reason, message). */
+function differs(
+  cv: ClusterVersion,
+  wanted: readonly Omit<Condition, 'lastTransitionTime'>[],
+): boolean {
+  if (cv.status === undefined) return false;
+  const current = (cv.status.conditions ?? []).filter((c) => isCompanionCondition(c.type));
+  if (current.length !== wanted.length) return true;
+  return wanted.some((w) => {
+    const c = findCondition(current, w.type);
+    return c?.status !== w.status || c.reason !== w.reason || c.message !== w.message;
+  });
+}
+
 /** Write statistics, for tests and logs: our 409s, and how often the CVO dropped our conditions. */
 export interface CompanionWriteStats {
   writes: number;
@@ -115,8 +129,16 @@ export class CompanionController {
   private resync: ReturnType<Clock['setTimeout']> | undefined;
   private repairTimer: ReturnType<Clock['setTimeout']> | undefined;
   private repairAttempts = 0;
+  /** A drop was seen and its repair has not been written yet. */
+  private repairing = false;
   private lastRepairAt = 0;
   private statePublishing: Promise<void> = Promise.resolve();
+  /**
+   * Our conditions as last written (or found in place): when an object arrives without them,
+   * another writer dropped them (the CVO's conflict retry) and they are repaired.
+   */
+  private lastWritten: Omit<Condition, 'lastTransitionTime'>[] | undefined;
+  private lastWrittenVersion = 0;
   readonly stats: CompanionWriteStats = { writes: 0, conflicts: 0, repairs: 0 };
 
   constructor(options: CompanionOptions) {
@@ -183,6 +205,8 @@ export class CompanionController {
     this.queue = this.createQueue();
     this.rechecks = this.createRechecks();
     this.lastSpec = undefined;
+    this.lastWritten = undefined;
+    this.repairing = false;
     this.repairAttempts = 0;
     this.verdicts = await this.options.record.read();
     this.watcher = this.options.kube.watchClusterVersions({
@@ -203,7 +227,27 @@ export class CompanionController {
           this.queue.add(this.name);
           return;
         }
-        if (this.conditionsDiffer(cv)) this.scheduleRepair();
+        // An event older than our last write (it was on its way) says nothing about a drop; the
+        // resourceVersion compared as a number, as the CVO compares it (pkg/cvo/cvo.go:906-916).
+        const newer = Number(cv.metadata.resourceVersion) > this.lastWrittenVersion;
+        // Our own write's event may come before its response: an object that shows what the
+        // record wants is no drop.
+        const dropped =
+          newer &&
+          this.lastWritten !== undefined &&
+          differs(cv, this.lastWritten) &&
+          this.conditionsDiffer(cv);
+        if (dropped) {
+          if (!this.repairing)
+            this.options.logger.info(
+              'our conditions were dropped by another writer; writing them again',
+              {
+                resourceVersion: cv.metadata.resourceVersion,
+                after: this.lastWrittenVersion,
+              },
+            );
+          this.scheduleRepair();
+        }
       },
       onDelete: (cv) => {
         if (cv.metadata.name === this.name) this.observed = undefined;
@@ -254,7 +298,9 @@ export class CompanionController {
    * must not be answered with a write storm).
    */
   private scheduleRepair(): void {
-    if (this.repairTimer !== undefined || this.lifetime.signal.aborted) return;
+    // One repair per drop: events that show the same drop while it is being repaired add none.
+    if (this.repairing || this.lifetime.signal.aborted) return;
+    this.repairing = true;
     const now = this.clock.now();
     if (now - this.lastRepairAt > REPAIR_QUIET_MS) this.repairAttempts = 0;
     const base = this.options.repairBaseMs ?? 500;
@@ -307,14 +353,7 @@ export class CompanionController {
   }
 
   private conditionsDiffer(cv: ClusterVersion): boolean {
-    if (cv.status === undefined) return false;
-    const wanted = this.wantedConditions(cv);
-    const current = (cv.status.conditions ?? []).filter((c) => isCompanionCondition(c.type));
-    if (current.length !== wanted.length) return true;
-    return wanted.some((w) => {
-      const c = findCondition(current, w.type);
-      return c?.status !== w.status || c.reason !== w.reason || c.message !== w.message;
-    });
+    return differs(cv, this.wantedConditions(cv));
   }
 
   private async reconcile(): Promise<void> {
@@ -435,7 +474,11 @@ export class CompanionController {
       if (this.lifetime.signal.aborted) return;
       // The CVO creates status; a companion never writes one the CVO has not.
       if (cv.status === undefined) return;
-      if (!this.conditionsDiffer(cv)) return;
+      if (!this.conditionsDiffer(cv)) {
+        this.lastWritten = this.wantedConditions(cv);
+        this.repairing = false;
+        return;
+      }
       const now = toApiTime(this.now());
       let conditions = (cv.status.conditions ?? []).filter(
         (c) =>
@@ -452,6 +495,9 @@ export class CompanionController {
           status: { ...cv.status, conditions },
         });
         this.observed = written;
+        this.lastWritten = this.wantedConditions(written);
+        this.lastWrittenVersion = Number(written.metadata.resourceVersion);
+        this.repairing = false;
         return;
       } catch (err) {
         if (!(err instanceof KubeApiError && err.status === 409 && attempt < retries)) throw err;
