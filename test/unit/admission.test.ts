@@ -50,6 +50,113 @@ const enforce = (verified: boolean, delayMs = 0): AdmissionOptions => ({
   },
 });
 
+/** Companion mode: the webhook is the gate, with a payload verdict beside the signature's. */
+const companion = (
+  verified: boolean,
+  payload?: { mode: 'warn' | 'enforce'; verified: boolean },
+  delayMs = 0,
+): AdmissionOptions => ({
+  mode: 'enforce',
+  budgetMs: 100,
+  companion: true,
+  verify: async () => {
+    await new Promise((r) => setTimeout(r, delayMs));
+    return {
+      verified,
+      message: 'unable to verify sha256:… against keyrings: k',
+      ...(payload !== undefined
+        ? { payload: { ...payload, message: '1 of 40 component images … etcd (unsigned)' } }
+        : {}),
+    };
+  },
+});
+
+describe('reviewClusterVersion in companion mode', () => {
+  const cases: [string, AdmissionReview, AdmissionOptions, boolean, string, RegExp?][] = [
+    [
+      'payload failing (enforce), unforced',
+      review(cv({ image: DIGEST })),
+      companion(true, { mode: 'enforce', verified: false }),
+      false,
+      'payload-unverified',
+      /^Payload verification failed version="" image=".*": 1 of 40 .*etcd \(unsigned\); set force to accept the risk$/,
+    ],
+    [
+      'payload failing (warn), unforced',
+      review(cv({ image: DIGEST })),
+      companion(true, { mode: 'warn', verified: false }),
+      true,
+      'payload-warn',
+    ],
+    [
+      'payload verified',
+      review(cv({ image: DIGEST })),
+      companion(true, { mode: 'enforce', verified: true }),
+      true,
+      'verified',
+    ],
+    ['unverified, unforced', review(cv({ image: DIGEST })), companion(false), false, 'unverified'],
+    [
+      'unverified, forced',
+      review(cv({ image: DIGEST, version: '4.17.0', force: true })),
+      companion(false),
+      true,
+      'forced',
+    ],
+    [
+      'verified, forced',
+      review(cv({ image: DIGEST, force: true })),
+      companion(true, { mode: 'enforce', verified: true }),
+      true,
+      'forced-verified',
+    ],
+    [
+      'forced, verification past the budget',
+      review(cv({ image: DIGEST, force: true })),
+      companion(false, undefined, 300),
+      true,
+      'forced-unchecked',
+    ],
+  ];
+  for (const [name, input, options, allowed, reason, message] of cases) {
+    it(`${allowed ? 'allows' : 'denies'}: ${name}`, async () => {
+      const decision = await reviewClusterVersion(input, options);
+      assert.equal(decision.response.allowed, allowed);
+      assert.equal(decision.reason, reason);
+      if (message) assert.match(decision.response.status?.message ?? '', message);
+    });
+  }
+
+  it('warns a forced, unverifiable edit with the CVO’s accepted-risk words, the payload risk after', async () => {
+    const decision = await reviewClusterVersion(
+      review(cv({ image: DIGEST, version: '4.17.0', force: true })),
+      companion(false, { mode: 'enforce', verified: false }),
+    );
+    assert.deepEqual(decision.response.warnings, [
+      `Target release version="4.17.0" image="${DIGEST}" cannot be verified, but continuing anyway because the update was forced: unable to verify sha256:… against keyrings: k`,
+      `Payload verification failed for version="4.17.0" image="${DIGEST}", but continuing anyway because the update was forced: 1 of 40 component images … etcd (unsigned)`,
+    ]);
+  });
+
+  it('gate mode keeps its behaviour: a payload verdict is not judged and forced edits are not verified', async () => {
+    const gate = { ...companion(true, { mode: 'enforce', verified: false }), companion: false };
+    assert.equal(
+      (await reviewClusterVersion(review(cv({ image: DIGEST })), gate)).reason,
+      'verified',
+    );
+    let called = false;
+    const forced = await reviewClusterVersion(review(cv({ image: DIGEST, force: true })), {
+      ...gate,
+      verify: () => {
+        called = true;
+        return Promise.resolve({ verified: false, message: '' });
+      },
+    });
+    assert.equal(forced.reason, 'allowed');
+    assert.equal(called, false);
+  });
+});
+
 describe('reviewClusterVersion', () => {
   const cases: [string, AdmissionReview, AdmissionOptions, boolean, string, RegExp?][] = [
     [
