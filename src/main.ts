@@ -8,6 +8,8 @@ import { CompanionController } from './controller/companion.js';
 import { VerdictRecord } from './controller/verdict-record.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { SignatureCache } from './trust/signature-cache.js';
+import { WatchedSignatureConfigMaps } from './trust/signature-configmaps.js';
+import { SIGNATURE_CONFIGMAP_LABEL } from './stores/configmap-store.js';
 import { StatePublisher } from './controller/state-publisher.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClientPool } from './registry/client-pool.js';
@@ -62,8 +64,17 @@ export async function startService(
     insecureRegistries: config.insecureRegistries,
     maxConcurrentRequests: DEFAULT_COMPONENT_CONCURRENCY,
   });
+  // The signature ConfigMaps grow with every release whose signatures are cached: kept by a
+  // watch (started at the first verification) instead of listed whole for each one.
+  const signatureConfigMaps = new WatchedSignatureConfigMaps(
+    kube,
+    config.signatureNamespace,
+    SIGNATURE_CONFIGMAP_LABEL,
+    logger,
+  );
   const trust = new ClusterTrust({
     source: kube,
+    signatureConfigMaps: () => signatureConfigMaps.list(),
     logger,
     metrics,
     registry,
@@ -183,6 +194,7 @@ export async function startService(
       await transition;
       await controller.stop();
       await trust.close();
+      await signatureConfigMaps.stop();
       await registry.close();
       logger.info('stopped');
     },

@@ -48,6 +48,12 @@ export interface ConfigMapPort {
   /** undefined when there is no such ConfigMap (404 is not an error here). */
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   listConfigMaps(namespace: string, labelSelector?: string): Promise<ConfigMap[]>;
+  /** An informer over the ConfigMaps of `namespace` that match `labelSelector`. */
+  watchConfigMaps(
+    namespace: string,
+    labelSelector: string,
+    handlers: WatchHandlers<ConfigMap>,
+  ): Watcher;
   /** Fails with 409 when the name is taken. */
   createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap>;
   /** With a resourceVersion, a stale object fails with 409; a missing one with 404. */
@@ -384,6 +390,15 @@ export function createKubePort(config: KubeConfig, options: KubePortOptions = {}
       }
       return [...archs].sort();
     },
+    watchConfigMaps: (namespace, labelSelector, handlers) =>
+      createInformer<ConfigMap>({
+        transport,
+        path: corePath(namespace, 'configmaps'),
+        resource: `configmaps in ${namespace}`,
+        query: { labelSelector },
+        handlers,
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      }),
     listConfigMaps: async (namespace, labelSelector) =>
       (await listItems(
         `list configmaps in ${namespace}`,

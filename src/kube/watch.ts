@@ -58,6 +58,8 @@ export interface InformerOptions<T> {
   readonly path: string;
   /** The resource, for messages: `clusterversions`. */
   readonly resource: string;
+  /** Added to the list and the watch requests (a labelSelector). */
+  readonly query?: Readonly<Record<string, string>>;
   readonly handlers: WatchHandlers<T>;
   readonly now?: () => number;
   readonly maxListBytes?: number;
@@ -187,7 +189,12 @@ class Informer<T extends KubeObject> implements Watcher {
     let res;
     try {
       res = await this.options.transport.request(
-        { method: 'GET', path: this.options.path, signal },
+        {
+          method: 'GET',
+          path: this.options.path,
+          ...(this.options.query !== undefined ? { query: this.options.query } : {}),
+          signal,
+        },
         limit,
       );
     } catch (err) {
@@ -221,6 +228,7 @@ class Informer<T extends KubeObject> implements Watcher {
         method: 'GET',
         path: this.options.path,
         query: {
+          ...this.options.query,
           watch: 'true',
           allowWatchBookmarks: 'true',
           ...(this.resourceVersion !== '' ? { resourceVersion: this.resourceVersion } : {}),

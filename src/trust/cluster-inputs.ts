@@ -176,6 +176,8 @@ export interface PayloadInputs {
 
 export interface ClusterTrustReaderOptions extends TrustLocations {
   readonly source: TrustSource;
+  /** Reads the signature ConfigMaps; `source.listConfigMaps` without it. */
+  readonly signatureConfigMaps?: () => Promise<SignatureConfigMap[]>;
   /** Reads the running release's payload when the root of trust comes from it. */
   readonly registry?: RegistryClient;
   /** Take the GPG root of trust from the running release's payload (see ClusterTrust). */
@@ -254,8 +256,9 @@ export class ClusterTrustReader {
       rootOfTrust: trust,
       signatureStores,
       clusterCa,
-      listSignatureConfigMaps: () =>
-        source.listConfigMaps(signatureNamespace, SIGNATURE_CONFIGMAP_LABEL),
+      listSignatureConfigMaps:
+        this.options.signatureConfigMaps ??
+        (() => source.listConfigMaps(signatureNamespace, SIGNATURE_CONFIGMAP_LABEL)),
       signatureConfigMapsName: `signature ConfigMaps in ${signatureNamespace} labelled ${SIGNATURE_CONFIGMAP_LABEL}`,
     };
   }

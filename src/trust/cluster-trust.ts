@@ -30,6 +30,7 @@ import { pickSource } from '../payload/payload-verifier.js';
 import { releaseFacts } from '../payload/release-content.js';
 import type { ReleaseMetadata } from '../payload/release-content.js';
 import { readReleaseMetadata } from '../payload/release-image.js';
+import type { SignatureConfigMap } from '../stores/configmap-store.js';
 import type { HttpClientOptions } from '../stores/http-store.js';
 import type { GpgResult } from '../verify/gpg-verifier.js';
 import { verifyRelease } from '../verify/release-verifier.js';
@@ -44,6 +45,11 @@ export type PayloadMode = 'warn' | 'enforce';
 
 export interface ClusterTrustOptions extends TrustLocations {
   readonly source: TrustSource;
+  /**
+   * Reads the signature ConfigMaps (the service passes a WatchedSignatureConfigMaps' copy);
+   * `source.listConfigMaps` for each verification without it.
+   */
+  readonly signatureConfigMaps?: () => Promise<SignatureConfigMap[]>;
   /** Where problems that do not fail a verification are reported. */
   readonly logger?: Logger;
   readonly http: Omit<HttpClientOptions, 'extraCa'>;
@@ -113,6 +119,9 @@ export class ClusterTrust implements ReleaseVerifierPort {
       signatureNamespace: options.signatureNamespace,
       caNamespace: options.caNamespace,
       trustedCaBundle: options.trustedCaBundle,
+      ...(options.signatureConfigMaps !== undefined
+        ? { signatureConfigMaps: options.signatureConfigMaps }
+        : {}),
       // A pool's client is passed per verification (gpgInputs), with its access and mirrors.
       ...(options.registry instanceof RegistryClient ? { registry: options.registry } : {}),
       ...(options.rootOfTrustFromPayload !== undefined

@@ -5,7 +5,12 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 import { isResourceNotServed, KubeApiError } from '../../src/kube/client.js';
 import type { KubePort } from '../../src/kube/client.js';
-import type { ClusterVersion, ClusterVersionStatus, KubeEvent } from '../../src/kube/types.js';
+import type {
+  ClusterVersion,
+  ClusterVersionStatus,
+  ConfigMap,
+  KubeEvent,
+} from '../../src/kube/types.js';
 import { kubeApiError } from './memory-kube.js';
 import type { ApiStatus } from './memory-kube.js';
 
@@ -226,6 +231,49 @@ export function kubePortContract(subject: () => KubePortSubject | { readonly ski
   );
 
   contract(
+    'watches the ConfigMaps a label selects: the initial list, changes, and one relabelled out as deleted',
+    async ({ kube, namespace }) => {
+      const label = unique();
+      const selector = `contract-watch=${label}`;
+      const first = `contract-${unique()}`;
+      const later = `contract-${unique()}`;
+      const unlabelled = `contract-${unique()}`;
+      await kube.createConfigMap(namespace, {
+        metadata: { name: first, labels: { 'contract-watch': label } },
+        binaryData: { a: 'AA==' },
+      });
+      const seen = new Map<string, ConfigMap>();
+      const deleted: string[] = [];
+      let connected = 0;
+      const watcher = kube.watchConfigMaps(namespace, selector, {
+        onChange: (cm) => seen.set(cm.metadata.name ?? '', cm),
+        onDelete: (cm) => deleted.push(cm.metadata.name ?? ''),
+        onConnect: () => connected++,
+      });
+      try {
+        await watcher.start();
+        await until(() => connected > 0, 'the watch connected');
+        assert.deepEqual([...seen.keys()], [first], 'the initial list');
+        await kube.createConfigMap(namespace, { metadata: { name: unlabelled }, data: {} });
+        const created = await kube.createConfigMap(namespace, {
+          metadata: { name: later, labels: { 'contract-watch': label } },
+          binaryData: { b: 'AQ==' },
+        });
+        await until(() => seen.has(later), 'the new ConfigMap arrived');
+        assert.deepEqual(seen.get(later)?.binaryData, { b: 'AQ==' });
+        await kube.replaceConfigMap(namespace, {
+          ...created,
+          metadata: { ...created.metadata, labels: { other: 'x' } },
+        });
+        await until(() => deleted.includes(later), 'the relabelled ConfigMap was deleted');
+        assert.equal(seen.has(unlabelled), false, 'an unselected ConfigMap is never reported');
+      } finally {
+        await watcher.stop();
+      }
+    },
+  );
+
+  contract(
     'serves Leases with the same conflict rules and MicroTime round trips',
     async ({ kube, namespace }) => {
       const name = `contract-${unique()}`;
@@ -426,4 +474,13 @@ export function optionalApiContract(
       assert.deepEqual(last, []);
     },
   );
+}
+
+/** Waits (up to 10 s, polling) until `done()`; fails naming `what`. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await sleep(10);
+  }
 }

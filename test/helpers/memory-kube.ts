@@ -161,6 +161,13 @@ export class MemoryKube implements KubePort {
   private readonly recordedEvents: KubeEvent[] = [];
   private revision = 1000;
   private readonly watchers = new Set<WatchHandlers<ClusterVersion>>();
+  /** ConfigMap informers: their namespace and selector, and the names they have reported. */
+  private readonly configMapWatchers = new Set<{
+    readonly namespace: string;
+    readonly matches: (labels: Readonly<Record<string, string>>) => boolean;
+    readonly handlers: WatchHandlers<ConfigMap>;
+    readonly seen: Set<string>;
+  }>();
   private reactors: {
     verb: MemoryVerb;
     resource: MemoryResource;
@@ -385,6 +392,38 @@ export class MemoryKube implements KubePort {
       .map((object) => structuredClone(object) as unknown as ConfigMap);
   }
 
+  watchConfigMaps(
+    namespace: string,
+    labelSelector: string,
+    handlers: WatchHandlers<ConfigMap>,
+  ): Watcher {
+    const watcher = {
+      namespace,
+      matches: parseLabelSelector(labelSelector),
+      handlers,
+      seen: new Set<string>(),
+    };
+    return {
+      start: async () => {
+        await this.act({ verb: 'watch', resource: 'configmaps', namespace });
+        if (this.configMapWatchers.has(watcher)) return;
+        // The informer's initial list: an add for each matching object, then the watch.
+        for (const [key, object] of this.objects) {
+          if (!key.startsWith(`configmaps/${namespace}/`)) continue;
+          if (!watcher.matches(object.metadata.labels ?? {})) continue;
+          watcher.seen.add(key);
+          handlers.onChange(structuredClone(object));
+        }
+        this.configMapWatchers.add(watcher);
+        handlers.onConnect?.();
+      },
+      stop: () => {
+        this.configMapWatchers.delete(watcher);
+        return Promise.resolve();
+      },
+    };
+  }
+
   async createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap> {
     const what = `create configmap ${namespace}/${cm.metadata.name ?? ''}`;
     await this.act({ verb: 'create', resource: 'configmaps', namespace, name: cm.metadata.name });
@@ -597,7 +636,29 @@ export class MemoryKube implements KubePort {
 
   private store(key: string, object: Stored): Stored {
     this.objects.set(key, object);
+    if (key.startsWith('configmaps/')) this.notifyConfigMap(key, object);
     return object;
+  }
+
+  /** Tells the ConfigMap informers of `key`'s new state, as a watch event after the write. */
+  private notifyConfigMap(key: string, object: Stored): void {
+    const snapshot = structuredClone(object) as unknown as ConfigMap;
+    for (const w of [...this.configMapWatchers]) {
+      if (!key.startsWith(`configmaps/${w.namespace}/`)) continue;
+      const matches = w.matches(object.metadata.labels ?? {});
+      if (!matches && !w.seen.has(key)) continue;
+      queueMicrotask(() => {
+        if (!this.configMapWatchers.has(w)) return;
+        if (matches) {
+          w.seen.add(key);
+          w.handlers.onChange(structuredClone(snapshot));
+        } else {
+          // Relabelled out of the selector: the watch reports it deleted.
+          w.seen.delete(key);
+          w.handlers.onDelete?.(structuredClone(snapshot));
+        }
+      });
+    }
   }
 
   private create(
