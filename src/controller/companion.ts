@@ -311,6 +311,10 @@ export class CompanionController {
     this.repairAttempts++;
     this.lastRepairAt = now;
     this.stats.repairs++;
+    if (delay === 0) {
+      this.queue.add(this.name);
+      return;
+    }
     this.repairTimer = this.clock.setTimeout(
       () => {
         this.repairTimer = undefined;
