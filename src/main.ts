@@ -11,6 +11,7 @@ import { SignatureCache } from './trust/signature-cache.js';
 import { WatchedSignatureConfigMaps } from './trust/signature-configmaps.js';
 import { SIGNATURE_CONFIGMAP_LABEL } from './stores/configmap-store.js';
 import { StatePublisher } from './controller/state-publisher.js';
+import { UpdatePreverifier } from './controller/update-preverifier.js';
 import { createKubePort, loadKubeConfig } from './kube/client.js';
 import { RegistryClientPool } from './registry/client-pool.js';
 import { Semaphore } from './registry/semaphore.js';
@@ -122,6 +123,15 @@ export async function startService(
         })
       : new ReleaseController({ ...shared, featureGates: kube });
   refs.controller = controller;
+  // The leader verifies the offered updates in the background for `cvo-verifier recommend`.
+  const preverifier = new UpdatePreverifier({
+    kube,
+    verifier: trust,
+    logger,
+    clusterVersionName: config.clusterVersionName,
+    namespace: config.stateConfigMap.namespace,
+    identity: config.leaderElection.identity,
+  });
   if (config.mode === 'companion' && config.http?.webhookVerifyMode !== 'enforce')
     logger.warn(
       'companion mode without --webhook-verify-mode enforce gates nothing: verdicts are recorded, updates are not blocked',
@@ -141,6 +151,7 @@ export async function startService(
         onStartedLeading: () => {
           leading = true;
           logger.info('became leader', { identity: config.leaderElection.identity });
+          preverifier.start();
           transition = transition
             .then(() => controller.start())
             .catch((err: unknown) => {
@@ -150,7 +161,8 @@ export async function startService(
         onStoppedLeading: () => {
           leading = false;
           logger.warn('stopped leading', { identity: config.leaderElection.identity });
-          transition = transition.then(() => controller.stop());
+          const preverifierStopped = preverifier.stop();
+          transition = transition.then(() => controller.stop()).then(() => preverifierStopped);
         },
         onError: (err) => {
           logger.warn('leader election error', { error: String(err) });
@@ -161,6 +173,7 @@ export async function startService(
   else {
     leading = true;
     await controller.start();
+    preverifier.start();
   }
   const isReady = (): { ready: boolean; reason: string } => {
     if (leading) {
@@ -193,6 +206,7 @@ export async function startService(
       if (elector) await elector.stop();
       await transition;
       await controller.stop();
+      await preverifier.stop();
       await trust.close();
       await signatureConfigMaps.stop();
       await registry.close();

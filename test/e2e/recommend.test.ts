@@ -11,7 +11,12 @@ import type { UpdateVerdict } from '../../src/controller/update-preverifier.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
-import { digestOf, installRootOfTrust, ReleaseSigner, seed } from './harness.js';
+import {
+  parsePublishedUpdates,
+  UPDATES_CONFIGMAP_NAME,
+} from '../../src/controller/update-preverifier.js';
+import type { Service } from '../../src/main.js';
+import { digestOf, installRootOfTrust, ReleaseSigner, runService, seed } from './harness.js';
 
 // `cvo-verifier recommend` on a real kube-apiserver: the updates the ClusterVersion offers
 // (available and conditional, with a risk) are verified with the cluster's own trust, the
@@ -50,6 +55,8 @@ describe('cvo-verifier recommend on a real control plane', () => {
   let tc: TestCluster | undefined;
   let skip: string | undefined;
   let signer: ReleaseSigner;
+  let service: Service | undefined;
+  const logs: string[] = [];
   let home: string;
   let env: Record<string, string>;
   let repo: string;
@@ -111,6 +118,8 @@ describe('cvo-verifier recommend on a real control plane', () => {
   });
 
   after(async () => {
+    if (process.env.E2E_LOGS === '1') process.stderr.write(logs.join(''));
+    await service?.stop();
     await signer?.close();
     await tc?.stop();
     await rm(home, { recursive: true, force: true });
@@ -195,6 +204,59 @@ describe('cvo-verifier recommend on a real control plane', () => {
     // Who signed it, as the service's ReleaseVerified message says.
     assert.match(v.summary, /verifier-public-key-e2e/);
     assert.ok(Math.abs(Date.parse(v.checkedAt) - Date.now()) < 60_000);
+  });
+
+  it("with the service running: the leader's published verdicts, marked as such; --check verifies here", async (t) => {
+    const c = cluster(t);
+    if (!c) return;
+    // One more update, unsigned, in another minor version.
+    const cv = await c.admin.getClusterVersion('version');
+    const status = cv.status;
+    assert.ok(status);
+    await c.admin.replaceClusterVersionStatus({
+      ...cv,
+      status: {
+        ...status,
+        availableUpdates: [
+          ...(status.availableUpdates ?? []),
+          { version: '4.16.1', image: image(4) },
+        ],
+      },
+    });
+    service = await runService(c.cluster.kubeconfig, {}, logs);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const published = parsePublishedUpdates(
+        await c.admin.getConfigMap('cvo-update-verifier', UPDATES_CONFIGMAP_NAME),
+      );
+      if (published?.verdicts.length === 4) break;
+      if (Date.now() > deadline)
+        throw new Error(`no verdicts published: ${JSON.stringify(published)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const r = await cli(['recommend'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const at = (prefix: string): string => lines.find((l) => l.startsWith(prefix)) ?? '';
+    assert.match(at('  Verify: '), /^ {2}Verify: verified \(service, (now|\d+s ago)\)$/);
+    assert.match(at('  4.17.1 '), / verified \(service, (now|\d+s ago)\)$/);
+    assert.match(at('  4.17.0 '), / verified \(service, (now|\d+s ago)\)$/);
+    assert.match(at('  4.16.1 '), / refused \(NotSigned\) \(service, (now|\d+s ago)\)$/);
+    assert.equal(lines[lines.indexOf(at('  4.16.1 ')) + 1], `      ${notSigned(4)}`);
+    const fresh = await cli(['recommend', '--check', '-o', 'json'], env);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const report = JSON.parse(fresh.stdout) as {
+      updates: { version: string; verify: UpdateVerdict & { source: string } }[];
+    };
+    assert.deepEqual(
+      report.updates.map((u) => [u.version, u.verify.result, u.verify.source]),
+      [
+        ['4.18.0', 'verified', 'check'],
+        ['4.17.1', 'verified', 'check'],
+        ['4.17.0', 'verified', 'check'],
+        ['4.16.1', 'refused', 'check'],
+      ],
+    );
   });
 
   it('prints its help, listed in the top-level help', async () => {
