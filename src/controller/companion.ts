@@ -237,6 +237,9 @@ export class CompanionController {
           this.lastWritten !== undefined &&
           differs(cv, this.lastWritten) &&
           this.conditionsDiffer(cv);
+        // Status the CVO has just created (a companion writes none before it): ours are due.
+        if (this.lastWritten === undefined && cv.status !== undefined && this.conditionsDiffer(cv))
+          this.queue.add(this.name);
         if (dropped) {
           if (!this.repairing)
             this.options.logger.info(
