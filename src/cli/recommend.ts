@@ -1,3 +1,4 @@
+import { goQuote } from '../controller/target.js';
 import type { ClusterVerification } from '../controller/verification-port.js';
 import {
   parsePublishedUpdates,
@@ -85,8 +86,11 @@ error (unknown or conflicting flags, a --version that is not a semantic version,
 configured).
 `;
 
-/** oc's texts (openshift/oc pkg/cli/admin/upgrade/recommend/recommend.go at 6b8e30c5b39a). */
-const OC_RECOMMEND_TEXTS = {
+/**
+ * oc's texts, as the Go format strings of openshift/oc pkg/cli/admin/upgrade/recommend/recommend.go
+ * at 6b8e30c5b39a (test/cli/oc-recommend-texts.test.ts cites each by line).
+ */
+export const OC_RECOMMEND_TEXTS = {
   quietWithoutVersion: '--quiet can only be set when --version is set',
   versionWithOutdated: 'when --version is set, --show-outdated-releases is unnecessary',
   versionNotSemver: 'cannot parse SemVer target %q: %v',
@@ -124,10 +128,13 @@ const OC_RECOMMEND_TEXTS = {
     "And %d older %d.%d updates you can see with '--show-outdated-releases' or '--version VERSION'.\n",
   noKnownIssues: 'no known issues relevant to this cluster',
   noConditions: 'Conditional update to %s has risks (%s), but no conditions.',
+  cannotParseCurrent: 'cannot parse SemVer version %q: %v',
+  longVersion: '  Version: %s\n  Image: %s\n',
+  longRisk: '  Reason: %s\n  Message: %s\n',
 } as const;
 
 /** Go's fmt verbs as these texts use them: %s, %v and %d of strings, %q quoted. */
-function ocText(
+export function ocText(
   name: keyof typeof OC_RECOMMEND_TEXTS,
   ...args: readonly (string | number)[]
 ): string {
@@ -135,7 +142,7 @@ function ocText(
   return OC_RECOMMEND_TEXTS[name].replace(/%[sqvd]/g, (verb) => {
     const arg = args[next++];
     if (arg === undefined) throw new Error(`ocText ${name}: too few arguments`);
-    return verb === '%q' ? JSON.stringify(String(arg)) : String(arg);
+    return verb === '%q' ? goQuote(String(arg)) : String(arg);
   });
 }
 
@@ -583,7 +590,7 @@ export function planRecommend(cv: ClusterVersion, options: RecommendOptions): Re
           'cannotInject',
           upgradeable.type,
           upgradeable.status,
-          `cannot parse SemVer version ${JSON.stringify(current)}: ${parts.message}`,
+          ocText('cannotParseCurrent', current, parts.message),
           upgradeable.reason ?? '',
           indent(upgradeable.message),
         );
@@ -897,8 +904,8 @@ export function renderRecommend(
         w.row([`  ${release.version ?? ''}`, c.reason ?? '', verifyCell(verdict, now)]);
         w.text(verdictDetail(verdict));
       } else {
-        out(`  Version: ${release.version ?? ''}\n  Image: ${release.image ?? ''}\n`);
-        out(`  Reason: ${c.reason ?? ''}\n  Message: ${indent((c.message ?? '').trim())}\n`);
+        out(ocText('longVersion', release.version ?? '', release.image ?? ''));
+        out(ocText('longRisk', c.reason ?? '', indent((c.message ?? '').trim())));
         out(`  Verify: ${describeVerdict(verdict, now)}\n`);
         lastWasLong = true;
       }

@@ -1,0 +1,238 @@
+// oc adm upgrade recommend's texts, text for text. Every expected text below is oc's source text
+// (github.com/openshift/oc at 6b8e30c5b39aa742147846341a203905e04834f3, 2026-04-22, read from its
+// repository), with the line of pkg/cli/admin/upgrade/recommend/recommend.go it comes from and the
+// call oc writes it with (fmt.Fprintf(o.Out) is stdout, fmt.Fprintf(o.ErrOut) stderr; an error
+// of Complete or Run is printed by kcmdutil.CheckErr as `error: …` on stderr, exit 1).
+//
+// With OC_SOURCE_DIR naming an openshift/oc checkout at that commit, each text is also looked up
+// at its line there, and recommend's output for every ClusterVersion of oc's own examples
+// (pkg/cli/admin/upgrade/recommend/examples) is compared with oc's recorded output, VERIFY column
+// and oc's alert pre-checks aside. Nothing of oc's is kept in this repository.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { load } from 'js-yaml';
+
+import { OC_RECOMMEND_TEXTS, planRecommend, renderRecommend } from '../../src/cli/recommend.js';
+import type { RecommendOptions } from '../../src/cli/recommend.js';
+import type { ClusterVersion } from '../../src/kube/types.js';
+
+type How = 'stdout' | 'stderr' | 'error' | 'part';
+
+interface OcText {
+  readonly line: number;
+  readonly how: How;
+  /** The Go string literal's value. */
+  readonly text: string;
+}
+
+const at = (line: number, how: How, text: string): OcText => ({ line, how, text });
+
+const OC: Readonly<Record<keyof typeof OC_RECOMMEND_TEXTS, OcText>> = {
+  quietWithoutVersion: at(122, 'error', '--quiet can only be set when --version is set'),
+  versionWithOutdated: at(
+    126,
+    'error',
+    'when --version is set, --show-outdated-releases is unnecessary',
+  ),
+  versionNotSemver: at(130, 'error', 'cannot parse SemVer target %q: %v'),
+  conditionBlock: at(162, 'stdout', '%s%s=%s:\n\n  Reason: %s\n  Message: %s\n\n'),
+  noFailingInfo: at(
+    172,
+    'stderr',
+    '%swarning: No current %s info, see `oc describe clusterversion` for more details.\n',
+  ),
+  progressing: at(
+    183,
+    'stdout',
+    '%sinfo: An update is in progress.  You may wish to let this update complete before requesting a new update.\n  %s\n\n',
+  ),
+  cannotRefresh: at(
+    234,
+    'stderr',
+    'warning: Cannot refresh available updates:\n  Reason: %s\n  Message: %s\n\n',
+  ),
+  upstreamUnset: at(
+    242,
+    'stdout',
+    'Upstream update service is unset, so the cluster will use an appropriate default.\n',
+  ),
+  upstream: at(244, 'stdout', 'Upstream update service: %s\n'),
+  channelWithAvailable: at(247, 'stdout', 'Channel: %s (available channels: %s)\n'),
+  channel: at(249, 'stdout', 'Channel: %s\n'),
+  // Deliberate difference: oc writes no newline after it (the next warning follows on the same
+  // line); ours ends the line.
+  cannotParseUpdate: at(260, 'stderr', 'warning: Cannot parse SemVer available update %q: %v'),
+  cannotInject: at(
+    304,
+    'stderr',
+    'warning: Cannot inject %s=%s as a conditional update risk: %s\n\nReason: %s\n  Message: %s\n\n',
+  ),
+  noUpdatesForVersion: at(
+    311,
+    'error',
+    'no updates available, so cannot display context for the requested release %s',
+  ),
+  noMajor: at(
+    315,
+    'error',
+    'no updates to %d available, so cannot display context for the requested release %s',
+  ),
+  noMinor: at(
+    317,
+    'error',
+    'no updates to %d.%d available, so cannot display context for the requested release %s',
+  ),
+  versionNoIssues: at(
+    326,
+    'stdout',
+    'Update to %s has no known issues relevant to this cluster.\nImage: %s\nRelease URL: %s\n',
+  ),
+  acceptedRisk: at(332, 'part', 'accepted %s via ConditionalUpdateRisk'),
+  versionRisk: at(
+    334,
+    'stdout',
+    'Update to %s %s=%s:\nImage: %s\nRelease URL: %s\nReason: %s\nMessage: %s\n',
+  ),
+  notAccepted: at(
+    340,
+    'error',
+    'issues that apply to this cluster but which were not included in --accept: %s',
+  ),
+  onlyAccepted: at(
+    342,
+    'stdout',
+    'Update to %s has no known issues relevant to this cluster other than the accepted %s.\n',
+  ),
+  noVersion: at(
+    347,
+    'error',
+    'no update to %s available, so cannot display context for the requested release',
+  ),
+  noUpdates: at(
+    352,
+    'stdout',
+    'No updates available. You may still upgrade to a specific release image with --to-image or wait for new updates to be available.\n',
+  ),
+  updatesTo: at(373, 'stdout', 'Updates to %d.%d:\n'),
+  older: at(
+    394,
+    'stdout',
+    "And %d older %d.%d updates you can see with '--show-outdated-releases' or '--version VERSION'.\n",
+  ),
+  noKnownIssues: at(399, 'part', 'no known issues relevant to this cluster'),
+  longVersion: at(407, 'stdout', '  Version: %s\n  Image: %s\n'),
+  longRisk: at(408, 'stdout', '  Reason: %s\n  Message: %s\n'),
+  noConditions: at(441, 'part', 'Conditional update to %s has risks (%s), but no conditions.'),
+  cannotParseCurrent: at(484, 'error', 'cannot parse SemVer version %q: %v'),
+};
+
+/** Texts we print differently from oc on purpose, and how. */
+const DIFFERENCES: Readonly<Partial<Record<keyof typeof OC_RECOMMEND_TEXTS, string>>> = {
+  cannotParseUpdate: 'a newline added',
+};
+
+describe("recommend's texts are oc adm upgrade recommend's", () => {
+  for (const [name, oc] of Object.entries(OC) as [keyof typeof OC_RECOMMEND_TEXTS, OcText][]) {
+    it(`${name} (recommend.go:${String(oc.line)}, ${oc.how})`, () => {
+      const ours = OC_RECOMMEND_TEXTS[name];
+      if (DIFFERENCES[name] === 'a newline added') assert.equal(ours, `${oc.text}\n`);
+      else assert.equal(ours, oc.text);
+    });
+  }
+  it('every text is cited', () => {
+    assert.deepEqual(Object.keys(OC).sort(), Object.keys(OC_RECOMMEND_TEXTS).sort());
+  });
+});
+
+const OC_SOURCE_DIR = process.env.OC_SOURCE_DIR;
+const RECOMMEND_DIR = 'pkg/cli/admin/upgrade/recommend';
+
+describe('recommend against the oc checkout OC_SOURCE_DIR names', () => {
+  const skip =
+    OC_SOURCE_DIR === undefined || OC_SOURCE_DIR === ''
+      ? 'OC_SOURCE_DIR is not set (an openshift/oc checkout at 6b8e30c5b39a)'
+      : !existsSync(join(OC_SOURCE_DIR, RECOMMEND_DIR, 'recommend.go'))
+        ? `no ${RECOMMEND_DIR}/recommend.go under OC_SOURCE_DIR`
+        : false;
+  const dir = join(OC_SOURCE_DIR ?? '', RECOMMEND_DIR);
+
+  it('holds each text at the line cited', { skip }, () => {
+    const lines = readFileSync(join(dir, 'recommend.go'), 'utf8').split('\n');
+    for (const [name, oc] of Object.entries(OC)) {
+      // Go's double-quoted literal of these ASCII texts is JSON's.
+      assert.ok(
+        (lines[oc.line - 1] ?? '').includes(JSON.stringify(oc.text)),
+        `${name}: recommend.go:${String(oc.line)} is ${JSON.stringify(lines[oc.line - 1])}`,
+      );
+    }
+  });
+
+  it("prints oc's recorded output for every example ClusterVersion", { skip }, () => {
+    const examples = join(dir, 'examples');
+    let compared = 0;
+    for (const file of readdirSync(examples).filter((f) => f.endsWith('-cv.yaml'))) {
+      const base = file.slice(0, -'-cv.yaml'.length);
+      const doc = load(readFileSync(join(examples, file), 'utf8')) as {
+        items?: ClusterVersion[];
+      } & ClusterVersion;
+      // oc's mock loader takes a List's first item.
+      const cv = doc.items?.[0] ?? doc;
+      const variants: [string, Partial<RecommendOptions>][] = [
+        ['.output', {}],
+        ['.show-outdated-releases-output', { showOutdatedReleases: true }],
+        ...readdirSync(examples)
+          .filter((f) => f.startsWith(`${base}.version-`))
+          .map((f): [string, Partial<RecommendOptions>] => [
+            f.slice(base.length),
+            { version: f.slice(`${base}.version-`.length, -'-output'.length) },
+          ]),
+      ];
+      for (const [suffix, partial] of variants) {
+        const options: RecommendOptions = {
+          showOutdatedReleases: false,
+          quiet: false,
+          accept: [],
+          ...partial,
+        };
+        const rendered = renderRecommend(planRecommend(cv, options), options, () => ({
+          result: 'verified',
+          summary: '',
+          checkedAt: '',
+          source: 'check',
+        }));
+        const trimEnds = (text: string): string =>
+          text
+            .split('\n')
+            .map((l) => l.trimEnd())
+            .filter((l) => !l.startsWith('error: issues that apply'))
+            .join('\n')
+            // oc's example test separates the error from the output with a blank line.
+            .replace(/\n\nerror: /g, '\nerror: ')
+            .replace(/\n+$/, '\n');
+        const ours = trimEnds(
+          rendered.stdout
+            .replace(/^ *Verify: verified\n/gm, '')
+            .replace(/ +VERIFY\n/g, '\n')
+            .replace(/ +verified\n/g, '\n') +
+            (rendered.error !== undefined ? `error: ${rendered.error}\n` : ''),
+        );
+        // oc's alert pre-checks (not made here) and their conditions are taken out.
+        const want = trimEnds(
+          readFileSync(join(examples, `${base}${suffix}`), 'utf8')
+            .replace(/^The following conditions found[^\n]*\n\n/gm, '')
+            .replace(
+              /^recommended\/[^\n]*=[A-Za-z]+:\n\n {2}Reason: [^\n]*\n {2}Message: [^\n]*\n\n/gm,
+              '',
+            )
+            .replace(/^\n+/, ''),
+        );
+        assert.equal(ours, want, `${base}${suffix}`);
+        compared++;
+      }
+    }
+    assert.ok(compared >= 10, `only ${String(compared)} example outputs compared`);
+  });
+});
