@@ -424,8 +424,7 @@ describe('companion mode beside a running CVO (simulated status writer) on a rea
       [unsigned, `${REPO}@${digestOf(5)}`, unsigned, signed, CURRENT.image],
     );
 
-    // Bounded fights: the CVO's 409s (each a retry that overwrote) come only from our writes,
-    // and we answered each drop with at most one repair.
+    // Bounded fights: we answered each drop with at most one repair.
     const stats = companion().stats;
     process.stderr.write(
       `companion writes ${String(stats.writes)}, conflicts ${String(stats.conflicts)}, repairs ${String(stats.repairs)}; CVO writes ${String(cvo.writes)}, conflicts ${String(cvo.conflicts)}, failures ${String(cvo.failures)}\n`,
@@ -443,7 +442,13 @@ describe('companion mode beside a running CVO (simulated status writer) on a rea
     // A CVO sync whose overwriting retry met one more 409 returns the error and is requeued,
     // as the CVO's work queue does: bounded by our writes too.
     assert.ok(cvo.failures <= companionWrites.length, 'CVO syncs that failed are bounded');
-    assert.ok(cvo.conflicts <= companionWrites.length, 'every CVO conflict is one of our writes');
+    // A CVO write conflicts when someone wrote since its informer copy: our status writes or the
+    // four accepted desiredUpdate edits of this file (the admin's, not a fight).
+    const edits = 4;
+    assert.ok(
+      cvo.conflicts <= companionWrites.length + edits,
+      'every CVO conflict follows one of our writes or an edit',
+    );
     assert.ok(stats.conflicts <= stats.writes, 'our 409s are retried, never storms');
     assert.ok(stats.repairs <= cvo.conflicts + 1, 'one repair per drop at most');
     assert.ok(
