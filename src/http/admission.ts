@@ -139,7 +139,12 @@ export async function reviewClusterVersion(
   if (force && options.companion !== true) return allow(uid, 'allowed');
 
   // Enforce: verify the resolved target (a version is looked up in the old object's status).
-  const target = resolveTarget(old?.status !== undefined ? { ...cv, status: old.status } : cv);
+  // Companion mode resolves as its controller does, acceptRisks allowed: a CVO whose feature gate
+  // is on applies such an update, and nothing but this webhook would have checked it.
+  const target = resolveTarget(
+    old?.status !== undefined ? { ...cv, status: old.status } : cv,
+    options.companion === true ? { acceptRisks: true } : {},
+  );
   if (target.kind !== 'target') return allow(uid, 'unresolvable');
   const controller = new AbortController();
   const timer = setTimeout(() => {
@@ -187,9 +192,10 @@ export async function reviewClusterVersion(
         );
       return warnings.length === 0 ? allow(uid, 'forced-verified') : allow(uid, 'forced', warnings);
     }
-    if (result === 'timeout' && !progress.started) {
+    if (result === 'timeout' && !progress.started && options.companion !== true) {
       // Saturated (a flood of reviews holds every permit): a webhook that cannot judge in time
       // must not block the admin; the controller, the real gate, verifies the target anyway.
+      // Not in companion mode: there the CVO applies what is admitted and this is the only gate.
       return allow(uid, 'saturated', [
         `The update was not verified at admission (the verifier is busy); the cluster-version verifier will verify ${target.image} before it is accepted`,
       ]);
