@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
 
 import { parseDuration } from '../config/duration.js';
+import { KubeConfigError } from '../kube/client.js';
 import type { KubeConfigOptions } from '../kube/client.js';
 import { startService } from '../main.js';
 import { DEFAULT_HTTP, defaultServiceConfig } from '../config/service-config.js';
@@ -145,7 +146,15 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
       io.stdout(line);
     },
   });
-  const service = await startService(config, logger);
+  let service;
+  try {
+    service = await startService(config, logger);
+  } catch (err) {
+    // A kubeconfig that cannot be used is the user's to fix, said as the other commands say it.
+    if (err instanceof KubeConfigError)
+      throw new ConfigError(`cannot load the cluster configuration: ${err.message}`);
+    throw err;
+  }
   await io.shutdown;
   logger.info('shutting down');
   await service.stop();
