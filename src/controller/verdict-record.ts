@@ -96,7 +96,12 @@ export function mergeVerdict(
     return true;
   };
   while (list.length > MAX_RECORD_ENTRIES && drop());
-  while (JSON.stringify(list).length > MAX_RECORD_BYTES - 1024 && drop());
+  // Measured as written (indented, inside the record's object) and in UTF-8 bytes: messages
+  // quote registries and stores, and a character may take up to three bytes.
+  while (
+    Buffer.byteLength(JSON.stringify({ verdicts: list }, null, 1)) > MAX_RECORD_BYTES - 1024 &&
+    drop()
+  );
   return list;
 }
 
