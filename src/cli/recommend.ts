@@ -58,7 +58,7 @@ Options:
                              ReleaseNotVerified: the target is not verified); repeatable
   --quiet                    with --version, print only the unaccepted issue names
   --check                    verify every update shown here, even when the service published
-                             a recent verdict
+                             a recent verdict (implied by the root-of-trust flags below)
   --updates-configmap NS/NAME
                              where the service publishes its verdicts
                              (default cvo-update-verifier/cvo-update-verifier-updates)
@@ -239,8 +239,12 @@ export async function runRecommend(
     1,
     MAX_CONCURRENCY,
   );
+  // The service's verdicts were made with its own root of trust: one named here is checked here.
+  const ownTrust =
+    values['root-of-trust-configmap'] !== undefined ||
+    values['root-of-trust-from-payload'] === true;
   const published =
-    values.check === true
+    values.check === true || ownTrust
       ? undefined
       : values['updates-configmap'] !== undefined
         ? parseConfigMapRef('--updates-configmap', values['updates-configmap'])
