@@ -105,13 +105,33 @@ export function mergeVerdict(
   return list;
 }
 
-/** Reads a record, or undefined when the ConfigMap holds none or garbage. */
+/** Whether `v` has the fields every reader of a verdict uses, with their types. */
+function isRecordedVerdict(v: unknown): v is RecordedVerdict {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    typeof r.image === 'string' &&
+    typeof r.version === 'string' &&
+    typeof r.verified === 'boolean' &&
+    typeof r.forced === 'boolean' &&
+    typeof r.reason === 'string' &&
+    typeof r.message === 'string' &&
+    typeof r.firstCheckedAt === 'string' &&
+    typeof r.checkedAt === 'string'
+  );
+}
+
+/**
+ * Reads a record, or undefined when the ConfigMap holds none or garbage. Entries that are not
+ * verdicts (a hand edit, a bad restore) are dropped, so that they cannot stop every reader.
+ */
 export function parseVerdictRecord(cm: ConfigMap | undefined): VerdictRecordData | undefined {
   const text = cm?.data?.[RECORD_KEY];
   if (text === undefined) return undefined;
   try {
-    const value = JSON.parse(text) as VerdictRecordData;
-    return Array.isArray(value.verdicts) ? value : undefined;
+    const value = JSON.parse(text) as { verdicts?: unknown } | null;
+    if (value === null || !Array.isArray(value.verdicts)) return undefined;
+    return { ...(value as VerdictRecordData), verdicts: value.verdicts.filter(isRecordedVerdict) };
   } catch {
     return undefined;
   }
