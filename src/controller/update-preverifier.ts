@@ -109,12 +109,20 @@ export function parsePublishedUpdates(cm: ConfigMap | undefined): PublishedUpdat
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as PublishedUpdates;
-    return Array.isArray(value.verdicts) && typeof value.intervalMs === 'number'
-      ? value
-      : undefined;
+    if (!Array.isArray(value.verdicts) || typeof value.intervalMs !== 'number') return undefined;
+    // An entry that is not a verdict (a hand edit) is dropped: that update is checked instead.
+    return { ...value, verdicts: value.verdicts.filter(isPublishedVerdict) };
   } catch {
     return undefined;
   }
+}
+
+function isPublishedVerdict(v: unknown): v is PublishedUpdateVerdict {
+  if (typeof v !== 'object' || v === null) return false;
+  const { image, verdict } = v as { image?: unknown; verdict?: unknown };
+  if (typeof image !== 'string' || typeof verdict !== 'object' || verdict === null) return false;
+  const { result } = verdict as { result?: unknown };
+  return result === 'verified' || result === 'refused' || result === 'unknown';
 }
 
 /** Read through a call: an await may have aborted a signal the compiler saw as not aborted. */
