@@ -72,6 +72,8 @@ export function connectCluster(
   kubeconfig: string | undefined,
   context: string | undefined,
   env: CommandIo['env'],
+  /** Where the API server's warnings go (`Warning: …` on stderr, as kubectl and oc print them). */
+  stderr?: CommandIo['stderr'],
 ): KubePort {
   const selected = selectCluster(kubeconfig, context, env);
   if (selected === undefined) throw new UsageError(NO_CLUSTER_MESSAGE);
@@ -81,7 +83,16 @@ export function connectCluster(
   } catch (err) {
     throw new UsageError(`cannot load the cluster configuration: ${errorText(err)}`);
   }
-  return createKubePort(kc);
+  return createKubePort(
+    kc,
+    stderr !== undefined
+      ? {
+          onWarning: (message) => {
+            stderr(`Warning: ${message}\n`);
+          },
+        }
+      : {},
+  );
 }
 
 /** Reads ClusterVersion `version`, refusing with oc's words when the cluster has none. */

@@ -194,7 +194,8 @@ export type UpgradeConnect = (
 export async function runUpgrade(
   argv: readonly string[],
   io: CommandIo,
-  connect: UpgradeConnect = (kubeconfig, context) => connectCluster(kubeconfig, context, io.env),
+  connect: UpgradeConnect = (kubeconfig, context) =>
+    connectCluster(kubeconfig, context, io.env, io.stderr),
 ): Promise<number> {
   const { args, explicit } = takeBooleanValues(argv);
   const values = parseCommandArgs('upgrade', args, {

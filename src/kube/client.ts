@@ -168,6 +168,12 @@ export interface KubePortOptions {
    * process's (the plugin runs as kubectl would run it here).
    */
   readonly execEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Called with each warning the API server returns (a `Warning: 299 - "…"` header: deprecated
+   * APIs, an admission webhook's warnings), as kubectl prints them; control characters are
+   * replaced, so a webhook's text cannot drive the terminal.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -223,7 +229,7 @@ export function createKubePort(config: KubeConfig, options: KubePortOptions = {}
     env: options.execEnv ?? process.env,
   });
   const transport = new KubeTransport(config, credentials);
-  const api = <T>(call: Call): Promise<T> => send<T>(transport, call);
+  const api = <T>(call: Call): Promise<T> => send<T>(transport, call, options.onWarning);
   /** A cluster-scoped config.openshift.io singleton; undefined on a 404 (object or API absent). */
   const getClusterConfig = async (
     what: string,
@@ -485,7 +491,11 @@ const MAX_429_RETRIES = 5;
 const MAX_RETRY_AFTER_MS = 5_000;
 
 /** Sends one call, retrying 429s; a non-2xx answer is a KubeApiError quoting the Status. */
-async function send<T>(transport: KubeTransport, call: Call): Promise<T> {
+async function send<T>(
+  transport: KubeTransport,
+  call: Call,
+  onWarning?: (message: string) => void,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     let res: KubeResponse;
     try {
@@ -502,6 +512,8 @@ async function send<T>(transport: KubeTransport, call: Call): Promise<T> {
     } catch (err) {
       throw transportError(call.what, err);
     }
+    if (onWarning !== undefined)
+      for (const warning of parseWarnings(res.headers.warning)) onWarning(warning);
     if (res.status === 429 && attempt < MAX_429_RETRIES) {
       await sleep(retryAfterMs(res));
       continue;
@@ -509,6 +521,36 @@ async function send<T>(transport: KubeTransport, call: Call): Promise<T> {
     if (res.status < 200 || res.status > 299) throw responseError(call.what, res.status, res.body);
     return parseJsonObject(call.what, res.body) as T;
   }
+}
+
+/** At most this many warnings of one answer are reported, each cut to this many characters. */
+const MAX_WARNINGS = 16;
+const MAX_WARNING_CHARS = 4096;
+
+/**
+ * The texts of an answer's `Warning` headers with code 299, as the API server writes them
+ * (`299 - "text"`, one header each, RFC 7234 quoted-string escapes); any other code or shape is
+ * ignored, as client-go ignores it. Control characters become U+FFFD.
+ */
+export function parseWarnings(header: string | string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const values = Array.isArray(header) ? header : [header];
+  const warnings: string[] = [];
+  for (const value of values) {
+    // Several warnings may share one header, comma-separated between quoted strings.
+    const re = /(?:^|,)\s*(\d{3}) +[^ ,"]+ +"((?:[^"\\]|\\.)*)"(?: +"[^"]*")?\s*(?=,|$)/gy;
+    let match;
+    while ((match = re.exec(value)) !== null && warnings.length < MAX_WARNINGS) {
+      if (match[1] !== '299') continue;
+      const text = (match[2] ?? '')
+        .replace(/\\(.)/g, '$1')
+        // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+        .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd')
+        .slice(0, MAX_WARNING_CHARS);
+      if (text !== '') warnings.push(text);
+    }
+  }
+  return warnings;
 }
 
 /** Retry-After from the header or the Status body's details, capped; 1 s when absent. */

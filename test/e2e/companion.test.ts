@@ -316,9 +316,14 @@ describe('companion mode beside a running CVO (simulated status writer) on a rea
     assert.equal(entry?.verified, false);
     assert.equal(entry?.forced, true);
     assert.equal(entry?.acceptedRisk, risk);
-    // The webhook allowed it with the warning (kubectl prints admission warnings): seen on a
-    // forced edit's re-submission with another force value is not possible without changing the
-    // request, so the decision is read from the webhook's log line.
+    // The webhook allowed it with the warning, and the CLI printed the API server's warning as
+    // kubectl and oc do; the webhook's log line says the same.
+    assert.ok(
+      run.stderr.includes(
+        `Warning: Target release version="4.17.1" image="${unsigned}" cannot be verified, but continuing anyway because the update was forced`,
+      ),
+      run.stderr,
+    );
     await eventually(
       () => logs.some((l) => l.includes('"reason":"forced"') && l.includes('"allowed":true')),
       'the webhook allowing the forced edit with a warning',
