@@ -184,7 +184,7 @@ export async function runHistory(argv: readonly string[], io: CommandIo): Promis
   }
   const output = parseOutputFlag(values.output, 'table');
   const stateRef = parseConfigMapRef(values['state-configmap']);
-  const kube = connectCluster(values.kubeconfig, values.context, io.env);
+  const kube = connectCluster(values.kubeconfig, values.context, io.env, io.stderr);
   return runClusterCommand(io, async () => {
     const cv = await readClusterVersion(kube);
     const record = await readVerdictRecord(kube, stateRef);

@@ -101,7 +101,7 @@ export async function runStatus(argv: readonly string[], io: CommandIo): Promise
   }
   const output = parseOutputFlag(values.output, 'text');
   const stateRef = parseConfigMapRef(values['state-configmap']);
-  const kube = connectCluster(values.kubeconfig, values.context, io.env);
+  const kube = connectCluster(values.kubeconfig, values.context, io.env, io.stderr);
   return runClusterCommand(io, async () => {
     const cv = await readClusterVersion(kube);
     const report = buildStatusReport(cv, await readState(kube, stateRef));
