@@ -163,8 +163,15 @@ export async function reviewClusterVersion(
       }
     };
     const result = await Promise.race([
-      limited().catch((err: unknown) => {
-        if (controller.signal.aborted) return 'timeout' as const;
+      limited().catch((err: unknown): AdmissionVerdict | 'timeout' => {
+        if (controller.signal.aborted) return 'timeout';
+        // Companion mode: an error answer would be admitted (failurePolicy Ignore) with no
+        // controller behind the webhook, so a verification that failed is a verdict: not verified.
+        if (options.companion === true)
+          return {
+            verified: false,
+            message: `verification failed: ${err instanceof Error ? err.message : String(err)}`,
+          };
         throw err;
       }),
       new Promise<'timeout'>((resolve) => {

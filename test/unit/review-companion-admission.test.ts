@@ -76,4 +76,15 @@ describe('review: companion-mode webhook fails closed', () => {
       hold();
     }
   });
+
+  it('an unforced edit whose verification throws is denied (an error answer is admitted by failurePolicy Ignore)', async () => {
+    const decision = await reviewClusterVersion(review(cv({ image: DIGEST })), {
+      mode: 'enforce',
+      budgetMs: 200,
+      companion: true,
+      verify: () => Promise.reject(new Error('get clusterversion version: 503 the server is busy')),
+    });
+    assert.equal(decision.response.allowed, false);
+    assert.match(decision.response.status?.message ?? '', /503 the server is busy/);
+  });
 });
