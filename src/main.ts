@@ -282,6 +282,8 @@ async function startHttp(
           const live = await kube.getClusterVersion(config.clusterVersionName);
           const { outcome, payload } = await trust.verify(image, live, signal, {
             payload: config.mode === 'companion' && config.payloadVerification !== 'off',
+            // Nothing of the release's metadata is used here: not read at all.
+            releaseMetadata: false,
           });
           return {
             verified: outcome.verified,

@@ -23,6 +23,12 @@ export interface ReleaseVerifierPort {
 export interface VerifyCallOptions {
   /** Also verify the release's payload (the reconcile of a requested update; not re-checks). */
   readonly payload?: boolean;
+  /**
+   * With `payload`, also read an accepted release's release-metadata (default). The admission
+   * webhook does not use it and passes false: it never reads a release's metadata, before or
+   * after its verdict.
+   */
+  readonly releaseMetadata?: boolean;
 }
 
 /** One component image the payload check found failing, as status readers see it. */

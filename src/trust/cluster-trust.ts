@@ -228,8 +228,9 @@ export class ClusterTrust implements ReleaseVerifierPort {
     // accepted update needs is read while the signatures are verified. Nothing read is used
     // unless the release is accepted; a refused one's read is cancelled.
     const force = cv.spec.desiredUpdate?.force === true;
+    const wantsRelease = call.payload === true && call.releaseMetadata !== false;
     const early =
-      call.payload === true &&
+      wantsRelease &&
       !(parsed instanceof VerifyError) &&
       client !== undefined &&
       (this.options.payload === undefined ||
@@ -272,11 +273,12 @@ export class ClusterTrust implements ReleaseVerifierPort {
     const checked = accepting
       ? await this.checkPayload(parsed, sigstore, signal, access.mirrors)
       : undefined;
-    const release = !accepting
-      ? undefined
-      : early !== undefined
-        ? await early.release
-        : await this.loadRelease(parsed, checked?.metadata, client, access.mirrors, signal);
+    const release =
+      !accepting || !wantsRelease
+        ? undefined
+        : early !== undefined
+          ? await early.release
+          : await this.loadRelease(parsed, checked?.metadata, client, access.mirrors, signal);
     const payload = checked?.verification;
     return {
       outcome: toOutcome(

@@ -190,4 +190,24 @@ describe('ClusterTrust: the release-metadata of an update without a payload chec
     assert.equal(reg.aborted(), true, 'the held registry read was cancelled');
     assert.equal(verification.release, undefined);
   });
+
+  it('reads nothing of the release when the caller does not use its metadata (the webhook)', async () => {
+    const reg = registry(false);
+    let asked = false;
+    void reg.asked.then(() => (asked = true));
+    signed = true;
+    // The store answers after its grace period: the registry is never asked here.
+    registryAsked = new Promise<void>(() => undefined);
+    askedFirst = [];
+    const trust = await trustWith(reg.client);
+    const verification = await trust.verify(RELEASE, cv(), AbortSignal.timeout(10_000), {
+      payload: true,
+      releaseMetadata: false,
+    });
+    await trust.close();
+    assert.equal(verification.outcome.verified, true, verification.outcome.message);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(asked, false, 'the registry was not asked for the release');
+    assert.equal(verification.release, undefined);
+  });
 });
