@@ -4,20 +4,14 @@
 // call oc writes it with (fmt.Fprintf(o.Out) is stdout, fmt.Fprintf(o.ErrOut) stderr; an error
 // of Complete or Run is printed by kcmdutil.CheckErr as `error: …` on stderr, exit 1).
 //
-// With OC_SOURCE_DIR naming an openshift/oc checkout at that commit, each text is also looked up
-// at its line there, and recommend's output for every ClusterVersion of oc's own examples
-// (pkg/cli/admin/upgrade/recommend/examples) is compared with oc's recorded output, VERIFY column
-// and oc's alert pre-checks aside. Nothing of oc's is kept in this repository.
+// With an openshift/oc checkout at that commit, `OC_SOURCE_DIR=… npm run interop:oc` also looks
+// each text up at its line there and compares recommend's output for every ClusterVersion of oc's
+// own examples with oc's recorded output (test/interop/oc-recommend-source.optional.ts). Nothing
+// of oc's is kept in this repository.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { load } from 'js-yaml';
-
-import { OC_RECOMMEND_TEXTS, planRecommend, renderRecommend } from '../../src/cli/recommend.js';
-import type { RecommendOptions } from '../../src/cli/recommend.js';
-import type { ClusterVersion } from '../../src/kube/types.js';
+import { OC_RECOMMEND_TEXTS } from '../../src/cli/recommend.js';
 
 type How = 'stdout' | 'stderr' | 'error' | 'part';
 
@@ -30,7 +24,7 @@ interface OcText {
 
 const at = (line: number, how: How, text: string): OcText => ({ line, how, text });
 
-const OC: Readonly<Record<keyof typeof OC_RECOMMEND_TEXTS, OcText>> = {
+export const OC: Readonly<Record<keyof typeof OC_RECOMMEND_TEXTS, OcText>> = {
   quietWithoutVersion: at(122, 'error', '--quiet can only be set when --version is set'),
   versionWithOutdated: at(
     126,
@@ -144,95 +138,5 @@ describe("recommend's texts are oc adm upgrade recommend's", () => {
   }
   it('every text is cited', () => {
     assert.deepEqual(Object.keys(OC).sort(), Object.keys(OC_RECOMMEND_TEXTS).sort());
-  });
-});
-
-const OC_SOURCE_DIR = process.env.OC_SOURCE_DIR;
-const RECOMMEND_DIR = 'pkg/cli/admin/upgrade/recommend';
-
-describe('recommend against the oc checkout OC_SOURCE_DIR names', () => {
-  const skip =
-    OC_SOURCE_DIR === undefined || OC_SOURCE_DIR === ''
-      ? 'OC_SOURCE_DIR is not set (an openshift/oc checkout at 6b8e30c5b39a)'
-      : !existsSync(join(OC_SOURCE_DIR, RECOMMEND_DIR, 'recommend.go'))
-        ? `no ${RECOMMEND_DIR}/recommend.go under OC_SOURCE_DIR`
-        : false;
-  const dir = join(OC_SOURCE_DIR ?? '', RECOMMEND_DIR);
-
-  it('holds each text at the line cited', { skip }, () => {
-    const lines = readFileSync(join(dir, 'recommend.go'), 'utf8').split('\n');
-    for (const [name, oc] of Object.entries(OC)) {
-      // Go's double-quoted literal of these ASCII texts is JSON's.
-      assert.ok(
-        (lines[oc.line - 1] ?? '').includes(JSON.stringify(oc.text)),
-        `${name}: recommend.go:${String(oc.line)} is ${JSON.stringify(lines[oc.line - 1])}`,
-      );
-    }
-  });
-
-  it("prints oc's recorded output for every example ClusterVersion", { skip }, () => {
-    const examples = join(dir, 'examples');
-    let compared = 0;
-    for (const file of readdirSync(examples).filter((f) => f.endsWith('-cv.yaml'))) {
-      const base = file.slice(0, -'-cv.yaml'.length);
-      const doc = load(readFileSync(join(examples, file), 'utf8')) as {
-        items?: ClusterVersion[];
-      } & ClusterVersion;
-      // oc's mock loader takes a List's first item.
-      const cv = doc.items?.[0] ?? doc;
-      const variants: [string, Partial<RecommendOptions>][] = [
-        ['.output', {}],
-        ['.show-outdated-releases-output', { showOutdatedReleases: true }],
-        ...readdirSync(examples)
-          .filter((f) => f.startsWith(`${base}.version-`))
-          .map((f): [string, Partial<RecommendOptions>] => [
-            f.slice(base.length),
-            { version: f.slice(`${base}.version-`.length, -'-output'.length) },
-          ]),
-      ];
-      for (const [suffix, partial] of variants) {
-        const options: RecommendOptions = {
-          showOutdatedReleases: false,
-          quiet: false,
-          accept: [],
-          ...partial,
-        };
-        const rendered = renderRecommend(planRecommend(cv, options), options, () => ({
-          result: 'verified',
-          summary: '',
-          checkedAt: '',
-          source: 'check',
-        }));
-        const trimEnds = (text: string): string =>
-          text
-            .split('\n')
-            .map((l) => l.trimEnd())
-            .filter((l) => !l.startsWith('error: issues that apply'))
-            .join('\n')
-            // oc's example test separates the error from the output with a blank line.
-            .replace(/\n\nerror: /g, '\nerror: ')
-            .replace(/\n+$/, '\n');
-        const ours = trimEnds(
-          rendered.stdout
-            .replace(/^ *Verify: verified\n/gm, '')
-            .replace(/ +VERIFY\n/g, '\n')
-            .replace(/ +verified\n/g, '\n') +
-            (rendered.error !== undefined ? `error: ${rendered.error}\n` : ''),
-        );
-        // oc's alert pre-checks (not made here) and their conditions are taken out.
-        const want = trimEnds(
-          readFileSync(join(examples, `${base}${suffix}`), 'utf8')
-            .replace(/^The following conditions found[^\n]*\n\n/gm, '')
-            .replace(
-              /^recommended\/[^\n]*=[A-Za-z]+:\n\n {2}Reason: [^\n]*\n {2}Message: [^\n]*\n\n/gm,
-              '',
-            )
-            .replace(/^\n+/, ''),
-        );
-        assert.equal(ours, want, `${base}${suffix}`);
-        compared++;
-      }
-    }
-    assert.ok(compared >= 10, `only ${String(compared)} example outputs compared`);
   });
 });

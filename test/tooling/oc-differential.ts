@@ -3,8 +3,9 @@
  * `oc adm upgrade`'s own code. oc is not in this repository and the Go module proxy does not serve
  * it, so the run needs an openshift/oc checkout named by OC_SOURCE_DIR; without one it fails
  * saying so. It builds oc-upgrade-harness from that checkout (test/tooling/extract-oc-upgrade.ts,
- * cached in `.cache/oc-upgrade/`), then runs test/interop/differential-oc-upgrade.optional.ts,
- * which `./scripts/test.sh` does not (its name does not end in `.test.ts`).
+ * cached in `.cache/oc-upgrade/`), then runs test/interop/differential-oc-upgrade.optional.ts and
+ * test/interop/oc-recommend-source.optional.ts (recommend's texts and example outputs against the
+ * checkout), which `./scripts/test.sh` does not (their names do not end in `.test.ts`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
@@ -13,7 +14,10 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
 import { buildOcUpgradeHarness, ocUpgradeSource } from './extract-oc-upgrade.js';
 
-const TEST_FILE = join(repoRoot, 'test', 'interop', 'differential-oc-upgrade.optional.ts');
+const TEST_FILES = [
+  join(repoRoot, 'test', 'interop', 'differential-oc-upgrade.optional.ts'),
+  join(repoRoot, 'test', 'interop', 'oc-recommend-source.optional.ts'),
+];
 
 const progress = (line: string): void => {
   process.stdout.write(`[interop:oc] ${line}\n`);
@@ -41,7 +45,7 @@ const harness = await buildOcUpgradeHarness(oc.source, progress);
 
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', TEST_FILE],
+  ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', ...TEST_FILES],
   {
     cwd: repoRoot,
     stdio: 'inherit',
