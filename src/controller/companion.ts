@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import { createDeadline, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { findCondition, removeCondition, setCondition } from './conditions.js';
-import { DEFAULT_RECONCILE_BUDGET_MS, toApiTime } from './controller.js';
+import { DEFAULT_RECONCILE_BUDGET_MS, isNewerRevision, toApiTime } from './controller.js';
 import type { SignatureCachePort } from './controller.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
@@ -150,6 +150,17 @@ export class CompanionController {
     this.rechecks = this.createRechecks();
   }
 
+  /**
+   * Keeps `cv` as the working copy unless the one kept is newer (as ReleaseController.observe):
+   * the answer to a status write can arrive after the watch delivered a later edit, and planning
+   * from the older copy would leave that edit undecided.
+   */
+  private observe(cv: ClusterVersion): void {
+    const kept = this.observed;
+    if (kept !== undefined && isNewerRevision(kept, cv)) return;
+    this.observed = cv;
+  }
+
   private createQueue(): WorkQueue {
     return new WorkQueue(
       () => this.reconcile(),
@@ -212,7 +223,7 @@ export class CompanionController {
     this.watcher = this.options.kube.watchClusterVersions({
       onChange: (cv) => {
         if (cv.metadata.name !== this.name) return;
-        this.observed = cv;
+        this.observe(cv);
         const update = cv.spec.desiredUpdate;
         const spec = JSON.stringify([
           update?.image,
@@ -501,7 +512,7 @@ export class CompanionController {
           ...cv,
           status: { ...cv.status, conditions },
         });
-        this.observed = written;
+        this.observe(written);
         this.lastWritten = this.wantedConditions(written);
         this.lastWrittenVersion = Number(written.metadata.resourceVersion);
         this.repairing = false;

@@ -80,6 +80,34 @@ describe('CompanionController (in-memory API, manual clock)', () => {
     await f.controller.stop();
   });
 
+  it('decides a later edit the watch delivered before the answer to its own status write arrived', async () => {
+    const f = await start();
+    const replace = f.kube.replaceClusterVersionStatus.bind(f.kube);
+    let raced = false;
+    f.kube.replaceClusterVersionStatus = async (cv) => {
+      const written = await replace(cv);
+      if (!raced) {
+        raced = true;
+        await f.kube.mergePatchClusterVersion('version', {
+          spec: { desiredUpdate: { version: '4.17.1', image: UNSIGNED } },
+        });
+        await settle();
+      }
+      return written;
+    };
+    await f.kube.mergePatchClusterVersion('version', {
+      spec: { desiredUpdate: { version: '4.17.0', image: SIGNED } },
+    });
+    await f.idle();
+    assert.equal(raced, true);
+    const images = (await f.record.read()).map((v) => v.image);
+    assert.ok(images.includes(UNSIGNED), `the later edit was decided: ${images.join(', ')}`);
+    const cv = await f.kube.getClusterVersion('version');
+    const c = cv.status?.conditions?.find((x) => x.type === CompanionConditionType.ReleaseVerified);
+    assert.equal(c?.status, 'False', "the condition is the later target's");
+    await f.controller.stop();
+  });
+
   it('records a forced, unverifiable release with the accepted risk, and flips it when a re-check verifies', async () => {
     const f = await start();
     await f.kube.mergePatchClusterVersion('version', {
