@@ -5,7 +5,12 @@ import type { Logger } from '../observability/logger.js';
 import { createDeadline, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { findCondition, removeCondition, setCondition } from './conditions.js';
-import { DEFAULT_RECONCILE_BUDGET_MS, isNewerRevision, toApiTime } from './controller.js';
+import {
+  DEFAULT_RECONCILE_BUDGET_MS,
+  digestsNamedBy,
+  isNewerRevision,
+  toApiTime,
+} from './controller.js';
 import type { SignatureCachePort } from './controller.js';
 import { RecheckScheduler } from './recheck-scheduler.js';
 import type { RecheckEntry } from './recheck-scheduler.js';
@@ -468,7 +473,11 @@ export class CompanionController {
         `Payload verification failed version=${goQuote(version)} image=${goQuote(image)}: ${payload.message}`,
       );
     if (outcome.verified && verification.digest !== null)
-      await this.persistSignatures(verification.digest, verification.signatures);
+      await this.persistSignatures(
+        verification.digest,
+        verification.signatures,
+        digestsNamedBy(cv),
+      );
     this.options.logger.info('recorded verdict', { image, verified: outcome.verified, force });
   }
 
@@ -571,7 +580,11 @@ export class CompanionController {
       `Release ${image}, accepted earlier without verification, is now verified: ${outcome.summary}`,
     );
     if (verification.digest !== null)
-      await this.persistSignatures(verification.digest, verification.signatures);
+      await this.persistSignatures(
+        verification.digest,
+        verification.signatures,
+        digestsNamedBy(cv),
+      );
     this.options.logger.info('release verified by background re-check', { image });
     return true;
   }
@@ -652,10 +665,11 @@ export class CompanionController {
   private async persistSignatures(
     digest: string,
     signatures: readonly Uint8Array[],
+    keep: ReadonlySet<string>,
   ): Promise<void> {
     if (this.options.signatureCache === undefined || signatures.length === 0) return;
     try {
-      await this.options.signatureCache.persist(digest, signatures);
+      await this.options.signatureCache.persist(digest, signatures, keep);
     } catch (err) {
       this.options.logger.warn('could not persist signatures', { digest, error: String(err) });
     }

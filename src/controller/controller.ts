@@ -32,8 +32,33 @@ import { WorkQueue } from './work-queue.js';
  */
 export interface SignatureCachePort {
   describe(): string;
-  /** Adds `signatures` for `digest`; resolves how many were new. */
-  persist(digest: string, signatures: readonly Uint8Array[]): Promise<number>;
+  /**
+   * Adds `signatures` for `digest`; resolves how many were new. With `keep`, the cache also drops
+   * the signatures of digests not in it.
+   */
+  persist(
+    digest: string,
+    signatures: readonly Uint8Array[],
+    keep?: ReadonlySet<string>,
+  ): Promise<number>;
+}
+
+/**
+ * The release digests `cv` still names: its history, status.desired and the requested update.
+ * Their signatures are what the signature cache keeps.
+ */
+export function digestsNamedBy(cv: ClusterVersion): Set<string> {
+  const images = [
+    ...(cv.status?.history ?? []).map((h) => h.image),
+    cv.status?.desired.image,
+    cv.spec.desiredUpdate?.image,
+  ];
+  const digests = new Set<string>();
+  for (const image of images) {
+    const at = image?.lastIndexOf('@') ?? -1;
+    if (image !== undefined && at >= 0) digests.add(image.slice(at + 1));
+  }
+  return digests;
 }
 
 export interface ControllerOptions {
@@ -475,7 +500,11 @@ export class ReleaseController {
       });
       await Promise.all(events.map((e) => this.recordEvent(written, e)));
       if (verification?.outcome.verified === true && verification.digest !== null) {
-        await this.persistSignatures(verification.digest, verification.signatures);
+        await this.persistSignatures(
+          verification.digest,
+          verification.signatures,
+          digestsNamedBy(written),
+        );
       }
       this.syncRechecks(written);
       return;
@@ -714,7 +743,11 @@ export class ReleaseController {
       message: `Release ${image}, accepted earlier without verification, is now verified: ${verification.outcome.summary}`,
     });
     if (verification.digest !== null)
-      await this.persistSignatures(verification.digest, verification.signatures);
+      await this.persistSignatures(
+        verification.digest,
+        verification.signatures,
+        digestsNamedBy(cv),
+      );
     this.options.logger.info('release verified by background re-check', { image });
     return true;
   }
@@ -860,10 +893,11 @@ export class ReleaseController {
   private async persistSignatures(
     digest: string,
     signatures: readonly Uint8Array[],
+    keep: ReadonlySet<string>,
   ): Promise<void> {
     if (this.options.signatureCache === undefined || signatures.length === 0) return;
     try {
-      const added = await this.options.signatureCache.persist(digest, signatures);
+      const added = await this.options.signatureCache.persist(digest, signatures, keep);
       if (added > 0)
         this.options.logger.info('signatures cached', {
           digest,

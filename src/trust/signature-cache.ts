@@ -13,7 +13,11 @@ export const MAX_SIGNATURE_CACHE_BYTES = 768 * 1024;
 /**
  * Persists signatures that verified into a labelled ConfigMap in openshift-config-managed, the
  * format the CVO reads as a signature store: a restarted or disconnected service then verifies
- * without reaching any store. Entries are merged, never removed; a full cache adds nothing more.
+ * without reaching any store. Entries are merged; with `keep` (the digests the ClusterVersion
+ * still names: history, desired, the requested update), a write also drops the entries of other
+ * digests, so the cache holds what the cluster can still use (at most the 100 releases history
+ * keeps) instead of growing to its cap and being rewritten whole, up to 768 KiB, for every
+ * release verified. Keys it does not understand are kept. A full cache adds nothing more.
  * `serve` writes library-go's ConfigMap, `signatures-managed` (config/service-config.ts), which
  * the CVO's own persister replaces wholesale with the signatures it verified
  * (library-go pkg/verify/store/configmap/configmap.go:174-177): entries only this service
@@ -34,10 +38,17 @@ export class SignatureCache {
     return `configmap ${this.namespace}/${this.name}`;
   }
 
-  /** Adds `signatures` for `digest`; returns how many were new. Conflicts are retried. */
-  async persist(digest: string, signatures: readonly Uint8Array[]): Promise<number> {
+  /**
+   * Adds `signatures` for `digest` and, with `keep`, drops the entries of digests not in it;
+   * returns how many were new. Conflicts are retried.
+   */
+  async persist(
+    digest: string,
+    signatures: readonly Uint8Array[],
+    keep?: ReadonlySet<string>,
+  ): Promise<number> {
     if (signatures.length === 0) return 0;
-    return pRetry(() => this.persistOnce(digest, signatures), {
+    return pRetry(() => this.persistOnce(digest, signatures, keep), {
       retries: 5,
       minTimeout: 50,
       maxTimeout: 1000,
@@ -46,7 +57,11 @@ export class SignatureCache {
     });
   }
 
-  private async persistOnce(digest: string, signatures: readonly Uint8Array[]): Promise<number> {
+  private async persistOnce(
+    digest: string,
+    signatures: readonly Uint8Array[],
+    keep: ReadonlySet<string> | undefined,
+  ): Promise<number> {
     const existing = await this.kube.getConfigMap(this.namespace, this.name);
     const cm: ConfigMap = existing ?? {
       apiVersion: 'v1',
@@ -58,6 +73,17 @@ export class SignatureCache {
       },
     };
     const binaryData = { ...(cm.binaryData ?? {}) };
+    let removed = 0;
+    if (keep !== undefined) {
+      for (const key of Object.keys(binaryData)) {
+        const named = digestOfKey(key);
+        if (named !== undefined && named !== digest && !keep.has(named)) {
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a copy built here
+          delete binaryData[key];
+          removed++;
+        }
+      }
+    }
     const prefix = configMapSignaturePrefix(digest);
     const known = new Set(
       Object.entries(binaryData)
@@ -77,7 +103,7 @@ export class SignatureCache {
       size += encoded.length;
       added++;
     }
-    if (added === 0) return 0;
+    if (added === 0 && removed === 0) return 0;
     const next: ConfigMap = {
       ...cm,
       metadata: {
@@ -99,6 +125,12 @@ export class SignatureCache {
     }
     return added;
   }
+}
+
+/** The digest a `sha256-<hex>-<i>` key holds signatures of; undefined for any other key. */
+function digestOfKey(key: string): string | undefined {
+  const match = /^sha256-([0-9a-f]{64})-[1-9][0-9]{0,5}$/.exec(key);
+  return match?.[1] !== undefined ? `sha256:${match[1]}` : undefined;
 }
 
 function hash(data: Uint8Array): string {
