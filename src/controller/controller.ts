@@ -48,10 +48,17 @@ export interface SignatureCachePort {
  * Their signatures are what the signature cache keeps.
  */
 export function digestsNamedBy(cv: ClusterVersion): Set<string> {
+  const update = cv.spec.desiredUpdate;
   const images = [
     ...(cv.status?.history ?? []).map((h) => h.image),
     cv.status?.desired.image,
-    cv.spec.desiredUpdate?.image,
+    update?.image,
+    // A version-only request names the available update it resolves to.
+    ...(update?.version !== undefined && update.version !== '' && (update.image ?? '') === ''
+      ? (cv.status?.availableUpdates ?? [])
+          .filter((u) => u.version === update.version)
+          .map((u) => u.image)
+      : []),
   ];
   const digests = new Set<string>();
   for (const image of images) {

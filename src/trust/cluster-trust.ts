@@ -184,6 +184,7 @@ export class ClusterTrust implements ReleaseVerifierPort {
       const refused = refusedWithoutTrust(parsed, err, notes);
       if (
         call.payload !== true ||
+        call.releaseMetadata === false ||
         cv.spec.desiredUpdate?.force !== true ||
         parsed instanceof VerifyError
       )

@@ -127,9 +127,12 @@ export class SignatureCache {
   }
 }
 
-/** The digest a `sha256-<hex>-<i>` key holds signatures of; undefined for any other key. */
+/**
+ * The digest a `sha256-<hex>-<i>` key holds signatures of (library-go's persister counts from 0,
+ * this cache from 1); undefined for any other key.
+ */
 function digestOfKey(key: string): string | undefined {
-  const match = /^sha256-([0-9a-f]{64})-[1-9][0-9]{0,5}$/.exec(key);
+  const match = /^sha256-([0-9a-f]{64})-(?:0|[1-9][0-9]{0,5})$/.exec(key);
   return match?.[1] !== undefined ? `sha256:${match[1]}` : undefined;
 }
 

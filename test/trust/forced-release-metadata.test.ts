@@ -84,4 +84,40 @@ describe('ClusterTrust: a forced update whose trust cannot be read', () => {
     );
     assert.equal(accepted?.reason, 'VerifyPayloadVersion');
   });
+
+  it('reads nothing of the release for a caller that does not use its metadata (the webhook), forced or not', async () => {
+    const kube = new MemoryKube();
+    let asked = 0;
+    const inner = oldRelease();
+    const counting = {
+      getManifest: (...args: Parameters<typeof inner.getManifest>) => {
+        asked++;
+        return inner.getManifest(...args);
+      },
+      streamBlob: inner.streamBlob.bind(inner),
+    } as unknown as typeof inner;
+    const trust = new ClusterTrust({
+      rootOfTrust: CONFIG.rootOfTrust,
+      signatureNamespace: CONFIG.signatureNamespace,
+      caNamespace: CONFIG.caNamespace,
+      trustedCaBundle: CONFIG.trustedCaBundle,
+      source: kube,
+      logger: silentLogger,
+      registry: counting,
+      http: {},
+      budgetMs: 5_000,
+    });
+    const base = installedClusterVersion([{ version: '4.17.0', image: RELEASE }]);
+    const cv = {
+      ...base,
+      spec: { ...base.spec, desiredUpdate: { version: '4.17.0', image: RELEASE, force: true } },
+    };
+    const verification = await trust.verify(RELEASE, cv, AbortSignal.timeout(10_000), {
+      payload: true,
+      releaseMetadata: false,
+    });
+    assert.equal(verification.outcome.verified, false);
+    assert.equal(verification.release, undefined);
+    assert.equal(asked, 0, 'the registry was not asked for the release');
+  });
 });

@@ -59,6 +59,21 @@ describe('SignatureCache', () => {
     ]);
   });
 
+  it("reads library-go's 0-based keys (the CVO's persister) as signatures of their digest", async () => {
+    const kube = new MemoryKube();
+    await kube.createConfigMap(NS, {
+      metadata: { name: NAME, labels: { [SIGNATURE_CONFIGMAP_LABEL]: '' } },
+      binaryData: {
+        [key(digest('a'), 0)]: 'YQ==',
+        [key(digest('a'), 1)]: 'Yg==',
+        [key(digest('b'), 0)]: 'Yw==',
+      },
+    });
+    const cache = new SignatureCache(kube, NS, NAME);
+    await cache.persist(digest('c'), [sig('c1')], new Set([digest('b')]));
+    assert.deepEqual(await cached(kube), [key(digest('b'), 0), key(digest('c'))]);
+  });
+
   it('writes when only removals are due, and not at all when nothing changes', async () => {
     const kube = new MemoryKube();
     const cache = new SignatureCache(kube, NS, NAME);
@@ -112,5 +127,20 @@ describe('digestsNamedBy', () => {
       false,
       'a by-tag image names no digest',
     );
+  });
+
+  it('names the available update a version-only request resolves to', () => {
+    const target = release(3);
+    const other = release(4);
+    const base = installedClusterVersion([
+      { version: '4.17.0', image: target },
+      { version: '4.17.1', image: other },
+    ]);
+    const named = digestsNamedBy({
+      ...base,
+      spec: { ...base.spec, desiredUpdate: { version: '4.17.0', image: '' } },
+    });
+    assert.ok(named.has(target.slice(target.indexOf('@') + 1)));
+    assert.equal(named.has(other.slice(other.indexOf('@') + 1)), false);
   });
 });
