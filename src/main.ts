@@ -278,9 +278,15 @@ async function startHttp(
         // Companion mode: the webhook is the gate (the CVO accepts what the admin asks for), so
         // it checks the payload too and verifies forced edits to warn with the risk accepted.
         companion: config.mode === 'companion',
-        verify: async (image, signal) => {
+        verify: async (image, signal, force) => {
           const live = await kube.getClusterVersion(config.clusterVersionName);
-          const { outcome, payload } = await trust.verify(image, live, signal, {
+          // The edit under review decides what is requested and whether it is forced (whether
+          // the payload is read after a failed verification); the trust stays the cluster's.
+          const reviewed = {
+            ...live,
+            spec: { ...live.spec, desiredUpdate: { ...live.spec.desiredUpdate, image, force } },
+          };
+          const { outcome, payload } = await trust.verify(image, reviewed, signal, {
             payload: config.mode === 'companion' && config.payloadVerification !== 'off',
             // Nothing of the release's metadata is used here: not read at all.
             releaseMetadata: false,

@@ -50,10 +50,15 @@ export interface AdmissionOptions {
   readonly mode: WebhookVerifyMode;
   /**
    * Verifies a by-digest target (enforce mode) with the cluster's own trust; must resolve within
-   * the webhook's budget. It gets the image only: nothing else of the posted object (stores, CA
+   * the webhook's budget. It gets the image and whether the edit forces it (what the CVO does
+   * with an accepted update depends on it) only: nothing else of the posted object (stores, CA
    * bundles, history) may become trust or an outbound URL.
    */
-  readonly verify?: (image: string, signal: AbortSignal) => Promise<AdmissionVerdict>;
+  readonly verify?: (
+    image: string,
+    signal: AbortSignal,
+    force: boolean,
+  ) => Promise<AdmissionVerdict>;
   /**
    * Companion mode (the webhook is the gate, the CVO applies): a forced edit is verified too, and
    * allowed with the CVO's accepted-risk words as a warning when it does not verify; a payload
@@ -157,7 +162,7 @@ export async function reviewClusterVersion(
       const release = await options.limiter?.acquire(controller.signal);
       progress.started = true;
       try {
-        return await verify(target.image, controller.signal);
+        return await verify(target.image, controller.signal, force);
       } finally {
         release?.();
       }

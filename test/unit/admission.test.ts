@@ -319,3 +319,28 @@ describe('loggable', () => {
     assert.equal(loggable('x'.repeat(5000)).length, 129);
   });
 });
+
+describe('reviewClusterVersion hands the verifier what the edit forces', () => {
+  for (const force of [false, true]) {
+    it(`passes force=${String(force)} for an edit with force ${String(force)}, whatever the stored object says`, async () => {
+      const seen: boolean[] = [];
+      const options: AdmissionOptions = {
+        mode: 'enforce',
+        budgetMs: 1000,
+        companion: true,
+        verify: (_image, _signal, forced) => {
+          seen.push(forced);
+          return Promise.resolve({ verified: true, message: 'verified' });
+        },
+      };
+      // The stored object says the opposite of the edit.
+      const stored = cv({ version: '4.16.9', image: DIGEST.replace('a', 'b'), force: !force });
+      const decision = await reviewClusterVersion(
+        review(cv({ version: '4.17.0', image: DIGEST, force }), stored),
+        options,
+      );
+      assert.equal(decision.response.allowed, true);
+      assert.deepEqual(seen, [force]);
+    });
+  }
+});
