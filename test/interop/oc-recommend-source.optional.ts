@@ -16,7 +16,7 @@ import { load } from 'js-yaml';
 import { planRecommend, renderRecommend } from '../../src/cli/recommend.js';
 import type { RecommendOptions } from '../../src/cli/recommend.js';
 import type { ClusterVersion } from '../../src/kube/types.js';
-import { OC } from '../cli/oc-recommend-texts.test.js';
+import { OC } from '../helpers/oc-recommend-texts.js';
 
 const OC_SOURCE_DIR = process.env.OC_SOURCE_DIR;
 const RECOMMEND_DIR = 'pkg/cli/admin/upgrade/recommend';
