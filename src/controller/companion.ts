@@ -2,7 +2,8 @@ import { KubeApiError } from '../kube/client.js';
 import type { ClusterVersionPort, EventPort, Watcher } from '../kube/client.js';
 import type { ClusterVersion, Condition } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
-import { createDeadline, systemClock } from './clock.js';
+import { systemClock } from './clock.js';
+import { verifyWithinBudget } from './budgeted-verification.js';
 import type { Clock } from './clock.js';
 import { findCondition, removeCondition, setCondition } from './conditions.js';
 import {
@@ -593,33 +594,24 @@ export class CompanionController {
     return new Date(this.clock.now());
   }
 
-  private async verifyWithinBudget(
+  private verifyWithinBudget(
     image: string,
     cv: ClusterVersion,
     lifetime: AbortSignal,
     payload: boolean,
   ): Promise<ClusterVerification | undefined> {
-    if (lifetime.aborted) return undefined;
-    const deadline = createDeadline(this.clock, this.budgetMs, 'the reconcile budget');
-    const signal = AbortSignal.any([lifetime, deadline.signal]);
-    let verification: ClusterVerification | undefined;
-    try {
-      verification = await this.options.verifier.verify(image, cv, signal, { payload });
-    } catch (err) {
-      if (!signal.aborted) throw err;
-    } finally {
-      deadline.dispose();
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the verification
-    if (lifetime.aborted) return undefined;
-    if (verification !== undefined && (verification.outcome.verified || !deadline.signal.aborted))
-      return verification;
-    const message = `verification did not finish within the reconcile budget of ${String(this.budgetMs)} ms`;
-    return {
-      outcome: { verified: false, code: 'ABORTED', message, summary: message, details: [] },
-      signatures: [],
-      digest: verification?.digest ?? null,
-    };
+    return verifyWithinBudget(
+      {
+        verifier: this.options.verifier,
+        clock: this.clock,
+        budgetMs: this.budgetMs,
+        logger: this.options.logger,
+      },
+      image,
+      cv,
+      lifetime,
+      { payload },
+    );
   }
 
   private publishVerdict(image: string, verification: ClusterVerification): void {

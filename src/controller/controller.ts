@@ -5,7 +5,8 @@ import type { ClusterVersionPort, EventPort, KubeEvent, Watcher } from '../kube/
 import type { ClusterVersion, ClusterVersionStatus } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterVerification, ReleaseVerifierPort } from './verification-port.js';
-import { createDeadline, systemClock } from './clock.js';
+import { systemClock } from './clock.js';
+import { verifyWithinBudget } from './budgeted-verification.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { ConditionType, findCondition, setCondition } from './conditions.js';
 import { markVerified } from './history.js';
@@ -847,54 +848,25 @@ export class ReleaseController {
     await this.recordEvent(cv, change.event);
   }
 
-  /**
-   * Verifies `image` with a signal that aborts when the reconcile budget runs out or the
-   * controller stops (`lifetime`). Undefined when it stopped: the caller writes nothing. When the
-   * budget ran out first, an unverified or unfinished verdict becomes ABORTED, saying so (fail
-   * closed); a verdict that verified in time stands.
-   */
-  private async verifyWithinBudget(
+  /** {@link verifyWithinBudget} with this controller's verifier, clock, budget and logger. */
+  private verifyWithinBudget(
     image: string,
     cv: ClusterVersion,
     lifetime: AbortSignal,
     call: { readonly payload?: boolean },
   ): Promise<ClusterVerification | undefined> {
-    if (lifetime.aborted) return undefined;
-    const deadline = createDeadline(this.clock, this.budgetMs, 'the reconcile budget');
-    const signal = AbortSignal.any([lifetime, deadline.signal]);
-    let verification: ClusterVerification | undefined;
-    try {
-      verification = await this.options.verifier.verify(image, cv, signal, call);
-    } catch (err) {
-      // A verifier may report being aborted by throwing: then it is one of the two cases below.
-      if (!signal.aborted) throw err;
-    } finally {
-      deadline.dispose();
-    }
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may run during the verification
-    if (lifetime.aborted) return undefined;
-    if (verification !== undefined && (verification.outcome.verified || !deadline.signal.aborted))
-      return verification;
-    const message = `verification did not finish within the reconcile budget of ${String(this.budgetMs)} ms`;
-    this.options.logger.warn('verification exceeded the reconcile budget', {
-      image,
-      budgetMs: this.budgetMs,
-    });
-    return {
-      outcome: {
-        verified: false,
-        code: 'ABORTED',
-        message,
-        summary: message,
-        details:
-          verification !== undefined
-            ? [verification.outcome.message, ...verification.outcome.details]
-            : [],
+    return verifyWithinBudget(
+      {
+        verifier: this.options.verifier,
+        clock: this.clock,
+        budgetMs: this.budgetMs,
+        logger: this.options.logger,
       },
-      signatures: [],
-      digest: verification?.digest ?? null,
-      ...(verification?.payload !== undefined ? { payload: verification.payload } : {}),
-    };
+      image,
+      cv,
+      lifetime,
+      call,
+    );
   }
 
   private async persistSignatures(
