@@ -1,4 +1,5 @@
-// Builds the real etcd and kube-apiserver (and kubectl) the controller's tests and demo run.
+// Builds the real etcd and kube-apiserver (and kubectl) the controller's tests and demo run, and the
+// kubelet, kube-controller-manager, kube-scheduler and kube-proxy of the deploy test's node.
 // k8s.io/kubernetes replaces its staging modules with local paths; a module requiring it must
 // point each of them at the published v0.N.P release instead.
 module cvo-update-verifier/control-plane

@@ -9,6 +9,11 @@ export interface ControlPlaneBinaries {
   readonly etcd: string;
   readonly kubeApiserver: string;
   readonly kubectl: string;
+  /** The node's programs (testbed/node-cluster): the kubelet and what a Deployment needs. */
+  readonly kubelet: string;
+  readonly kubeControllerManager: string;
+  readonly kubeScheduler: string;
+  readonly kubeProxy: string;
 }
 
 export interface BuildOptions {
@@ -30,6 +35,14 @@ const TARGETS: readonly {
   { name: 'etcd', file: 'etcd', pkg: './cmd/etcd' },
   { name: 'kubeApiserver', file: 'kube-apiserver', pkg: 'k8s.io/kubernetes/cmd/kube-apiserver' },
   { name: 'kubectl', file: 'kubectl', pkg: 'k8s.io/kubernetes/cmd/kubectl' },
+  { name: 'kubelet', file: 'kubelet', pkg: 'k8s.io/kubernetes/cmd/kubelet' },
+  {
+    name: 'kubeControllerManager',
+    file: 'kube-controller-manager',
+    pkg: 'k8s.io/kubernetes/cmd/kube-controller-manager',
+  },
+  { name: 'kubeScheduler', file: 'kube-scheduler', pkg: 'k8s.io/kubernetes/cmd/kube-scheduler' },
+  { name: 'kubeProxy', file: 'kube-proxy', pkg: 'k8s.io/kubernetes/cmd/kube-proxy' },
 ];
 
 /** How long a build may run: a cold kube-apiserver build takes minutes on two cores. */
@@ -38,7 +51,7 @@ const BUILD_TIMEOUT_MS = 40 * 60_000;
 const LOCK_WAIT_MS = 45 * 60_000;
 
 /**
- * Returns the etcd, kube-apiserver and kubectl binaries, building them with the machine's Go when
+ * Returns the etcd, kube-apiserver, kubectl and node binaries, building them with the machine's Go when
  * the cache has no build for the current inputs (go.mod, go.sum, sources, Go version). Builds are
  * serialised across processes with a lock directory, written to a temporary folder and renamed
  * into place, so a half-finished build is never used.
@@ -111,6 +124,10 @@ function toBinaries(bin: string): ControlPlaneBinaries {
     etcd: join(bin, 'etcd'),
     kubeApiserver: join(bin, 'kube-apiserver'),
     kubectl: join(bin, 'kubectl'),
+    kubelet: join(bin, 'kubelet'),
+    kubeControllerManager: join(bin, 'kube-controller-manager'),
+    kubeScheduler: join(bin, 'kube-scheduler'),
+    kubeProxy: join(bin, 'kube-proxy'),
   };
 }
 

@@ -20,6 +20,8 @@ export interface LocalCluster {
   readonly adminToken: string;
   /** A static identity with no RBAC bindings of its own (`cvo-test-user`, group `cvo-testers`). */
   readonly userToken: string;
+  /** Tokens of the extra identities asked for in {@link StartClusterOptions.identities}, by user. */
+  readonly tokens: Readonly<Record<string, string>>;
   readonly workDir: string;
   /** A kubeconfig file for the admin identity. */
   readonly kubeconfig: string;
@@ -41,6 +43,14 @@ export interface StartClusterOptions {
   readonly webhookClientCertificate?: WebhookClientCertificate;
   /** Stops the start: the wait for readiness ends and etcd and kube-apiserver are stopped. */
   readonly signal?: AbortSignal;
+  /**
+   * Serve a node's pods too (testbed/node-cluster): listen on every address, advertise `address`
+   * (the host's, which pods reach) as the `kubernetes` Service's endpoint, and authorize kubelets
+   * with the Node authorizer. `server` is then `https://<address>:<port>`.
+   */
+  readonly nodeAccess?: { readonly address: string };
+  /** More static identities, user name → groups; their tokens are in {@link LocalCluster.tokens}. */
+  readonly identities?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface WebhookClientCertificate {
@@ -138,9 +148,14 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
     await writeFile(join(workDir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     const adminToken = randomBytes(24).toString('hex');
     const userToken = randomBytes(24).toString('hex');
+    const tokens: Record<string, string> = {};
+    const extraLines = Object.entries(options.identities ?? {}).map(([user, groups], i) => {
+      tokens[user] = randomBytes(24).toString('hex');
+      return `${tokens[user]},${user},extra-uid-${String(i)},"${groups.join(',')}"\n`;
+    });
     await writeFile(
       join(workDir, 'tokens.csv'),
-      `${adminToken},admin,admin-uid,"system:masters"\n${userToken},cvo-test-user,user-uid,"cvo-testers"\n`,
+      `${adminToken},admin,admin-uid,"system:masters"\n${userToken},cvo-test-user,user-uid,"cvo-testers"\n${extraLines.join('')}`,
     );
     await mkdir(join(workDir, 'certs'), { recursive: true });
     const admissionArgs: string[] = [];
@@ -154,25 +169,32 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       );
     }
 
+    const node = options.nodeAccess;
     const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      ...(node === undefined
+        ? ['--bind-address=127.0.0.1', '--advertise-address=127.0.0.1']
+        : [
+            '--bind-address=0.0.0.0',
+            `--advertise-address=${node.address}`,
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+          ]),
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(workDir, 'certs')}`,
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${join(workDir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
       '--service-cluster-ip-range=10.96.0.0/24',
-      '--authorization-mode=RBAC',
+      ...(node === undefined ? ['--authorization-mode=RBAC'] : []),
       `--token-auth-file=${join(workDir, 'tokens.csv')}`,
-      // The kubernetes Service endpoint cannot point at loopback; nothing here needs it.
-      '--endpoint-reconciler-type=none',
+      // The kubernetes Service endpoint cannot point at loopback; only pods on a node need it.
+      ...(node === undefined ? ['--endpoint-reconciler-type=none'] : []),
       ...admissionArgs,
       ...(options.extraApiserverArgs ?? []),
       '--v=0',
     ];
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${node?.address ?? '127.0.0.1'}:${apiPort}`;
     let apiserver = startProcess(
       options.binaries.kubeApiserver,
       apiserverArgs,
@@ -189,6 +211,7 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       caCert,
       adminToken,
       userToken,
+      tokens,
       workDir,
       kubeconfig,
       async writeKubeconfig(path, token, user = 'user') {
