@@ -7,19 +7,21 @@ import { join, normalize, sep } from 'node:path';
 const PREFIX = '/signatures/';
 
 /**
- * Serves a signature-store directory (`sha256=<hex>/signature-N`) over HTTP on 127.0.0.1, as a
- * mirror's web server would. Only GET of paths inside the directory; everything else is 404.
+ * Serves a signature-store directory (`sha256=<hex>/signature-N`) over HTTP on 127.0.0.1 (or
+ * another address of this machine, for pods on the test node), as a mirror's web server would. Only GET of paths inside the directory; everything else is 404.
  */
 export class LocalStoreServer {
   private readonly server: Server;
   private readonly root: string;
+  private readonly host: string;
 
-  private constructor(server: Server, root: string) {
+  private constructor(server: Server, root: string, host: string) {
     this.server = server;
     this.root = root;
+    this.host = host;
   }
 
-  static async start(root: string): Promise<LocalStoreServer> {
+  static async start(root: string, host = '127.0.0.1'): Promise<LocalStoreServer> {
     // eslint-disable-next-line prefer-const -- assigned after the server that refers to it
     let self: LocalStoreServer | undefined;
     const server = createServer((req, res) => {
@@ -38,13 +40,13 @@ export class LocalStoreServer {
         },
       );
     });
-    self = new LocalStoreServer(server, root);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    self = new LocalStoreServer(server, root, host);
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     return self;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${PREFIX.slice(0, -1)}`;
+    return `http://${this.host}:${(this.server.address() as AddressInfo).port}${PREFIX.slice(0, -1)}`;
   }
 
   get directory(): string {

@@ -34,11 +34,12 @@ export class ReleaseSigner {
     this.dir = dir;
   }
 
-  static async create(): Promise<ReleaseSigner> {
+  /** `host`: the address the store listens on (default 127.0.0.1; the host's for pods). */
+  static async create(host?: string): Promise<ReleaseSigner> {
     const gpg = await GnuPG.create();
     const key = await gpg.generateKey('E2E Release <e2e@example.com>', 'nistp256');
     const dir = await mkdtemp(join(tmpdir(), 'cvo-e2e-store-'));
-    const store = await LocalStoreServer.start(dir);
+    const store = await LocalStoreServer.start(dir, host);
     return new ReleaseSigner(gpg, key, store, dir);
   }
 

@@ -14,18 +14,10 @@ import { BY_TAG_REFUSED } from '../../src/image/oc-messages.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
+import { serviceMonitorCrd } from '../helpers/service-monitor-crd.js';
 import { makeTestPki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
 import { REPO, requestUpdate, seed } from './harness.js';
-
-/**
- * The real Prometheus Operator ServiceMonitor CRD, from the Go module proxy: the module's zip
- * holds the generated CRDs under example/prometheus-operator-crd/.
- */
-const PROMETHEUS_OPERATOR_MODULE = 'github.com/prometheus-operator/prometheus-operator';
-const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
-const SERVICE_MONITOR_CRD =
-  'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml';
 
 const MANIFESTS = join(repoRoot, 'manifests');
 const NAMESPACE = 'cvo-update-verifier';
@@ -152,38 +144,6 @@ function run(
     child.once('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input);
   });
-}
-
-/** Downloads the ServiceMonitor CRD's module with `go mod download` and returns the file. */
-async function serviceMonitorCrd(): Promise<string> {
-  const module = `${PROMETHEUS_OPERATOR_MODULE}@${PROMETHEUS_OPERATOR_VERSION}`;
-  const why =
-    `60-servicemonitor.yaml needs the Prometheus Operator's ServiceMonitor CRD, which this test ` +
-    `takes from the Go module proxy (${module}, file ${SERVICE_MONITOR_CRD})`;
-  let result: Result;
-  try {
-    // Outside any module, so the project's Go settings play no part.
-    result = await run('go', ['mod', 'download', '-json', module], {
-      cwd: tmpdir(),
-      timeoutMs: 300_000,
-    });
-  } catch (err) {
-    throw new Error(`${why}; could not run go: ${(err as Error).message}`, { cause: err });
-  }
-  let info: { Dir?: string; Error?: string } = {};
-  try {
-    info = JSON.parse(result.stdout) as { Dir?: string; Error?: string };
-  } catch {
-    // Reported below with go's own output.
-  }
-  if (result.code !== 0 || info.Dir === undefined) {
-    throw new Error(
-      `${why}; go mod download failed (exit ${String(result.code)}): ${info.Error ?? ''} ${result.stderr}`.trim(),
-    );
-  }
-  const crd = join(info.Dir, SERVICE_MONITOR_CRD);
-  if (!existsSync(crd)) throw new Error(`${why}; ${crd} is not in the module`);
-  return crd;
 }
 
 /**

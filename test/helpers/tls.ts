@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A test CA, an unrelated CA, and a server certificate for 127.0.0.1 signed by the first. */
+/** A test CA, an unrelated CA, and a server certificate for 127.0.0.1 (and more names) signed by the first. */
 export interface TestPki {
   readonly caPem: string;
   readonly otherCaPem: string;
@@ -20,8 +20,13 @@ export interface TestPki {
   cleanup(): Promise<void>;
 }
 
-/** Makes the certificates with the real openssl CLI (Debian `openssl`) in a temp directory. */
-export async function makeTestPki(): Promise<TestPki> {
+/**
+ * Makes the certificates with the real openssl CLI (Debian `openssl`) in a temp directory.
+ * `serverDnsNames` are added to the server certificate's 127.0.0.1 (a Service's DNS name, say).
+ */
+export async function makeTestPki(
+  options: { readonly serverDnsNames?: readonly string[] } = {},
+): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), 'cvo-pki-'));
   // Arguments are split on spaces; paths are relative to `dir`.
   const openssl = (args: string): Promise<void> =>
@@ -45,7 +50,7 @@ export async function makeTestPki(): Promise<TestPki> {
   await writeFile(
     join(dir, 'server.ext'),
     [
-      'subjectAltName=IP:127.0.0.1',
+      `subjectAltName=${['IP:127.0.0.1', ...(options.serverDnsNames ?? []).map((d) => `DNS:${d}`)].join(',')}`,
       'basicConstraints=CA:FALSE',
       'keyUsage=critical,digitalSignature',
       'extendedKeyUsage=serverAuth',
