@@ -19,6 +19,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+# A user database entry for UID 65532 with its own group. The kubelet passes an image's numeric
+# USER on as runAsUser without its group, and the runtime then looks the group up here: without
+# this entry the service would run with group 0 (root's), as the deploy test saw.
+RUN groupadd --system --gid 65532 nonroot \
+  && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home \
+    --shell /usr/sbin/nologin nonroot
 # Files stay owned by root and read-only to the service, which suits readOnlyRootFilesystem. A
 # numeric UID lets Kubernetes check runAsNonRoot; OpenShift substitutes its own UID.
 USER 65532:65532

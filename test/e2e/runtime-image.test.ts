@@ -183,6 +183,9 @@ async function replayRuntimeStage(stages: readonly Stage[], dir: string) {
           });
           assert.equal(result.code, 0, `${command} failed:\n${result.stdout}\n${result.stderr}`);
           log.push(`RUN ${command} --prefer-offline`);
+        } else if (words[0] === 'groupadd' || words[0] === 'useradd') {
+          // The image's user database; test/e2e/deploy.test.ts checks its effect on a real node.
+          log.push(`skipped RUN ${command}`);
         } else if (words[0] === 'npm' && words[1] === 'cache' && words[2] === 'clean') {
           // Image-size hygiene; replaying it would empty this machine's npm cache.
           log.push(`skipped RUN ${command}`);
@@ -332,6 +335,9 @@ describe('the runtime image (Dockerfile), without a Docker engine', () => {
         '127.0.0.1',
         '--leader-elect',
         'false',
+        // No drain after SIGTERM (test/e2e/serve-process.test.ts checks it): exit at once.
+        '--shutdown-delay',
+        '0',
       ],
       {
         cwd: runtimeDir,
