@@ -26,6 +26,23 @@ export const NODE_PACKAGES = {
 /** The pod network: one Linux bridge on the host, addresses from host-local IPAM. */
 export const POD_CIDR = '10.88.0.0/16';
 const BRIDGE = 'cvo0';
+/**
+ * Kernel settings the node changes on the machine (the kubelet's kernel tunables, the bridge
+ * plugin's forwarding, kube-proxy's bridge netfilter): saved before it starts, put back after.
+ */
+const SYSCTLS = [
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+  'net/ipv4/ip_forward',
+  'net/ipv4/conf/all/route_localnet',
+  'net/bridge/bridge-nf-call-iptables',
+  'net/bridge/bridge-nf-call-ip6tables',
+] as const;
+
 /** The name the kubelet registers, and the node identity it authenticates as. */
 export const NODE_NAME = 'cvo-node-1';
 
@@ -84,11 +101,15 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
   const workDir = join(cluster.workDir, 'node');
   const leftover = await acquireNodeLock(lock, workDir, progress);
   if (leftover !== undefined) {
-    progress(`cleaning up after a test node whose process died (${leftover})`);
-    await killPodProcesses(leftover);
-    await cleanMachine(leftover, binaries, progress);
-    await rm(leftover, { recursive: true, force: true });
+    progress(`cleaning up after a test node whose process died (${leftover.workDir})`);
+    await killPodProcesses(leftover.workDir);
+    await cleanMachine(leftover.workDir, binaries, progress);
+    await rm(leftover.workDir, { recursive: true, force: true });
+    await restoreSysctls(leftover.sysctls);
   }
+  // Saved with the lock, so that the next run can put them back if this process dies.
+  const sysctls = leftover?.sysctls ?? (await readSysctls());
+  await writeFile(join(lock, 'sysctls.json'), JSON.stringify(sysctls));
   const processes: { name: string; child: ChildProcess }[] = [];
   const socket = join(workDir, 'containerd.sock');
   const ctr = async (args: readonly string[]): Promise<string> => {
@@ -99,6 +120,7 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
   };
   const stop = async (): Promise<void> => {
     await teardown(workDir, processes, ctr, binaries, progress);
+    await restoreSysctls(sysctls);
     await rm(lock, { recursive: true, force: true });
   };
   try {
@@ -356,6 +378,8 @@ function kubeProxyConfig(o: { kubeconfig: string; healthz: number; metrics: numb
       kind: 'KubeProxyConfiguration',
       clientConnection: { kubeconfig: o.kubeconfig },
       mode: 'iptables',
+      // No NodePorts on 127.0.0.1: that would need route_localnet on the machine.
+      iptables: { localhostNodePorts: false },
       hostnameOverride: NODE_NAME,
       clusterCIDR: POD_CIDR,
       healthzBindAddress: `127.0.0.1:${String(o.healthz)}`,
@@ -485,6 +509,22 @@ async function removeTree(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
 }
 
+async function readSysctls(): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const key of SYSCTLS) {
+    const value = await readFile(`/proc/sys/${key}`, 'utf8').catch(() => undefined);
+    if (value !== undefined) values[key] = value.trim();
+  }
+  return values;
+}
+
+async function restoreSysctls(values: Record<string, string> | undefined): Promise<void> {
+  for (const [key, value] of Object.entries(values ?? {})) {
+    if (!(SYSCTLS as readonly string[]).includes(key)) continue;
+    await writeFile(`/proc/sys/${key}`, `${value}\n`).catch(() => undefined);
+  }
+}
+
 /**
  * Kills every process of a dead node: its programs (their command lines name its work directory)
  * and its containers (in the kubelet's cgroups), so that its mounts can go.
@@ -524,10 +564,10 @@ async function acquireNodeLock(
   lock: string,
   workDir: string,
   progress: (line: string) => void,
-): Promise<string | undefined> {
+): Promise<{ workDir: string; sysctls: Record<string, string> | undefined } | undefined> {
   const deadline = Date.now() + 15 * 60_000;
   let announced = false;
-  let leftover: string | undefined;
+  let leftover: { workDir: string; sysctls: Record<string, string> | undefined } | undefined;
   for (;;) {
     try {
       await mkdir(lock);
@@ -541,7 +581,12 @@ async function acquireNodeLock(
     ).split('\n');
     const owner = Number(pid);
     if (owner > 0 && !alive(owner)) {
-      if (dir !== '') leftover = dir;
+      const saved = await readFile(join(lock, 'sysctls.json'), 'utf8').catch(() => undefined);
+      if (dir !== '')
+        leftover = {
+          workDir: dir,
+          sysctls: saved === undefined ? undefined : (JSON.parse(saved) as Record<string, string>),
+        };
       await rm(lock, { recursive: true, force: true });
       continue;
     }
