@@ -68,6 +68,10 @@ export async function ensureControlPlaneBinaries(
     hash.update(file).update(await readFile(join(options.moduleDir, file)));
   }
   hash.update(goVersion);
+  // How they are built: part of the key, so that a change here builds them again.
+  const kubernetesVersion = await readKubernetesVersion(options.moduleDir);
+  const ldflags = versionLdflags(kubernetesVersion);
+  hash.update(ldflags);
   const key = hash.digest('hex').slice(0, 16);
   const dir = join(options.cacheDir, key);
   const binaries = toBinaries(join(dir, 'bin'));
@@ -95,7 +99,14 @@ export async function ensureControlPlaneBinaries(
       try {
         await run(
           'go',
-          ['build', '-trimpath', '-o', join(staging, 'bin', target.file), target.pkg],
+          [
+            'build',
+            '-trimpath',
+            ...(target.pkg.startsWith('k8s.io/') ? [`-ldflags=${ldflags}`] : []),
+            '-o',
+            join(staging, 'bin', target.file),
+            target.pkg,
+          ],
           options.moduleDir,
           options.env,
           BUILD_TIMEOUT_MS,
@@ -117,6 +128,29 @@ export async function ensureControlPlaneBinaries(
   } finally {
     await rm(lock, { recursive: true, force: true });
   }
+}
+
+/** The k8s.io/kubernetes version control-plane/go.mod requires (`v1.37.2`). */
+async function readKubernetesVersion(moduleDir: string): Promise<string> {
+  const goMod = await readFile(join(moduleDir, 'go.mod'), 'utf8');
+  const version = /^\s*k8s\.io\/kubernetes (v\d+\.\d+\.\d+)\s*$/m.exec(goMod)?.[1];
+  if (version === undefined) throw new Error(`${moduleDir}/go.mod requires no k8s.io/kubernetes`);
+  return version;
+}
+
+/**
+ * What Kubernetes' own build stamps into its programs (hack/lib/version.sh): without it they
+ * report v0.0.0-master, and the Node shows that as its kubelet version.
+ */
+function versionLdflags(version: string): string {
+  const [major = '', minor = ''] = version.slice(1).split('.');
+  const pkg = 'k8s.io/component-base/version';
+  return [
+    `-X ${pkg}.gitVersion=${version}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+    `-X ${pkg}.gitTreeState=clean`,
+  ].join(' ');
 }
 
 function toBinaries(bin: string): ControlPlaneBinaries {
