@@ -97,6 +97,9 @@ class ServeProcess {
         // No background re-check during the bench (every target verifies).
         '--recheck-base',
         '1h',
+        // Stopped at the end without waiting for the drain after SIGTERM.
+        '--shutdown-delay',
+        '0',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
     );

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ClusterTrust } from './trust/cluster-trust.js';
 import { ReleaseController } from './controller/controller.js';
@@ -35,7 +36,22 @@ export interface Service {
   readonly ports: { readonly health?: number; readonly webhook?: number };
   isLeader(): boolean;
   isReady(): { ready: boolean; reason: string };
-  stop(): Promise<void>;
+  /**
+   * Stops the service: not ready at once (/readyz 503), leadership given up at once (the Lease
+   * released, so a standby takes over without waiting for it to expire), the HTTP servers kept
+   * answering until `drainMs` after the call (default 0), then closed, then the trust sources.
+   */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  /**
+   * How long the HTTP servers (webhook, probes, metrics) keep answering after stop() is called.
+   * A terminating Pod leaves its Service's endpoints a second or two after SIGTERM (kube-proxy),
+   * and a connection routed to it meanwhile must still be answered. `serve` passes
+   * --shutdown-delay; 0 or absent closes them as soon as leadership is given up.
+   */
+  readonly drainMs?: number;
 }
 
 /**
@@ -175,7 +191,10 @@ export async function startService(
     await controller.start();
     preverifier.start();
   }
+  let stopping = false;
   const isReady = (): { ready: boolean; reason: string } => {
+    // A stopping replica must leave the Service's endpoints while it still answers (the drain).
+    if (stopping) return { ready: false, reason: 'shutting down' };
     if (leading) {
       return controller.isSynced()
         ? { ready: true, reason: 'leading; ClusterVersion watch synced' }
@@ -201,12 +220,25 @@ export async function startService(
     ports,
     isReady,
     isLeader: () => leading,
-    async stop() {
-      await Promise.all(servers.map((server) => server.close()));
+    async stop(options: StopOptions = {}) {
+      stopping = true;
+      const drainMs = servers.length > 0 ? (options.drainMs ?? 0) : 0;
+      // The drain runs beside the Lease release: the servers close drainMs after the call, or
+      // when leadership has been given up if that takes longer.
+      let drained: Promise<void> = Promise.resolve();
+      if (drainMs > 0) {
+        logger.info('draining: the HTTP servers keep answering before they close', {
+          delayMs: drainMs,
+        });
+        drained = sleep(drainMs);
+      }
       if (elector) await elector.stop();
       await transition;
       await controller.stop();
       await preverifier.stop();
+      // The webhook verifies with the trust sources and registry clients: closed only after it.
+      await drained;
+      await Promise.all(servers.map((server) => server.close()));
       await trust.close();
       await signatureConfigMaps.stop();
       await registry.close();

@@ -8,7 +8,11 @@ import { parseDuration } from '../config/duration.js';
 import { KubeConfigError } from '../kube/client.js';
 import type { KubeConfigOptions } from '../kube/client.js';
 import { startService } from '../main.js';
-import { DEFAULT_HTTP, defaultServiceConfig } from '../config/service-config.js';
+import {
+  DEFAULT_HTTP,
+  MAX_SHUTDOWN_DELAY_MS,
+  defaultServiceConfig,
+} from '../config/service-config.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { createPinoLogger } from '../observability/pino-logger.js';
 import type { LogLevel } from '../observability/pino-logger.js';
@@ -58,6 +62,10 @@ Options:
   --webhook-verify-mode off|enforce enforce: deny by-digest targets that fail verification
                                     unless forced (default off: only by-tag is judged)
   --webhook-timeout DURATION        verification budget inside the webhook call (default 8s)
+  --shutdown-delay DURATION         on SIGTERM the Lease is released and /readyz answers 503 at
+                                    once; the HTTP servers keep answering this long (while the
+                                    Pod leaves the Service's endpoints), then close; 0 for none,
+                                    at most 20s (default 5s)
   --verify-api                      enable POST /v1/verify (TokenReview + SubjectAccessReview)
   --log-level LEVEL                 debug, info, warn or error (default info)
   --insecure-registry HOST          allow plain HTTP to HOST[:port] for Sigstore checks (repeatable)
@@ -105,6 +113,7 @@ export const SERVE_OPTIONS = {
   'verify-api': { type: 'boolean' },
   'webhook-verify-mode': { type: 'string' },
   'webhook-timeout': { type: 'string' },
+  'shutdown-delay': { type: 'string' },
   'log-level': { type: 'string' },
   'bind-address': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
@@ -157,7 +166,7 @@ export async function runServe(argv: readonly string[], io: ServeIo): Promise<nu
   }
   await io.shutdown;
   logger.info('shutting down');
-  await service.stop();
+  await service.stop({ drainMs: config.http?.shutdownDelayMs ?? 0 });
   return ExitCode.Verified;
 }
 
@@ -260,6 +269,7 @@ export function toServiceConfig(
     throw new UsageError('--webhook-client-names needs --webhook-client-ca-file');
   if (clientCaFile !== undefined && certFile === undefined)
     throw new UsageError('--webhook-client-ca-file needs --tls-cert-file and --tls-key-file');
+  const shutdownDelayMs = shutdownDelay(str('shutdown-delay'));
   const mode = str('webhook-verify-mode') ?? DEFAULT_HTTP.webhookVerifyMode;
   if (mode !== 'off' && mode !== 'enforce')
     throw new UsageError('--webhook-verify-mode must be off or enforce');
@@ -295,6 +305,7 @@ export function toServiceConfig(
       verifyApi: values['verify-api'] === true,
       webhookVerifyMode: mode,
       webhookBudgetMs: duration('webhook-timeout', DEFAULT_HTTP.webhookBudgetMs),
+      shutdownDelayMs,
     },
     rootOfTrust,
     eventNamespace: str('event-namespace') ?? base.eventNamespace,
@@ -314,4 +325,22 @@ export function toServiceConfig(
       ...(noProxy !== undefined ? { noProxy } : {}),
     },
   };
+}
+
+/** --shutdown-delay: a duration up to MAX_SHUTDOWN_DELAY_MS, or 0 (`0`, `0s`) for none. */
+function shutdownDelay(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_HTTP.shutdownDelayMs;
+  // parseDuration takes positive durations only; zero is how the drain is turned off.
+  if (/^(?:0+(?:\.0*)?(?:ms|s|m|h)?)$/.test(text)) return 0;
+  let ms;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--shutdown-delay: ${(err as Error).message}, or 0 for none`);
+  }
+  if (ms > MAX_SHUTDOWN_DELAY_MS)
+    throw new UsageError(
+      `--shutdown-delay must be at most ${String(MAX_SHUTDOWN_DELAY_MS / 1000)}s: the whole shutdown has 30 s`,
+    );
+  return ms;
 }

@@ -94,6 +94,12 @@ export interface HttpConfig {
   readonly webhookBudgetMs: number;
   /** How often the TLS files are re-read (default 10 s). */
   readonly tlsReloadIntervalMs?: number;
+  /**
+   * After SIGTERM, how long the servers keep answering (not ready, no longer leading) before
+   * they close: the time kube-proxy takes to remove the terminating Pod from the Service's
+   * endpoints. `serve` passes it to `Service.stop()`; 0 closes them at once.
+   */
+  readonly shutdownDelayMs?: number;
 }
 
 export function defaultServiceConfig(kube: KubeConfigOptions): ServiceConfig {
@@ -145,4 +151,14 @@ export const DEFAULT_HTTP = {
   webhookVerifyMode: 'off',
   /** Inside the API server's default 10 s webhook timeout. */
   webhookBudgetMs: 8_000,
+  /** A second or two for kube-proxy to remove the endpoint, with room to spare. */
+  shutdownDelayMs: 5_000,
 } as const satisfies Omit<HttpConfig, 'tls' | 'clientAuth' | 'tlsReloadIntervalMs'>;
+
+/**
+ * The longest --shutdown-delay: the drain, the Lease release and the closing must all fit in
+ * serve's 30 s shutdown deadline (src/cli/process.ts) and the Pod's 30 s
+ * terminationGracePeriodSeconds (manifests/20-deployment.yaml), after which the process is killed
+ * mid-way.
+ */
+export const MAX_SHUTDOWN_DELAY_MS = 20_000;

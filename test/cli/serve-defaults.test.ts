@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { SERVE_HELP, toServiceConfig } from '../../src/cli/serve.js';
+import { SHUTDOWN_DEADLINE_MS } from '../../src/cli/process.js';
+import { UsageError } from '../../src/cli/usage-error.js';
+import { MAX_SHUTDOWN_DELAY_MS } from '../../src/config/service-config.js';
 import type { ServiceConfig } from '../../src/config/service-config.js';
 import { parseDuration } from '../../src/config/duration.js';
 
@@ -23,6 +26,7 @@ const CHECKED: Readonly<Record<string, (c: ServiceConfig, stated: string) => boo
   'webhook-port': (c, s) => s === String(c.http?.webhookPort),
   'webhook-verify-mode': (c, s) => s === c.http?.webhookVerifyMode,
   'webhook-timeout': (c, s) => parseDuration(s) === c.http?.webhookBudgetMs,
+  'shutdown-delay': (c, s) => parseDuration(s) === c.http?.shutdownDelayMs,
   'payload-verification': (c, s) => s === c.payloadVerification,
   'release-metadata': (c, s) => s === c.releaseMetadata,
   mode: (c, s) => s === c.mode,
@@ -90,5 +94,44 @@ describe('serve: budgets a timer can hold, in an order that can work', () => {
       toServiceConfig({}, { timeout: '1m', 'reconcile-timeout': '1m' }, {}).reconcileBudgetMs,
       60_000,
     );
+  });
+});
+
+describe('serve: --shutdown-delay', () => {
+  const delay = (value: string): number | undefined =>
+    toServiceConfig({}, { 'shutdown-delay': value }, {}).http?.shutdownDelayMs;
+
+  for (const [value, ms] of [
+    ['5s', 5_000],
+    ['1500ms', 1_500],
+    ['20s', 20_000],
+    ['0', 0],
+    ['0s', 0],
+    ['0ms', 0],
+  ] as const) {
+    it(`takes ${value} as ${String(ms)} ms`, () => {
+      assert.equal(delay(value), ms);
+    });
+  }
+
+  for (const [value, message] of [
+    ['-1s', /--shutdown-delay: invalid duration "-1s"/],
+    ['5', /--shutdown-delay: invalid duration "5"/],
+    ['soon', /--shutdown-delay: invalid duration "soon"/],
+    ['', /--shutdown-delay: invalid duration ""/],
+    ['20001ms', /--shutdown-delay must be at most 20s/],
+    ['1m', /--shutdown-delay must be at most 20s/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(value)} as a usage error`, () => {
+      assert.throws(
+        () => delay(value),
+        (err: unknown) => err instanceof UsageError && message.test(err.message),
+      );
+    });
+  }
+
+  it('keeps the longest delay inside the process shutdown deadline, with room to close', () => {
+    // Longer, and the deadline would exit the process (143) before the servers close.
+    assert.ok(MAX_SHUTDOWN_DELAY_MS + 5_000 <= SHUTDOWN_DEADLINE_MS);
   });
 });
