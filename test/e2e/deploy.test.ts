@@ -44,7 +44,13 @@ const SERVICE_DNS = `${NAME}.${NAMESPACE}.svc`;
 
 interface Pod {
   metadata: { name: string; uid: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
+  spec: {
+    nodeName?: string;
+    containers: {
+      readinessProbe?: { httpGet?: { path?: string; port?: number | string } };
+      livenessProbe?: { httpGet?: { path?: string; port?: number | string } };
+    }[];
+  };
   status: {
     phase?: string;
     podIP?: string;
@@ -306,6 +312,23 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
       const status = p.status.containerStatuses?.[0];
       assert.equal(status?.ready, true, `${p.metadata.name}: container not ready`);
       assert.match(status?.imageID ?? '', /sha256:[0-9a-f]{64}/);
+      // Ready through the probes the manifests give: the kubelet GETs these, and so do we.
+      const container = p.spec.containers[0];
+      assert.deepEqual(container?.readinessProbe?.httpGet, {
+        path: '/readyz',
+        port: 8081,
+        scheme: 'HTTP',
+      });
+      assert.deepEqual(container?.livenessProbe?.httpGet, {
+        path: '/healthz',
+        port: 8081,
+        scheme: 'HTTP',
+      });
+      for (const path of ['/readyz', '/healthz']) {
+        const res = await request(`http://${p.status.podIP ?? ''}:8081${path}`);
+        const body = await res.body.text();
+        assert.equal(res.statusCode, 200, `${p.metadata.name} ${path}: ${body}`);
+      }
     }
     const endpoints = JSON.parse(
       await kubectl([
@@ -355,6 +378,12 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
           gid: field('Gid').split(/\s+/),
           capEff: field('CapEff'),
           capPrm: field('CapPrm'),
+          capBnd: field('CapBnd'),
+          capAmb: field('CapAmb'),
+          // Supplementary groups: none beyond its own (never root's 0).
+          groups: field('Groups')
+            .split(/\s+/)
+            .filter((g) => g !== '' && g !== '65532'),
           noNewPrivs: field('NoNewPrivs'),
           seccomp: field('Seccomp'),
         },
@@ -363,6 +392,9 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
           gid: ['65532', '65532', '65532', '65532'],
           capEff: '0000000000000000',
           capPrm: '0000000000000000',
+          capBnd: '0000000000000000',
+          capAmb: '0000000000000000',
+          groups: [],
           noNewPrivs: '1',
           // 2: a seccomp filter (RuntimeDefault) is in force.
           seccomp: '2',
@@ -425,6 +457,13 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
   it('the API server calls the webhook through the Service: a by-tag request is refused with oc’s words, a signed digest is allowed', async (t) => {
     const e = ready(t);
     if (!e) return;
+    // Through the Service's cluster IP: kube-proxy's chain for it counts the connections the
+    // API server opens (the first packet of each passes the nat table).
+    const service = JSON.parse(
+      await kubectl(['get', 'service', NAME, '-n', NAMESPACE, '-o', 'json']),
+    ) as { spec: { clusterIP: string } };
+    const chain = await serviceChain(service.spec.clusterIP, 443);
+    const connectionsBefore = await chainPackets(chain);
     const byTag = await dryRunUpdate(`${REPO}:4.17.0-x86_64`);
     assert.equal(byTag.ok, false, `a by-tag request was admitted: ${byTag.stdout}`);
     assert.match(byTag.stderr, /admission webhook "clusterversions\.cvo-update-verifier\.svc"/);
@@ -434,13 +473,11 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
     assert.match(unsigned.stderr, /denied the request/);
     const signed = await dryRunUpdate(`${REPO}@${digestOf(1)}`);
     assert.equal(signed.ok, true, signed.stderr);
-    // The API server reached it by the Service's cluster IP, through kube-proxy's rules.
-    const service = JSON.parse(
-      await kubectl(['get', 'service', NAME, '-n', NAMESPACE, '-o', 'json']),
-    ) as { spec: { clusterIP: string } };
-    const log = await readFile(join(e.cluster.workDir, 'node', 'kube-proxy.log'), 'utf8');
-    assert.match(log, /iptables/i, 'kube-proxy runs in iptables mode');
-    assert.match(service.spec.clusterIP, /^10\.96\.0\.\d+$/);
+    const connectionsAfter = await chainPackets(chain);
+    assert.ok(
+      connectionsAfter > connectionsBefore,
+      `no connection went through ${chain} (${service.spec.clusterIP}:443): ${String(connectionsBefore)} before, ${String(connectionsAfter)} after`,
+    );
   });
 
   it('killing the leader Pod hands over within the lease duration and loses nothing', async (t) => {
@@ -550,40 +587,49 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
       },
       60_000,
     );
-    const evict = (pod: Pod): Promise<{ ok: boolean; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        const child = execFile(
-          e.binaries.kubectl,
-          [
-            '--kubeconfig',
-            e.cluster.kubeconfig,
-            'create',
-            '--raw',
-            `/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata.name}/eviction`,
-            '-f',
-            '-',
-          ],
-          { timeout: 60_000 },
-          (err, stdout, stderr) => {
-            resolve({ ok: err === null, stdout, stderr });
+    // The Eviction API, as `kubectl drain` uses it: 201 when allowed, 429 when a budget refuses.
+    const dispatcher = new Agent({ connect: { ca: e.cluster.caCert } });
+    const evict = async (pod: Pod): Promise<{ status: number; body: string }> => {
+      const res = await request(
+        `${e.cluster.server}/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata.name}/eviction`,
+        {
+          method: 'POST',
+          dispatcher,
+          headers: {
+            authorization: `Bearer ${e.cluster.adminToken}`,
+            'content-type': 'application/json',
           },
-        );
-        child.stdin?.end(
-          JSON.stringify({
+          body: JSON.stringify({
             apiVersion: 'policy/v1',
             kind: 'Eviction',
             metadata: { name: pod.metadata.name, namespace: NAMESPACE },
           }),
-        );
-      });
-    const firstEviction = await evict(a);
-    assert.equal(firstEviction.ok, true, firstEviction.stderr);
-    const secondEviction = await evict(b);
-    assert.equal(secondEviction.ok, false, 'the second eviction was allowed');
-    assert.match(
-      secondEviction.stderr,
-      /Cannot evict pod as it would violate the pod's disruption budget/,
-    );
+        },
+      );
+      return { status: res.statusCode, body: await res.body.text() };
+    };
+    try {
+      const first = await evict(a);
+      assert.equal(first.status, 201, first.body);
+      const second = await evict(b);
+      assert.equal(second.status, 429, `the second eviction was not refused: ${second.body}`);
+      const refusal = JSON.parse(second.body) as {
+        message?: string;
+        details?: { causes?: { reason?: string; message?: string }[] };
+      };
+      assert.match(
+        refusal.message ?? '',
+        /Cannot evict pod as it would violate the pod's disruption budget/,
+      );
+      assert.ok(
+        refusal.details?.causes?.some(
+          (c) => c.reason === 'DisruptionBudget' && c.message?.includes(`budget ${NAME} `) === true,
+        ),
+        `the refusal names another cause than the budget ${NAME}: ${second.body}`,
+      );
+    } finally {
+      await dispatcher.close();
+    }
     await twoReady();
   });
 
@@ -648,6 +694,35 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
     );
   });
 });
+
+/** kube-proxy's nat chain for a Service's cluster IP and port (KUBE-SVC-…). */
+async function serviceChain(clusterIp: string, port: number): Promise<string> {
+  const rules = await iptables(['-t', 'nat', '-S', 'KUBE-SERVICES']);
+  const line = rules
+    .split('\n')
+    .find((l) => l.includes(`-d ${clusterIp}/32`) && l.includes(`--dport ${String(port)} `));
+  const chain = / -j (KUBE-SVC-\S+)/.exec(line ?? '')?.[1];
+  assert.ok(chain, `kube-proxy has no rule for ${clusterIp}:${String(port)}:\n${rules}`);
+  return chain;
+}
+
+/** Packets that entered a Service chain's endpoint rules (its KUBE-SEP-… jumps). */
+async function chainPackets(chain: string): Promise<number> {
+  const listing = await iptables(['-t', 'nat', '-L', chain, '-n', '-v', '-x']);
+  return listing
+    .split('\n')
+    .filter((l) => / KUBE-SEP-/.test(l))
+    .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[0]), 0);
+}
+
+function iptables(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('iptables', args, (err, stdout, stderr) => {
+      if (err) reject(new Error(`iptables ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
 
 function containerId(p: Pod): string {
   const id = p.status.containerStatuses?.[0]?.containerID ?? '';

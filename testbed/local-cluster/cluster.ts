@@ -44,8 +44,8 @@ export interface StartClusterOptions {
   /** Stops the start: the wait for readiness ends and etcd and kube-apiserver are stopped. */
   readonly signal?: AbortSignal;
   /**
-   * Serve a node's pods too (testbed/node-cluster): listen on every address, advertise `address`
-   * (the host's, which pods reach) as the `kubernetes` Service's endpoint, and authorize kubelets
+   * Serve a node's pods too (testbed/node-cluster): listen on `address` (the host's, which pods
+   * reach) instead of loopback, advertise it as the `kubernetes` Service's endpoint, and authorize kubelets
    * with the Node authorizer. `server` is then `https://<address>:<port>`.
    */
   readonly nodeAccess?: { readonly address: string };
@@ -175,8 +175,10 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       ...(node === undefined
         ? ['--bind-address=127.0.0.1', '--advertise-address=127.0.0.1']
         : [
-            '--bind-address=0.0.0.0',
+            // The host's address only (pods reach it there), and no anonymous requests.
+            `--bind-address=${node.address}`,
             `--advertise-address=${node.address}`,
+            '--anonymous-auth=false',
             '--authorization-mode=Node,RBAC',
             '--enable-admission-plugins=NodeRestriction',
           ]),

@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
@@ -23,8 +23,11 @@ export const NODE_PACKAGES = {
   cniBinDir: '/usr/lib/cni',
 } as const;
 
-/** The pod network: one Linux bridge on the host, addresses from host-local IPAM. */
-export const POD_CIDR = '10.88.0.0/16';
+/**
+ * The pod network: one Linux bridge on the host, addresses from host-local IPAM. Not podman's
+ * (10.88.0.0/16) nor a usual Kubernetes default; a start fails if a route on the machine overlaps.
+ */
+export const POD_CIDR = '10.202.88.0/24';
 const BRIDGE = 'cvo0';
 /**
  * Kernel settings the node changes on the machine (the kubelet's kernel tunables, the bridge
@@ -88,6 +91,11 @@ export interface StartNodeOptions {
  */
 export async function startTestNode(options: StartNodeOptions): Promise<TestNode> {
   const { cluster, binaries, address, progress } = options;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'the test node needs root: it runs containerd and the kubelet, and changes iptables, cgroups, mounts and network interfaces',
+    );
+  }
   for (const [what, path] of Object.entries(NODE_PACKAGES)) {
     try {
       await access(path);
@@ -102,10 +110,17 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
   const leftover = await acquireNodeLock(lock, workDir, progress);
   if (leftover !== undefined) {
     progress(`cleaning up after a test node whose process died (${leftover.workDir})`);
-    await killPodProcesses(leftover.workDir);
+    // Its cluster's etcd and kube-apiserver too: their command lines name the cluster's folder.
+    await killPodProcesses(dirname(leftover.workDir));
     await cleanMachine(leftover.workDir, binaries, progress);
     await rm(leftover.workDir, { recursive: true, force: true });
     await restoreSysctls(leftover.sysctls);
+  }
+  try {
+    await refuseForeignKubernetes();
+  } catch (err) {
+    await rm(lock, { recursive: true, force: true });
+    throw err;
   }
   // Saved with the lock, so that the next run can put them back if this process dies.
   const sysctls = leftover?.sysctls ?? (await readSysctls());
@@ -185,7 +200,6 @@ export async function startTestNode(options: StartNodeOptions): Promise<TestNode
       kubeletConfig({
         workDir,
         socket,
-        address,
         port: kubeletPort,
         healthzPort: kubeletHealthz,
       }),
@@ -311,6 +325,9 @@ function containerdConfig(workDir: string, socket: string): string {
     // /proc/self/oom_score_adj: Permission denied` from runc for the sandbox's -998); containerd
     // raises what the kubelet asks for to its own score instead.
     '  restrict_oom_score_adj = true',
+    // Network namespaces under the state dir, not /run/netns: stop() unmounts them with it, and
+    // their veth pairs go with them.
+    '  netns_mounts_under_state_dir = true',
 
     `  [${cri}.cni]`,
     `    bin_dir = "${NODE_PACKAGES.cniBinDir}"`,
@@ -319,6 +336,7 @@ function containerdConfig(workDir: string, socket: string): string {
     '    runtime_type = "io.containerd.runc.v2"',
     `    [${cri}.containerd.runtimes.runc.options]`,
     `      BinaryName = "${NODE_PACKAGES.runc}"`,
+    `      Root = "${join(workDir, 'runc')}"`,
     '      SystemdCgroup = false',
     '',
   ].join('\n');
@@ -327,7 +345,6 @@ function containerdConfig(workDir: string, socket: string): string {
 function kubeletConfig(o: {
   workDir: string;
   socket: string;
-  address: string;
   port: number;
   healthzPort: number;
 }): string {
@@ -339,7 +356,8 @@ function kubeletConfig(o: {
       failCgroupV1: false,
       cgroupDriver: 'cgroupfs',
       containerRuntimeEndpoint: `unix://${o.socket}`,
-      address: o.address,
+      // Nothing here calls the kubelet's API (logs, exec): it listens on loopback only.
+      address: '127.0.0.1',
       port: o.port,
       readOnlyPort: 0,
       healthzBindAddress: '127.0.0.1',
@@ -499,8 +517,63 @@ async function unmountUnder(dir: string, progress: (line: string) => void): Prom
 /** Removes the kubelet's (by now empty) cgroups from every cgroup v1 hierarchy. */
 async function removeCgroups(name: string): Promise<void> {
   const root = '/sys/fs/cgroup';
-  const hierarchies = await readdir(root).catch(() => [] as string[]);
-  for (const h of hierarchies) await removeTree(join(root, h, name));
+  const hierarchies = await readdir(root, { withFileTypes: true }).catch(() => []);
+  for (const h of hierarchies) if (h.isDirectory()) await removeTree(join(root, h.name, name));
+  // cgroup v2: one hierarchy at the root.
+  await removeTree(join(root, name));
+}
+
+/**
+ * Refuses to start beside another Kubernetes node on this machine (k3s, kubeadm, minikube with
+ * --driver=none): the node's clean-up removes kube-proxy's and the kubelet's iptables chains and
+ * the kubepods cgroups machine-wide, which would break it.
+ */
+async function refuseForeignKubernetes(): Promise<void> {
+  const found: string[] = [];
+  for (const dir of ['/sys/fs/cgroup/pids/kubepods', '/sys/fs/cgroup/kubepods']) {
+    if (
+      await access(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      found.push(`the cgroup ${dir}`);
+  }
+  const rules = await run('iptables-save', []).then(
+    (r) => r.stdout,
+    () => '',
+  );
+  const chains = [...new Set(rules.match(/^:KUBE-\S+/gm) ?? [])].map((c) => c.slice(1));
+  if (chains.length > 0) found.push(`iptables chains ${chains.slice(0, 3).join(', ')}`);
+  const routes = await run('ip', ['-4', 'route', 'show']).then(
+    (r) => r.stdout,
+    () => '',
+  );
+  for (const line of routes.split('\n')) {
+    const dst = line.split(' ')[0] ?? '';
+    if (/^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(dst) && overlaps(dst, POD_CIDR)) {
+      found.push(`a route to ${dst} (${line.trim()}), which overlaps the pod network ${POD_CIDR}`);
+    }
+  }
+  if (found.length > 0) {
+    throw new Error(
+      `this machine already runs Kubernetes networking or uses the pod network: ${found.join('; ')}. The test node would disturb it (its clean-up is machine-wide); stop it, or run the deploy test on another machine`,
+    );
+  }
+}
+
+/** Whether two IPv4 CIDRs (`a.b.c.d/n`, `/32` when no length) share an address. */
+export function overlaps(a: string, b: string): boolean {
+  const parse = (cidr: string): [number, number] => {
+    const [ip = '', bits = '32'] = cidr.split('/');
+    const value = ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+    const size = 2 ** (32 - Number(bits));
+    const start = value - (value % size);
+    return [start, start + size - 1];
+  };
+  const [a0, a1] = parse(a);
+  const [b0, b1] = parse(b);
+  return a0 <= b1 && b0 <= a1;
 }
 
 async function removeTree(dir: string): Promise<void> {
@@ -544,6 +617,7 @@ async function killPodProcesses(workDir: string): Promise<void> {
     }
   };
   await collect('/sys/fs/cgroup/pids/kubepods');
+  await collect('/sys/fs/cgroup/kubepods');
   for (const pid of pids) {
     if (pid !== process.pid) {
       try {
@@ -581,6 +655,12 @@ async function acquireNodeLock(
     ).split('\n');
     const owner = Number(pid);
     if (owner > 0 && !alive(owner)) {
+      // Only a folder this code made is cleaned (killed processes, rm -rf): nothing else.
+      if (dir !== '' && !/^\/.+\/cvo-cluster-[A-Za-z0-9]+\/node$/.test(dir)) {
+        throw new Error(
+          `the test node lock ${lock} names ${dir}, not a test node's folder: remove the lock by hand`,
+        );
+      }
       const saved = await readFile(join(lock, 'sysctls.json'), 'utf8').catch(() => undefined);
       if (dir !== '')
         leftover = {
@@ -589,6 +669,19 @@ async function acquireNodeLock(
         };
       await rm(lock, { recursive: true, force: true });
       continue;
+    }
+    if (owner === 0) {
+      // A lock without an owner is a process that died between taking it and writing it.
+      const age =
+        Date.now() -
+        (await stat(lock).then(
+          (st) => st.mtimeMs,
+          () => Date.now(),
+        ));
+      if (age > 60_000) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for the test node lock ${lock}`);
     if (!announced) {
