@@ -16,7 +16,9 @@ ENV NODE_ENV=production CVO_VERIFIER_NODE=/usr/local/bin/node
 WORKDIR /app
 # Production dependencies only, exactly as locked. No install scripts: none of them needs one.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# npm's cache and its logs (they record the command and the registry's address) stay out of it.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
+  && rm -rf /root/.npm
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 # A user database entry for UID 65532 with its own group. The kubelet passes an image's numeric

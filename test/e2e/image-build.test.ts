@@ -209,6 +209,11 @@ describe('the service image built with buildah', () => {
         f,
       ),
     );
+    assert.deepEqual(
+      [...files].filter((f) => f.startsWith('/root/.npm')),
+      [],
+      "npm's cache and logs (the command and the registry's address) stay out of the image",
+    );
     assert.deepEqual(leaked, [], 'sources and test material stay out of the image');
     assert.ok(!files.has('/app/tsconfig.json'), 'the runtime stage has no build configuration');
   });
