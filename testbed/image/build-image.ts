@@ -904,6 +904,12 @@ async function requireTools(
   tools: readonly string[],
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new ImageBuildError(
+      'TOOL_MISSING',
+      'building the image needs root: mmdebstrap and buildah run as root here (no rootless set-up)',
+    );
+  }
   for (const tool of tools) {
     await runCommand(tool, ['--version'], { cwd: '/', signal, timeoutMs: 30_000 });
   }
