@@ -299,7 +299,8 @@ function startProcess(binary: string, args: readonly string[], logFile: string):
   return child;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 3_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -308,12 +309,13 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   );
   child.kill('SIGTERM');
   // Test and demo clusters hold nothing worth a long graceful shutdown.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** Ports free on 127.0.0.1 now, all different (held open together while they are picked). */
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },

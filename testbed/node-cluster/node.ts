@@ -2,15 +2,13 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import type { ControlPlaneBinaries } from '../local-cluster/binaries.js';
 import type { LocalCluster } from '../local-cluster/cluster.js';
-import { renderKubeconfig } from '../local-cluster/cluster.js';
+import { freePorts, renderKubeconfig, stopProcess } from '../local-cluster/cluster.js';
 import { PAUSE_IMAGE, ensurePauseImage } from './pause-image.js';
 
 const run = promisify(execFile);
@@ -428,7 +426,7 @@ async function teardown(
   // containerd still runs; then the rest.
   for (const name of ['kubelet', 'kube-proxy', 'kube-scheduler', 'kube-controller-manager']) {
     const child = byName(name);
-    if (child !== undefined) await stopProcess(child);
+    if (child !== undefined) await stopProcess(child, 5_000);
   }
   const containerd = byName('containerd');
   if (containerd !== undefined && containerd.exitCode === null) {
@@ -448,7 +446,7 @@ async function teardown(
         progress(`teardown: ${(err as Error).message}`);
       });
     }
-    await stopProcess(containerd);
+    await stopProcess(containerd, 5_000);
   }
   await cleanMachine(workDir, binaries, progress);
 }
@@ -766,35 +764,3 @@ function startLogged(binary: string, args: readonly string[], logFile: string): 
 
 const running = new Set<ChildProcess>();
 let killOnExitInstalled = false;
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      resolve();
-    });
-  });
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => {
-            resolve(s);
-          });
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}

@@ -19,7 +19,13 @@ export async function ensurePauseImage(cacheDir: string): Promise<string> {
   const source = await readFile(SOURCE);
   const key = createHash('sha256').update(source).update(PAUSE_IMAGE).digest('hex').slice(0, 16);
   const archive = join(cacheDir, `pause-${key}.oci.tar`);
-  if (await exists(archive)) return archive;
+  if (
+    await access(archive).then(
+      () => true,
+      () => false,
+    )
+  )
+    return archive;
   await mkdir(cacheDir, { recursive: true });
   const binary = join(cacheDir, `pause-${key}.${process.pid}`);
   try {
@@ -113,13 +119,4 @@ function compile(source: string, output: string): Promise<void> {
       else reject(new Error(`gcc -static ${source} failed (${String(code)}): ${err.slice(-1500)}`));
     });
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
