@@ -192,9 +192,13 @@ export async function startService(
     preverifier.start();
   }
   let stopping = false;
+  // Ready only once every HTTP server listens: the health server starts first, and a probe that
+  // passed before the webhook's port was open would send the API server to a closed port.
+  let serving = false;
   const isReady = (): { ready: boolean; reason: string } => {
     // A stopping replica must leave the Service's endpoints while it still answers (the drain).
     if (stopping) return { ready: false, reason: 'shutting down' };
+    if (!serving) return { ready: false, reason: 'starting the HTTP servers' };
     if (leading) {
       return controller.isSynced()
         ? { ready: true, reason: 'leading; ClusterVersion watch synced' }
@@ -212,6 +216,7 @@ export async function startService(
     config.http === undefined
       ? { servers: [], ports: {} }
       : await startHttp(config, config.http, { logger, metrics, kube, trust, isReady });
+  serving = true;
   return {
     controller,
     elector,
@@ -231,6 +236,7 @@ export async function startService(
           delayMs: drainMs,
         });
         drained = sleep(drainMs);
+        for (const server of servers) server.drain();
       }
       if (elector) await elector.stop();
       await transition;
@@ -244,6 +250,29 @@ export async function startService(
       await registry.close();
       logger.info('stopped');
     },
+  };
+}
+
+/** An HTTP server of the service: `drain()` when stopping begins, `close()` when it ends. */
+interface DrainableServer {
+  drain(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Returns what starts a server's drain: from then on every response says `Connection: close` and
+ * its connection is closed once the response is sent. A client that kept a connection open to
+ * this Pod (the API server's keep-alive connections, pinned by conntrack to this endpoint after
+ * kube-proxy has dropped it) then opens its next one through the Service to a ready replica,
+ * instead of finding it cut when the drain ends.
+ */
+function closeConnectionsAfterResponse(server: Server): () => void {
+  let draining = false;
+  server.prependListener('request', (_req, res) => {
+    if (draining) res.setHeader('connection', 'close');
+  });
+  return () => {
+    draining = true;
   };
 }
 
@@ -268,11 +297,11 @@ async function startHttp(
   http: HttpConfig,
   deps: HttpDeps,
 ): Promise<{
-  servers: { close(): Promise<void> }[];
+  servers: DrainableServer[];
   ports: { health?: number; webhook?: number };
 }> {
   const { logger, metrics, kube, trust } = deps;
-  const servers: { close(): Promise<void> }[] = [];
+  const servers: DrainableServer[] = [];
   const ports: { health?: number; webhook?: number } = {};
   const health = createHealthHandler({ live: () => true, ready: deps.isReady, metrics });
   const healthServer = await new Promise<Server>((resolve, reject) => {
@@ -284,6 +313,7 @@ async function startHttp(
   });
   ports.health = (healthServer.address() as AddressInfo).port;
   servers.push({
+    drain: closeConnectionsAfterResponse(healthServer),
     close: () =>
       new Promise<void>((resolve) => {
         healthServer.closeAllConnections();
@@ -375,7 +405,7 @@ async function startHttp(
       },
     });
     ports.webhook = tls.port;
-    servers.push(tls);
+    servers.push({ drain: closeConnectionsAfterResponse(tls.server), close: () => tls.close() });
   }
   logger.info('serving HTTP', { bindAddress: http.bindAddress, ...ports });
   return { servers, ports };

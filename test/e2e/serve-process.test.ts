@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -188,6 +188,12 @@ describe('the cvo-verifier serve process', () => {
         await sleep(200);
       }
 
+      // A connection kept open from before the stop, as the API server keeps its connections to a
+      // webhook (and conntrack keeps them going to this Pod after kube-proxy has dropped it).
+      const keepAlive = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: pki.caPem });
+      const kept = await review(pki.caPem, ports.webhook ?? 0, keepAlive);
+      assert.equal(kept.connection, 'keep-alive', 'before the stop, connections are kept');
+
       const stoppedAt = Date.now();
       child.kill('SIGTERM');
       // Leadership is given up at once, not after the drain.
@@ -209,6 +215,12 @@ describe('the cvo-verifier serve process', () => {
       assert.equal(answer.response.uid, 'drain-1');
       assert.equal(answer.response.allowed, false, 'a by-tag target is refused');
       assert.ok(answer.response.status?.message?.includes(BY_TAG_REFUSED), JSON.stringify(answer));
+      // The kept connection is answered too, and told to close, so that its client opens the
+      // next one to a ready replica rather than finding it cut when the drain ends.
+      const last = await review(pki.caPem, ports.webhook ?? 0, keepAlive);
+      assert.equal(last.response.allowed, false);
+      assert.equal(last.connection, 'close', 'a response while draining closes its connection');
+      keepAlive.destroy();
       assert.equal(child.exitCode, null, `serve exited before the drain ended:\n${out}`);
       assert.ok(
         Date.now() - stoppedAt < DELAY_MS,
@@ -231,12 +243,17 @@ describe('the cvo-verifier serve process', () => {
   });
 });
 
-/** Posts an AdmissionReview of a by-tag update on a connection of its own. */
+/**
+ * Posts an AdmissionReview of a by-tag update, on a connection of its own or, with `agent`, on
+ * the agent's kept-alive one.
+ */
 async function review(
   caPem: string,
   port: number,
+  agent?: HttpsAgent,
 ): Promise<{
   status: number;
+  connection: string;
   response: { uid?: string; allowed?: boolean; status?: { message?: string } };
 }> {
   const cv = {
@@ -265,7 +282,7 @@ async function review(
       {
         method: 'POST',
         ca: caPem,
-        agent: false,
+        agent: agent ?? false,
         headers: { 'content-type': 'application/json' },
       },
       (res) => {
@@ -274,7 +291,11 @@ async function review(
         res.on('end', () => {
           try {
             const json = JSON.parse(text) as { response?: Record<string, unknown> };
-            resolve({ status: res.statusCode ?? 0, response: json.response ?? {} });
+            resolve({
+              status: res.statusCode ?? 0,
+              connection: res.headers.connection ?? '',
+              response: json.response ?? {},
+            });
           } catch (err) {
             reject(new Error(`not an AdmissionReview: ${text}`, { cause: err }));
           }
