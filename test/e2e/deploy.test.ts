@@ -666,6 +666,7 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
         answers.push({ ...r, refused: r.message.includes(BY_TAG_REFUSED) });
       }
     };
+    const logStart = e.cluster.apiserverOutput().length;
     const probers = [prober(), prober()];
     try {
       await kubectl(['rollout', 'restart', `deployment/${NAME}`, '-n', NAMESPACE]);
@@ -687,9 +688,16 @@ describe('deploy: manifests/ as Pods of the image built from the Dockerfile on a
       `[deploy] rollout: ${String(answers.length)} by-tag requests, ${String(unanswered.length)} not refused\n`,
     );
     assert.ok(answers.length >= 100, `only ${String(answers.length)} probes during the rollout`);
+    // The API server says why it admitted one: "Failed calling webhook, failing open …".
+    const failedOpen = e.cluster
+      .apiserverOutput()
+      .slice(logStart)
+      .split('\n')
+      .filter((l) => l.includes('failing open'))
+      .slice(-5);
     assert.deepEqual(
-      unanswered,
-      [],
+      { unanswered, failedOpen },
+      { unanswered: [], failedOpen: [] },
       `${String(unanswered.length)} of ${String(answers.length)} by-tag requests were not refused by the webhook during the rollout`,
     );
   });

@@ -27,6 +27,8 @@ export interface LocalCluster {
   readonly kubeconfig: string;
   writeKubeconfig(path: string, token: string, user?: string): Promise<void>;
   restartApiserver(): Promise<void>;
+  /** What the running kube-apiserver has written so far (stdout and stderr). */
+  apiserverOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -219,6 +221,9 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       async writeKubeconfig(path, token, user = 'user') {
         await writeFile(path, renderKubeconfig(server, caCert, token, user), { mode: 0o600 });
       },
+      apiserverOutput() {
+        return Buffer.concat(output.get(apiserver) ?? []).toString();
+      },
       async restartApiserver() {
         await stopProcess(apiserver);
         apiserver = startProcess(
@@ -273,6 +278,8 @@ export function renderKubeconfig(
  * left running without their parent; a signal's default action (no handler) skips this.
  */
 const running = new Set<ChildProcess>();
+/** Each running process's output so far. */
+const output = new WeakMap<ChildProcess, Buffer[]>();
 let killOnExitInstalled = false;
 
 function killRunningOnExit(): void {
@@ -287,6 +294,7 @@ function startProcess(binary: string, args: readonly string[], logFile: string):
     killOnExitInstalled = true;
   }
   const chunks: Buffer[] = [];
+  output.set(child, chunks);
   const keep = (d: Buffer): void => {
     chunks.push(d);
   };
@@ -294,6 +302,7 @@ function startProcess(binary: string, args: readonly string[], logFile: string):
   child.stderr.on('data', keep);
   child.on('exit', () => {
     running.delete(child);
+    output.delete(child);
     void writeFile(logFile, Buffer.concat(chunks)).catch(() => undefined);
   });
   return child;
