@@ -18,6 +18,8 @@ import { serviceMonitorCrd } from '../helpers/service-monitor-crd.js';
 import { makeTestPki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
 import { REPO, requestUpdate, seed } from './harness.js';
+import { runProgram } from '../helpers/run.js';
+import type { RunResult } from '../helpers/run.js';
 
 const MANIFESTS = join(repoRoot, 'manifests');
 const NAMESPACE = 'cvo-update-verifier';
@@ -118,34 +120,6 @@ interface WebhookConfiguration extends Obj {
   webhooks: Webhook[];
 }
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a program to completion; never rejects for a non-zero exit (the caller decides). */
-function run(
-  file: string,
-  args: readonly string[],
-  options: { input?: string; cwd?: string; timeoutMs?: number } = {},
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input);
-  });
-}
-
 /**
  * Asserts that every field of `expected` (a rendered manifest) is in `actual` (the live object)
  * with the same value. Lists must have the same length; fields the API server adds are ignored.
@@ -195,9 +169,9 @@ describe('manifests/ on a real control plane', () => {
   const kubectl = async (
     args: readonly string[],
     options: { input?: string; allowFailure?: boolean } = {},
-  ): Promise<Result> => {
+  ): Promise<RunResult> => {
     assert.ok(tc);
-    const result = await run(
+    const result = await runProgram(
       tc.binaries.kubectl,
       ['--kubeconfig', tc.cluster.kubeconfig, ...args],
       options.input !== undefined ? { input: options.input } : {},

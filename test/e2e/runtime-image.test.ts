@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../helpers/fixtures.js';
 import { startTestCluster } from '../helpers/local-cluster.js';
 import type { TestCluster } from '../helpers/local-cluster.js';
+import { runProgram } from '../helpers/run.js';
 
 /**
  * There is no Docker engine here, so this test checks what it can of the image: the Dockerfile's
@@ -105,33 +106,6 @@ function workdirOf(stage: Stage): string {
   return dirs[0]!.args;
 }
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(
-  file: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: options.timeoutMs,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /**
  * Replays the last stage into `dir` (its WORKDIR): COPY from the build context (the repository)
  * or from the build stage (whose WORKDIR maps to the repository, where `npm run build` already
@@ -176,7 +150,7 @@ async function replayRuntimeStage(stages: readonly Stage[], dir: string) {
       for (const command of step.args.split('&&').map((c) => c.trim())) {
         const words = command.split(/\s+/);
         if (words[0] === 'npm' && words[1] === 'ci') {
-          const result = await run('npm', [...words.slice(1), '--prefer-offline'], {
+          const result = await runProgram('npm', [...words.slice(1), '--prefer-offline'], {
             cwd: dir,
             env: { ...process.env, ...env },
             timeoutMs: 300_000,

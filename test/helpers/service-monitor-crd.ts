@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { runProgram } from './run.js';
+import type { RunResult } from './run.js';
 
 /**
  * The real Prometheus Operator ServiceMonitor CRD, from the Go module proxy: the module's zip
@@ -12,29 +14,6 @@ const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
 const SERVICE_MONITOR_CRD =
   'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml';
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(
-  file: string,
-  args: readonly string[],
-  cwd: string,
-  timeoutMs: number,
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /**
  * 60-servicemonitor.yaml's CRD for `kubectl apply -k manifests/`. Downloads the ServiceMonitor CRD's module with `go mod download` and returns the file. */
 export async function serviceMonitorCrd(): Promise<string> {
@@ -42,10 +21,13 @@ export async function serviceMonitorCrd(): Promise<string> {
   const why =
     `60-servicemonitor.yaml needs the Prometheus Operator's ServiceMonitor CRD, which this test ` +
     `takes from the Go module proxy (${module}, file ${SERVICE_MONITOR_CRD})`;
-  let result: Result;
+  let result: RunResult;
   try {
     // Outside any module, so the project's Go settings play no part.
-    result = await run('go', ['mod', 'download', '-json', module], tmpdir(), 300_000);
+    result = await runProgram('go', ['mod', 'download', '-json', module], {
+      cwd: tmpdir(),
+      timeoutMs: 300_000,
+    });
   } catch (err) {
     throw new Error(`${why}; could not run go: ${(err as Error).message}`, { cause: err });
   }
