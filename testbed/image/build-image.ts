@@ -27,7 +27,6 @@ import { createHash } from 'node:crypto';
 import {
   chmod,
   copyFile,
-  lstat,
   mkdir,
   open,
   readFile,
@@ -40,10 +39,11 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { load as loadYaml } from 'js-yaml';
+
+import { LockTimeoutError, acquireDirLock } from '../dir-lock.js';
 
 export interface EnsureServiceImageOptions {
   readonly progress: (line: string) => void;
@@ -226,7 +226,20 @@ export async function ensureServiceImage(
   }
 
   await mkdir(paths.cache, { recursive: true });
-  await acquireLock(paths.lock, progress, signal);
+  try {
+    await acquireDirLock(paths.lock, {
+      waitMs: LOCK_WAIT_MS,
+      staleAfterMs: BUILD_TIMEOUT_MS,
+      waiting: `waiting for another process that is building the image (${paths.lock}) ...`,
+      progress,
+      signal,
+    });
+  } catch (err) {
+    if (err instanceof LockTimeoutError) {
+      throw new ImageBuildError('LOCK_TIMEOUT', err.message, { cause: err });
+    }
+    throw err;
+  }
   try {
     const again = await readCompleteMarker(serviceDir);
     if (again !== undefined) {
@@ -847,53 +860,6 @@ async function removeStaleBuilds(cache: string, keep: readonly string[]): Promis
     const full = join(cache, name);
     if (!/^(base|service)-/.test(name) || keep.includes(full)) continue;
     await rm(full, { recursive: true, force: true });
-  }
-}
-
-async function acquireLock(
-  lock: string,
-  progress: (line: string) => void,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let announced = false;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'pid'), String(process.pid));
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (await isStaleLock(lock)) {
-      await rm(lock, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new ImageBuildError('LOCK_TIMEOUT', `timed out waiting for the build lock ${lock}`);
-    }
-    if (!announced) {
-      progress(`waiting for another process that is building the image (${lock}) ...`);
-      announced = true;
-    }
-    await sleep(2000, undefined, { signal });
-  }
-}
-
-/** A lock whose owner is gone, or older than a whole build, is left over from a killed process. */
-async function isStaleLock(lock: string): Promise<boolean> {
-  const info = await lstat(lock).catch(() => undefined);
-  if (info === undefined) return false;
-  if (Date.now() - info.mtimeMs > BUILD_TIMEOUT_MS) return true;
-  const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-  // No pid yet: the owner is between mkdir and writeFile.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

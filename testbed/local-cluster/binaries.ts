@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+
+import { acquireDirLock } from '../dir-lock.js';
 
 /** Paths of the control-plane programs built from the `control-plane/` Go module. */
 export interface ControlPlaneBinaries {
@@ -79,7 +80,13 @@ export async function ensureControlPlaneBinaries(
 
   await mkdir(options.cacheDir, { recursive: true });
   const lock = join(options.cacheDir, `${key}.lock`);
-  await acquireLock(lock, options.progress, signal);
+  await acquireDirLock(lock, {
+    waitMs: LOCK_WAIT_MS,
+    staleAfterMs: BUILD_TIMEOUT_MS,
+    waiting: 'waiting for another process that is building the control plane ...',
+    progress: options.progress,
+    signal,
+  });
   const staging = `${dir}.partial-${process.pid}`;
   try {
     if (await exists(join(dir, 'complete'))) return binaries;
@@ -171,36 +178,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function acquireLock(
-  lock: string,
-  progress: (line: string) => void,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let announced = false;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      await mkdir(lock);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    // A lock older than a whole build is left over from a killed process.
-    const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-    if (age > BUILD_TIMEOUT_MS) {
-      await rm(lock, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
-    if (!announced) {
-      progress('waiting for another process that is building the control plane ...');
-      announced = true;
-    }
-    await sleep(2000, undefined, { signal });
   }
 }
 
